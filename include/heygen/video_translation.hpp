@@ -1,0 +1,1260 @@
+// HeyGen video-translation client for C++ — one header.
+//
+// Creates video-translation jobs on a status-tracker server and tells the caller, as early and as
+// cheaply as possible, when each job completed or failed. A C++20 port of the Python
+// `VideoTranslationClient`: same classes, methods, parameters and defaults.
+//
+// Read top to bottom:
+//   1. version and configuration macros
+//   2. public result types: TranslationStatus, FailureCause, TranslationResult, TranslationError
+//   3. HTTP value types and the Transport concept
+//   4. the Clock concept and SteadyClock
+//   5. options and policies: retries, polling a pending job, logging
+//   6. the protocol: building requests, reading answers
+//   7. BasicVideoTranslationClient<Transport, Clock>
+//   8. the bundled cpp-httplib transport and the VideoTranslationClient alias
+//   9. detail: JSON, percent-encoding, Retry-After, random numbers
+//
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// ---------------------------------------------------------------------------------------------
+// 1. Version and configuration macros
+// ---------------------------------------------------------------------------------------------
+
+/// Major version of this header.
+#define HEYGEN_VT_VERSION_MAJOR 0
+/// Minor version of this header.
+#define HEYGEN_VT_VERSION_MINOR 1
+/// Patch version of this header.
+#define HEYGEN_VT_VERSION_PATCH 0
+/// The version as a string.
+#define HEYGEN_VT_VERSION "0.1.0"
+
+/// Define HEYGEN_VT_NO_HTTPLIB to use the header with your own transport and no cpp-httplib at all.
+#if !defined(HEYGEN_VT_NO_HTTPLIB) && !defined(HEYGEN_VT_WITH_HTTPLIB)
+#if __has_include(<httplib.h>)
+/// Set when the bundled cpp-httplib transport is compiled in.
+#define HEYGEN_VT_WITH_HTTPLIB 1
+#endif
+#endif
+
+#ifndef HEYGEN_VT_DEFAULT_MAX_BODY_BYTES
+/// Default cap on a response body, in bytes; a larger body ends the call with a clear error.
+#define HEYGEN_VT_DEFAULT_MAX_BODY_BYTES (1024u * 1024u)
+#endif
+
+#ifndef HEYGEN_VT_DEFAULT_BULK_CONCURRENCY
+/// Requests in flight for bulk tracking when the caller sets no concurrent_limit.
+#define HEYGEN_VT_DEFAULT_BULK_CONCURRENCY 8u
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <picojson.h>
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+#include <httplib.h>
+#endif
+
+namespace heygen {
+
+// ---------------------------------------------------------------------------------------------
+// 2. Public result types
+// ---------------------------------------------------------------------------------------------
+
+/// Where a translation job stands, as far as the client knows.
+enum class TranslationStatus {
+  pending,    ///< The job is waiting or being processed.
+  completed,  ///< The translation finished successfully.
+  error,      ///< The job failed, or the client could not learn its outcome (see FailureCause).
+  timeout,    ///< max_timeout passed before the job left pending.
+};
+
+/// Why a result is not `completed`: what the caller needs to decide what to do next.
+enum class FailureCause {
+  none,               ///< Nothing went wrong (completed, or still pending).
+  job_failed,         ///< The server says the job itself failed (`"result": "error"`).
+  unknown_job,        ///< The server does not know this job id (404).
+  unexpected_result,  ///< The server answered a `result` string the protocol does not define.
+  transport,          ///< No answer: refused, reset, timed out, TLS, or a body over the size cap.
+  http_status,        ///< The server answered with an HTTP status that ends the call.
+  bad_response,       ///< The server answered, but the body was empty or not the expected JSON.
+  cancelled,          ///< The caller cancelled the wait through its stop_token.
+  deadline,           ///< max_timeout passed (status is `timeout`).
+};
+
+/// The lower-case name of a status: "pending", "completed", "error" or "timeout".
+constexpr std::string_view to_string(TranslationStatus status) noexcept {
+  switch (status) {
+    case TranslationStatus::pending: return "pending";
+    case TranslationStatus::completed: return "completed";
+    case TranslationStatus::error: return "error";
+    case TranslationStatus::timeout: return "timeout";
+  }
+  return "unknown";
+}
+
+/// The snake_case name of a failure cause, e.g. "unknown_job".
+constexpr std::string_view to_string(FailureCause cause) noexcept {
+  switch (cause) {
+    case FailureCause::none: return "none";
+    case FailureCause::job_failed: return "job_failed";
+    case FailureCause::unknown_job: return "unknown_job";
+    case FailureCause::unexpected_result: return "unexpected_result";
+    case FailureCause::transport: return "transport";
+    case FailureCause::http_status: return "http_status";
+    case FailureCause::bad_response: return "bad_response";
+    case FailureCause::cancelled: return "cancelled";
+    case FailureCause::deadline: return "deadline";
+  }
+  return "unknown";
+}
+
+/// The outcome of a status check or wait: the seed's (status, error_message) plus what a caller needs to act.
+struct TranslationResult {
+  TranslationStatus status = TranslationStatus::pending;  ///< Where the job stands.
+  std::optional<std::string> error_message{};             ///< Set whenever status is error or timeout.
+  FailureCause cause = FailureCause::none;                ///< Why it is not completed.
+  int http_status = 0;                                    ///< Last HTTP status received; 0 if none arrived.
+  std::optional<double> progress{};                       ///< Server's progress hint (0–1), if it sent one.
+  std::optional<double> eta_seconds{};                    ///< Server's estimate of time left, if it sent one.
+  int requests = 0;                                       ///< HTTP requests this call made.
+  std::chrono::milliseconds elapsed{0};                   ///< Time this call took.
+
+  /// True when the translation completed.
+  [[nodiscard]] bool ok() const noexcept { return status == TranslationStatus::completed; }
+  /// True when the job has an outcome (completed or failed on the server); false for tracking failures.
+  [[nodiscard]] bool job_finished() const noexcept {
+    return status == TranslationStatus::completed || cause == FailureCause::job_failed;
+  }
+};
+
+/// Thrown by create_translation_job when no job id could be obtained; carries the cause.
+class TranslationError : public std::runtime_error {
+ public:
+  /// Builds the error from a cause, a message, the last HTTP status and the requests made.
+  TranslationError(FailureCause cause, const std::string& message, int http_status = 0, int requests = 0)
+      : std::runtime_error(message), cause_(cause), http_status_(http_status), requests_(requests) {}
+  /// Why the call failed.
+  [[nodiscard]] FailureCause cause() const noexcept { return cause_; }
+  /// Last HTTP status received; 0 if none arrived.
+  [[nodiscard]] int http_status() const noexcept { return http_status_; }
+  /// HTTP requests the call made.
+  [[nodiscard]] int requests() const noexcept { return requests_; }
+
+ private:
+  FailureCause cause_;
+  int http_status_;
+  int requests_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// 3. HTTP value types and the Transport concept
+// ---------------------------------------------------------------------------------------------
+
+/// One HTTP header line.
+struct HttpHeader {
+  std::string name{};   ///< Header name, as sent or received.
+  std::string value{};  ///< Header value.
+};
+
+/// A request the client asks a transport to send.
+struct HttpRequest {
+  std::string method{};                ///< "GET" or "POST".
+  std::string url{};                   ///< Full URL: scheme, host, port, path and query.
+  std::string target{};                ///< Path and query only (what goes on the request line).
+  std::vector<HttpHeader> headers{};   ///< Headers to add (the transport adds Host, Content-Length, auth).
+  std::string body{};                  ///< Request body; empty for GET.
+  std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
+};
+
+/// Why no HTTP response arrived.
+enum class TransportError {
+  none,            ///< A response arrived.
+  refused,         ///< The connection could not be made (refused, unreachable, name not resolved).
+  timeout,         ///< Connecting or reading took longer than allowed.
+  reset,           ///< The connection broke before a whole response arrived.
+  tls,             ///< TLS handshake or certificate verification failed.
+  body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
+  cancelled,       ///< The transport was asked to stop.
+  other,           ///< Anything else; see error_detail.
+};
+
+/// The lower-case name of a transport error, e.g. "refused".
+constexpr std::string_view to_string(TransportError error) noexcept {
+  switch (error) {
+    case TransportError::none: return "none";
+    case TransportError::refused: return "refused";
+    case TransportError::timeout: return "timeout";
+    case TransportError::reset: return "reset";
+    case TransportError::tls: return "tls";
+    case TransportError::body_too_large: return "body_too_large";
+    case TransportError::cancelled: return "cancelled";
+    case TransportError::other: return "other";
+  }
+  return "unknown";
+}
+
+/// What came back: a status, headers and body, or the reason nothing came back. Never an exception.
+struct HttpResponse {
+  int status = 0;                        ///< HTTP status; 0 when no response arrived.
+  std::vector<HttpHeader> headers{};     ///< Response headers.
+  std::string body{};                    ///< Response body.
+  TransportError error = TransportError::none;  ///< Why no response arrived, if none did.
+  std::string error_detail{};            ///< Human-readable detail for `error`.
+
+  /// True when an HTTP response arrived (whatever its status).
+  [[nodiscard]] bool received() const noexcept { return error == TransportError::none && status > 0; }
+
+  /// The first header named `name` (case-insensitive), if present.
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const noexcept;
+
+  /// A response that says no answer arrived, and why.
+  static HttpResponse failure(TransportError error, std::string detail) {
+    HttpResponse response;
+    response.error = error;
+    response.error_detail = std::move(detail);
+    return response;
+  }
+};
+
+/// Anything that can send an HttpRequest and return an HttpResponse, from many threads at once.
+template <class T>
+concept Transport = requires(T& transport, const HttpRequest& request) {
+  { transport.send(request) } -> std::same_as<HttpResponse>;
+};
+
+// ---------------------------------------------------------------------------------------------
+// 4. The Clock concept
+// ---------------------------------------------------------------------------------------------
+
+/// The time type every clock speaks in.
+using TimePoint = std::chrono::steady_clock::time_point;
+/// Durations in seconds with a fraction, as the seed's float seconds.
+using Seconds = std::chrono::duration<double>;
+
+/// A monotonic clock with an interruptible sleep. sleep_until returns false when stopped early.
+template <class C>
+concept Clock = requires(C& clock, TimePoint until, std::stop_token stop) {
+  { clock.now() } -> std::same_as<TimePoint>;
+  { clock.sleep_until(until, stop) } -> std::same_as<bool>;
+};
+
+/// The real monotonic clock; sleeps wake at once when the stop_token is triggered.
+class SteadyClock {
+ public:
+  /// Current monotonic time.
+  [[nodiscard]] TimePoint now() const { return std::chrono::steady_clock::now(); }
+
+  /// Sleeps until `until`; returns false if `stop` was triggered first.
+  bool sleep_until(TimePoint until, std::stop_token stop) const {
+    if (!stop.stop_possible()) {
+      std::this_thread::sleep_until(until);
+      return true;
+    }
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    return !wake.wait_until(lock, stop, until, [] { return false; }) && !stop.stop_requested();
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// 5. Options and policies
+// ---------------------------------------------------------------------------------------------
+
+/// Severity of a log message.
+enum class LogLevel { trace, debug, info, warn, error, off };
+
+/// The lower-case name of a log level.
+constexpr std::string_view to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    case LogLevel::off: return "off";
+  }
+  return "unknown";
+}
+
+/// Receives log messages; called from the thread that made the request. Must be thread-safe.
+using LogSink = std::function<void(LogLevel, std::string_view)>;
+
+/// A sink that writes one line per message to stderr: `[heygen] warn: ...`.
+inline LogSink stderr_log_sink() {
+  return [](LogLevel level, std::string_view message) {
+    std::fprintf(stderr, "[heygen] %.*s: %.*s\n", static_cast<int>(to_string(level).size()),
+                 to_string(level).data(), static_cast<int>(message.size()), message.data());
+  };
+}
+
+/// What is retried and how long to back off after a failed request.
+struct RetryPolicy {
+  int max_retries = 15;         ///< Retries after a failure: a request is tried at most 1 + max_retries times.
+  Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
+  Seconds max_backoff{30.0};     ///< Cap on the backoff ceiling (and on an honoured Retry-After).
+
+  /// True for failures worth another try: no answer, 408, 429 and 5xx.
+  [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
+    if (!response.received()) return response.error != TransportError::body_too_large;
+    const int status = response.status;
+    return status == 408 || status == 429 || status >= 500;
+  }
+
+  /// Full-jitter backoff after `failures` in a row: U(0, min(max_backoff, initial × 2^(failures-1))).
+  [[nodiscard]] Seconds backoff(int failures, double uniform01) const noexcept {
+    const double exponent = std::min(std::max(failures - 1, 0), 60);
+    const double ceiling = std::min(max_backoff.count(), initial_backoff.count() * std::ldexp(1.0, static_cast<int>(exponent)));
+    return Seconds(std::clamp(uniform01, 0.0, 1.0) * ceiling);
+  }
+};
+
+/// When to look again at a pending job: a schedule that starts quick and backs off to a cap, with jitter.
+/// Server hints (Retry-After on pending) are honoured within [floor, cap].
+struct PollPolicy {
+  Seconds initial_interval{1.0};  ///< Wait before the second look.
+  double multiplier = 1.5;        ///< Growth of the wait per look.
+  Seconds max_interval{10.0};     ///< Cap on the wait between looks.
+  Seconds min_interval{0.05};     ///< Floor on any wait, hints included.
+  double jitter = 0.2;            ///< Each wait is scaled by U(1 - jitter, 1 + jitter), to spread herds.
+  bool honour_retry_after = true;  ///< Use a server's Retry-After on pending answers.
+
+  /// Wait before look number `looks + 1`, given `looks` pending answers so far and a U(0,1) draw.
+  [[nodiscard]] Seconds next_interval(int looks, double uniform01, std::optional<Seconds> server_hint = {}) const noexcept {
+    if (server_hint && honour_retry_after) return clamp_interval(*server_hint);
+    const double growth = std::pow(std::max(multiplier, 1.0), std::clamp(looks - 1, 0, 200));
+    const double base = std::min(initial_interval.count() * growth, max_interval.count());
+    const double spread = std::clamp(jitter, 0.0, 1.0);
+    const double scale = 1.0 - spread + 2.0 * spread * std::clamp(uniform01, 0.0, 1.0);
+    return clamp_interval(Seconds(base * scale));
+  }
+
+  /// Clamps any wait into [min_interval, max_interval]; NaN becomes the floor.
+  [[nodiscard]] Seconds clamp_interval(Seconds wait) const noexcept {
+    const double value = std::isnan(wait.count()) ? min_interval.count() : wait.count();
+    return Seconds(std::clamp(value, min_interval.count(), std::max(min_interval.count(), max_interval.count())));
+  }
+};
+
+/// URL paths of the server's endpoints, relative to the base URL.
+struct Endpoints {
+  std::string create_job = "/create_job";  ///< POST: create a job.
+  /// GET: a job's status. `{job_id}` is replaced by the percent-encoded id; without it, `?job_id=` is appended.
+  std::string status = "/status/{job_id}";
+};
+
+/// Everything a client can be configured with; usable with designated initializers.
+struct ClientOptions {
+  std::string base_url{};                ///< e.g. "http://localhost:5000"; scheme and host required.
+  int max_retries = 15;                  ///< Retries after a failed request (seed default).
+  Seconds initial_backoff{0.5};          ///< First retry backoff ceiling (seed default).
+  Seconds max_timeout{300.0};            ///< Deadline of a whole call; a wait past it returns timeout (seed default).
+  Seconds max_backoff{30.0};             ///< Cap on retry backoff.
+  PollPolicy polling{};                  ///< When to look again at a pending job.
+  Seconds request_timeout{30.0};         ///< Budget for one HTTP request (bounded by the deadline too).
+  Seconds connect_timeout{5.0};          ///< Budget for opening a connection (bundled transport).
+  std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
+  std::string bearer_token{};            ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
+  std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
+  Endpoints endpoints{};                 ///< Paths of the server's endpoints.
+  bool verify_tls = true;                ///< Verify the server's certificate for https (turning it off is explicit).
+  std::string ca_cert_file{};            ///< CA bundle for https; empty uses the system's.
+  std::size_t connection_pool_size = 8;  ///< Keep-alive connections the bundled transport keeps.
+  LogSink log_sink{};                    ///< Where log messages go; empty means silent.
+  LogLevel log_level = LogLevel::info;   ///< Least severe level passed to the sink.
+  /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
+  std::function<double()> random{};
+
+  /// The retry policy these options describe.
+  [[nodiscard]] RetryPolicy retry_policy() const noexcept { return {max_retries, initial_backoff, max_backoff}; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// 9 (declared early). detail: helpers the protocol and client use
+// ---------------------------------------------------------------------------------------------
+
+namespace detail {
+
+/// ASCII lower-case of a character, locale-independent.
+constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// Case-insensitive ASCII comparison, as HTTP header names need.
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so any job id is one safe path segment.
+inline std::string percent_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool unreserved = std::isalnum(byte) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved && byte < 0x80) {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[byte >> 4];
+      out += hex[byte & 0x0F];
+    }
+  }
+  return out;
+}
+
+/// Parses an HTTP-date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 or asctime form.
+inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
+  static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  auto month_index = [](std::string_view name) -> int {
+    for (int i = 0; i < 12; ++i)
+      if (iequals(name, months[i])) return i;
+    return -1;
+  };
+  std::string copy(text.substr(0, 64));
+  char weekday[16] = {}, month[4] = {}, zone[4] = {};
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0, consumed = 0;
+  bool parsed = false;
+  if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", weekday, &day, month, &year, &hour,
+                  &minute, &second, zone, &consumed) == 8) {
+    parsed = true;  // IMF-fixdate
+  } else if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", weekday, &day, month, &year,
+                         &hour, &minute, &second, zone, &consumed) == 8) {
+    year += year < 70 ? 2000 : 1900;  // RFC 850 two-digit year
+    parsed = true;
+  } else if (std::sscanf(copy.c_str(), "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", weekday, month, &day, &hour, &minute,
+                         &second, &year, &consumed) == 7) {
+    parsed = true;  // asctime
+  }
+  const int mon = month_index(month);
+  if (!parsed || mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 || year < 1970 ||
+      year > 9999)
+    return std::nullopt;
+  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon + 1)},
+                                         std::chrono::day{static_cast<unsigned>(day)}};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days{date} + std::chrono::hours{hour} + std::chrono::minutes{minute} +
+         std::chrono::seconds{second};
+}
+
+/// Parses Retry-After: delta-seconds, or an HTTP-date taken relative to `now` (the server's Date when known).
+/// Returns nothing for garbage; never a negative wait.
+inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 9) return Seconds(1e9);  // absurd, but clamped by the caller's cap
+    return Seconds(static_cast<double>(std::stol(std::string(value))));
+  }
+  const auto when = parse_http_date(value);
+  if (!when) return std::nullopt;
+  return Seconds(std::max(0.0, std::chrono::duration<double>(*when - now).count()));
+}
+
+/// A thread-safe U[0,1) generator seeded from std::random_device.
+inline double random_uniform01() {
+  static std::mutex mutex;
+  static std::mt19937_64 engine{std::random_device{}()};
+  std::lock_guard lock(mutex);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+}
+
+/// A random 128-bit identifier in hex, for Idempotency-Key.
+inline std::string random_key() {
+  static std::mutex mutex;
+  static std::mt19937_64 engine{std::random_device{}() ^ static_cast<std::uint64_t>(
+                                    std::chrono::steady_clock::now().time_since_epoch().count())};
+  std::lock_guard lock(mutex);
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(engine()),
+                static_cast<unsigned long long>(engine()));
+  return text;
+}
+
+/// Milliseconds in a seconds duration, rounded and never negative, for request budgets.
+inline std::chrono::milliseconds to_millis(Seconds seconds) {
+  const double ms = std::max(0.0, seconds.count() * 1000.0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, 1e12) + 0.5));
+}
+
+/// A short, single-line excerpt of a body for error messages (control characters replaced).
+inline std::string excerpt(std::string_view body, std::size_t limit = 80) {
+  std::string out(body.substr(0, limit));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  if (body.size() > limit) out += "...";
+  return out;
+}
+
+/// True when text holds a character that would split an HTTP line.
+constexpr bool has_line_break(std::string_view text) noexcept {
+  return text.find_first_of("\r\n") != std::string_view::npos || text.find('\0') != std::string_view::npos;
+}
+
+}  // namespace detail
+
+inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
+  for (const auto& h : headers)
+    if (detail::iequals(h.name, name)) return std::string_view(h.value);
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. The protocol: building requests and reading answers
+// ---------------------------------------------------------------------------------------------
+
+/// A base URL split into parts and checked: scheme http or https, a host, an optional port and path prefix.
+struct BaseUrl {
+  std::string scheme{};  ///< "http" or "https".
+  std::string host{};    ///< Host name or address (IPv6 keeps its brackets).
+  int port = 0;        ///< Explicit port, or the scheme's default.
+  std::string prefix{};  ///< Path prefix without a trailing slash, e.g. "/api".
+
+  /// Parses and validates; throws std::invalid_argument naming what is wrong.
+  static BaseUrl parse(std::string_view url) {
+    if (url.empty()) throw std::invalid_argument("heygen: base_url is empty");
+    if (detail::has_line_break(url) || url.find(' ') != std::string_view::npos)
+      throw std::invalid_argument("heygen: base_url contains whitespace or a line break");
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos)
+      throw std::invalid_argument("heygen: base_url has no scheme (expected http:// or https://)");
+    BaseUrl out;
+    for (char c : url.substr(0, scheme_end)) out.scheme += detail::ascii_lower(c);
+    if (out.scheme != "http" && out.scheme != "https")
+      throw std::invalid_argument("heygen: base_url scheme must be http or https");
+    std::string_view rest = url.substr(scheme_end + 3);
+    const auto path_start = rest.find('/');
+    std::string_view authority = rest.substr(0, path_start);
+    if (path_start != std::string_view::npos) out.prefix = std::string(rest.substr(path_start));
+    while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
+    if (out.prefix.find_first_of("?#") != std::string::npos)
+      throw std::invalid_argument("heygen: base_url must not have a query or fragment");
+    out.port = out.scheme == "https" ? 443 : 80;
+    std::string_view port_text;
+    if (!authority.empty() && authority.front() == '[') {
+      const auto close = authority.find(']');
+      if (close == std::string_view::npos) throw std::invalid_argument("heygen: base_url has an unclosed IPv6 bracket");
+      out.host = std::string(authority.substr(0, close + 1));
+      if (close + 1 < authority.size()) {
+        if (authority[close + 1] != ':') throw std::invalid_argument("heygen: base_url has junk after the IPv6 host");
+        port_text = authority.substr(close + 2);
+      }
+    } else {
+      const auto colon = authority.find(':');
+      out.host = std::string(authority.substr(0, colon));
+      if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+    }
+    if (out.host.empty() || out.host == "[]") throw std::invalid_argument("heygen: base_url has no host");
+    if (out.host.find('@') != std::string::npos)
+      throw std::invalid_argument("heygen: base_url must not carry credentials; use bearer_token");
+    if (authority.find(':') != std::string_view::npos || !port_text.empty()) out.port = parse_port(port_text);
+    return out;
+  }
+
+  /// "scheme://host:port", without the prefix.
+  [[nodiscard]] std::string origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
+
+ private:
+  static int parse_port(std::string_view text) {
+    if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      throw std::invalid_argument("heygen: base_url has an invalid port");
+    const int port = std::stoi(std::string(text));
+    if (port < 1 || port > 65535) throw std::invalid_argument("heygen: base_url port is out of range");
+    return port;
+  }
+};
+
+/// A status answer read from a 2xx body.
+struct StatusAnswer {
+  TranslationStatus status = TranslationStatus::pending;  ///< pending, completed or error.
+  FailureCause cause = FailureCause::none;                ///< job_failed or unexpected_result when failed.
+  std::optional<std::string> error_message{};             ///< The server's message, or the unknown result string.
+  std::optional<double> progress{};                       ///< progress hint, if sane.
+  std::optional<double> eta_seconds{};                    ///< eta hint, if sane.
+};
+
+/// Reads the wire protocol; every function is total: bad input gives an error value, never a crash.
+namespace protocol {
+
+/// Parses a body as a JSON object, or returns an error message.
+inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
+  if (body.empty()) return std::string("empty body");
+  std::string error;
+  const char* begin = body.data();
+  const char* end = begin + body.size();
+  const char* stop = picojson::parse(out, begin, end, &error);
+  if (!error.empty()) return "malformed JSON (" + detail::excerpt(body) + ")";
+  while (stop != end && (*stop == ' ' || *stop == '\n' || *stop == '\r' || *stop == '\t')) ++stop;
+  if (stop != end) return "trailing data after JSON (" + detail::excerpt(body) + ")";
+  if (!out.is<picojson::object>()) return "JSON is not an object (" + detail::excerpt(body) + ")";
+  return std::nullopt;
+}
+
+/// A finite number field in [low, high], or nothing (absurd hints are dropped, not trusted).
+inline std::optional<double> number_field(const picojson::object& object, const char* name, double low, double high) {
+  const auto it = object.find(name);
+  if (it == object.end() || !it->second.is<double>()) return std::nullopt;
+  const double value = it->second.get<double>();
+  if (!std::isfinite(value) || value < low || value > high) return std::nullopt;
+  return value;
+}
+
+/// A string field, or nothing.
+inline std::optional<std::string> string_field(const picojson::object& object, const char* name) {
+  const auto it = object.find(name);
+  if (it == object.end() || !it->second.is<std::string>()) return std::nullopt;
+  return it->second.get<std::string>();
+}
+
+/// Reads one job's status object `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
+inline std::optional<StatusAnswer> read_status_object(const picojson::object& object, std::string& error) {
+  const auto result = string_field(object, "result");
+  if (!result) {
+    error = "no \"result\" string in the answer";
+    return std::nullopt;
+  }
+  StatusAnswer answer;
+  answer.progress = number_field(object, "progress", 0.0, 1.0);
+  answer.eta_seconds = number_field(object, "eta_seconds", 0.0, 10.0 * 365 * 24 * 3600);
+  if (*result == "pending") return answer;
+  if (*result == "completed") {
+    answer.status = TranslationStatus::completed;
+    return answer;
+  }
+  answer.status = TranslationStatus::error;
+  if (*result == "error") {
+    answer.cause = FailureCause::job_failed;
+    answer.error_message = string_field(object, "error_message").value_or("the job failed");
+  } else {
+    answer.cause = FailureCause::unexpected_result;
+    answer.error_message = "server answered result \"" + detail::excerpt(*result) + "\"";
+  }
+  return answer;
+}
+
+/// Reads a status body; on failure `error` says why.
+inline std::optional<StatusAnswer> read_status(std::string_view body, std::string& error) {
+  picojson::value json;
+  if (auto problem = parse_object(body, json)) {
+    error = *problem;
+    return std::nullopt;
+  }
+  return read_status_object(json.get<picojson::object>(), error);
+}
+
+/// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
+inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
+  picojson::value json;
+  if (auto problem = parse_object(body, json)) {
+    error = *problem;
+    return std::nullopt;
+  }
+  const auto& object = json.get<picojson::object>();
+  const auto it = object.find("job_id");
+  if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
+    return it->second.get<std::string>();
+  if (it != object.end() && it->second.is<double>() && std::isfinite(it->second.get<double>()))
+    return it->second.to_str();
+  error = "no \"job_id\" in the answer (" + detail::excerpt(body) + ")";
+  return std::nullopt;
+}
+
+/// The error message a 4xx/5xx body carries (`error_message`, `error` or `result`), if any.
+inline std::optional<std::string> error_message_of(std::string_view body) {
+  picojson::value json;
+  if (parse_object(body, json)) return std::nullopt;
+  const auto& object = json.get<picojson::object>();
+  for (const char* name : {"error_message", "error", "message"})
+    if (auto text = string_field(object, name)) return detail::excerpt(*text, 200);
+  return std::nullopt;
+}
+
+/// The status target for a job: the endpoint template with the id percent-encoded into it.
+inline std::string status_target(const std::string& prefix, const std::string& status_template, std::string_view job_id) {
+  const std::string encoded = detail::percent_encode(job_id);
+  static constexpr std::string_view placeholder = "{job_id}";
+  const auto at = status_template.find(placeholder);
+  if (at == std::string::npos) {
+    const char joiner = status_template.find('?') == std::string::npos ? '?' : '&';
+    return prefix + status_template + joiner + "job_id=" + encoded;
+  }
+  return prefix + status_template.substr(0, at) + encoded + status_template.substr(at + placeholder.size());
+}
+
+}  // namespace protocol
+
+// ---------------------------------------------------------------------------------------------
+// 7. The client
+// ---------------------------------------------------------------------------------------------
+
+/// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
+/// (deadline, attempt counts) on its own stack, never on the client. The transport must be thread-safe.
+template <Transport T, Clock C = SteadyClock>
+class BasicVideoTranslationClient {
+ public:
+  /// The transport type requests go through.
+  using transport_type = T;
+  /// The clock type waits are measured with.
+  using clock_type = C;
+  /// The map bulk calls return: job id → result.
+  using ResultMap = std::map<std::string, TranslationResult>;
+
+  /// Builds a client whose transport is made from the options (the bundled transport's way).
+  explicit BasicVideoTranslationClient(ClientOptions options)
+    requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
+      : BasicVideoTranslationClient(checked(std::move(options)), construct_tag{}) {}
+
+  /// Builds a client from the base URL alone, with the seed's defaults.
+  explicit BasicVideoTranslationClient(std::string base_url)
+    requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
+      : BasicVideoTranslationClient(ClientOptions{.base_url = std::move(base_url)}) {}
+
+  /// Builds a client on a transport (and clock) the caller brings.
+  BasicVideoTranslationClient(ClientOptions options, T transport, C clock = C{})
+      : options_(checked(std::move(options))),
+        base_(BaseUrl::parse(options_.base_url)),
+        transport_(std::move(transport)),
+        clock_(std::move(clock)) {}
+
+  /// Creates a job and returns its id. Retries transient failures with one Idempotency-Key, so a retry after
+  /// a lost answer never makes a second job. Throws TranslationError once retries or time run out.
+  std::string create_translation_job(std::stop_token stop = {}) {
+    Call call = begin_call({}, stop);
+    HttpRequest request = make_request("POST", base_.prefix + options_.endpoints.create_job);
+    request.headers.push_back({"Idempotency-Key", detail::random_key()});
+    request.headers.push_back({"Content-Type", "application/json"});
+    request.body = "{}";
+    Exchange exchange = send_with_retries(std::move(request), call);
+    if (!exchange.ok) throw TranslationError(exchange.cause, "create_translation_job: " + exchange.message,
+                                             call.last_http_status, call.requests);
+    const HttpResponse& response = exchange.response;
+    if (response.status < 200 || response.status > 299)
+      throw TranslationError(FailureCause::http_status, "create_translation_job: " + describe_status(response),
+                             response.status, call.requests);
+    std::string error;
+    auto job_id = protocol::read_job_id(response.body, error);
+    if (!job_id) throw TranslationError(FailureCause::bad_response, "create_translation_job: " + error,
+                                        response.status, call.requests);
+    log(LogLevel::info, [&] { return "created job " + *job_id + " (" + std::to_string(call.requests) + " requests)"; });
+    return *job_id;
+  }
+
+  /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
+  /// Never throws for anything the server or network does: the result names the cause.
+  TranslationResult get_translation_status(std::string_view job_id, std::stop_token stop = {}) {
+    Call call = begin_call(job_id, stop);
+    for (int looks = 1;; ++looks) {
+      std::optional<Seconds> hint;
+      TranslationResult result = look(call, hint);
+      if (result.status != TranslationStatus::pending) return result;
+      const Seconds wait = options_.polling.next_interval(looks, uniform(), hint);
+      log(LogLevel::debug, [&] {
+        return "job " + call.job_id + ": pending after look " + std::to_string(looks) + "; next look in " +
+               std::to_string(detail::to_millis(wait).count()) + " ms";
+      });
+      if (auto stopped = wait_between_looks(call, wait)) return *stopped;
+    }
+  }
+
+  /// One status check (with retries for transient failures): returns pending as it is, for callers who poll.
+  TranslationResult check_translation_status(std::string_view job_id, std::stop_token stop = {}) {
+    Call call = begin_call(job_id, stop);
+    std::optional<Seconds> hint;
+    return look(call, hint);
+  }
+
+  /// Waits for every job, at most `concurrent_limit` at a time (default HEYGEN_VT_DEFAULT_BULK_CONCURRENCY).
+  /// Duplicate ids are tracked once; the map has one entry per distinct id.
+  ResultMap get_bulk_translation_statuses(const std::vector<std::string>& job_ids,
+                                          std::optional<std::size_t> concurrent_limit = std::nullopt,
+                                          std::stop_token stop = {}) {
+    if (concurrent_limit && *concurrent_limit == 0)
+      throw std::invalid_argument("heygen: concurrent_limit must be at least 1");
+    std::vector<std::string> unique(job_ids);
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    std::vector<TranslationResult> results(unique.size());
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i = next++; i < unique.size(); i = next++) results[i] = status_or_failure(unique[i], stop);
+    };
+    const std::size_t limit = concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY);
+    const std::size_t helpers = std::min(limit, unique.size()) > 0 ? std::min(limit, unique.size()) - 1 : 0;
+    {
+      std::vector<std::jthread> threads;
+      threads.reserve(helpers);
+      for (std::size_t i = 0; i < helpers; ++i) threads.emplace_back(worker);
+      worker();  // the calling thread is one of the workers
+    }
+    ResultMap out;
+    for (std::size_t i = 0; i < unique.size(); ++i) out.emplace(std::move(unique[i]), std::move(results[i]));
+    return out;
+  }
+
+  /// create_translation_job on another thread. The client must outlive the future.
+  std::future<std::string> create_translation_job_async(std::stop_token stop = {}) {
+    return std::async(std::launch::async, [this, stop] { return create_translation_job(stop); });
+  }
+
+  /// get_translation_status on another thread. The client must outlive the future.
+  std::future<TranslationResult> get_translation_status_async(std::string job_id, std::stop_token stop = {}) {
+    return std::async(std::launch::async,
+                      [this, id = std::move(job_id), stop] { return get_translation_status(id, stop); });
+  }
+
+  /// get_bulk_translation_statuses on another thread. The client must outlive the future.
+  std::future<ResultMap> get_bulk_translation_statuses_async(std::vector<std::string> job_ids,
+                                                             std::optional<std::size_t> concurrent_limit = std::nullopt,
+                                                             std::stop_token stop = {}) {
+    return std::async(std::launch::async, [this, ids = std::move(job_ids), concurrent_limit, stop] {
+      return get_bulk_translation_statuses(ids, concurrent_limit, stop);
+    });
+  }
+
+  /// The options this client was built with (validated).
+  [[nodiscard]] const ClientOptions& options() const noexcept { return options_; }
+  /// The transport, e.g. to read a counting transport's figures.
+  [[nodiscard]] T& transport() noexcept { return transport_; }
+  /// The clock.
+  [[nodiscard]] C& clock() noexcept { return clock_; }
+
+ private:
+  struct construct_tag {};
+
+  BasicVideoTranslationClient(ClientOptions options, construct_tag)
+      : options_(std::move(options)), base_(BaseUrl::parse(options_.base_url)), transport_(options_), clock_() {}
+
+  /// Per-call state: lives on the caller's stack, so concurrent calls never share it.
+  struct Call {
+    std::string job_id;
+    TimePoint start;
+    TimePoint deadline;
+    std::stop_token stop;
+    int requests = 0;
+    int last_http_status = 0;
+  };
+
+  /// What one request came to after retries: a final response, or why there is none.
+  struct Exchange {
+    bool ok = false;
+    HttpResponse response;
+    FailureCause cause = FailureCause::none;
+    std::string message;
+  };
+
+  static ClientOptions checked(ClientOptions options) {
+    BaseUrl::parse(options.base_url);
+    auto require = [](bool good, const char* what) {
+      if (!good) throw std::invalid_argument(std::string("heygen: ") + what);
+    };
+    auto non_negative = [](Seconds s) { return std::isfinite(s.count()) && s.count() >= 0.0; };
+    require(options.max_retries >= 0, "max_retries must not be negative");
+    require(non_negative(options.initial_backoff), "initial_backoff must be finite and not negative");
+    require(non_negative(options.max_backoff), "max_backoff must be finite and not negative");
+    require(non_negative(options.max_timeout) && options.max_timeout.count() > 0, "max_timeout must be positive");
+    require(non_negative(options.request_timeout) && options.request_timeout.count() > 0,
+            "request_timeout must be positive");
+    require(non_negative(options.connect_timeout) && options.connect_timeout.count() > 0,
+            "connect_timeout must be positive");
+    const PollPolicy& poll = options.polling;
+    require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval),
+            "polling intervals must be finite and not negative");
+    require(std::isfinite(poll.multiplier) && poll.multiplier >= 1.0, "polling.multiplier must be at least 1");
+    require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
+    require(options.max_body_bytes > 0, "max_body_bytes must be positive");
+    require(options.connection_pool_size > 0, "connection_pool_size must be positive");
+    for (const auto* path : {&options.endpoints.create_job, &options.endpoints.status})
+      require(!path->empty() && path->front() == '/' && !detail::has_line_break(*path) &&
+                  path->find(' ') == std::string::npos,
+              "endpoint paths must start with '/' and hold no whitespace or line breaks");
+    require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
+    for (const auto& header : options.extra_headers)
+      require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
+                  header.name.find(':') == std::string::npos,
+              "extra_headers must have a name and hold no line breaks");
+    return options;
+  }
+
+  Call begin_call(std::string_view job_id, std::stop_token stop) {
+    Call call;
+    call.job_id = std::string(job_id);
+    call.start = clock_.now();
+    call.deadline = call.start + std::chrono::duration_cast<TimePoint::duration>(options_.max_timeout);
+    call.stop = std::move(stop);
+    return call;
+  }
+
+  HttpRequest make_request(std::string method, std::string target) const {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.url = base_.origin() + target;
+    request.target = std::move(target);
+    request.headers = options_.extra_headers;
+    request.headers.push_back({"Accept", "application/json"});
+    if (!options_.bearer_token.empty()) request.headers.push_back({"Authorization", "Bearer " + options_.bearer_token});
+    return request;
+  }
+
+  double uniform() const { return options_.random ? options_.random() : detail::random_uniform01(); }
+
+  template <class MakeMessage>
+  void log(LogLevel level, MakeMessage&& make_message) const {
+    if (!options_.log_sink || level < options_.log_level || options_.log_level == LogLevel::off) return;
+    options_.log_sink(level, make_message());
+  }
+
+  static std::string describe_status(const HttpResponse& response) {
+    std::string text = "HTTP " + std::to_string(response.status);
+    if (auto message = protocol::error_message_of(response.body)) text += ": " + *message;
+    return text;
+  }
+
+  static std::string describe_failure(const HttpResponse& response) {
+    if (response.received()) return describe_status(response);
+    std::string text = "no response (" + std::string(to_string(response.error));
+    if (!response.error_detail.empty()) text += ": " + response.error_detail;
+    return text + ")";
+  }
+
+  /// Sends until a final answer, retries run out, the deadline passes or the caller cancels.
+  Exchange send_with_retries(HttpRequest request, Call& call) {
+    const RetryPolicy retry = options_.retry_policy();
+    for (int failures = 0;;) {
+      if (call.stop.stop_requested()) return {false, {}, FailureCause::cancelled, "cancelled by the caller"};
+      const auto remaining = call.deadline - clock_.now();
+      if (remaining <= TimePoint::duration::zero()) return {false, {}, FailureCause::deadline, deadline_message()};
+      request.timeout = detail::to_millis(std::min(Seconds(remaining), options_.request_timeout));
+      HttpResponse response = send_guarded(request);
+      ++call.requests;
+      if (response.received()) call.last_http_status = response.status;
+      if (!RetryPolicy::retryable(response)) {
+        if (response.received()) return {true, std::move(response), FailureCause::none, {}};
+        std::string message = describe_failure(response);
+        return {false, std::move(response), FailureCause::transport, std::move(message)};
+      }
+      ++failures;
+      const FailureCause cause = response.received() ? FailureCause::http_status : FailureCause::transport;
+      if (failures > retry.max_retries) {
+        std::string message = describe_failure(response) + " after " + std::to_string(failures) + " attempts";
+        return {false, std::move(response), cause, std::move(message)};
+      }
+      const Seconds wait = retry_wait(retry, failures, response);
+      log(LogLevel::warn, [&] {
+        return (call.job_id.empty() ? std::string("create") : "job " + call.job_id) + ": attempt " +
+               std::to_string(failures) + " failed (" + describe_failure(response) + "); retrying in " +
+               std::to_string(detail::to_millis(wait).count()) + " ms";
+      });
+      if (auto stopped = pause_for_retry(call, wait)) return *stopped;
+    }
+  }
+
+  /// The transport's answer; a transport that throws (a custom one may) counts as "no response".
+  HttpResponse send_guarded(const HttpRequest& request) noexcept {
+    try {
+      return transport_.send(request);
+    } catch (const std::exception& e) {
+      return HttpResponse::failure(TransportError::other, std::string("transport threw: ") + e.what());
+    } catch (...) {
+      return HttpResponse::failure(TransportError::other, "transport threw");
+    }
+  }
+
+  /// Full-jitter backoff, or the server's Retry-After when it sent one.
+  Seconds retry_wait(const RetryPolicy& retry, int failures, const HttpResponse& response) const {
+    if (auto after = retry_after_of(response)) return *after;
+    return retry.backoff(failures, uniform());
+  }
+
+  /// The response's Retry-After as a wait, taking an HTTP-date relative to the server's Date header.
+  std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
+    const auto value = response.header("Retry-After");
+    if (!value) return std::nullopt;
+    auto now = system_now();
+    if (auto date = response.header("Date"))
+      if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
+    return detail::parse_retry_after(*value, now);
+  }
+
+  std::chrono::system_clock::time_point system_now() const {
+    if constexpr (requires { { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>; })
+      return clock_.system_now();
+    else
+      return std::chrono::system_clock::now();
+  }
+
+  std::optional<Exchange> pause_for_retry(Call& call, Seconds wait) {
+    switch (sleep_for(call, wait)) {
+      case Wake::on_time: return std::nullopt;
+      case Wake::cancelled: return Exchange{false, {}, FailureCause::cancelled, "cancelled by the caller"};
+      case Wake::deadline: break;
+    }
+    return Exchange{false, {}, FailureCause::deadline, deadline_message()};
+  }
+
+  enum class Wake { on_time, cancelled, deadline };
+
+  /// Sleeps `wait`, but never past the call's deadline.
+  Wake sleep_for(const Call& call, Seconds wait) {
+    const TimePoint wake = clock_.now() + std::chrono::duration_cast<TimePoint::duration>(wait);
+    if (wake >= call.deadline) return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
+    return clock_.sleep_until(wake, call.stop) ? Wake::on_time : Wake::cancelled;
+  }
+
+  std::optional<TranslationResult> wait_between_looks(Call& call, Seconds wait) {
+    switch (sleep_for(call, wait)) {
+      case Wake::on_time: return std::nullopt;
+      case Wake::cancelled: return finish(call, failed(FailureCause::cancelled, "cancelled by the caller"));
+      case Wake::deadline: break;
+    }
+    return finish(call, failed(FailureCause::deadline, deadline_message()));
+  }
+
+  std::string deadline_message() const {
+    return "no outcome within max_timeout (" + std::to_string(detail::to_millis(options_.max_timeout).count()) + " ms)";
+  }
+
+  static TranslationResult failed(FailureCause cause, std::string message) {
+    TranslationResult result;
+    result.status = cause == FailureCause::deadline ? TranslationStatus::timeout : TranslationStatus::error;
+    result.cause = cause;
+    result.error_message = std::move(message);
+    return result;
+  }
+
+  TranslationResult finish(const Call& call, TranslationResult result) {
+    result.requests = call.requests;
+    result.http_status = call.last_http_status;
+    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - call.start);
+    if (result.status != TranslationStatus::pending && result.status != TranslationStatus::completed)
+      log(result.cause == FailureCause::job_failed ? LogLevel::info : LogLevel::warn, [&] {
+        return "job " + call.job_id + ": " + std::string(to_string(result.status)) + " (" +
+               std::string(to_string(result.cause)) + "): " + result.error_message.value_or("");
+      });
+    return result;
+  }
+
+  /// One status look with retries; a pending result means "look again", with the server's hint if any.
+  TranslationResult look(Call& call, std::optional<Seconds>& hint) {
+    HttpRequest request =
+        make_request("GET", protocol::status_target(base_.prefix, options_.endpoints.status, call.job_id));
+    Exchange exchange = send_with_retries(std::move(request), call);
+    if (!exchange.ok) return finish(call, failed(exchange.cause, std::move(exchange.message)));
+    const HttpResponse& response = exchange.response;
+    if (response.status == 404)
+      return finish(call, failed(FailureCause::unknown_job,
+                                 protocol::error_message_of(response.body).value_or("unknown job") + " (HTTP 404)"));
+    if (response.status < 200 || response.status > 299)
+      return finish(call, failed(FailureCause::http_status, describe_status(response)));
+    std::string error;
+    const auto answer = protocol::read_status(response.body, error);
+    if (!answer) return finish(call, failed(FailureCause::bad_response, error));
+    TranslationResult result;
+    result.status = answer->status;
+    result.cause = answer->cause;
+    result.error_message = answer->error_message;
+    result.progress = answer->progress;
+    result.eta_seconds = answer->eta_seconds;
+    if (result.status == TranslationStatus::pending) hint = retry_after_of(response);
+    return finish(call, std::move(result));
+  }
+
+  /// get_translation_status that turns even an unexpected exception (e.g. bad_alloc) into a result.
+  TranslationResult status_or_failure(const std::string& job_id, std::stop_token stop) noexcept {
+    try {
+      return get_translation_status(job_id, stop);
+    } catch (const std::exception& e) {
+      TranslationResult result = failed(FailureCause::transport, std::string("exception: ") + e.what());
+      return result;
+    } catch (...) {
+      return failed(FailureCause::transport, "unknown exception");
+    }
+  }
+
+  ClientOptions options_;
+  BaseUrl base_;
+  T transport_;
+  C clock_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// 8. The bundled cpp-httplib transport
+// ---------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+
+/// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
+/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
+class HttplibTransport {
+ public:
+  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
+  explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {}
+
+  /// Sends one request on a pooled connection. Never throws for network trouble.
+  HttpResponse send(const HttpRequest& request) {
+    const auto started = std::chrono::steady_clock::now();
+    auto connection = pool_->acquire(request.timeout);
+    if (!connection) return HttpResponse::failure(TransportError::timeout, "no free connection within the request timeout");
+    HttpResponse response = exchange(*connection, request, started);
+    pool_->release(std::move(connection), response.received());
+    return response;
+  }
+
+ private:
+  using Connection = std::unique_ptr<httplib::Client>;
+
+  /// Connections waiting to be reused, and how many exist; bounded by the pool size.
+  class Pool {
+   public:
+    explicit Pool(const ClientOptions& options)
+        : base_(BaseUrl::parse(options.base_url)),
+          capacity_(options.connection_pool_size),
+          connect_timeout_(detail::to_millis(options.connect_timeout)),
+          max_body_bytes_(options.max_body_bytes),
+          verify_tls_(options.verify_tls),
+          ca_cert_file_(options.ca_cert_file) {
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+      if (base_.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
+#endif
+    }
+
+    /// A connection, waiting up to `timeout` when all are busy.
+    Connection acquire(std::chrono::milliseconds timeout) {
+      std::unique_lock lock(mutex_);
+      if (!returned_.wait_for(lock, timeout, [&] { return !idle_.empty() || created_ < capacity_; })) return nullptr;
+      if (!idle_.empty()) {
+        Connection connection = std::move(idle_.back());
+        idle_.pop_back();
+        return connection;
+      }
+      ++created_;
+      lock.unlock();
+      return open();
+    }
+
+    /// Returns a connection; a broken one is dropped so the next request opens a fresh one.
+    void release(Connection connection, bool healthy) {
+      {
+        std::lock_guard lock(mutex_);
+        if (healthy) idle_.push_back(std::move(connection));
+        else --created_;
+      }
+      returned_.notify_one();
+    }
+
+    [[nodiscard]] std::size_t max_body_bytes() const noexcept { return max_body_bytes_; }
+
+   private:
+    Connection open() const {
+      auto client = std::make_unique<httplib::Client>(base_.scheme + "://" + base_.host + ":" + std::to_string(base_.port));
+      client->set_keep_alive(true);
+      client->set_follow_location(false);
+      client->set_tcp_nodelay(true);
+      client->set_connection_timeout(connect_timeout_);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+      client->enable_server_certificate_verification(verify_tls_);
+      if (!ca_cert_file_.empty()) client->set_ca_cert_path(ca_cert_file_);
+#endif
+      return client;
+    }
+
+    BaseUrl base_;
+    std::size_t capacity_;
+    std::chrono::milliseconds connect_timeout_;
+    std::size_t max_body_bytes_;
+    bool verify_tls_;
+    std::string ca_cert_file_;
+    std::mutex mutex_;
+    std::condition_variable returned_;
+    std::vector<Connection> idle_;
+    std::size_t created_ = 0;
+  };
+
+  HttpResponse exchange(httplib::Client& client, const HttpRequest& request,
+                        std::chrono::steady_clock::time_point started) const {
+    const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
+    client.set_read_timeout(timeout);
+    client.set_write_timeout(timeout);
+    httplib::Request out;
+    out.method = request.method;
+    out.path = request.target;
+    for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
+    out.body = request.body;
+    std::string body;
+    bool too_large = false;
+    const std::size_t cap = pool_->max_body_bytes();
+    out.content_receiver = [&](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
+      if (body.size() + length > cap) return !(too_large = true);
+      body.append(data, length);
+      return true;
+    };
+    auto result = client.send(out);
+    if (too_large)
+      return HttpResponse::failure(TransportError::body_too_large,
+                                   "response body over max_body_bytes (" + std::to_string(cap) + ")");
+    if (!result) return failure_of(result.error(), std::chrono::steady_clock::now() - started, timeout);
+    HttpResponse response;
+    response.status = result->status;
+    for (const auto& [name, value] : result->headers) response.headers.push_back({name, value});
+    response.body = std::move(body);
+    return response;
+  }
+
+  static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
+                                 std::chrono::milliseconds timeout) {
+    const std::string detail = httplib::to_string(error);
+    switch (error) {
+      case httplib::Error::Connection: return HttpResponse::failure(TransportError::refused, detail);
+      case httplib::Error::ConnectionTimeout: return HttpResponse::failure(TransportError::timeout, detail);
+      case httplib::Error::Read:
+      case httplib::Error::Write:
+        // httplib reports a read timeout as a read error; the time taken tells them apart.
+        return HttpResponse::failure(took + std::chrono::milliseconds(50) >= timeout ? TransportError::timeout
+                                                                                     : TransportError::reset,
+                                     detail);
+      case httplib::Error::SSLConnection:
+      case httplib::Error::SSLLoadingCerts:
+      case httplib::Error::SSLServerVerification: return HttpResponse::failure(TransportError::tls, detail);
+      case httplib::Error::Canceled: return HttpResponse::failure(TransportError::cancelled, detail);
+      default: return HttpResponse::failure(TransportError::other, detail);
+    }
+  }
+
+  std::unique_ptr<Pool> pool_;
+};
+
+/// The client on the bundled cpp-httplib transport and the real clock: the one most callers want.
+using VideoTranslationClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock>;
+
+#endif  // HEYGEN_VT_WITH_HTTPLIB
+
+}  // namespace heygen

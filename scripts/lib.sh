@@ -1,0 +1,29 @@
+# Shared by scripts/test.sh and scripts/demo.sh: install what is missing, configure a build folder.
+
+# Debian packages the project builds with.
+REQUIRED_PACKAGES=(g++ clang meson ninja-build pkg-config doctest-dev libcpp-httplib-dev picojson-dev)
+
+# Installs the packages that are missing (apt-get update once, only when something is missing).
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "${REQUIRED_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# configure_build DIR COMPILER [meson options...]: sets up DIR, or reconfigures it when it exists.
+configure_build() {
+  local dir=$1 compiler=$2; shift 2
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    rm -rf "$dir"
+    CXX=$compiler meson setup "$dir" "$@" >/dev/null
+  fi
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing (Debian 12), then builds and runs every test binary with
+# g++ and clang++ at -Wall -Wextra -Wpedantic -Werror, under ASan+UBSan, and under TSan.
+# Ends with one line "N passed, N failed" totalled over all runs; exits non-zero on any failure.
+# Safe to re-run: build folders live under build/ and are reconfigured, not recreated.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_packages
+
+passed=0
+failed=0
+status=0
+
+# Runs every test binary of one build folder and adds doctest's counts to the totals.
+run_tests() {
+  local build_dir=$1 label=$2
+  local binary summary p f
+  for binary in "$build_dir"/tests/*_tests; do
+    [ -x "$binary" ] || continue
+    echo "--- $label: $(basename "$binary")"
+    local log
+    log=$(mktemp)
+    "$binary" --no-intro=true 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    summary=$(grep -E '^\[doctest\] test cases:' "$log" | tail -n 1)
+    p=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$summary")
+    f=$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$summary")
+    rm -f "$log"
+    if [ -z "$summary" ]; then
+      echo "$label: $(basename "$binary") printed no doctest summary (exit $rc)"
+      failed=$((failed + 1)); status=1; continue
+    fi
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$rc" -ne 0 ]; then status=1; [ "$f" -eq 0 ] && failed=$((failed + 1)); fi
+  done
+}
+
+# Configures (or reconfigures) and builds one variant; a build failure counts as a failed run.
+build_and_test() {
+  local name=$1 compiler=$2; shift 2
+  local dir="build/$name"
+  echo "=== $name ($compiler $*)"
+  if ! configure_build "$dir" "$compiler" "$@" || ! ninja -C "$dir"; then
+    echo "$name: build failed"
+    failed=$((failed + 1)); status=1; return
+  fi
+  run_tests "$dir" "$name"
+}
+
+build_and_test gcc g++
+build_and_test clang clang++
+build_and_test asan g++ -Db_sanitize=address,undefined -Db_lundef=false
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build_and_test tsan clang++ -Db_sanitize=thread -Db_lundef=false
+
+echo "$passed passed, $failed failed"
+exit "$status"

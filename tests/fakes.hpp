@@ -1,0 +1,163 @@
+// Test doubles: a scripted transport that logs every request, and a virtual clock that never sleeps.
+#pragma once
+
+#include <heygen/video_translation.hpp>
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace heygen::testing {
+
+/// A response with a status and a body (and optional headers).
+inline HttpResponse answer(int status, std::string body, std::vector<HttpHeader> headers = {}) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  response.headers = std::move(headers);
+  return response;
+}
+
+/// `200 {"result": "<result>"}`.
+inline HttpResponse status_answer(const std::string& result) { return answer(200, "{\"result\": \"" + result + "\"}"); }
+
+/// A "no response arrived" answer.
+inline HttpResponse no_answer(TransportError error) { return HttpResponse::failure(error, "scripted"); }
+
+/// Shared state of a FakeTransport: copies of the transport share one script and one log.
+struct FakeTransportState {
+  std::mutex mutex;
+  std::deque<HttpResponse> script;                                  ///< answers handed out in order
+  std::function<HttpResponse(const HttpRequest&)> handler;          ///< used when the script is empty
+  std::vector<HttpRequest> log;                                     ///< every request, in order
+};
+
+/// A transport that answers from a script (then from a handler) and records each request. Thread-safe.
+class FakeTransport {
+ public:
+  FakeTransport() : state_(std::make_shared<FakeTransportState>()) {}
+
+  /// Appends answers to the script.
+  FakeTransport& then(HttpResponse response) {
+    std::lock_guard lock(state_->mutex);
+    state_->script.push_back(std::move(response));
+    return *this;
+  }
+  /// Appends the same answer n times.
+  FakeTransport& then_n(int n, const HttpResponse& response) {
+    for (int i = 0; i < n; ++i) then(response);
+    return *this;
+  }
+  /// Answers with this function once the script is used up.
+  FakeTransport& otherwise(std::function<HttpResponse(const HttpRequest&)> handler) {
+    std::lock_guard lock(state_->mutex);
+    state_->handler = std::move(handler);
+    return *this;
+  }
+
+  /// Transport concept: the next scripted answer, or the handler's, or a 599 that no test expects.
+  HttpResponse send(const HttpRequest& request) {
+    std::function<HttpResponse(const HttpRequest&)> handler;
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->log.push_back(request);
+      if (!state_->script.empty()) {
+        HttpResponse next = std::move(state_->script.front());
+        state_->script.pop_front();
+        return next;
+      }
+      handler = state_->handler;
+    }
+    if (handler) return handler(request);
+    return answer(599, "{\"error\": \"script exhausted\"}");
+  }
+
+  /// Every request sent so far.
+  std::vector<HttpRequest> requests() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->log;
+  }
+  /// Number of requests sent so far.
+  std::size_t request_count() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->log.size();
+  }
+
+ private:
+  std::shared_ptr<FakeTransportState> state_;
+};
+
+/// Shared state of a FakeClock.
+struct FakeClockState {
+  std::mutex mutex;
+  TimePoint now{};                                               ///< virtual time
+  std::vector<std::chrono::milliseconds> sleeps;                 ///< each sleep's length, in order
+  std::chrono::system_clock::time_point wall{std::chrono::sys_days{std::chrono::year{2026} / 1 / 1}};
+  std::function<void()> on_sleep;                                ///< runs at each sleep (e.g. to cancel)
+};
+
+/// A virtual clock: sleep_until jumps time forward at once and records the wait. Copies share the time.
+class FakeClock {
+ public:
+  FakeClock() : state_(std::make_shared<FakeClockState>()) {}
+
+  /// Virtual now.
+  TimePoint now() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->now;
+  }
+  /// Wall time matching virtual now (for HTTP-date Retry-After).
+  std::chrono::system_clock::time_point system_now() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(state_->now.time_since_epoch());
+  }
+  /// Jumps to `until` (never backwards), unless stop was requested (then returns false at once).
+  bool sleep_until(TimePoint until, std::stop_token stop) {
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(state_->mutex);
+      hook = state_->on_sleep;
+    }
+    if (hook) hook();
+    if (stop.stop_requested()) return false;
+    std::lock_guard lock(state_->mutex);
+    state_->sleeps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(until - state_->now));
+    state_->now = std::max(state_->now, until);
+    return true;
+  }
+  /// Moves virtual time forward.
+  void advance(std::chrono::milliseconds by) {
+    std::lock_guard lock(state_->mutex);
+    state_->now += by;
+  }
+  /// Runs `hook` at the start of every sleep.
+  void on_sleep(std::function<void()> hook) {
+    std::lock_guard lock(state_->mutex);
+    state_->on_sleep = std::move(hook);
+  }
+  /// Every sleep's length so far, in milliseconds.
+  std::vector<std::chrono::milliseconds> sleeps() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->sleeps;
+  }
+  /// The wall-clock epoch that virtual time zero maps to.
+  std::chrono::system_clock::time_point wall_epoch() const { return state_->wall; }
+
+ private:
+  std::shared_ptr<FakeClockState> state_;
+};
+
+/// The client under test: fake transport, fake clock.
+using FakeClient = BasicVideoTranslationClient<FakeTransport, FakeClock>;
+
+/// Options for unit tests: a loopback URL, jitter pinned to the middle of its range.
+inline ClientOptions test_options() {
+  ClientOptions options;
+  options.base_url = "http://127.0.0.1:5000";
+  options.random = [] { return 0.5; };
+  return options;
+}
+
+}  // namespace heygen::testing
