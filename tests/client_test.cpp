@@ -27,7 +27,7 @@ TEST_CASE("get_translation_status polls pending until completed, on the schedule
   const TranslationResult result = client.get_translation_status("job-1");
   CHECK(result.status == TranslationStatus::completed);
   CHECK(result.requests == 3);
-  // jitter pinned at 0.5 → scale 1.0: waits are exactly initial_interval, then × multiplier
-  CHECK(clock.sleeps() == std::vector<std::chrono::milliseconds>{1000ms, 1500ms});
+  // cold schedule 2 s × 2, jitter 0.1 drawn at 0.5 → each wait × 0.95
+  CHECK(clock.sleeps() == std::vector<std::chrono::milliseconds>{1900ms, 3800ms});
   for (const auto& request : transport.requests()) CHECK(request.target == "/status/job-1");
 }

@@ -190,6 +190,7 @@ struct HttpRequest {
   std::vector<HttpHeader> headers{};   ///< Headers to add (the transport adds Host, Content-Length, auth).
   std::string body{};                  ///< Request body; empty for GET.
   std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
+  std::stop_token stop{};              ///< Triggered when the caller cancels; a transport may abandon the request.
 };
 
 /// Why no HTTP response arrived.
@@ -335,24 +336,168 @@ struct RetryPolicy {
   }
 };
 
-/// When to look again at a pending job: a schedule that starts quick and backs off to a cap, with jitter.
-/// Server hints (Retry-After on pending) are honoured within [floor, cap].
-struct PollPolicy {
-  Seconds initial_interval{1.0};  ///< Wait before the second look.
-  double multiplier = 1.5;        ///< Growth of the wait per look.
-  Seconds max_interval{10.0};     ///< Cap on the wait between looks.
-  Seconds min_interval{0.05};     ///< Floor on any wait, hints included.
-  double jitter = 0.2;            ///< Each wait is scaled by U(1 - jitter, 1 + jitter), to spread herds.
-  bool honour_retry_after = true;  ///< Use a server's Retry-After on pending answers.
+/// A bounded, thread-safe memory of how long jobs on one server took, so polls go where jobs finish.
+/// Keeps the newest `capacity` durations (older ones are forgotten, so it follows a server that changes).
+class DurationModel {
+ public:
+  /// A model that remembers at most `capacity` durations (at least 1).
+  explicit DurationModel(std::size_t capacity = 1024) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
-  /// Wait before look number `looks + 1`, given `looks` pending answers so far and a U(0,1) draw.
-  [[nodiscard]] Seconds next_interval(int looks, double uniform01, std::optional<Seconds> server_hint = {}) const noexcept {
-    if (server_hint && honour_retry_after) return clamp_interval(*server_hint);
-    const double growth = std::pow(std::max(multiplier, 1.0), std::clamp(looks - 1, 0, 200));
-    const double base = std::min(initial_interval.count() * growth, max_interval.count());
+  /// Remembers one job's duration; non-finite or negative values are ignored.
+  void record(Seconds duration) {
+    const double value = duration.count();
+    if (!std::isfinite(value) || value < 0.0) return;
+    std::lock_guard lock(mutex_);
+    if (ring_.size() < capacity_) {
+      ring_.push_back(value);
+    } else {
+      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), ring_[next_]));
+      ring_[next_] = value;
+      next_ = (next_ + 1) % capacity_;
+    }
+    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), value), value);
+  }
+
+  /// Durations remembered now.
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return sorted_.size();
+  }
+
+  /// The duration within which a fraction q (0–1) of remembered jobs finished; nothing when empty.
+  [[nodiscard]] std::optional<Seconds> quantile(double q) const {
+    std::lock_guard lock(mutex_);
+    if (sorted_.empty() || !(q >= 0.0)) return std::nullopt;
+    return Seconds(sorted_[index_of(std::min(q, 1.0))]);
+  }
+
+  /// The age by which another `share` of all remembered jobs will have finished (half the rest, near the end), for a job
+  /// still pending at `age`; nothing when fewer than `min_samples` are known or the job outlived them all.
+  [[nodiscard]] std::optional<Seconds> next_finish_after(Seconds age, double share, std::size_t min_samples) const {
+    std::lock_guard lock(mutex_);
+    if (sorted_.size() < std::max<std::size_t>(min_samples, 1)) return std::nullopt;
+    const auto finished = std::upper_bound(sorted_.begin(), sorted_.end(), age.count()) - sorted_.begin();
+    if (static_cast<std::size_t>(finished) == sorted_.size()) return std::nullopt;
+    const double done = static_cast<double>(finished) / static_cast<double>(sorted_.size());
+    // In the last share, halve what is left instead of jumping to the longest job: tails learnt from coarse
+    // looks are too long, and finer looks there are what makes them sharpen.
+    const double target = done + std::min(share, (1.0 - done) / 2.0);
+    return Seconds(sorted_[index_of(target)]);
+  }
+
+  /// The remembered durations, shortest first (to inspect what was learnt).
+  [[nodiscard]] std::vector<Seconds> samples() const {
+    std::lock_guard lock(mutex_);
+    return {sorted_.begin(), sorted_.end()};
+  }
+
+ private:
+  std::size_t index_of(double q) const {
+    const double position = std::ceil(q * static_cast<double>(sorted_.size())) - 1.0;
+    return static_cast<std::size_t>(std::clamp(position, 0.0, static_cast<double>(sorted_.size() - 1)));
+  }
+
+  mutable std::mutex mutex_;
+  std::size_t capacity_;
+  std::vector<double> ring_;    // arrival order, to forget the oldest
+  std::size_t next_ = 0;        // oldest slot once the ring is full
+  std::vector<double> sorted_;  // the same values, sorted, for quantiles
+};
+
+/// Whether a server offers a protocol extension, as learnt from its answers.
+enum class Support { unknown, yes, no };
+
+/// What the client has learnt about one server: job durations and which extensions it offers.
+/// Thread-safe; share one between clients of the same server through ClientOptions::profile.
+class ServerProfile {
+ public:
+  /// How long this server's jobs took.
+  [[nodiscard]] DurationModel& durations() noexcept { return durations_; }
+  /// How long this server's jobs took (read-only).
+  [[nodiscard]] const DurationModel& durations() const noexcept { return durations_; }
+  /// Whether the server holds `?wait=` long polls.
+  [[nodiscard]] Support long_poll() const noexcept { return long_poll_.load(); }
+  /// Records whether the server holds long polls.
+  void set_long_poll(Support support) noexcept { long_poll_.store(support); }
+  /// Whether the server sends eta_seconds / progress / Retry-After on pending answers.
+  [[nodiscard]] Support hints() const noexcept { return hints_.load(); }
+  /// Records whether the server sends hints.
+  void set_hints(Support support) noexcept { hints_.store(support); }
+
+ private:
+  DurationModel durations_{};
+  std::atomic<Support> long_poll_{Support::unknown};
+  std::atomic<Support> hints_{Support::unknown};
+};
+
+/// Everything known when deciding the wait before the next look at a pending job.
+struct PollContext {
+  int looks = 0;                                  ///< Pending answers so far in this call.
+  Seconds age{0};                                 ///< Time since tracking began (the job's age if just created).
+  std::optional<Seconds> retry_after{};           ///< Server's Retry-After on the last pending answer.
+  std::optional<Seconds> eta{};                   ///< Server's eta_seconds on the last answer.
+  std::optional<Seconds> progress_remaining{};    ///< Time left, extrapolated from the progress rate.
+  bool progress_seen = false;                     ///< The last answer had progress (a later look can rate it).
+  const DurationModel* learnt = nullptr;          ///< Earlier jobs' durations, when learning.
+};
+
+/// When to look again at a pending job. Best information first: the server's own hints (progress rate,
+/// eta_seconds, Retry-After), then what earlier jobs on this server took, then a cold schedule. Long polls
+/// (`?wait=`) replace all of this on servers that hold them. Every wait is clamped to [min_interval,
+/// max_interval], and by the caller to the deadline; an absurd hint never breaks it.
+struct PollPolicy {
+  /// The one trade-off: acceptable detection lag as a fraction of the job's age; also the share of learnt
+  /// jobs one look may cover. Lower is quicker and costs more requests. Presets: 0.04 / 0.08 / 0.16.
+  double lag_ratio = 0.08;
+  Seconds initial_interval{2.0};  ///< Cold schedule: wait before the second look.
+  double multiplier = 2.0;        ///< Cold schedule: growth of the wait per look.
+  Seconds cold_cap{8.0};          ///< Cold schedule: cap of the growing wait (lag_ratio × age may exceed it).
+  Seconds min_interval{0.05};     ///< Floor on any wait between looks.
+  Seconds max_interval{120.0};    ///< Cap on any wait between looks.
+  double jitter = 0.1;            ///< Cold waits are scaled by U(1 - jitter, 1): spreads herds, never past the cap.
+  bool use_hints = true;          ///< Use Retry-After, eta_seconds and progress from pending answers.
+  bool learn = true;              ///< Learn job durations and poll where jobs finish.
+  std::size_t warm_after = 20;    ///< Durations needed before what was learnt is trusted.
+  Seconds long_poll{30.0};        ///< `?wait=` asked of the server; zero disables long polling.
+
+  /// Quick detection, more requests: lag ≈ 4 % of the job's age, cold looks at most 4 s apart.
+  static PollPolicy low_latency() { return with_ratio(0.04, Seconds(4.0)); }
+  /// The default: lag ≈ 8 % of the job's age, cold looks at most 8 s apart.
+  static PollPolicy balanced() { return with_ratio(0.08, Seconds(8.0)); }
+  /// Fewer requests, later detection: lag ≈ 16 % of the job's age, cold looks at most 16 s apart.
+  static PollPolicy low_cost() { return with_ratio(0.16, Seconds(16.0)); }
+
+  /// Wait before the first look: none, unless what was learnt says no job finishes that early.
+  [[nodiscard]] Seconds first_wait(const DurationModel* learnt) const {
+    if (!learn || learnt == nullptr) return Seconds(0);
+    const auto first = learnt->next_finish_after(Seconds(0), lag_ratio, warm_after);
+    return first ? clamp_interval(*first) : Seconds(0);
+  }
+
+  /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
+  [[nodiscard]] Seconds next_wait(const PollContext& context, double uniform01) const {
+    if (use_hints) {
+      if (context.progress_remaining) return clamp_interval(*context.progress_remaining + settle(*context.progress_remaining));
+      // With progress, a look halfway to the eta measures the progress rate, which beats the eta's own error.
+      if (context.eta) return clamp_interval(*context.eta * (context.progress_seen ? 0.5 : 0.8));
+      if (context.retry_after) return clamp_interval(*context.retry_after);
+    }
+    if (learn && context.learnt != nullptr)
+      if (auto finish = context.learnt->next_finish_after(context.age, lag_ratio, warm_after)) {
+        // Where finishes are sparse (a long tail) the next share is far away: the age rule bounds the lag.
+        const Seconds bound = std::max(cold_cap, lag_ratio * context.age);
+        return clamp_interval(std::min(*finish - context.age + settle(*finish - context.age), bound));
+      }
+    return cold_wait(context, uniform01);
+  }
+
+  /// The cold schedule: initial × multiplier^(looks-1) up to cold_cap, or lag_ratio × age when larger.
+  [[nodiscard]] Seconds cold_wait(const PollContext& context, double uniform01) const {
+    const double growth = std::pow(std::max(multiplier, 1.0), std::clamp(context.looks - 1, 0, 200));
+    const double scheduled = std::min(initial_interval.count() * growth, cold_cap.count());
+    const double base = std::max(scheduled, lag_ratio * context.age.count());
     const double spread = std::clamp(jitter, 0.0, 1.0);
-    const double scale = 1.0 - spread + 2.0 * spread * std::clamp(uniform01, 0.0, 1.0);
-    return clamp_interval(Seconds(base * scale));
+    return clamp_interval(Seconds(base * (1.0 - spread * std::clamp(uniform01, 0.0, 1.0))));
   }
 
   /// Clamps any wait into [min_interval, max_interval]; NaN becomes the floor.
@@ -360,7 +505,27 @@ struct PollPolicy {
     const double value = std::isnan(wait.count()) ? min_interval.count() : wait.count();
     return Seconds(std::clamp(value, min_interval.count(), std::max(min_interval.count(), max_interval.count())));
   }
+
+ private:
+  static PollPolicy with_ratio(double ratio, Seconds cap) {
+    PollPolicy policy;
+    policy.lag_ratio = ratio;
+    policy.cold_cap = cap;
+    return policy;
+  }
+
+  /// A little past a predicted finish, so the look lands after it rather than just before.
+  static Seconds settle(Seconds until_finish) { return Seconds(0.02) + 0.01 * std::max(until_finish, Seconds(0)); }
 };
+
+/// How far a bulk call has got: results known so far, out of the distinct ids.
+struct BulkProgress {
+  std::size_t done = 0;   ///< Results known, this one included.
+  std::size_t total = 0;  ///< Distinct job ids tracked.
+};
+
+/// Receives one job's result as soon as it is known, with the progress counts.
+using BulkCallback = std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
 
 /// URL paths of the server's endpoints, relative to the base URL.
 struct Endpoints {
@@ -376,7 +541,9 @@ struct ClientOptions {
   Seconds initial_backoff{0.5};          ///< First retry backoff ceiling (seed default).
   Seconds max_timeout{300.0};            ///< Deadline of a whole call; a wait past it returns timeout (seed default).
   Seconds max_backoff{30.0};             ///< Cap on retry backoff.
-  PollPolicy polling{};                  ///< When to look again at a pending job.
+  PollPolicy polling{};                  ///< When to look again at a pending job (see PollPolicy presets).
+  /// What was learnt about the server; share one between clients of a server. Empty: the client makes its own.
+  std::shared_ptr<ServerProfile> profile{};
   Seconds request_timeout{30.0};         ///< Budget for one HTTP request (bounded by the deadline too).
   Seconds connect_timeout{5.0};          ///< Budget for opening a connection (bundled transport).
   std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
@@ -743,6 +910,7 @@ class BasicVideoTranslationClient {
   BasicVideoTranslationClient(ClientOptions options, T transport, C clock = C{})
       : options_(checked(std::move(options))),
         base_(BaseUrl::parse(options_.base_url)),
+        profile_(options_.profile ? options_.profile : std::make_shared<ServerProfile>()),
         transport_(std::move(transport)),
         clock_(std::move(clock)) {}
 
@@ -773,11 +941,23 @@ class BasicVideoTranslationClient {
   /// Never throws for anything the server or network does: the result names the cause.
   TranslationResult get_translation_status(std::string_view job_id, std::stop_token stop = {}) {
     Call call = begin_call(job_id, stop);
+    Tracking tracking;
+    tracking.first_wait = first_wait();
+    if (auto stopped = wait_between_looks(call, tracking.first_wait)) return *stopped;
     for (int looks = 1;; ++looks) {
-      std::optional<Seconds> hint;
-      TranslationResult result = look(call, hint);
-      if (result.status != TranslationStatus::pending) return result;
-      const Seconds wait = options_.polling.next_interval(looks, uniform(), hint);
+      const Seconds long_poll = long_poll_budget(call);
+      const Seconds asked_at = age(call);
+      std::optional<Seconds> retry_after;
+      TranslationResult result = look(call, retry_after, long_poll);
+      const Seconds answered_at = age(call);
+      note_hints(result, retry_after);
+      if (result.status != TranslationStatus::pending) {
+        learn_duration(tracking, result, answered_at);
+        return result;
+      }
+      const bool held = long_poll_held(long_poll, answered_at - asked_at);
+      tracking.note_pending(answered_at, result.progress, held);
+      const Seconds wait = held ? Seconds(0) : next_wait(tracking, looks, answered_at, result, retry_after);
       log(LogLevel::debug, [&] {
         return "job " + call.job_id + ": pending after look " + std::to_string(looks) + "; next look in " +
                std::to_string(detail::to_millis(wait).count()) + " ms";
@@ -789,15 +969,18 @@ class BasicVideoTranslationClient {
   /// One status check (with retries for transient failures): returns pending as it is, for callers who poll.
   TranslationResult check_translation_status(std::string_view job_id, std::stop_token stop = {}) {
     Call call = begin_call(job_id, stop);
-    std::optional<Seconds> hint;
-    return look(call, hint);
+    std::optional<Seconds> retry_after;
+    TranslationResult result = look(call, retry_after, Seconds(0));
+    note_hints(result, retry_after);
+    return result;
   }
 
   /// Waits for every job, at most `concurrent_limit` at a time (default HEYGEN_VT_DEFAULT_BULK_CONCURRENCY).
-  /// Duplicate ids are tracked once; the map has one entry per distinct id.
+  /// Duplicate ids are tracked once; the map has one entry per distinct id. `on_result`, when given, gets each
+  /// result the moment it is known (calls are serialized; an exception it throws is logged and ignored).
   ResultMap get_bulk_translation_statuses(const std::vector<std::string>& job_ids,
                                           std::optional<std::size_t> concurrent_limit = std::nullopt,
-                                          std::stop_token stop = {}) {
+                                          std::stop_token stop = {}, BulkCallback on_result = {}) {
     if (concurrent_limit && *concurrent_limit == 0)
       throw std::invalid_argument("heygen: concurrent_limit must be at least 1");
     std::vector<std::string> unique(job_ids);
@@ -805,8 +988,18 @@ class BasicVideoTranslationClient {
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
     std::vector<TranslationResult> results(unique.size());
     std::atomic<std::size_t> next{0};
+    std::mutex callback_mutex;
+    std::size_t done = 0;
+    auto report = [&](std::size_t i) {
+      std::lock_guard lock(callback_mutex);
+      ++done;
+      if (on_result) deliver(on_result, unique[i], results[i], BulkProgress{done, unique.size()});
+    };
     auto worker = [&] {
-      for (std::size_t i = next++; i < unique.size(); i = next++) results[i] = status_or_failure(unique[i], stop);
+      for (std::size_t i = next++; i < unique.size(); i = next++) {
+        results[i] = status_or_failure(unique[i], stop);
+        report(i);
+      }
     };
     const std::size_t limit = concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY);
     const std::size_t helpers = std::min(limit, unique.size()) > 0 ? std::min(limit, unique.size()) - 1 : 0;
@@ -835,14 +1028,17 @@ class BasicVideoTranslationClient {
   /// get_bulk_translation_statuses on another thread. The client must outlive the future.
   std::future<ResultMap> get_bulk_translation_statuses_async(std::vector<std::string> job_ids,
                                                              std::optional<std::size_t> concurrent_limit = std::nullopt,
-                                                             std::stop_token stop = {}) {
-    return std::async(std::launch::async, [this, ids = std::move(job_ids), concurrent_limit, stop] {
-      return get_bulk_translation_statuses(ids, concurrent_limit, stop);
+                                                             std::stop_token stop = {}, BulkCallback on_result = {}) {
+    return std::async(std::launch::async, [this, ids = std::move(job_ids), concurrent_limit, stop,
+                                           callback = std::move(on_result)] {
+      return get_bulk_translation_statuses(ids, concurrent_limit, stop, callback);
     });
   }
 
   /// The options this client was built with (validated).
   [[nodiscard]] const ClientOptions& options() const noexcept { return options_; }
+  /// What this client has learnt about the server (shared with other clients given the same profile).
+  [[nodiscard]] ServerProfile& profile() noexcept { return *profile_; }
   /// The transport, e.g. to read a counting transport's figures.
   [[nodiscard]] T& transport() noexcept { return transport_; }
   /// The clock.
@@ -852,7 +1048,11 @@ class BasicVideoTranslationClient {
   struct construct_tag {};
 
   BasicVideoTranslationClient(ClientOptions options, construct_tag)
-      : options_(std::move(options)), base_(BaseUrl::parse(options_.base_url)), transport_(options_), clock_() {}
+      : options_(std::move(options)),
+        base_(BaseUrl::parse(options_.base_url)),
+        profile_(options_.profile ? options_.profile : std::make_shared<ServerProfile>()),
+        transport_(options_),
+        clock_() {}
 
   /// Per-call state: lives on the caller's stack, so concurrent calls never share it.
   struct Call {
@@ -887,8 +1087,11 @@ class BasicVideoTranslationClient {
     require(non_negative(options.connect_timeout) && options.connect_timeout.count() > 0,
             "connect_timeout must be positive");
     const PollPolicy& poll = options.polling;
-    require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval),
+    require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) &&
+                non_negative(poll.min_interval) && non_negative(poll.cold_cap) && non_negative(poll.long_poll),
             "polling intervals must be finite and not negative");
+    require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
+            "polling.lag_ratio must be in (0, 1]");
     require(std::isfinite(poll.multiplier) && poll.multiplier >= 1.0, "polling.multiplier must be at least 1");
     require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
@@ -947,13 +1150,14 @@ class BasicVideoTranslationClient {
   }
 
   /// Sends until a final answer, retries run out, the deadline passes or the caller cancels.
-  Exchange send_with_retries(HttpRequest request, Call& call) {
+  Exchange send_with_retries(HttpRequest request, Call& call, Seconds server_hold = Seconds(0)) {
     const RetryPolicy retry = options_.retry_policy();
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return {false, {}, FailureCause::cancelled, "cancelled by the caller"};
       const auto remaining = call.deadline - clock_.now();
       if (remaining <= TimePoint::duration::zero()) return {false, {}, FailureCause::deadline, deadline_message()};
-      request.timeout = detail::to_millis(std::min(Seconds(remaining), options_.request_timeout));
+      request.timeout = detail::to_millis(std::min(Seconds(remaining), options_.request_timeout + server_hold));
+      request.stop = call.stop;
       HttpResponse response = send_guarded(request);
       ++call.requests;
       if (response.received()) call.last_http_status = response.status;
@@ -1025,6 +1229,10 @@ class BasicVideoTranslationClient {
 
   /// Sleeps `wait`, but never past the call's deadline.
   Wake sleep_for(const Call& call, Seconds wait) {
+    if (wait <= Seconds(0)) {
+      if (call.stop.stop_requested()) return Wake::cancelled;
+      return clock_.now() >= call.deadline ? Wake::deadline : Wake::on_time;
+    }
     const TimePoint wake = clock_.now() + std::chrono::duration_cast<TimePoint::duration>(wait);
     if (wake >= call.deadline) return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
     return clock_.sleep_until(wake, call.stop) ? Wake::on_time : Wake::cancelled;
@@ -1064,10 +1272,10 @@ class BasicVideoTranslationClient {
   }
 
   /// One status look with retries; a pending result means "look again", with the server's hint if any.
-  TranslationResult look(Call& call, std::optional<Seconds>& hint) {
-    HttpRequest request =
-        make_request("GET", protocol::status_target(base_.prefix, options_.endpoints.status, call.job_id));
-    Exchange exchange = send_with_retries(std::move(request), call);
+  TranslationResult look(Call& call, std::optional<Seconds>& retry_after, Seconds long_poll) {
+    std::string target = protocol::status_target(base_.prefix, options_.endpoints.status, call.job_id);
+    if (long_poll > Seconds(0)) target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
+    Exchange exchange = send_with_retries(make_request("GET", std::move(target)), call, long_poll);
     if (!exchange.ok) return finish(call, failed(exchange.cause, std::move(exchange.message)));
     const HttpResponse& response = exchange.response;
     if (response.status == 404)
@@ -1084,8 +1292,119 @@ class BasicVideoTranslationClient {
     result.error_message = answer->error_message;
     result.progress = answer->progress;
     result.eta_seconds = answer->eta_seconds;
-    if (result.status == TranslationStatus::pending) hint = retry_after_of(response);
+    if (result.status == TranslationStatus::pending) retry_after = retry_after_of(response);
     return finish(call, std::move(result));
+  }
+
+  /// Per-call polling memory: what the previous looks saw.
+  struct Tracking {
+    Seconds first_wait{0};                  // wait before the first look
+    std::optional<Seconds> last_pending{};  // age of the latest pending answer
+    bool last_held = false;                 // that answer came from a held long poll
+    struct ProgressSample {
+      Seconds age{0};
+      double progress = 0;
+    };
+    ProgressSample latest{};    // the latest answer that carried progress
+    ProgressSample previous{};  // the one before it
+    int progress_samples = 0;
+
+    void note_pending(Seconds age, std::optional<double> progress, bool held) {
+      last_pending = age;
+      last_held = held;
+      if (!progress) return;
+      previous = latest;
+      latest = {age, *progress};
+      ++progress_samples;
+    }
+
+    /// Time left, extrapolated from the progress rate between the last two answers that carried progress.
+    [[nodiscard]] std::optional<Seconds> progress_remaining() const {
+      if (progress_samples < 2) return std::nullopt;
+      const double rate = (latest.progress - previous.progress) / (latest.age - previous.age).count();
+      if (!std::isfinite(rate) || rate <= 0.0) return std::nullopt;
+      return Seconds((1.0 - latest.progress) / rate);
+    }
+  };
+
+  Seconds age(const Call& call) const { return Seconds(clock_.now() - call.start); }
+
+  const DurationModel* learnt() const { return options_.polling.learn ? &profile_->durations() : nullptr; }
+
+  /// Look at once when the server will say more than the schedule knows; else where jobs start finishing.
+  Seconds first_wait() const {
+    const PollPolicy& policy = options_.polling;
+    if (policy.long_poll > Seconds(0) && profile_->long_poll() == Support::yes) return Seconds(0);
+    if (policy.use_hints && profile_->hints() == Support::yes) return Seconds(0);
+    return policy.first_wait(learnt());
+  }
+
+  /// How long to ask the server to hold this look: the policy's long poll, unless the server ignores it or
+  /// the deadline is too near to be worth it.
+  Seconds long_poll_budget(const Call& call) const {
+    const Seconds wanted = options_.polling.long_poll;
+    if (wanted <= Seconds(0) || profile_->long_poll() == Support::no) return Seconds(0);
+    const Seconds left = Seconds(call.deadline - clock_.now()) - Seconds(1);
+    return left >= Seconds(1) ? std::min(wanted, left) : Seconds(0);
+  }
+
+  /// A pending answer to a long poll that came back well before the hold tells us the server ignores `wait`.
+  bool long_poll_held(Seconds asked, Seconds took) {
+    if (asked <= Seconds(0)) return false;
+    const bool held = took >= asked * 0.5;
+    profile_->set_long_poll(held ? Support::yes : Support::no);
+    return held;
+  }
+
+  void note_hints(const TranslationResult& result, const std::optional<Seconds>& retry_after) {
+    const bool hinted = result.progress || result.eta_seconds || retry_after;
+    if (hinted) profile_->set_hints(Support::yes);
+    else if (profile_->hints() == Support::unknown && result.status == TranslationStatus::pending)
+      profile_->set_hints(Support::no);
+  }
+
+  Seconds next_wait(const Tracking& tracking, int looks, Seconds age_now, const TranslationResult& result,
+                    const std::optional<Seconds>& retry_after) {
+    PollContext context;
+    context.looks = looks;
+    context.age = age_now;
+    context.retry_after = retry_after;
+    if (result.eta_seconds) context.eta = Seconds(*result.eta_seconds);
+    context.progress_remaining = tracking.progress_remaining();
+    context.progress_seen = result.progress.has_value();
+    context.learnt = learnt();
+    return options_.polling.next_wait(context, uniform());
+  }
+
+  /// Remembers how long a finished job took. It finished between the last pending look and the answer that
+  /// said it was done (exactly then after a held long poll); a point drawn uniformly in that interval, rather
+  /// than its midpoint, keeps the learnt distribution smooth instead of clustered on past poll times.
+  /// A job already done at an immediate first look teaches nothing: it may have finished long before. One done
+  /// at a delayed first look finished before it: it is recorded a little earlier, so the model can move down
+  /// when the server gets faster without smearing mass over ages where no job finishes.
+  void learn_duration(const Tracking& tracking, const TranslationResult& result, Seconds answered_at) {
+    if (!options_.polling.learn || !result.job_finished()) return;
+    if (!tracking.last_pending && tracking.first_wait <= Seconds(0)) return;
+    const Seconds before = tracking.last_pending.value_or(answered_at * 0.8);
+    profile_->durations().record(tracking.last_held ? answered_at : before + (answered_at - before) * uniform());
+  }
+
+  static std::string format_seconds(Seconds seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", seconds.count());
+    return text;
+  }
+
+  /// Hands a result to the caller's callback; what it throws is logged, never propagated into a worker.
+  void deliver(const BulkCallback& on_result, const std::string& job_id, const TranslationResult& result,
+               BulkProgress progress) const noexcept {
+    try {
+      on_result(job_id, result, progress);
+    } catch (const std::exception& e) {
+      log(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
+    } catch (...) {
+      log(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
+    }
   }
 
   /// get_translation_status that turns even an unexpected exception (e.g. bad_alloc) into a result.
@@ -1102,6 +1421,7 @@ class BasicVideoTranslationClient {
 
   ClientOptions options_;
   BaseUrl base_;
+  std::shared_ptr<ServerProfile> profile_;
   T transport_;
   C clock_;
 };
@@ -1217,7 +1537,12 @@ class HttplibTransport {
       body.append(data, length);
       return true;
     };
-    auto result = client.send(out);
+    auto result = [&] {
+      // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
+      std::stop_callback abandon(request.stop, [&client] { client.stop(); });
+      return client.send(out);
+    }();
+    if (request.stop.stop_requested()) return HttpResponse::failure(TransportError::cancelled, "cancelled by the caller");
     if (too_large)
       return HttpResponse::failure(TransportError::body_too_large,
                                    "response body over max_body_bytes (" + std::to_string(cap) + ")");
