@@ -3,25 +3,30 @@
 // Virtual mode (default): runs the real client and policy code against a fake transport and a fake clock,
 // 10,000 jobs per workload × strategy, in milliseconds of real time. Lag = virtual time from a job's
 // completion to the answer that first reported it. Prints a table, or CSV with --csv.
-// Real mode (--real): see polling_real.hpp — the same strategies over loopback against the simulator.
+// Real mode (--real): the same strategies for real over loopback against status_server in its own process,
+// durations and policy times scaled by --scale (default 0.1); requests and lag come from the server's /stats.
 #include <heygen/video_translation.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "../tests/fakes.hpp"
 #include "polling_common.hpp"
+#include "server_process.hpp"
 
 namespace {
 
 using namespace heygen;
 using heygen::testing::FakeClock;
 using heygen::testing::FakeTransport;
+using bench::Figures;
 
 /// What the fake server knows about the job being tracked.
 struct FakeJob {
@@ -101,7 +106,7 @@ ClientOptions strategy_options(const std::string& strategy, std::function<double
 }
 
 /// Runs `jobs` jobs one after another through one client; returns requests and lags of the measured ones.
-bench::Figures run(const bench::Workload& workload, const std::string& strategy, int jobs, std::uint64_t seed) {
+Figures run(const bench::Workload& workload, const std::string& strategy, int jobs, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   const ServerKind server{strategy == "hints" || strategy == "long-poll", strategy == "long-poll"};
@@ -112,7 +117,7 @@ bench::Figures run(const bench::Workload& workload, const std::string& strategy,
   BasicVideoTranslationClient<FakeTransport, FakeClock> client(
       strategy_options(strategy, [&] { return unit(rng); }), transport, clock);
   const int warmup = strategy == "warm" || strategy == "hints" || strategy == "long-poll" ? 500 : 0;
-  bench::Figures figures;
+  Figures figures;
   figures.jobs = jobs;
   for (int i = 0; i < warmup + jobs; ++i) {
     job = FakeJob{};
@@ -128,23 +133,104 @@ bench::Figures run(const bench::Workload& workload, const std::string& strategy,
   return figures;
 }
 
+
+/// Scales every time in a policy, so a run with jobs `scale` times shorter keeps the same shape.
+void scale_policy(PollPolicy& policy, double scale) {
+  for (Seconds* time : {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval,
+                        &policy.long_poll})
+    *time = *time * scale;
+}
+
+/// The flags of the server a strategy is measured against.
+std::vector<std::string> server_flags(const std::string& strategy, double scale) {
+  char duration[64];
+  std::snprintf(duration, sizeof duration, "uniform:%g:%g", 20 * scale, 40 * scale);
+  std::vector<std::string> flags{"--duration", duration, "--seed", "7"};
+  if (strategy != "hints" && strategy != "long-poll")
+    for (const char* flag : {"--no-extra-fields", "--no-hints"}) flags.push_back(flag);
+  if (strategy != "long-poll") flags.push_back("--no-long-poll");
+  return flags;
+}
+
+/// Creates `count` jobs at once and tracks them all concurrently; returns their ids.
+std::vector<std::string> create_and_track(VideoTranslationClient& client, int count) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) ids.push_back(client.create_translation_job());
+  client.get_bulk_translation_statuses(ids, ids.size());
+  return ids;
+}
+
+/// The server's count of status looks and its detection lag for the given jobs.
+Figures server_truth(const std::string& base_url, const std::vector<std::string>& ids) {
+  httplib::Client http(base_url);
+  const auto response = http.Get("/stats");
+  if (!response || response->status != 200) throw std::runtime_error("GET /stats failed");
+  picojson::value json;
+  const std::string error = picojson::parse(json, response->body);
+  if (!error.empty()) throw std::runtime_error("bad /stats JSON: " + error);
+  std::map<std::string, const picojson::object*> by_id;
+  for (const auto& job : json.get("jobs").get<picojson::array>())
+    by_id[job.get("job_id").to_str()] = &job.get<picojson::object>();
+  Figures figures;
+  figures.jobs = static_cast<int>(ids.size());
+  for (const auto& id : ids) {
+    const auto& job = *by_id.at(id);
+    figures.requests += static_cast<long long>(job.at("status_requests").get<double>());
+    const auto& lag = job.at("lag_ms");
+    figures.lags.push_back(lag.is<double>() ? lag.get<double>() / 1000.0 : 0.0);
+  }
+  return figures;
+}
+
+/// One strategy for real: a fresh server, a warm-up batch where the strategy learns, then the measured batch.
+Figures run_real(const std::string& server, const std::string& strategy, int jobs, double scale) {
+  bench::ServerProcess process(server, server_flags(strategy, scale));
+  ClientOptions options = strategy_options(strategy, {});
+  options.base_url = process.base_url();
+  options.max_timeout = Seconds(600);
+  options.connection_pool_size = static_cast<std::size_t>(jobs);
+  scale_policy(options.polling, scale);
+  VideoTranslationClient client(options);
+  if (strategy == "warm" || strategy == "hints" || strategy == "long-poll") create_and_track(client, jobs);
+  return server_truth(process.base_url(), create_and_track(client, jobs));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   bool csv = false;
+  bool real = false;
   int jobs = 10000;
+  double scale = 0.1;
+  std::string server = bench::default_server_path(argv[0]);
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--csv") == 0) csv = true;
-    else if (std::strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) jobs = std::max(1, std::atoi(argv[++i]));
+    const std::string flag = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (flag == "--csv") csv = true;
+    else if (flag == "--real") real = true;
+    else if (flag == "--jobs" && has_value) jobs = std::max(1, std::atoi(argv[++i]));
+    else if (flag == "--scale" && has_value) scale = std::clamp(std::atof(argv[++i]), 0.001, 1.0);
+    else if (flag == "--server" && has_value) server = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--csv] [--jobs N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--csv] [--jobs N] [--real [--scale F] [--server PATH]]\n", argv[0]);
       return 2;
     }
   }
   bench::Table table(csv);
+  const std::vector<std::string> strategies{"fixed-1s", "seed", "cold", "warm", "hints", "long-poll"};
+  if (real) {
+    if (jobs == 10000) jobs = 200;
+    char label[64];
+    std::snprintf(label, sizeof label, "uniform-20-40x%g", scale);
+    try {
+      for (const auto& strategy : strategies) table.row(label, strategy, run_real(server, strategy, jobs, scale));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "polling --real: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   std::uint64_t seed = 1;
   for (const auto& workload : bench::workloads())
-    for (const std::string strategy : {"fixed-1s", "seed", "cold", "warm", "hints", "long-poll"})
-      table.row(workload.name, strategy, run(workload, strategy, jobs, seed++));
+    for (const auto& strategy : strategies) table.row(workload.name, strategy, run(workload, strategy, jobs, seed++));
   return 0;
 }

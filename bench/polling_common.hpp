@@ -52,7 +52,7 @@ class Table {
  public:
   explicit Table(bool csv) : csv_(csv) {
     if (csv_) std::printf("workload,strategy,jobs,requests_per_job,lag_mean_s,lag_p95_s,lag_max_s\n");
-    else std::printf("%-15s %-10s %7s %13s %11s %10s %10s\n", "workload", "strategy", "jobs", "requests/job",
+    else std::printf("%-18s %-10s %7s %13s %11s %10s %10s\n", "workload", "strategy", "jobs", "requests/job",
                      "lag mean s", "lag p95 s", "lag max s");
     std::fflush(stdout);
   }
@@ -63,7 +63,7 @@ class Table {
       std::printf("%s,%s,%d,%.3f,%.4f,%.4f,%.4f\n", workload.c_str(), strategy.c_str(), figures.jobs,
                   figures.requests_per_job(), figures.mean(), p95, max);
     else
-      std::printf("%-15s %-10s %7d %13.2f %11.3f %10.3f %10.3f\n", workload.c_str(), strategy.c_str(), figures.jobs,
+      std::printf("%-18s %-10s %7d %13.2f %11.3f %10.3f %10.3f\n", workload.c_str(), strategy.c_str(), figures.jobs,
                   figures.requests_per_job(), figures.mean(), p95, max);
     std::fflush(stdout);
   }

@@ -78,6 +78,9 @@
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 #include <httplib.h>
+#include <signal.h>
+
+#include <csignal>
 #endif
 
 namespace heygen {
@@ -319,7 +322,7 @@ inline LogSink stderr_log_sink() {
 struct RetryPolicy {
   int max_retries = 15;         ///< Retries after a failure: a request is tried at most 1 + max_retries times.
   Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
-  Seconds max_backoff{30.0};     ///< Cap on the backoff ceiling (and on an honoured Retry-After).
+  Seconds max_backoff{30.0};     ///< Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
 
   /// True for failures worth another try: no answer, 408, 429 and 5xx.
   [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
@@ -438,6 +441,7 @@ struct PollContext {
   std::optional<Seconds> eta{};                   ///< Server's eta_seconds on the last answer.
   std::optional<Seconds> progress_remaining{};    ///< Time left, extrapolated from the progress rate.
   bool progress_seen = false;                     ///< The last answer had progress (a later look can rate it).
+  int overdue_looks = 0;                          ///< Looks that found the job pending after hints said it was done.
   const DurationModel* learnt = nullptr;          ///< Earlier jobs' durations, when learning.
 };
 
@@ -477,10 +481,7 @@ struct PollPolicy {
   /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
   [[nodiscard]] Seconds next_wait(const PollContext& context, double uniform01) const {
     if (use_hints) {
-      if (context.progress_remaining) return clamp_interval(*context.progress_remaining + settle(*context.progress_remaining));
-      // With progress, a look halfway to the eta measures the progress rate, which beats the eta's own error.
-      if (context.eta) return clamp_interval(*context.eta * (context.progress_seen ? 0.5 : 0.8));
-      if (context.retry_after) return clamp_interval(*context.retry_after);
+      if (auto hinted = hinted_wait(context)) return clamp_interval(std::max(*hinted, overdue_floor(context, uniform01)));
     }
     if (learn && context.learnt != nullptr)
       if (auto finish = context.learnt->next_finish_after(context.age, lag_ratio, warm_after)) {
@@ -489,6 +490,22 @@ struct PollPolicy {
         return clamp_interval(std::min(*finish - context.age + settle(*finish - context.age), bound));
       }
     return cold_wait(context, uniform01);
+  }
+
+  /// The wait the server's hints suggest, if it sent any: the progress rate first, then eta, then Retry-After.
+  [[nodiscard]] std::optional<Seconds> hinted_wait(const PollContext& context) const {
+    if (context.progress_remaining) return *context.progress_remaining + settle(*context.progress_remaining);
+    // With progress, a look halfway to the eta measures the progress rate, which beats the eta's own error.
+    if (context.eta) return *context.eta * (context.progress_seen ? 0.5 : 0.8);
+    return context.retry_after;
+  }
+
+  /// Hints that keep saying "done by now" (an eta stuck at 0) have proven wrong: back off from them
+  /// exponentially, up to the cold schedule, rather than polling at the floor until the deadline.
+  [[nodiscard]] Seconds overdue_floor(const PollContext& context, double uniform01) const {
+    if (context.overdue_looks <= 0) return Seconds(0);
+    const Seconds doubling = min_interval * std::ldexp(1.0, std::min(context.overdue_looks, 40));
+    return std::min(doubling, cold_wait(context, uniform01));
   }
 
   /// The cold schedule: initial × multiplier^(looks-1) up to cold_cap, or lag_ratio × age when larger.
@@ -552,7 +569,7 @@ struct ClientOptions {
   Endpoints endpoints{};                 ///< Paths of the server's endpoints.
   bool verify_tls = true;                ///< Verify the server's certificate for https (turning it off is explicit).
   std::string ca_cert_file{};            ///< CA bundle for https; empty uses the system's.
-  std::size_t connection_pool_size = 8;  ///< Keep-alive connections the bundled transport keeps.
+  std::size_t connection_pool_size = 8;  ///< Idle keep-alive connections the bundled transport keeps for reuse.
   LogSink log_sink{};                    ///< Where log messages go; empty means silent.
   LogLevel log_level = LogLevel::info;   ///< Least severe level passed to the sink.
   /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
@@ -599,7 +616,7 @@ inline std::string percent_encode(std::string_view text) {
 }
 
 /// Parses an HTTP-date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 or asctime form.
-inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
+inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view text) {
   static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   auto month_index = [](std::string_view name) -> int {
@@ -623,7 +640,10 @@ inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std:
     parsed = true;  // asctime
   }
   const int mon = month_index(month);
-  if (!parsed || mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 || year < 1970 ||
+  const bool gmt_or_asctime = zone[0] == '\0' || iequals(zone, "GMT");
+  while (consumed > 0 && static_cast<std::size_t>(consumed) < copy.size() && copy[static_cast<std::size_t>(consumed)] == ' ') ++consumed;
+  const bool whole = static_cast<std::size_t>(consumed) == copy.size() && text.size() <= 64;
+  if (!parsed || !gmt_or_asctime || !whole || mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 || year < 1970 ||
       year > 9999)
     return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon + 1)},
@@ -634,8 +654,8 @@ inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std:
 }
 
 /// Parses Retry-After: delta-seconds, or an HTTP-date taken relative to `now` (the server's Date when known).
-/// Returns nothing for garbage; never a negative wait.
-inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
+/// Returns nothing for garbage; never a negative wait. Seconds as doubles: dates past 2262 do not overflow.
+inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chrono::sys_seconds now) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
@@ -645,7 +665,7 @@ inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chr
   }
   const auto when = parse_http_date(value);
   if (!when) return std::nullopt;
-  return Seconds(std::max(0.0, std::chrono::duration<double>(*when - now).count()));
+  return Seconds(std::max(0.0, static_cast<double>((*when - now).count())));
 }
 
 /// A thread-safe U[0,1) generator seeded from std::random_device.
@@ -666,6 +686,12 @@ inline std::string random_key() {
   std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(engine()),
                 static_cast<unsigned long long>(engine()));
   return text;
+}
+
+/// A seconds duration as a clock duration, clamped to [0, 100 years] so no conversion overflows.
+inline std::chrono::steady_clock::duration to_clock(Seconds seconds) {
+  const double value = std::isnan(seconds.count()) ? 0.0 : std::clamp(seconds.count(), 0.0, 100.0 * 365 * 86400);
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(Seconds(value));
 }
 
 /// Milliseconds in a seconds duration, rounded and never negative, for request budgets.
@@ -720,14 +746,19 @@ struct BaseUrl {
     if (out.scheme != "http" && out.scheme != "https")
       throw std::invalid_argument("heygen: base_url scheme must be http or https");
     std::string_view rest = url.substr(scheme_end + 3);
-    const auto path_start = rest.find('/');
+    const auto path_start = rest.find_first_of("/?#");
+    if (path_start != std::string_view::npos && rest[path_start] != '/')
+      throw std::invalid_argument("heygen: base_url must not have a query or fragment");
     std::string_view authority = rest.substr(0, path_start);
+    if (authority.find('@') != std::string_view::npos)
+      throw std::invalid_argument("heygen: base_url must not carry credentials; use bearer_token");
     if (path_start != std::string_view::npos) out.prefix = std::string(rest.substr(path_start));
     while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
     if (out.prefix.find_first_of("?#") != std::string::npos)
       throw std::invalid_argument("heygen: base_url must not have a query or fragment");
     out.port = out.scheme == "https" ? 443 : 80;
     std::string_view port_text;
+    bool has_port = false;
     if (!authority.empty() && authority.front() == '[') {
       const auto close = authority.find(']');
       if (close == std::string_view::npos) throw std::invalid_argument("heygen: base_url has an unclosed IPv6 bracket");
@@ -735,16 +766,16 @@ struct BaseUrl {
       if (close + 1 < authority.size()) {
         if (authority[close + 1] != ':') throw std::invalid_argument("heygen: base_url has junk after the IPv6 host");
         port_text = authority.substr(close + 2);
+        has_port = true;
       }
     } else {
       const auto colon = authority.find(':');
       out.host = std::string(authority.substr(0, colon));
-      if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+      has_port = colon != std::string_view::npos;
+      if (has_port) port_text = authority.substr(colon + 1);
     }
     if (out.host.empty() || out.host == "[]") throw std::invalid_argument("heygen: base_url has no host");
-    if (out.host.find('@') != std::string::npos)
-      throw std::invalid_argument("heygen: base_url must not carry credentials; use bearer_token");
-    if (authority.find(':') != std::string_view::npos || !port_text.empty()) out.port = parse_port(port_text);
+    if (has_port) out.port = parse_port(port_text);
     return out;
   }
 
@@ -779,7 +810,12 @@ inline std::optional<std::string> parse_object(std::string_view body, picojson::
   std::string error;
   const char* begin = body.data();
   const char* end = begin + body.size();
-  const char* stop = picojson::parse(out, begin, end, &error);
+  const char* stop = begin;
+  try {
+    stop = picojson::parse(out, begin, end, &error);
+  } catch (const std::exception& e) {  // picojson throws on numbers beyond double range (1e999)
+    return "malformed JSON (" + std::string(e.what()) + ")";
+  }
   if (!error.empty()) return "malformed JSON (" + detail::excerpt(body) + ")";
   while (stop != end && (*stop == ' ' || *stop == '\n' || *stop == '\r' || *stop == '\t')) ++stop;
   if (stop != end) return "trailing data after JSON (" + detail::excerpt(body) + ")";
@@ -1112,7 +1148,7 @@ class BasicVideoTranslationClient {
     Call call;
     call.job_id = std::string(job_id);
     call.start = clock_.now();
-    call.deadline = call.start + std::chrono::duration_cast<TimePoint::duration>(options_.max_timeout);
+    call.deadline = call.start + detail::to_clock(options_.max_timeout);
     call.stop = std::move(stop);
     return call;
   }
@@ -1133,7 +1169,10 @@ class BasicVideoTranslationClient {
   template <class MakeMessage>
   void log(LogLevel level, MakeMessage&& make_message) const {
     if (!options_.log_sink || level < options_.log_level || options_.log_level == LogLevel::off) return;
-    options_.log_sink(level, make_message());
+    std::string message = make_message();
+    for (char& c : message)  // a job id from the caller or a server must not forge log lines
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+    options_.log_sink(level, message);
   }
 
   static std::string describe_status(const HttpResponse& response) {
@@ -1203,7 +1242,7 @@ class BasicVideoTranslationClient {
   std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
     const auto value = response.header("Retry-After");
     if (!value) return std::nullopt;
-    auto now = system_now();
+    auto now = std::chrono::floor<std::chrono::seconds>(system_now());
     if (auto date = response.header("Date"))
       if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
     return detail::parse_retry_after(*value, now);
@@ -1233,7 +1272,10 @@ class BasicVideoTranslationClient {
       if (call.stop.stop_requested()) return Wake::cancelled;
       return clock_.now() >= call.deadline ? Wake::deadline : Wake::on_time;
     }
-    const TimePoint wake = clock_.now() + std::chrono::duration_cast<TimePoint::duration>(wait);
+    const TimePoint now = clock_.now();
+    if (wait >= Seconds(call.deadline - now))
+      return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
+    const TimePoint wake = now + detail::to_clock(wait);
     if (wake >= call.deadline) return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
     return clock_.sleep_until(wake, call.stop) ? Wake::on_time : Wake::cancelled;
   }
@@ -1273,6 +1315,7 @@ class BasicVideoTranslationClient {
 
   /// One status look with retries; a pending result means "look again", with the server's hint if any.
   TranslationResult look(Call& call, std::optional<Seconds>& retry_after, Seconds long_poll) {
+    if (call.job_id.empty()) return finish(call, failed(FailureCause::unknown_job, "empty job id"));
     std::string target = protocol::status_target(base_.prefix, options_.endpoints.status, call.job_id);
     if (long_poll > Seconds(0)) target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
     Exchange exchange = send_with_retries(make_request("GET", std::move(target)), call, long_poll);
@@ -1308,10 +1351,13 @@ class BasicVideoTranslationClient {
     ProgressSample latest{};    // the latest answer that carried progress
     ProgressSample previous{};  // the one before it
     int progress_samples = 0;
+    std::optional<Seconds> predicted_finish{};  // age by which the server's hints said the job would be done
+    int overdue_looks = 0;
 
     void note_pending(Seconds age, std::optional<double> progress, bool held) {
       last_pending = age;
       last_held = held;
+      if (predicted_finish && age >= *predicted_finish) ++overdue_looks;
       if (!progress) return;
       previous = latest;
       latest = {age, *progress};
@@ -1363,7 +1409,7 @@ class BasicVideoTranslationClient {
       profile_->set_hints(Support::no);
   }
 
-  Seconds next_wait(const Tracking& tracking, int looks, Seconds age_now, const TranslationResult& result,
+  Seconds next_wait(Tracking& tracking, int looks, Seconds age_now, const TranslationResult& result,
                     const std::optional<Seconds>& retry_after) {
     PollContext context;
     context.looks = looks;
@@ -1372,7 +1418,10 @@ class BasicVideoTranslationClient {
     if (result.eta_seconds) context.eta = Seconds(*result.eta_seconds);
     context.progress_remaining = tracking.progress_remaining();
     context.progress_seen = result.progress.has_value();
+    context.overdue_looks = tracking.overdue_looks;
     context.learnt = learnt();
+    if (context.progress_remaining) tracking.predicted_finish = age_now + *context.progress_remaining;
+    else if (context.eta) tracking.predicted_finish = age_now + *context.eta;
     return options_.polling.next_wait(context, uniform());
   }
 
@@ -1389,9 +1438,16 @@ class BasicVideoTranslationClient {
     profile_->durations().record(tracking.last_held ? answered_at : before + (answered_at - before) * uniform());
   }
 
+  /// Plain decimal seconds, truncated to milliseconds so a deadline-bounded hold never rounds up: "1500", "0.25".
   static std::string format_seconds(Seconds seconds) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.3g", seconds.count());
+    const long long millis = detail::to_millis(Seconds(std::floor(seconds.count() * 1000.0) / 1000.0)).count();
+    std::string text = std::to_string(millis / 1000);
+    if (millis % 1000 != 0) {
+      char fraction[8];
+      std::snprintf(fraction, sizeof fraction, ".%03lld", millis % 1000);
+      text += fraction;
+      while (text.back() == '0') text.pop_back();
+    }
     return text;
   }
 
@@ -1437,13 +1493,14 @@ class BasicVideoTranslationClient {
 class HttplibTransport {
  public:
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
-  explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {}
+  explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
+    ignore_sigpipe_once();
+  }
 
   /// Sends one request on a pooled connection. Never throws for network trouble.
   HttpResponse send(const HttpRequest& request) {
     const auto started = std::chrono::steady_clock::now();
-    auto connection = pool_->acquire(request.timeout);
-    if (!connection) return HttpResponse::failure(TransportError::timeout, "no free connection within the request timeout");
+    auto connection = pool_->acquire();
     HttpResponse response = exchange(*connection, request, started);
     pool_->release(std::move(connection), response.received());
     return response;
@@ -1452,7 +1509,21 @@ class HttplibTransport {
  private:
   using Connection = std::unique_ptr<httplib::Client>;
 
-  /// Connections waiting to be reused, and how many exist; bounded by the pool size.
+  /// cpp-httplib 0.11 writes without MSG_NOSIGNAL: a server closing mid-request would kill the process with
+  /// SIGPIPE. Ignore it, unless the program installed its own handler (or defined HEYGEN_VT_KEEP_SIGPIPE).
+  static void ignore_sigpipe_once() {
+#if defined(SIGPIPE) && !defined(HEYGEN_VT_KEEP_SIGPIPE)
+    static const bool done = [] {
+      struct sigaction current {};
+      if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+      return true;
+    }();
+    (void)done;
+#endif
+  }
+
+  /// Idle keep-alive connections waiting to be reused. A request never waits for one: when all are busy a
+  /// new one is opened (callers bound concurrency), and at most `capacity` idle ones are kept.
   class Pool {
    public:
     explicit Pool(const ClientOptions& options)
@@ -1467,28 +1538,23 @@ class HttplibTransport {
 #endif
     }
 
-    /// A connection, waiting up to `timeout` when all are busy.
-    Connection acquire(std::chrono::milliseconds timeout) {
-      std::unique_lock lock(mutex_);
-      if (!returned_.wait_for(lock, timeout, [&] { return !idle_.empty() || created_ < capacity_; })) return nullptr;
-      if (!idle_.empty()) {
-        Connection connection = std::move(idle_.back());
-        idle_.pop_back();
-        return connection;
+    /// An idle connection, or a new one.
+    Connection acquire() {
+      {
+        std::lock_guard lock(mutex_);
+        if (!idle_.empty()) {
+          Connection connection = std::move(idle_.back());
+          idle_.pop_back();
+          return connection;
+        }
       }
-      ++created_;
-      lock.unlock();
       return open();
     }
 
-    /// Returns a connection; a broken one is dropped so the next request opens a fresh one.
+    /// Keeps a healthy connection for reuse while fewer than `capacity` are idle; closes the rest.
     void release(Connection connection, bool healthy) {
-      {
-        std::lock_guard lock(mutex_);
-        if (healthy) idle_.push_back(std::move(connection));
-        else --created_;
-      }
-      returned_.notify_one();
+      std::lock_guard lock(mutex_);
+      if (healthy && idle_.size() < capacity_) idle_.push_back(std::move(connection));
     }
 
     [[nodiscard]] std::size_t max_body_bytes() const noexcept { return max_body_bytes_; }
@@ -1514,9 +1580,7 @@ class HttplibTransport {
     bool verify_tls_;
     std::string ca_cert_file_;
     std::mutex mutex_;
-    std::condition_variable returned_;
     std::vector<Connection> idle_;
-    std::size_t created_ = 0;
   };
 
   HttpResponse exchange(httplib::Client& client, const HttpRequest& request,

@@ -1,0 +1,270 @@
+// Integration tests: the real cpp-httplib transport against the simulator, in-process on an ephemeral port.
+#include <doctest/doctest.h>
+#include <heygen/video_translation.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "status_simulator.hpp"
+
+using namespace heygen;
+using namespace std::chrono_literals;
+using sim::DurationDistribution;
+using sim::SimulatorConfig;
+using sim::StatusSimulator;
+
+namespace {
+
+/// A simulator with short jobs, started on port 0.
+struct RunningSimulator {
+  explicit RunningSimulator(SimulatorConfig config) : server(std::move(config)) { server.start(); }
+  StatusSimulator server;
+};
+
+SimulatorConfig short_jobs(double seconds = 0.15) {
+  SimulatorConfig config;
+  config.duration = DurationDistribution::fixed(seconds);
+  return config;
+}
+
+/// Client options for tests: quick retries, a deadline that ends a stuck test in seconds.
+ClientOptions options_for(const StatusSimulator& server) {
+  ClientOptions options;
+  options.base_url = server.base_url();
+  options.max_retries = 3;
+  options.initial_backoff = 10ms;
+  options.max_timeout = 10s;
+  options.request_timeout = 5s;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("integration: create, wait, completed — by long poll, one status request") {
+  RunningSimulator sim(short_jobs());
+  VideoTranslationClient client(options_for(sim.server));
+  const std::string id = client.create_translation_job();
+  const TranslationResult result = client.get_translation_status(id);
+  CHECK(result.status == TranslationStatus::completed);
+  CHECK(result.cause == FailureCause::none);
+  CHECK(result.requests == 1);
+  const auto stats = sim.server.stats();
+  REQUIRE(stats.jobs.size() == 1);
+  CHECK(stats.jobs[0].job_id == id);
+  CHECK(stats.jobs[0].lag_ms.has_value());
+}
+
+TEST_CASE("integration: a held long poll that ends pending is asked again at once") {
+  RunningSimulator sim(short_jobs(0.5));
+  ClientOptions options = options_for(sim.server);
+  options.polling.long_poll = 200ms;
+  VideoTranslationClient client(options);
+  const TranslationResult result = client.get_translation_status(client.create_translation_job());
+  CHECK(result.ok());
+  CHECK(client.profile().long_poll() == Support::yes);
+  CHECK(result.requests >= 3);
+  CHECK(result.requests <= 4);
+}
+
+TEST_CASE("integration: a failed job is reported as job_failed with the server's message") {
+  SimulatorConfig config = short_jobs();
+  config.error_probability = 1.0;
+  RunningSimulator sim(config);
+  VideoTranslationClient client(options_for(sim.server));
+  const TranslationResult result = client.get_translation_status(client.create_translation_job());
+  CHECK(result.status == TranslationStatus::error);
+  CHECK(result.cause == FailureCause::job_failed);
+  REQUIRE(result.error_message.has_value());
+  CHECK(*result.error_message == std::string(sim::detail::failure_message));
+  CHECK(result.job_finished());
+}
+
+TEST_CASE("integration: an unknown id is unknown_job (404), or unexpected_result on the seed's server") {
+  SUBCASE("404") {
+    RunningSimulator sim(short_jobs());
+    VideoTranslationClient client(options_for(sim.server));
+    const TranslationResult result = client.get_translation_status("no-such-job");
+    CHECK(result.status == TranslationStatus::error);
+    CHECK(result.cause == FailureCause::unknown_job);
+    CHECK(result.http_status == 404);
+    CHECK(result.requests == 1);
+  }
+  SUBCASE("seed quirk: 200 {\"result\": \"Job ID not found\"}") {
+    SimulatorConfig config = short_jobs();
+    config.not_found_404 = false;
+    RunningSimulator sim(config);
+    VideoTranslationClient client(options_for(sim.server));
+    const TranslationResult result = client.get_translation_status("no-such-job");
+    CHECK(result.cause == FailureCause::unexpected_result);
+    REQUIRE(result.error_message.has_value());
+    CHECK(result.error_message->find("Job ID not found") != std::string::npos);
+  }
+}
+
+TEST_CASE("integration: a core-only server works; the client notices it ignores long polls") {
+  RunningSimulator sim(SimulatorConfig::core_only().disable_extensions());
+  ClientOptions options = options_for(sim.server);
+  options.polling.initial_interval = 50ms;  // short jobs: keep the cold schedule short too
+  options.polling.cold_cap = 100ms;
+  VideoTranslationClient client(options);
+  const std::string first = client.create_translation_job();
+  CHECK(client.get_translation_status(first).status == TranslationStatus::completed);
+  CHECK(client.profile().long_poll() == Support::no);
+  CHECK(client.profile().hints() == Support::no);
+  const std::string second = client.create_translation_job();
+  const TranslationResult result = client.get_translation_status(second);
+  CHECK(result.status == TranslationStatus::completed);
+  for (const auto& job : sim.server.stats().jobs) CHECK(job.status_requests >= 1);
+}
+
+TEST_CASE("integration: the original single-job form GET /status?job_id=") {
+  RunningSimulator sim(short_jobs());
+  ClientOptions options = options_for(sim.server);
+  options.endpoints.status = "/status";
+  VideoTranslationClient client(options);
+  const std::string id = client.create_translation_job();
+  CHECK(client.get_translation_status(id).status == TranslationStatus::completed);
+  CHECK(client.check_translation_status("no-such-job").cause == FailureCause::unknown_job);
+}
+
+TEST_CASE("integration: check_translation_status returns pending with the server's hints") {
+  RunningSimulator sim(short_jobs(5.0));
+  VideoTranslationClient client(options_for(sim.server));
+  const TranslationResult result = client.check_translation_status(client.create_translation_job());
+  CHECK(result.status == TranslationStatus::pending);
+  CHECK(result.requests == 1);
+  CHECK(result.progress.has_value());
+  CHECK(result.eta_seconds.has_value());
+}
+
+namespace {
+
+/// The wait for one job id on a simulator whose status answers fail at the given rate.
+TranslationResult status_under_fault(double rate_value, double sim::FaultConfig::*rate, int max_retries) {
+  SimulatorConfig config = short_jobs();
+  config.faults.*rate = rate_value;
+  RunningSimulator sim(config);
+  ClientOptions options = options_for(sim.server);
+  options.max_retries = max_retries;
+  VideoTranslationClient client(options);
+  return client.get_translation_status("job-000001");
+}
+
+}  // namespace
+
+TEST_CASE("integration: injected faults end defined") {
+  using sim::FaultConfig;
+  SUBCASE("500 on every request: retried max_retries times, then http_status") {
+    const TranslationResult result = status_under_fault(1.0, &FaultConfig::fail_5xx_rate, 3);
+    CHECK(result.cause == FailureCause::http_status);
+    CHECK(result.http_status == 500);
+    CHECK(result.requests == 4);
+  }
+  SUBCASE("half the requests fail with 500: retried to success") {
+    SimulatorConfig config = short_jobs();
+    config.faults.fail_5xx_rate = 0.5;
+    RunningSimulator sim(config);
+    ClientOptions options = options_for(sim.server);
+    options.max_retries = 15;
+    VideoTranslationClient client(options);
+    CHECK(client.get_translation_status(client.create_translation_job()).ok());
+  }
+  SUBCASE("429 with Retry-After: waits as told, then gives up with http_status 429") {
+    const TranslationResult result = status_under_fault(1.0, &FaultConfig::throttle_rate, 1);
+    CHECK(result.cause == FailureCause::http_status);
+    CHECK(result.http_status == 429);
+    CHECK(result.requests == 2);
+    CHECK(result.elapsed >= 1s);  // the simulator's Retry-After: 1 was honoured, not the 10 ms backoff
+  }
+  SUBCASE("503 with Retry-After") {
+    const TranslationResult result = status_under_fault(1.0, &FaultConfig::unavailable_rate, 0);
+    CHECK(result.http_status == 503);
+    CHECK(result.requests == 1);
+  }
+  SUBCASE("connection dropped with no answer: a transport failure, never 'the job failed'") {
+    const TranslationResult result = status_under_fault(1.0, &FaultConfig::drop_rate, 3);
+    CHECK(result.status == TranslationStatus::error);
+    CHECK(result.cause == FailureCause::transport);
+    CHECK(result.http_status == 0);
+    CHECK(result.requests == 4);
+    CHECK_FALSE(result.job_finished());
+  }
+  SUBCASE("malformed body: bad_response at once") {
+    const TranslationResult result = status_under_fault(1.0, &FaultConfig::malformed_rate, 3);
+    CHECK(result.cause == FailureCause::bad_response);
+    CHECK(result.requests == 1);
+  }
+}
+
+TEST_CASE("integration: a create whose answer is lost is retried with its key: k creates make k jobs") {
+  SimulatorConfig config = short_jobs();
+  config.faults.drop_after_commit_rate = 0.5;
+  RunningSimulator sim(config);
+  ClientOptions options = options_for(sim.server);
+  options.max_retries = 15;
+  VideoTranslationClient client(options);
+  std::set<std::string> ids;
+  constexpr int creates = 12;
+  for (int i = 0; i < creates; ++i) ids.insert(client.create_translation_job());
+  const auto stats = sim.server.stats();
+  CHECK(ids.size() == creates);
+  CHECK(stats.totals.jobs == creates);
+  CHECK(stats.totals.faults.drop_after_commit > 0);
+  CHECK(stats.totals.idempotent_replays == stats.totals.faults.drop_after_commit);
+}
+
+TEST_CASE("integration: refused connections end create with a transport TranslationError") {
+  int closed_port = 0;
+  {
+    RunningSimulator sim(short_jobs());
+    closed_port = sim.server.port();
+  }
+  ClientOptions options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(closed_port);
+  options.max_retries = 2;
+  options.initial_backoff = 1ms;
+  VideoTranslationClient client(options);
+  try {
+    client.create_translation_job();
+    FAIL("create should have thrown");
+  } catch (const TranslationError& e) {
+    CHECK(e.cause() == FailureCause::transport);
+    CHECK(e.requests() == 3);
+    CHECK(std::string(e.what()).find("refused") != std::string::npos);
+  }
+}
+
+TEST_CASE("integration: bulk tracking returns every job, each result handed out as it arrives") {
+  SimulatorConfig config;
+  config.duration = DurationDistribution::uniform(0.05, 0.3);
+  config.error_probability = 0.3;
+  RunningSimulator sim(config);
+  VideoTranslationClient client(options_for(sim.server));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 24; ++i) ids.push_back(client.create_translation_job());
+  ids.push_back("no-such-job");
+  std::atomic<int> callbacks{0};
+  const auto results = client.get_bulk_translation_statuses(
+      ids, 8, {}, [&](const std::string&, const TranslationResult&, BulkProgress) { ++callbacks; });
+  CHECK(results.size() == ids.size());
+  CHECK(callbacks.load() == static_cast<int>(ids.size()));
+  for (const auto& [id, result] : results) {
+    if (id == "no-such-job") CHECK(result.cause == FailureCause::unknown_job);
+    else CHECK(result.job_finished());
+  }
+}
+
+TEST_CASE("integration: cancelling ends a held long poll at once") {
+  RunningSimulator sim(short_jobs(30.0));
+  VideoTranslationClient client(options_for(sim.server));
+  const std::string id = client.create_translation_job();
+  std::stop_source stop;
+  auto waiting = client.get_translation_status_async(id, stop.get_token());
+  std::this_thread::sleep_for(100ms);  // let the long poll reach the server
+  stop.request_stop();
+  const TranslationResult result = waiting.get();
+  CHECK(result.cause == FailureCause::cancelled);
+  CHECK(result.elapsed < 5s);  // the server would have held it for the whole 10 s budget
+}
