@@ -1744,7 +1744,7 @@ TEST_CASE("bulk: stop marks every unfinished id cancelled; finished ones keep th
   });
   std::stop_source source;
   h.clock.on_sleep([&] { source.request_stop(); });
-  // concurrent_limit 1: ids are worked through in sorted order on the calling thread
+  // concurrent_limit 1: the calling thread looks at every due id once (in sorted order), then sleeps
   const auto results = h.client.get_bulk_translation_statuses({"d-never", "c-pending", "b-failed", "a-done"}, 1,
                                                               source.get_token());
   REQUIRE(results.size() == 4u);
@@ -1754,8 +1754,8 @@ TEST_CASE("bulk: stop marks every unfinished id cancelled; finished ones keep th
   CHECK(results.at("c-pending").cause == FailureCause::cancelled);
   CHECK(results.at("c-pending").requests == 1);
   CHECK(results.at("d-never").cause == FailureCause::cancelled);
-  CHECK(results.at("d-never").requests == 0);
-  CHECK(h.transport.request_count() == 3u);
+  CHECK(results.at("d-never").requests == 1);
+  CHECK(h.transport.request_count() == 4u);
 }
 
 TEST_CASE("bulk: stop before the call cancels every id without a request") {
@@ -1931,7 +1931,7 @@ TEST_CASE("bulk: requests in flight never exceed concurrent_limit") {
   }
 }
 
-TEST_CASE("bulk: with concurrent_limit 1 ids are tracked one after another in sorted order") {
+TEST_CASE("bulk: the scheduler serves jobs by next-due time, interleaved, one sleep for jobs due together") {
   Harness h(roomy_options());
   PerIdServer server;
   server.pendings = 1;
@@ -1940,8 +1940,98 @@ TEST_CASE("bulk: with concurrent_limit 1 ids are tracked one after another in so
   CHECK(results.size() == 3u);
   std::vector<std::string> targets;
   for (const auto& request : h.transport.requests()) targets.push_back(request.target);
-  CHECK(targets == std::vector<std::string>{"/status/a", "/status/a", "/status/b", "/status/b", "/status/c", "/status/c"});
-  CHECK(h.clock.sleeps() == Sleeps{1900ms, 1900ms, 1900ms});
+  CHECK(targets == std::vector<std::string>{"/status/a", "/status/b", "/status/c", "/status/a", "/status/b", "/status/c"});
+  CHECK(h.clock.sleeps() == Sleeps{1900ms});
+  for (const auto& entry : results) {
+    CAPTURE(entry.first);
+    CHECK(entry.second.ok());
+    CHECK(entry.second.requests == 2);
+    CHECK(entry.second.elapsed == 1900ms);  // each job's own clock: started with the call, not when a worker was free
+  }
+}
+
+namespace {
+/// Options for a server whose batch support is not yet known (the client finds out).
+ClientOptions batch_unknown_options() {
+  ClientOptions options = roomy_options();
+  options.profile = std::make_shared<ServerProfile>();
+  return options;
+}
+
+/// A fake batch answer: `done` ids completed, the others pending.
+HttpResponse batch_answer(const std::vector<std::string>& ids, const std::set<std::string>& done) {
+  std::string body = R"({"results": {)";
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    body += (i ? ", \"" : "\"") + ids[i] + R"(": {"result": ")" + (done.count(ids[i]) ? "completed" : "pending") + "\"}";
+  return answer(200, body + "}}");
+}
+}  // namespace
+
+TEST_CASE("bulk: a server with the batch endpoint gets one request per round for all due jobs") {
+  Harness h(batch_unknown_options());
+  int rounds = 0;
+  h.transport.otherwise([&](const HttpRequest& request) {
+    REQUIRE(request.method == "POST");
+    REQUIRE(request.target == "/status/batch");
+    return batch_answer({"a", "b", "c"}, ++rounds == 1 ? std::set<std::string>{"b"} : std::set<std::string>{"a", "c"});
+  });
+  const auto results = h.client.get_bulk_translation_statuses({"c", "a", "b"}, 4);
+  REQUIRE(results.size() == 3u);
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  CHECK(h.client.profile().batch() == Support::yes);
+  const auto requests = h.transport.requests();
+  REQUIRE(requests.size() == 2u);  // round 1: a, b, c; round 2: a and c, still due together
+  CHECK(contains(requests[0].body, R"("job_ids":["a","b","c"])"));
+  CHECK(contains(requests[1].body, R"("job_ids":["a","c"])"));
+  CHECK(h.clock.sleeps() == Sleeps{1900ms});
+}
+
+TEST_CASE("bulk: a 404 on the batch endpoint is remembered and every job is polled on its own") {
+  Harness h(batch_unknown_options());
+  PerIdServer server;
+  server.pendings = 0;
+  const auto per_job = server.handler();
+  h.transport.otherwise([&](const HttpRequest& request) {
+    if (request.method == "POST") return answer(404, R"({"error": "not found"})");
+    return per_job(request);
+  });
+  const auto results = h.client.get_bulk_translation_statuses({"a", "b"}, 2);
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  CHECK(h.client.profile().batch() == Support::no);
+  CHECK(h.transport.request_count() == 3u);  // one batch attempt, then one GET per job
+  const auto again = h.client.get_bulk_translation_statuses({"c", "d"}, 2);
+  CHECK(h.transport.request_count() == 5u);  // no second batch attempt
+}
+
+TEST_CASE("bulk: batch requests are long polls when the policy asks for them") {
+  ClientOptions options = batch_unknown_options();
+  options.polling.long_poll = Seconds(20);
+  Harness h(options);
+  h.transport.otherwise([&](const HttpRequest& request) {
+    CHECK(request.target == "/status/batch?wait=20");
+    h.clock.advance(20s);  // the server held it, and nothing finished
+    return batch_answer({"a", "b"}, h.transport.request_count() >= 3 ? std::set<std::string>{"a", "b"} : std::set<std::string>{});
+  });
+  // more jobs than workers: held per-job polls would starve, so the jobs share batch long polls
+  const auto results = h.client.get_bulk_translation_statuses({"a", "b"}, 1);
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  CHECK(h.transport.request_count() == 3u);
+  CHECK(h.clock.sleeps().empty());  // a held batch is asked again at once
+  CHECK(h.client.profile().long_poll() == Support::yes);
+}
+
+TEST_CASE("bulk: each job keeps its own deadline; a job pending forever times out at exactly max_timeout") {
+  ClientOptions options = test_options();
+  options.max_timeout = Seconds(10);
+  Harness h(options);
+  h.transport.otherwise([](const HttpRequest& request) {
+    return status_answer(request.target == "/status/fast" ? "completed" : "pending");
+  });
+  const auto results = h.client.get_bulk_translation_statuses({"fast", "slow"}, 1);
+  CHECK(results.at("fast").ok());
+  CHECK(results.at("slow").status == TranslationStatus::timeout);
+  CHECK(results.at("slow").cause == FailureCause::deadline);
+  CHECK(results.at("slow").elapsed == 10s);
 }
 
 TEST_CASE("bulk: a transport that throws for one id does not disturb the others") {

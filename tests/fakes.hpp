@@ -152,14 +152,16 @@ class FakeClock {
 /// The client under test: fake transport, fake clock.
 using FakeClient = BasicVideoTranslationClient<FakeTransport, FakeClock>;
 
-/// Options for unit tests: a loopback URL, jitter pinned to the middle of its range, and the cold schedule
-/// alone (no long poll, no learning) unless a test turns those on.
+/// Options for unit tests: a loopback URL, jitter pinned to the middle of its range, the cold schedule alone
+/// (no long poll, no learning), and a server known to have no batch endpoint, unless a test says otherwise.
 inline ClientOptions test_options() {
   ClientOptions options;
   options.base_url = "http://127.0.0.1:5000";
   options.random = [] { return 0.5; };
   options.polling.long_poll = Seconds(0);
   options.polling.learn = false;
+  options.profile = std::make_shared<ServerProfile>();
+  options.profile->set_batch(Support::no);
   return options;
 }
 

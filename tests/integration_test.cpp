@@ -256,6 +256,37 @@ TEST_CASE("integration: bulk tracking returns every job, each result handed out 
   }
 }
 
+TEST_CASE("integration: bulk on a core-only server finds no batch endpoint and polls each job") {
+  SimulatorConfig config = SimulatorConfig::core_only();
+  config.duration = DurationDistribution::uniform(0.05, 0.2);
+  RunningSimulator sim(config);
+  ClientOptions options = options_for(sim.server);
+  options.polling.initial_interval = 50ms;
+  options.polling.cold_cap = 100ms;
+  VideoTranslationClient client(options);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(client.create_translation_job());
+  const auto results = client.get_bulk_translation_statuses(ids, 3);
+  CHECK(results.size() == ids.size());
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  CHECK(client.profile().batch() == Support::no);
+  CHECK(sim.server.stats().totals.batch_requests == 0);  // the 404 answer is not counted as a batch served
+}
+
+TEST_CASE("integration: bulk with the batch endpoint: far fewer requests than jobs") {
+  SimulatorConfig config;
+  config.duration = DurationDistribution::uniform(0.1, 0.4);
+  RunningSimulator sim(config);
+  VideoTranslationClient client(options_for(sim.server));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(client.create_translation_job());
+  const auto before = sim.server.stats().totals.status_requests;
+  const auto results = client.get_bulk_translation_statuses(ids, 4);
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  CHECK(client.profile().batch() == Support::yes);
+  CHECK(sim.server.stats().totals.status_requests - before < ids.size());
+}
+
 TEST_CASE("integration: cancelling ends a held long poll at once") {
   RunningSimulator sim(short_jobs(30.0));
   VideoTranslationClient client(options_for(sim.server));

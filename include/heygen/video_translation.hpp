@@ -64,6 +64,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <random>
 #include <stdexcept>
 #include <stop_token>
@@ -426,11 +427,16 @@ class ServerProfile {
   [[nodiscard]] Support hints() const noexcept { return hints_.load(); }
   /// Records whether the server sends hints.
   void set_hints(Support support) noexcept { hints_.store(support); }
+  /// Whether the server has the batch status endpoint.
+  [[nodiscard]] Support batch() const noexcept { return batch_.load(); }
+  /// Records whether the server has the batch status endpoint.
+  void set_batch(Support support) noexcept { batch_.store(support); }
 
  private:
   DurationModel durations_{};
   std::atomic<Support> long_poll_{Support::unknown};
   std::atomic<Support> hints_{Support::unknown};
+  std::atomic<Support> batch_{Support::unknown};
 };
 
 /// Everything known when deciding the wait before the next look at a pending job.
@@ -549,6 +555,8 @@ struct Endpoints {
   std::string create_job = "/create_job";  ///< POST: create a job.
   /// GET: a job's status. `{job_id}` is replaced by the percent-encoded id; without it, `?job_id=` is appended.
   std::string status = "/status/{job_id}";
+  /// POST: many jobs' status in one request (`{"job_ids": [...]}`); a 404 or 405 tells the client it is absent.
+  std::string batch = "/status/batch";
 };
 
 /// Everything a client can be configured with; usable with designated initializers.
@@ -902,6 +910,47 @@ inline std::optional<std::string> error_message_of(std::string_view body) {
   return std::nullopt;
 }
 
+/// Most ids one batch request names (the protocol's limit).
+inline constexpr std::size_t max_batch_ids = 1000;
+
+/// The body of a batch status request: `{"job_ids": [...]}`.
+inline std::string batch_body(const std::vector<const std::string*>& job_ids) {
+  picojson::array ids;
+  ids.reserve(job_ids.size());
+  for (const std::string* id : job_ids) ids.emplace_back(*id);
+  picojson::object body;
+  body["job_ids"] = picojson::value(std::move(ids));
+  return picojson::value(std::move(body)).serialize();
+}
+
+/// Reads a batch answer `{"results": {"<id>": {"result": ...}, ...}}`; entries it cannot read are left out
+/// (those jobs are simply looked at again).
+inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string_view body, std::string& error) {
+  picojson::value json;
+  if (auto problem = parse_object(body, json)) {
+    error = *problem;
+    return std::nullopt;
+  }
+  const auto& object = json.get<picojson::object>();
+  const auto results = object.find("results");
+  if (results == object.end() || !results->second.is<picojson::object>()) {
+    error = "no \"results\" object in the batch answer";
+    return std::nullopt;
+  }
+  std::map<std::string, StatusAnswer> answers;
+  for (const auto& [id, entry] : results->second.get<picojson::object>()) {
+    std::string ignored;
+    if (!entry.is<picojson::object>()) continue;
+    auto answer = read_status_object(entry.get<picojson::object>(), ignored);
+    if (!answer) continue;
+    // The batch form has no per-id HTTP status: the protocol marks an unknown id with this message.
+    if (answer->cause == FailureCause::job_failed && answer->error_message == "unknown job")
+      answer->cause = FailureCause::unknown_job;
+    answers.emplace(id, std::move(*answer));
+  }
+  return answers;
+}
+
 /// The status target for a job: the endpoint template with the id percent-encoded into it.
 inline std::string status_target(const std::string& prefix, const std::string& status_template, std::string_view job_id) {
   const std::string encoded = detail::percent_encode(job_id);
@@ -980,25 +1029,15 @@ class BasicVideoTranslationClient {
     Tracking tracking;
     tracking.first_wait = first_wait();
     if (auto stopped = wait_between_looks(call, tracking.first_wait)) return *stopped;
-    for (int looks = 1;; ++looks) {
+    while (true) {
       const Seconds long_poll = long_poll_budget(call);
       const Seconds asked_at = age(call);
       std::optional<Seconds> retry_after;
       TranslationResult result = look(call, retry_after, long_poll);
-      const Seconds answered_at = age(call);
-      note_hints(result, retry_after);
-      if (result.status != TranslationStatus::pending) {
-        learn_duration(tracking, result, answered_at);
-        return result;
-      }
-      const bool held = long_poll_held(long_poll, answered_at - asked_at);
-      tracking.note_pending(answered_at, result.progress, held);
-      const Seconds wait = held ? Seconds(0) : next_wait(tracking, looks, answered_at, result, retry_after);
-      log(LogLevel::debug, [&] {
-        return "job " + call.job_id + ": pending after look " + std::to_string(looks) + "; next look in " +
-               std::to_string(detail::to_millis(wait).count()) + " ms";
-      });
-      if (auto stopped = wait_between_looks(call, wait)) return *stopped;
+      const bool held = result.status == TranslationStatus::pending && long_poll_held(long_poll, age(call) - asked_at);
+      const auto wait = after_answer(call, tracking, result, retry_after, held);
+      if (!wait) return result;
+      if (auto stopped = wait_between_looks(call, *wait)) return *stopped;
     }
   }
 
@@ -1022,32 +1061,9 @@ class BasicVideoTranslationClient {
     std::vector<std::string> unique(job_ids);
     std::sort(unique.begin(), unique.end());
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    std::vector<TranslationResult> results(unique.size());
-    std::atomic<std::size_t> next{0};
-    std::mutex callback_mutex;
-    std::size_t done = 0;
-    auto report = [&](std::size_t i) {
-      std::lock_guard lock(callback_mutex);
-      ++done;
-      if (on_result) deliver(on_result, unique[i], results[i], BulkProgress{done, unique.size()});
-    };
-    auto worker = [&] {
-      for (std::size_t i = next++; i < unique.size(); i = next++) {
-        results[i] = status_or_failure(unique[i], stop);
-        report(i);
-      }
-    };
-    const std::size_t limit = concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY);
-    const std::size_t helpers = std::min(limit, unique.size()) > 0 ? std::min(limit, unique.size()) - 1 : 0;
-    {
-      std::vector<std::jthread> threads;
-      threads.reserve(helpers);
-      for (std::size_t i = 0; i < helpers; ++i) threads.emplace_back(worker);
-      worker();  // the calling thread is one of the workers
-    }
-    ResultMap out;
-    for (std::size_t i = 0; i < unique.size(); ++i) out.emplace(std::move(unique[i]), std::move(results[i]));
-    return out;
+    BulkRun run(*this, std::move(unique), concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY),
+                std::move(stop), std::move(on_result));
+    return run.execute();
   }
 
   /// create_translation_job on another thread. The client must outlive the future.
@@ -1132,7 +1148,7 @@ class BasicVideoTranslationClient {
     require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
     require(options.connection_pool_size > 0, "connection_pool_size must be positive");
-    for (const auto* path : {&options.endpoints.create_job, &options.endpoints.status})
+    for (const auto* path : {&options.endpoints.create_job, &options.endpoints.status, &options.endpoints.batch})
       require(!path->empty() && path->front() == '/' && !detail::has_line_break(*path) &&
                   path->find(' ') == std::string::npos,
               "endpoint paths must start with '/' and hold no whitespace or line breaks");
@@ -1329,18 +1345,46 @@ class BasicVideoTranslationClient {
     std::string error;
     const auto answer = protocol::read_status(response.body, error);
     if (!answer) return finish(call, failed(FailureCause::bad_response, error));
+    if (answer->status == TranslationStatus::pending) retry_after = retry_after_of(response);
+    return finish(call, from_answer(*answer));
+  }
+
+  static TranslationResult from_answer(const StatusAnswer& answer) {
     TranslationResult result;
-    result.status = answer->status;
-    result.cause = answer->cause;
-    result.error_message = answer->error_message;
-    result.progress = answer->progress;
-    result.eta_seconds = answer->eta_seconds;
-    if (result.status == TranslationStatus::pending) retry_after = retry_after_of(response);
-    return finish(call, std::move(result));
+    result.status = answer.status;
+    result.cause = answer.cause;
+    result.error_message = answer.error_message;
+    result.progress = answer.progress;
+    result.eta_seconds = answer.eta_seconds;
+    return result;
+  }
+
+  struct Tracking;
+
+  /// Digests one answer: learns from it, and returns the wait before the next look, or nothing when the
+  /// result is final. Shared by the single wait and the bulk poller, so both poll alike.
+  /// `held`: the answer came from a long poll the server held, so the next look can go at once.
+  std::optional<Seconds> after_answer(const Call& call, Tracking& tracking, const TranslationResult& result,
+                                      const std::optional<Seconds>& retry_after, bool held) {
+    const Seconds answered_at = age(call);
+    note_hints(result, retry_after);
+    if (result.status != TranslationStatus::pending) {
+      learn_duration(tracking, result, answered_at);
+      return std::nullopt;
+    }
+    tracking.note_pending(answered_at, result.progress, held);
+    ++tracking.looks;
+    const Seconds wait = held ? Seconds(0) : next_wait(tracking, tracking.looks, answered_at, result, retry_after);
+    log(LogLevel::debug, [&] {
+      return "job " + call.job_id + ": pending after look " + std::to_string(tracking.looks) + "; next look in " +
+             std::to_string(detail::to_millis(wait).count()) + " ms";
+    });
+    return wait;
   }
 
   /// Per-call polling memory: what the previous looks saw.
   struct Tracking {
+    int looks = 0;                          // pending answers so far
     Seconds first_wait{0};                  // wait before the first look
     std::optional<Seconds> last_pending{};  // age of the latest pending answer
     bool last_held = false;                 // that answer came from a held long poll
@@ -1450,6 +1494,256 @@ class BasicVideoTranslationClient {
     }
     return text;
   }
+
+  /// The bulk poller: jobs ordered by next-due time, served by a fixed pool of `limit` workers (the calling
+  /// thread is one of them; never a thread per job). Each job keeps its own deadline and polling state, as a
+  /// single wait would. When the server has the batch endpoint, every due job (up to 1,000) shares one request,
+  /// long-polled when the server holds them.
+  class BulkRun {
+   public:
+    BulkRun(BasicVideoTranslationClient& client, std::vector<std::string> ids, std::size_t limit, std::stop_token stop,
+            BulkCallback on_result)
+        : client_(client), stop_(std::move(stop)), on_result_(std::move(on_result)), limit_(limit) {
+      const Seconds first = client_.first_wait();
+      jobs_.reserve(ids.size());
+      for (auto& id : ids) {
+        Job job{client_.begin_call(id, stop_), {}, {}};
+        job.tracking.first_wait = first;
+        due_.push({job.call.start + detail::to_clock(first), jobs_.size()});
+        jobs_.push_back(std::move(job));
+      }
+      remaining_ = jobs_.size();
+      // A held per-job long poll occupies a worker: only worth it when every job has one.
+      per_job_long_poll_ = jobs_.size() <= limit_;
+    }
+
+    /// Runs the workers until every job has a result or the caller cancels; the rest are marked cancelled.
+    ResultMap execute() {
+      const std::size_t workers = std::min(limit_, jobs_.size());
+      {
+        std::vector<std::jthread> helpers;
+        helpers.reserve(workers > 0 ? workers - 1 : 0);
+        for (std::size_t i = 1; i < workers; ++i) helpers.emplace_back([this] { work(); });
+        if (workers > 0) work();
+      }
+      for (std::size_t i = 0; i < jobs_.size(); ++i)
+        if (!jobs_[i].done) finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::cancelled, "cancelled by the caller")));
+      ResultMap out;
+      for (auto& job : jobs_) out.emplace(std::move(job.call.job_id), std::move(job.result));
+      return out;
+    }
+
+   private:
+    struct Job {
+      Call call;
+      Tracking tracking;
+      TranslationResult result;
+      bool done = false;
+    };
+    using Due = std::pair<TimePoint, std::size_t>;
+
+    /// One worker: take what is due, serve it, repeat. Only the worker that holds the timer sleeps until the
+    /// next due time; the others wait to be notified, so idle workers do not all wake for one job.
+    void work() {
+      std::unique_lock lock(mutex_);
+      while (remaining_ > 0 && !stop_.stop_requested()) {
+        const TimePoint when = due_.empty() ? TimePoint::max() : due_.top().first;
+        if (when == TimePoint::max() || (when > client_.clock_.now() && when >= timer_until_)) {
+          work_ready_.wait(lock, stop_, [&] { return remaining_ == 0 || changed_; });
+          changed_ = false;
+          continue;
+        }
+        if (when > client_.clock_.now()) {
+          timer_until_ = when;
+          lock.unlock();
+          const bool awake = client_.clock_.sleep_until(when, stop_);
+          lock.lock();
+          if (timer_until_ == when) timer_until_ = TimePoint::max();
+          if (!awake) break;
+          continue;
+        }
+        std::vector<std::size_t> taken = take_due();
+        // Going busy: hand on what is left (more due work, or the timer nobody holds) to one idle worker.
+        // Requeues never notify: the worker that requeued loops back and takes the earliest job itself.
+        if (!due_.empty() && (due_.top().first <= client_.clock_.now() || timer_until_ == TimePoint::max()))
+          wake_one_locked();
+        lock.unlock();
+        serve(taken);
+        lock.lock();
+      }
+      changed_ = true;  // leaving (done or cancelled): let the others see it too
+      work_ready_.notify_all();
+    }
+
+    /// Batch when the server may have the endpoint, unless every job can hold its own long poll (one request
+    /// per job, answered the moment it finishes, beats batch rounds that end at every finish).
+    bool batching() const {
+      if (jobs_.size() <= 1 || client_.profile_->batch() == Support::no) return false;
+      const bool long_polls = client_.options_.polling.long_poll > Seconds(0) && client_.profile_->long_poll() != Support::no;
+      return !(per_job_long_poll_ && long_polls);
+    }
+
+    /// The earliest due job; with batching, every job due now (or within a short window) up to the batch limit.
+    std::vector<std::size_t> take_due() {
+      std::vector<std::size_t> taken;
+      const TimePoint horizon = client_.clock_.now() + detail::to_clock(client_.options_.polling.min_interval * 2.0);
+      const std::size_t most = batching() ? protocol::max_batch_ids : 1;
+      while (!due_.empty() && taken.size() < most && (taken.empty() || due_.top().first <= horizon)) {
+        taken.push_back(due_.top().second);
+        due_.pop();
+      }
+      return taken;
+    }
+
+    void serve(const std::vector<std::size_t>& taken) {
+      if (taken.size() > 1 || batching()) serve_batch(taken);
+      else serve_one(taken.front());
+    }
+
+    /// One look at one job, exactly as get_translation_status would take it.
+    void serve_one(std::size_t i) {
+      Job& job = jobs_[i];
+      if (client_.clock_.now() >= job.call.deadline) return time_out(i);
+      const Seconds long_poll = per_job_long_poll_ ? client_.long_poll_budget(job.call) : Seconds(0);
+      const Seconds asked_at = client_.age(job.call);
+      std::optional<Seconds> retry_after;
+      TranslationResult result = client_.look(job.call, retry_after, long_poll);
+      const bool held = result.status == TranslationStatus::pending &&
+                        client_.long_poll_held(long_poll, client_.age(job.call) - asked_at);
+      if (auto next = settle(i, std::move(result), retry_after, held)) requeue({*next});
+    }
+
+    /// One batch request for many due jobs; falls back to per-job looks when the server has no batch endpoint.
+    void serve_batch(const std::vector<std::size_t>& taken) {
+      std::vector<std::size_t> live;
+      for (std::size_t i : taken)
+        if (client_.clock_.now() >= jobs_[i].call.deadline) time_out(i);
+        else live.push_back(i);
+      if (live.empty()) return;
+      Call call = client_.begin_call("batch", stop_);
+      std::vector<const std::string*> ids;
+      for (std::size_t i : live) {
+        call.deadline = std::min(call.deadline, jobs_[i].call.deadline);
+        ids.push_back(&jobs_[i].call.job_id);
+      }
+      const Seconds long_poll = client_.long_poll_budget(call);
+      HttpRequest request = client_.make_request("POST", batch_target(long_poll));
+      request.headers.push_back({"Content-Type", "application/json"});
+      request.body = protocol::batch_body(ids);
+      const TimePoint asked = client_.clock_.now();
+      Exchange exchange = client_.send_with_retries(std::move(request), call, long_poll);
+      for (std::size_t i : live) {
+        jobs_[i].call.requests += call.requests;
+        if (call.last_http_status) jobs_[i].call.last_http_status = call.last_http_status;
+      }
+      if (!exchange.ok) {
+        for (std::size_t i : live) finish_job(i, client_.finish(jobs_[i].call, failed(exchange.cause, exchange.message)));
+        return;
+      }
+      read_batch_answer(live, exchange.response, long_poll, Seconds(client_.clock_.now() - asked));
+    }
+
+    void read_batch_answer(const std::vector<std::size_t>& live, const HttpResponse& response, Seconds long_poll,
+                           Seconds took) {
+      std::string error;
+      const bool has_endpoint = response.status >= 200 && response.status <= 299;
+      const auto answers = has_endpoint ? protocol::read_batch(response.body, error) : std::nullopt;
+      if (!answers) {
+        // No batch endpoint (404/405), or one we cannot read: remember, and look at these jobs one by one.
+        client_.profile_->set_batch(Support::no);
+        client_.log(LogLevel::info, [&] { return "server has no usable batch endpoint (" + describe_status(response) + ")"; });
+        std::vector<Due> again;
+        for (std::size_t i : live) again.push_back({client_.clock_.now(), i});
+        requeue(again);
+        return;
+      }
+      client_.profile_->set_batch(Support::yes);
+      const bool any_final = std::any_of(answers->begin(), answers->end(),
+                                         [](const auto& entry) { return entry.second.status != TranslationStatus::pending; });
+      const bool held = long_poll > Seconds(0) && (any_final || client_.long_poll_held(long_poll, took));
+      const auto retry_after = client_.retry_after_of(response);
+      // A batch long poll ends as soon as one job finishes; asking again at once for the rest would cost a
+      // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
+      const Seconds gather = any_final ? client_.options_.polling.min_interval * 2.0 : Seconds(0);
+      std::vector<Due> again;  // requeued together, so jobs due together stay in one batch
+      for (std::size_t i : live) {
+        const auto answer = answers->find(jobs_[i].call.job_id);
+        if (answer == answers->end()) {  // the server left it out: look again shortly
+          again.push_back({client_.clock_.now() + detail::to_clock(client_.options_.polling.min_interval), i});
+          continue;
+        }
+        TranslationResult result = client_.finish(jobs_[i].call, from_answer(answer->second));
+        if (auto next = settle(i, std::move(result), retry_after, held, gather)) again.push_back(*next);
+      }
+      requeue(again);
+    }
+
+    std::string batch_target(Seconds long_poll) const {
+      std::string target = client_.base_.prefix + client_.options_.endpoints.batch;
+      if (long_poll > Seconds(0)) target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
+      return target;
+    }
+
+    /// A final result ends the job; a pending one gets its next due time (never past its deadline).
+    std::optional<Due> settle(std::size_t i, TranslationResult result, const std::optional<Seconds>& retry_after,
+                              bool held, Seconds gather = Seconds(0)) {
+      Job& job = jobs_[i];
+      auto wait = client_.after_answer(job.call, job.tracking, result, retry_after, held);
+      if (!wait || result.cause == FailureCause::cancelled) {
+        finish_job(i, std::move(result));
+        return std::nullopt;
+      }
+      *wait = std::max(*wait, gather);
+      const TimePoint now = client_.clock_.now();
+      return Due{*wait >= Seconds(job.call.deadline - now) ? job.call.deadline : now + detail::to_clock(*wait), i};
+    }
+
+    void time_out(std::size_t i) {
+      finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message())));
+    }
+
+    void requeue(const std::vector<Due>& entries) {
+      if (entries.empty()) return;
+      std::lock_guard lock(mutex_);
+      for (const Due& entry : entries) due_.push(entry);
+    }
+
+    void wake_one_locked() {
+      changed_ = true;
+      work_ready_.notify_one();
+    }
+
+    /// Records a job's result and hands it to the caller's callback (serialized, exceptions contained).
+    void finish_job(std::size_t i, TranslationResult result) {
+      std::size_t done = 0;
+      {
+        std::lock_guard lock(mutex_);
+        if (jobs_[i].done) return;
+        jobs_[i].result = std::move(result);
+        jobs_[i].done = true;
+        --remaining_;
+        done = jobs_.size() - remaining_;
+        if (remaining_ == 0) work_ready_.notify_all();
+      }
+      if (!on_result_) return;
+      std::lock_guard lock(callback_mutex_);
+      client_.deliver(on_result_, jobs_[i].call.job_id, jobs_[i].result, BulkProgress{done, jobs_.size()});
+    }
+
+    BasicVideoTranslationClient& client_;
+    std::stop_token stop_;
+    BulkCallback on_result_;
+    std::size_t limit_;
+    std::vector<Job> jobs_;
+    std::mutex mutex_;                       // guards due_, remaining_ and each job's done/result
+    std::condition_variable_any work_ready_;
+    std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+    std::size_t remaining_ = 0;
+    TimePoint timer_until_ = TimePoint::max();  // when the worker holding the timer wakes; max: nobody holds it
+    bool changed_ = false;                      // the queue changed since a waiting worker last looked
+    bool per_job_long_poll_ = false;
+    std::mutex callback_mutex_;              // callbacks run one at a time
+  };
 
   /// Hands a result to the caller's callback; what it throws is logged, never propagated into a worker.
   void deliver(const BulkCallback& on_result, const std::string& job_id, const TranslationResult& result,
