@@ -198,6 +198,17 @@ TEST_CASE("integration: injected faults end defined") {
   }
 }
 
+TEST_CASE("integration: added latency and a stale cache only delay the outcome") {
+  SimulatorConfig config = short_jobs(0.1);
+  config.faults.latency_ms = 30;
+  config.stale_seconds = 0.3;
+  RunningSimulator sim(config);
+  VideoTranslationClient client(options_for(sim.server));
+  const TranslationResult result = client.get_translation_status(client.create_translation_job());
+  CHECK(result.ok());
+  CHECK(result.elapsed >= 300ms);  // the stale answer said pending until the cache caught up
+}
+
 TEST_CASE("integration: a create whose answer is lost is retried with its key: k creates make k jobs") {
   SimulatorConfig config = short_jobs();
   config.faults.drop_after_commit_rate = 0.5;
