@@ -1599,9 +1599,22 @@ class BasicVideoTranslationClient {
 
     static constexpr std::size_t per_worker_take = 8;
 
-    void serve(const std::vector<std::size_t>& taken) {
-      if (batching()) return serve_batch(taken);
-      for (std::size_t i : taken) serve_one(i);
+    /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
+    /// it held end with the error instead.
+    void serve(const std::vector<std::size_t>& taken) noexcept {
+      try {
+        if (batching()) return serve_batch(taken);
+        for (std::size_t i : taken) serve_one(i);
+      } catch (const std::exception& e) {
+        fail_all(taken, std::string("unexpected exception: ") + e.what());
+      } catch (...) {
+        fail_all(taken, "unexpected exception");
+      }
+    }
+
+    void fail_all(const std::vector<std::size_t>& taken, const std::string& message) noexcept {
+      for (std::size_t i : taken)
+        if (!jobs_[i].done) finish_job(i, failed(FailureCause::transport, message));
     }
 
     /// One look at one job, exactly as get_translation_status would take it.
