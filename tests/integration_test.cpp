@@ -298,6 +298,25 @@ TEST_CASE("integration: bulk with the batch endpoint: far fewer requests than jo
   CHECK(sim.server.stats().totals.status_requests - before < ids.size());
 }
 
+TEST_CASE("integration: bulk with no more jobs than workers holds one long poll per job, side by side") {
+  SimulatorConfig config;
+  config.duration = DurationDistribution::uniform(0.2, 2.5);
+  RunningSimulator sim(config);
+  VideoTranslationClient client(options_for(sim.server));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(client.create_translation_job());
+  const auto results = client.get_bulk_translation_statuses(ids, ids.size());
+  for (const auto& entry : results) {
+    CHECK(entry.second.ok());
+    CHECK(entry.second.requests == 1);
+  }
+  // Held one after another, the last jobs would be seen seconds late; side by side, each as it finishes.
+  for (const auto& job : sim.server.stats().jobs) {
+    REQUIRE(job.lag_ms.has_value());
+    CHECK(*job.lag_ms < 500.0);
+  }
+}
+
 TEST_CASE("integration: cancelling ends a held long poll at once") {
   RunningSimulator sim(short_jobs(30.0));
   VideoTranslationClient client(options_for(sim.server));

@@ -1589,7 +1589,9 @@ class BasicVideoTranslationClient {
       const bool batch = batching();
       const Seconds window = batch ? client_.options_.polling.min_interval * 2.0 : client_.options_.polling.min_interval / 5.0;
       const TimePoint horizon = client_.clock_.now() + detail::to_clock(window);
-      const std::size_t most = batch ? protocol::max_batch_ids : per_worker_take;
+      const bool holds = per_job_long_poll_ && client_.options_.polling.long_poll > Seconds(0) &&
+                         client_.profile_->long_poll() != Support::no;
+      const std::size_t most = batch ? protocol::max_batch_ids : holds ? 1 : per_worker_take;  // a held poll blocks
       while (!due_.empty() && taken.size() < most && (taken.empty() || due_.top().first <= horizon)) {
         taken.push_back(due_.top().second);
         due_.pop();
