@@ -1576,9 +1576,13 @@ class BasicVideoTranslationClient {
     /// Batch when the server may have the endpoint, unless every job can hold its own long poll (one request
     /// per job, answered the moment it finishes, beats batch rounds that end at every finish).
     bool batching() const {
-      if (jobs_.size() <= 1 || client_.profile_->batch() == Support::no) return false;
-      const bool long_polls = client_.options_.polling.long_poll > Seconds(0) && client_.profile_->long_poll() != Support::no;
-      return !(per_job_long_poll_ && long_polls);
+      return jobs_.size() > 1 && client_.profile_->batch() != Support::no && !per_job_polls_held();
+    }
+
+    /// Each job gets its own long poll, which the server may hold (so a look can block until the job ends).
+    bool per_job_polls_held() const {
+      return per_job_long_poll_ && client_.options_.polling.long_poll > Seconds(0) &&
+             client_.profile_->long_poll() != Support::no;
     }
 
     /// The earliest due job; with batching, every job due now (or within a short window) up to the batch limit.
@@ -1589,9 +1593,7 @@ class BasicVideoTranslationClient {
       const bool batch = batching();
       const Seconds window = batch ? client_.options_.polling.min_interval * 2.0 : client_.options_.polling.min_interval / 5.0;
       const TimePoint horizon = client_.clock_.now() + detail::to_clock(window);
-      const bool holds = per_job_long_poll_ && client_.options_.polling.long_poll > Seconds(0) &&
-                         client_.profile_->long_poll() != Support::no;
-      const std::size_t most = batch ? protocol::max_batch_ids : holds ? 1 : per_worker_take;  // a held poll blocks
+      const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : per_worker_take;
       while (!due_.empty() && taken.size() < most && (taken.empty() || due_.top().first <= horizon)) {
         taken.push_back(due_.top().second);
         due_.pop();
