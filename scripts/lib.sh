@@ -1,7 +1,8 @@
 # Shared by scripts/test.sh and scripts/demo.sh: install what is missing, configure a build folder.
 
 # Debian packages the project builds with.
-REQUIRED_PACKAGES=(g++ clang meson ninja-build pkg-config doctest-dev libcpp-httplib-dev picojson-dev)
+# libclang-rt-14-dev holds clang's sanitizer runtimes (only "recommended" by clang, and recommends are skipped).
+REQUIRED_PACKAGES=(g++ clang libclang-rt-14-dev meson ninja-build pkg-config doctest-dev libcpp-httplib-dev picojson-dev)
 
 # Installs the packages that are missing (apt-get update once, only when something is missing).
 ensure_packages() {
