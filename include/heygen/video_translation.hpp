@@ -706,6 +706,9 @@ inline std::chrono::milliseconds to_millis(Seconds seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, 1e12) + 0.5));
 }
 
+/// What a result or exception says when the caller's stop_token ended the call.
+inline constexpr const char* cancelled_message = "cancelled by the caller";
+
 /// A short, single-line excerpt of a body for error messages (control characters replaced).
 inline std::string excerpt(std::string_view body, std::size_t limit = 80) {
   std::string out(body.substr(0, limit));
@@ -829,6 +832,13 @@ inline std::optional<std::string> parse_object(std::string_view body, picojson::
   return std::nullopt;
 }
 
+/// parse_object for readers that report through an out-parameter: false (and `error` set) when unusable.
+inline bool parse_object_into(std::string_view body, picojson::value& out, std::string& error) {
+  auto problem = parse_object(body, out);
+  if (problem) error = std::move(*problem);
+  return !problem;
+}
+
 /// A finite number field in [low, high], or nothing (absurd hints are dropped, not trusted).
 inline std::optional<double> number_field(const picojson::object& object, const char* name, double low, double high) {
   const auto it = object.find(name);
@@ -874,20 +884,14 @@ inline std::optional<StatusAnswer> read_status_object(const picojson::object& ob
 /// Reads a status body; on failure `error` says why.
 inline std::optional<StatusAnswer> read_status(std::string_view body, std::string& error) {
   picojson::value json;
-  if (auto problem = parse_object(body, json)) {
-    error = *problem;
-    return std::nullopt;
-  }
+  if (!parse_object_into(body, json, error)) return std::nullopt;
   return read_status_object(json.get<picojson::object>(), error);
 }
 
 /// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
 inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
   picojson::value json;
-  if (auto problem = parse_object(body, json)) {
-    error = *problem;
-    return std::nullopt;
-  }
+  if (!parse_object_into(body, json, error)) return std::nullopt;
   const auto& object = json.get<picojson::object>();
   const auto it = object.find("job_id");
   if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
@@ -925,10 +929,7 @@ inline std::string batch_body(const std::vector<const std::string*>& job_ids) {
 /// (those jobs are simply looked at again).
 inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string_view body, std::string& error) {
   picojson::value json;
-  if (auto problem = parse_object(body, json)) {
-    error = *problem;
-    return std::nullopt;
-  }
+  if (!parse_object_into(body, json, error)) return std::nullopt;
   const auto& object = json.get<picojson::object>();
   const auto results = object.find("results");
   if (results == object.end() || !results->second.is<picojson::object>()) {
@@ -1206,7 +1207,7 @@ class BasicVideoTranslationClient {
   Exchange send_with_retries(HttpRequest request, Call& call, Seconds server_hold = Seconds(0)) {
     const RetryPolicy retry = options_.retry_policy();
     for (int failures = 0;;) {
-      if (call.stop.stop_requested()) return {false, {}, FailureCause::cancelled, "cancelled by the caller"};
+      if (call.stop.stop_requested()) return {false, {}, FailureCause::cancelled, detail::cancelled_message};
       const auto remaining = call.deadline - clock_.now();
       if (remaining <= TimePoint::duration::zero()) return {false, {}, FailureCause::deadline, deadline_message()};
       request.timeout = detail::to_millis(std::min(Seconds(remaining), options_.request_timeout + server_hold));
@@ -1269,13 +1270,20 @@ class BasicVideoTranslationClient {
       return std::chrono::system_clock::now();
   }
 
-  std::optional<Exchange> pause_for_retry(Call& call, Seconds wait) {
+  /// Why a sleep ended the call (cancelled or deadline), or nothing when it woke on time.
+  std::optional<std::pair<FailureCause, std::string>> sleep_ended_call(Call& call, Seconds wait) {
     switch (sleep_for(call, wait)) {
       case Wake::on_time: return std::nullopt;
-      case Wake::cancelled: return Exchange{false, {}, FailureCause::cancelled, "cancelled by the caller"};
+      case Wake::cancelled: return std::pair{FailureCause::cancelled, std::string(detail::cancelled_message)};
       case Wake::deadline: break;
     }
-    return Exchange{false, {}, FailureCause::deadline, deadline_message()};
+    return std::pair{FailureCause::deadline, deadline_message()};
+  }
+
+  std::optional<Exchange> pause_for_retry(Call& call, Seconds wait) {
+    auto ended = sleep_ended_call(call, wait);
+    if (!ended) return std::nullopt;
+    return Exchange{false, {}, ended->first, std::move(ended->second)};
   }
 
   enum class Wake { on_time, cancelled, deadline };
@@ -1295,12 +1303,9 @@ class BasicVideoTranslationClient {
   }
 
   std::optional<TranslationResult> wait_between_looks(Call& call, Seconds wait) {
-    switch (sleep_for(call, wait)) {
-      case Wake::on_time: return std::nullopt;
-      case Wake::cancelled: return finish(call, failed(FailureCause::cancelled, "cancelled by the caller"));
-      case Wake::deadline: break;
-    }
-    return finish(call, failed(FailureCause::deadline, deadline_message()));
+    auto ended = sleep_ended_call(call, wait);
+    if (!ended) return std::nullopt;
+    return finish(call, failed(ended->first, std::move(ended->second)));
   }
 
   std::string deadline_message() const {
@@ -1525,7 +1530,7 @@ class BasicVideoTranslationClient {
         if (workers > 0) work();
       }
       for (std::size_t i = 0; i < jobs_.size(); ++i)
-        if (!jobs_[i].done) finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::cancelled, "cancelled by the caller")));
+        if (!jobs_[i].done) finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::cancelled, detail::cancelled_message)));
       ResultMap out;
       for (auto& job : jobs_) out.emplace(std::move(job.call.job_id), std::move(job.result));
       return out;
@@ -1922,7 +1927,7 @@ class HttplibTransport {
       std::stop_callback abandon(request.stop, [&client] { client.stop(); });
       return client.send(out);
     }();
-    if (request.stop.stop_requested()) return HttpResponse::failure(TransportError::cancelled, "cancelled by the caller");
+    if (request.stop.stop_requested()) return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
     if (too_large)
       return HttpResponse::failure(TransportError::body_too_large,
                                    "response body over max_body_bytes (" + std::to_string(cap) + ")");
