@@ -60,6 +60,7 @@ run_check() {
   echo "=== $name"
   if "$@"; then passed=$((passed + 1)); else echo "$name: FAILED"; failed=$((failed + 1)); status=1; fi
 }
+run_check fuzz bash scripts/fuzz.sh
 
 echo "$passed passed, $failed failed"
 exit "$status"

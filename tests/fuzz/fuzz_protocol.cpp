@@ -1,0 +1,108 @@
+// libFuzzer target: every response reader of heygen::protocol on arbitrary bytes. The readers promise to be
+// total (bad input gives an error value, never a crash or an exception) and to hand the client only sane values.
+#define HEYGEN_VT_NO_HTTPLIB
+#include <heygen/video_translation.hpp>
+
+#include <cmath>
+#include <string>
+
+#include "fuzz_support.hpp"
+
+namespace {
+
+using heygen::FailureCause;
+using heygen::StatusAnswer;
+using heygen::TranslationStatus;
+
+/// Longest eta the readers accept: ten years, in seconds.
+constexpr double max_eta_seconds = 10.0 * 365 * 24 * 3600;
+
+/// True when text holds a byte that would break a one-line log message.
+bool has_control_char(std::string_view text) {
+  for (const char c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;
+  return false;
+}
+
+/// A status answer the client can act on: a wire status (never timeout), a cause exactly when it failed,
+/// a message exactly when it failed, hints only in their documented ranges.
+void check_answer(const StatusAnswer& answer, bool from_batch) {
+  FUZZ_REQUIRE(answer.status == TranslationStatus::pending || answer.status == TranslationStatus::completed ||
+               answer.status == TranslationStatus::error);
+  const bool failed = answer.status == TranslationStatus::error;
+  FUZZ_REQUIRE(failed == (answer.cause != FailureCause::none));
+  FUZZ_REQUIRE(failed == answer.error_message.has_value());
+  if (failed)
+    FUZZ_REQUIRE(answer.cause == FailureCause::job_failed || answer.cause == FailureCause::unexpected_result ||
+                 (from_batch && answer.cause == FailureCause::unknown_job));
+  if (answer.cause == FailureCause::unexpected_result) FUZZ_REQUIRE(!has_control_char(*answer.error_message));
+  if (answer.progress) FUZZ_REQUIRE(std::isfinite(*answer.progress) && *answer.progress >= 0 && *answer.progress <= 1);
+  if (answer.eta_seconds)
+    FUZZ_REQUIRE(std::isfinite(*answer.eta_seconds) && *answer.eta_seconds >= 0 &&
+                 *answer.eta_seconds <= max_eta_seconds);
+}
+
+/// parse_object: an object on success, a message on failure; the other readers agree with it.
+bool check_parse_object(std::string_view body) {
+  picojson::value json;
+  const auto problem = heygen::protocol::parse_object(body, json);
+  if (problem) FUZZ_REQUIRE(!problem->empty());
+  else FUZZ_REQUIRE(json.is<picojson::object>());
+  return !problem;
+}
+
+/// read_status: a sane answer, or an error that says why; never an answer for a body that is not an object.
+void check_read_status(std::string_view body, bool is_object) {
+  std::string error;
+  const auto answer = heygen::protocol::read_status(body, error);
+  if (answer) {
+    FUZZ_REQUIRE(is_object);
+    check_answer(*answer, false);
+  } else {
+    FUZZ_REQUIRE(!error.empty());
+  }
+}
+
+/// read_job_id: a non-empty id, or an error that says why.
+void check_read_job_id(std::string_view body, bool is_object) {
+  std::string error;
+  const auto id = heygen::protocol::read_job_id(body, error);
+  if (id) FUZZ_REQUIRE(is_object && !id->empty());
+  else FUZZ_REQUIRE(!error.empty());
+}
+
+/// read_batch: every entry it keeps is a sane answer (unknown ids included), or an error that says why.
+void check_read_batch(std::string_view body, bool is_object) {
+  std::string error;
+  const auto answers = heygen::protocol::read_batch(body, error);
+  if (!answers) {
+    FUZZ_REQUIRE(!error.empty());
+    return;
+  }
+  FUZZ_REQUIRE(is_object);
+  for (const auto& [id, answer] : *answers) check_answer(answer, true);
+}
+
+/// error_message_of: a short single-line message (it ends up in exceptions and logs), if any.
+void check_error_message_of(std::string_view body, bool is_object) {
+  const auto message = heygen::protocol::error_message_of(body);
+  if (!message) return;
+  FUZZ_REQUIRE(is_object);
+  FUZZ_REQUIRE(message->size() <= 200 + 3);  // the excerpt's limit plus its "..."
+  FUZZ_REQUIRE(!has_control_char(*message));
+}
+
+}  // namespace
+
+/// libFuzzer entry point: one response body.
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view body = fuzz::as_text(data, size);
+  fuzz::no_exception("protocol readers", [&] {
+    const bool is_object = check_parse_object(body);
+    check_read_status(body, is_object);
+    check_read_job_id(body, is_object);
+    check_read_batch(body, is_object);
+    check_error_message_of(body, is_object);
+  });
+  return 0;
+}
