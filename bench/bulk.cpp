@@ -83,13 +83,25 @@ Totals read_totals(int port) {
           static_cast<std::uint64_t>(totals.get("job_status_looks").get<double>())};
 }
 
-/// User + system CPU seconds of this process so far.
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
+/// This process's CPU use so far: user and system seconds, and context switches (where the CPU goes).
+struct CpuUse {
+  double user_s = 0;
+  double system_s = 0;
+  long voluntary_switches = 0;
+  long involuntary_switches = 0;
+
+  static CpuUse now() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return {seconds(usage.ru_utime), seconds(usage.ru_stime), usage.ru_nvcsw, usage.ru_nivcsw};
+  }
+  [[nodiscard]] double total_s() const { return user_s + system_s; }
+  CpuUse operator-(const CpuUse& earlier) const {
+    return {user_s - earlier.user_s, system_s - earlier.system_s, voluntary_switches - earlier.voluntary_switches,
+            involuntary_switches - earlier.involuntary_switches};
+  }
+};
 
 /// Samples VmRSS and Threads of this process every 50 ms on its own thread, which it leaves out of the count.
 class Sampler {
@@ -212,12 +224,15 @@ Row run(const Options& options, std::size_t jobs, const std::string& mode) {
   const Totals before = read_totals(server.port());
   Row row{.jobs = jobs, .mode = mode};
   Sampler sampler;
-  const double cpu_before = cpu_seconds();
+  const CpuUse cpu_before = CpuUse::now();
   const auto start = Clock::now();
   row.results = mode == "raw" ? track_raw(server.port(), ids, options.concurrency)
                               : track_library(server.base_url(), ids, options.concurrency);
   row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  row.cpu_s = cpu_seconds() - cpu_before;
+  const CpuUse cpu = CpuUse::now() - cpu_before;
+  row.cpu_s = cpu.total_s();
+  std::fprintf(stderr, "bulk: %zu jobs, %s: cpu user %.2f s, system %.2f s; context switches %ld voluntary, %ld involuntary\n",
+               jobs, mode.c_str(), cpu.user_s, cpu.system_s, cpu.voluntary_switches, cpu.involuntary_switches);
   std::tie(row.peak_rss_mib, row.peak_threads) = sampler.stop();
   const Totals after = read_totals(server.port());
   row.requests = after.status_requests - before.status_requests;
