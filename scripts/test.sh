@@ -61,6 +61,7 @@ run_check() {
   if "$@"; then passed=$((passed + 1)); else echo "$name: FAILED"; failed=$((failed + 1)); status=1; fi
 }
 run_check fuzz bash scripts/fuzz.sh
+run_check consumers bash scripts/consumers.sh
 run_check valgrind bash scripts/valgrind.sh
 
 echo "$passed passed, $failed failed"

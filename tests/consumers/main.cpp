@@ -1,0 +1,19 @@
+// The program every consumer project builds: it includes the installed header, constructs a client for a loopback
+// port nothing listens on and makes one status check, so it links and runs with no server. It exits 0 only when
+// the check ends the way a refused connection must: an error whose cause is the transport, not the job.
+#include <heygen/video_translation.hpp>
+
+#include <chrono>
+#include <iostream>
+
+int main() {
+  using namespace std::chrono_literals;
+  // No retries and a short deadline: a refused connection ends the call at once.
+  heygen::VideoTranslationClient client({.base_url = "http://127.0.0.1:1", .max_retries = 0, .max_timeout = 5s});
+  const heygen::TranslationResult result = client.check_translation_status("consumer-check");
+  std::cout << "heygen-video-translation " << HEYGEN_VT_VERSION << ": " << heygen::to_string(result.status) << " ("
+            << heygen::to_string(result.cause) << ") " << result.error_message.value_or("") << "\n";
+  const bool refused = result.status == heygen::TranslationStatus::error &&
+                       result.cause == heygen::FailureCause::transport;
+  return refused ? 0 : 1;
+}
