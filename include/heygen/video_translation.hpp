@@ -1829,6 +1829,68 @@ class HttplibTransport {
 
  private:
   using Connection = std::unique_ptr<httplib::Client>;
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
+  /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
+  /// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
+  class Watchdog {
+   public:
+    using Ticket = std::pair<SteadyTime, std::uint64_t>;
+
+    Watchdog() = default;
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+    ~Watchdog() {
+      if (!thread_.joinable()) return;
+      thread_.request_stop();
+      thread_.join();
+    }
+
+    /// Runs `action` at `when` unless disarmed first.
+    Ticket arm(SteadyTime when, std::function<void()> action) {
+      std::lock_guard lock(mutex_);
+      const Ticket ticket{when, next_id_++};
+      const bool earliest = timers_.empty() || when < timers_.begin()->first.first;
+      timers_.emplace(ticket, std::move(action));
+      if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+      else if (earliest) wake_.notify_one();
+      return ticket;
+    }
+
+    /// Cancels a timer. Actions run under the same lock, so once this returns the action is not running and
+    /// never will: the connection it would stop can safely go back to the pool.
+    void disarm(const Ticket& ticket) {
+      std::lock_guard lock(mutex_);
+      timers_.erase(ticket);
+    }
+
+   private:
+    void run(std::stop_token stop) {
+      std::unique_lock lock(mutex_);
+      while (!stop.stop_requested()) {
+        if (timers_.empty()) {
+          wake_.wait(lock, stop, [&] { return !timers_.empty(); });
+          continue;
+        }
+        const Ticket due = timers_.begin()->first;
+        if (due.first > std::chrono::steady_clock::now()) {
+          // Woken early when an earlier timer is armed or this one is disarmed.
+          wake_.wait_until(lock, stop, due.first, [&] { return timers_.empty() || timers_.begin()->first != due; });
+          continue;
+        }
+        auto action = std::move(timers_.begin()->second);
+        timers_.erase(timers_.begin());
+        action();
+      }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable_any wake_;
+    std::map<Ticket, std::function<void()>> timers_;
+    std::uint64_t next_id_ = 0;
+    std::jthread thread_;  // last: it uses the members above
+  };
 
   /// cpp-httplib 0.11 writes without MSG_NOSIGNAL: a server closing mid-request would kill the process with
   /// SIGPIPE. Ignore it, unless the program installed its own handler (or defined HEYGEN_VT_KEEP_SIGPIPE).
@@ -1879,6 +1941,8 @@ class HttplibTransport {
     }
 
     [[nodiscard]] std::size_t max_body_bytes() const noexcept { return max_body_bytes_; }
+    /// The timer that ends requests overrunning their timeout.
+    [[nodiscard]] Watchdog& watchdog() noexcept { return watchdog_; }
 
    private:
     Connection open() const {
@@ -1902,7 +1966,11 @@ class HttplibTransport {
     std::string ca_cert_file_;
     std::mutex mutex_;
     std::vector<Connection> idle_;
+    Watchdog watchdog_;
   };
+
+  // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
+  static constexpr std::chrono::milliseconds watchdog_grace{250};
 
   HttpResponse exchange(httplib::Client& client, const HttpRequest& request,
                         std::chrono::steady_clock::time_point started) const {
@@ -1922,12 +1990,22 @@ class HttplibTransport {
       body.append(data, length);
       return true;
     };
+    std::atomic<bool> overran{false};
     auto result = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
       std::stop_callback abandon(request.stop, [&client] { client.stop(); });
-      return client.send(out);
+      const auto ticket = pool_->watchdog().arm(started + timeout + watchdog_grace, [&client, &overran] {
+        overran = true;
+        client.stop();
+      });
+      auto sent = client.send(out);
+      pool_->watchdog().disarm(ticket);
+      return sent;
     }();
     if (request.stop.stop_requested()) return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+    if (overran)
+      return HttpResponse::failure(TransportError::timeout, "request took longer than its timeout (" +
+                                                                std::to_string(timeout.count()) + " ms)");
     if (too_large)
       return HttpResponse::failure(TransportError::body_too_large,
                                    "response body over max_body_bytes (" + std::to_string(cap) + ")");

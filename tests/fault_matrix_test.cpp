@@ -1,0 +1,246 @@
+// The fault matrix: every fault a server or network can produce × every operation, each cell ending defined —
+// recovered after retries, an error naming the cause, or a timeout by the deadline — never later than the
+// deadline + 1 s, and bulk returning a result for every id. Faults come from a scripted raw-socket server
+// (tests/raw_http_server.hpp); the table is printed, and any cell that is not what it should be fails.
+#include <doctest/doctest.h>
+#include <heygen/video_translation.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raw_http_server.hpp"
+
+using namespace heygen;
+using namespace std::chrono_literals;
+
+namespace {
+
+using rawhttp::Reply;
+using rawhttp::RequestLine;
+using rawhttp::Then;
+
+constexpr auto deadline = 4s;         // max_timeout of every call
+constexpr auto request_timeout = 500ms;
+constexpr auto slack = 1s;            // no cell may end later than deadline + slack
+constexpr std::size_t transient = 2;  // a transient fault spoils this many requests, then the server is healthy
+
+/// How a cell must end.
+enum class Expect {
+  recovers,      ///< retried, then the operation succeeds
+  fails,         ///< an error naming `cause` (per operation)
+  out_of_time,   ///< timeout, or a transport error, by the deadline
+};
+
+/// The answer a healthy server gives.
+Reply healthy(std::size_t n, const RequestLine& request) {
+  if (request.method == "POST" && request.target == "/create_job")
+    return {rawhttp::response(200, R"({"job_id":"job-)" + std::to_string(n) + R"("})")};
+  if (request.target.rfind("/status/batch", 0) == 0) return {rawhttp::response(404, R"({"error":"no such route"})")};
+  return {rawhttp::response(200, R"({"result":"completed"})")};
+}
+
+/// One row of the matrix.
+struct Fault {
+  std::string name;
+  std::optional<Reply> reply;  // nothing: no server at all (connection refused)
+  std::size_t spoils;          // requests answered with the fault before the server turns healthy
+  Expect expect;
+  FailureCause create_cause = FailureCause::none;  // for Expect::fails
+  FailureCause status_cause = FailureCause::none;
+  std::chrono::milliseconds trickle_every{1000};
+};
+
+constexpr std::size_t forever = static_cast<std::size_t>(-1);
+
+std::vector<Fault> faults() {
+  const std::string completed = R"({"result":"completed"})";
+  return {
+      {"500", Reply{rawhttp::response(500, R"({"error":"boom"})")}, transient, Expect::recovers},
+      {"503 + Retry-After", Reply{rawhttp::response(503, "{}", "Retry-After: 1\r\n")}, transient, Expect::recovers},
+      {"429 + Retry-After", Reply{rawhttp::response(429, "{}", "Retry-After: 1\r\n")}, transient, Expect::recovers},
+      {"connection refused", std::nullopt, forever, Expect::out_of_time},
+      {"reset mid-body",
+       Reply{"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"result\":", Then::reset}, transient, Expect::recovers},
+      {"read timeout", Reply{"", Then::hang}, transient, Expect::recovers},
+      {"trickle 1 B/s", Reply{rawhttp::response(200, completed), Then::trickle}, forever, Expect::out_of_time},
+      {"trickle 5 B/s", Reply{rawhttp::response(200, completed), Then::trickle}, forever, Expect::out_of_time,
+       FailureCause::none, FailureCause::none, 200ms},
+      {"malformed JSON", Reply{rawhttp::response(200, R"({"result": "compl)")}, forever, Expect::fails,
+       FailureCause::bad_response, FailureCause::bad_response},
+      {"unknown result", Reply{rawhttp::response(200, R"({"result":"paused"})")}, forever, Expect::fails,
+       FailureCause::bad_response, FailureCause::unexpected_result},
+      {"empty body", Reply{rawhttp::response(200, "")}, forever, Expect::fails, FailureCause::bad_response,
+       FailureCause::bad_response},
+      {"404", Reply{rawhttp::response(404, R"({"error":"job not found"})")}, forever, Expect::fails,
+       FailureCause::http_status, FailureCause::unknown_job},
+      {"100 MiB body",
+       Reply{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n", Then::flood},
+       forever, Expect::fails, FailureCause::transport, FailureCause::transport},
+      {"redirect loop", Reply{"HTTP/1.1 302 Found\r\nLocation: /status/job-1\r\nContent-Length: 0\r\n\r\n"}, forever,
+       Expect::fails, FailureCause::http_status, FailureCause::http_status},
+      {"Content-Length too long", Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + completed, Then::close},
+       transient, Expect::recovers},
+      {"Content-Length too short", Reply{"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n" + completed}, forever,
+       Expect::fails, FailureCause::bad_response, FailureCause::bad_response},
+  };
+}
+
+/// What one operation ended with.
+struct Outcome {
+  bool ok = false;
+  TranslationStatus status = TranslationStatus::pending;
+  FailureCause cause = FailureCause::none;
+  std::size_t results = 0;  // bulk: results returned
+  std::chrono::duration<double> took{};
+  std::string message;
+};
+
+ClientOptions options_for(const std::string& base_url) {
+  ClientOptions options;
+  options.base_url = base_url;
+  options.max_timeout = deadline;
+  options.request_timeout = request_timeout;
+  options.connect_timeout = request_timeout;
+  options.initial_backoff = 50ms;
+  options.max_backoff = 200ms;
+  options.polling.long_poll = Seconds(0);
+  return options;
+}
+
+/// An outcome from a result.
+Outcome outcome_of(const TranslationResult& result) {
+  Outcome out;
+  out.ok = result.ok();
+  out.status = result.status;
+  out.cause = result.cause;
+  out.message = result.error_message.value_or("");
+  return out;
+}
+
+/// The worst result of a bulk run, so one cell says how the run ended.
+Outcome from_bulk(const BasicVideoTranslationClient<HttplibTransport, SteadyClock>::ResultMap& results) {
+  TranslationResult worst;
+  worst.status = TranslationStatus::completed;
+  for (const auto& entry : results)
+    if (!entry.second.ok()) {
+      worst = entry.second;
+      break;
+    }
+  Outcome out = outcome_of(worst);
+  out.results = results.size();
+  return out;
+}
+
+/// Runs one operation against `base_url`.
+Outcome run_operation(const std::string& operation, const std::string& base_url) {
+  VideoTranslationClient client(options_for(base_url));
+  const auto started = std::chrono::steady_clock::now();
+  Outcome out;
+  if (operation == "create") {
+    try {
+      client.create_translation_job();
+      out.ok = true;
+      out.status = TranslationStatus::completed;
+    } catch (const TranslationError& e) {
+      out.status = TranslationStatus::error;
+      out.cause = e.cause();
+      out.message = e.what();
+    }
+  } else if (operation == "bulk") {
+    out = from_bulk(client.get_bulk_translation_statuses({"job-a", "job-b", "job-c"}, 2));
+  } else {
+    out = outcome_of(operation == "check" ? client.check_translation_status("job-1")
+                                          : client.get_translation_status("job-1"));
+  }
+  out.took = std::chrono::steady_clock::now() - started;
+  return out;
+}
+
+/// One cell: a fresh server with the fault, one operation.
+Outcome run_cell(const Fault& fault, const std::string& operation) {
+  if (!fault.reply) return run_operation(operation, "http://127.0.0.1:1");  // port 1: nothing listens
+  rawhttp::Server server(
+      [&fault](std::size_t n, const RequestLine& request) { return n < fault.spoils ? *fault.reply : healthy(n, request); },
+      fault.trickle_every);
+  return run_operation(operation, server.base_url());
+}
+
+/// Whether a cell ended as its fault says it must; the reason when not.
+std::optional<std::string> misfit(const Fault& fault, const std::string& operation, const Outcome& out) {
+  if (out.took > deadline + slack) return "ended after the deadline + 1 s";
+  if (operation == "bulk" && out.results != 3) return "bulk returned " + std::to_string(out.results) + " of 3 results";
+  switch (fault.expect) {
+    case Expect::recovers:
+      if (!out.ok) return "did not recover: " + out.message;
+      return std::nullopt;
+    case Expect::fails: {
+      const FailureCause want = operation == "create" ? fault.create_cause : fault.status_cause;
+      if (out.ok || out.status != TranslationStatus::error || out.cause != want)
+        return "wanted error/" + std::string(to_string(want)) + ", got " + std::string(to_string(out.status)) + "/" +
+               std::string(to_string(out.cause));
+      return std::nullopt;
+    }
+    case Expect::out_of_time: {
+      const bool timed_out = out.status == TranslationStatus::timeout;
+      const bool gave_up = out.status == TranslationStatus::error &&
+                           (out.cause == FailureCause::transport || out.cause == FailureCause::deadline);
+      if (!timed_out && !gave_up) return "wanted a timeout or transport error, got " + std::string(to_string(out.cause));
+      return std::nullopt;
+    }
+  }
+  return "unknown expectation";
+}
+
+std::string describe(const Outcome& out) {
+  if (out.ok) return "ok";
+  return std::string(to_string(out.status)) + "/" + std::string(to_string(out.cause));
+}
+
+}  // namespace
+
+TEST_CASE("fault matrix: every fault × operation ends defined, by the deadline, with nothing lost") {
+  const std::vector<std::string> operations{"create", "check", "wait", "bulk"};
+  const std::vector<Fault> rows = faults();
+  // Every cell runs side by side on its own server, so the matrix takes about as long as its slowest cell.
+  std::vector<std::vector<std::future<Outcome>>> pending(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (const auto& operation : operations)
+      pending[r].push_back(std::async(std::launch::async, [&fault = rows[r], operation] { return run_cell(fault, operation); }));
+
+  std::printf("\n%-26s", "fault \\ operation");
+  for (const auto& operation : operations) std::printf(" %-30s", operation.c_str());
+  std::printf("\n");
+  std::vector<std::string> problems;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::vector<Outcome> cells;
+    for (auto& cell : pending[r]) cells.push_back(cell.get());
+    std::printf("%-26s", rows[r].name.c_str());
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      char cell[64];
+      std::snprintf(cell, sizeof cell, "%s %.2fs", describe(cells[c]).c_str(), cells[c].took.count());
+      std::printf(" %-30s", cell);
+      if (auto why = misfit(rows[r], operations[c], cells[c])) problems.push_back(rows[r].name + " × " + operations[c] + ": " + *why);
+    }
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+  for (const auto& problem : problems) FAIL_CHECK(problem);
+  CHECK(problems.empty());
+}
+
+TEST_CASE("fault matrix: bytes left past a Content-Length do not poison the next call on that connection") {
+  rawhttp::Server server([](std::size_t n, const RequestLine& request) {
+    Reply reply = healthy(n, request);
+    if (n == 0) reply.bytes += "HTTP/1.1 500 junk\r\n";  // after the body, on a connection kept alive
+    return reply;
+  });
+  VideoTranslationClient client(options_for(server.base_url()));
+  CHECK(client.check_translation_status("job-1").ok());
+  const TranslationResult second = client.check_translation_status("job-2");
+  CHECK(second.ok());
+  CHECK(second.requests <= 2);  // at most one retry, on a fresh connection
+}
