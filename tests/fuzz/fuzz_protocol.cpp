@@ -3,6 +3,7 @@
 #define HEYGEN_VT_NO_HTTPLIB
 #include <heygen/video_translation.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -19,9 +20,7 @@ constexpr double max_eta_seconds = 10.0 * 365 * 24 * 3600;
 
 /// True when text holds a byte that would break a one-line log message.
 bool has_control_char(std::string_view text) {
-  for (const char c : text)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;
-  return false;
+  return std::ranges::any_of(text, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
 }
 
 /// A status answer the client can act on: a wire status (never timeout), a cause exactly when it failed,
@@ -46,8 +45,10 @@ void check_answer(const StatusAnswer& answer, bool from_batch) {
 bool check_parse_object(std::string_view body) {
   picojson::value json;
   const auto problem = heygen::protocol::parse_object(body, json);
-  if (problem) FUZZ_REQUIRE(!problem->empty());
-  else FUZZ_REQUIRE(json.is<picojson::object>());
+  if (problem)
+    FUZZ_REQUIRE(!problem->empty());
+  else
+    FUZZ_REQUIRE(json.is<picojson::object>());
   return !problem;
 }
 
@@ -67,8 +68,10 @@ void check_read_status(std::string_view body, bool is_object) {
 void check_read_job_id(std::string_view body, bool is_object) {
   std::string error;
   const auto id = heygen::protocol::read_job_id(body, error);
-  if (id) FUZZ_REQUIRE(is_object && !id->empty());
-  else FUZZ_REQUIRE(!error.empty());
+  if (id)
+    FUZZ_REQUIRE(is_object && !id->empty());
+  else
+    FUZZ_REQUIRE(!error.empty());
 }
 
 /// read_batch: every entry it keeps is a sane answer (unknown ids included), or an error that says why.

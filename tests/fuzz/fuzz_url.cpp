@@ -5,6 +5,7 @@
 #define HEYGEN_VT_NO_HTTPLIB
 #include <heygen/video_translation.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -29,9 +30,7 @@ int hex_value(char c) {
 
 /// True when text holds a space or an ASCII control character (tab, CR, LF, NUL, ...).
 bool has_blank_or_control(std::string_view text) {
-  for (const char c : text)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return true;
-  return false;
+  return std::ranges::any_of(text, [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
 }
 
 /// Splits the input at its first two line breaks.
@@ -74,8 +73,10 @@ void check_accepted(const heygen::BaseUrl& url) {
   FUZZ_REQUIRE(url.scheme == "http" || url.scheme == "https");
   FUZZ_REQUIRE(!url.host.empty() && url.host != "[]");
   FUZZ_REQUIRE(url.host.find_first_of("/?#@") == std::string::npos);
-  if (url.host.front() == '[') FUZZ_REQUIRE(url.host.back() == ']');
-  else FUZZ_REQUIRE(url.host.find(':') == std::string::npos);
+  if (url.host.front() == '[')
+    FUZZ_REQUIRE(url.host.back() == ']');
+  else
+    FUZZ_REQUIRE(url.host.find(':') == std::string::npos);
   FUZZ_REQUIRE(url.port >= 1 && url.port <= 65535);
   FUZZ_REQUIRE(url.prefix.empty() || (url.prefix.front() == '/' && url.prefix.back() != '/'));
   FUZZ_REQUIRE(url.prefix.find_first_of("?#") == std::string::npos);
