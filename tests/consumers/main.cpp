@@ -13,7 +13,7 @@ int main() {
   const heygen::TranslationResult result = client.check_translation_status("consumer-check");
   std::cout << "heygen-video-translation " << HEYGEN_VT_VERSION << ": " << heygen::to_string(result.status) << " ("
             << heygen::to_string(result.cause) << ") " << result.error_message.value_or("") << "\n";
-  const bool refused = result.status == heygen::TranslationStatus::error &&
-                       result.cause == heygen::FailureCause::transport;
+  const bool refused =
+      result.status == heygen::TranslationStatus::error && result.cause == heygen::FailureCause::transport;
   return refused ? 0 : 1;
 }
