@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <climits>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -154,6 +157,13 @@ struct SimulatorConfig {
   int write_timeout_s = 5;
   /// Listen backlog; the library's built-in 5 drops connection bursts, so it is raised after binding.
   int listen_backlog = 4096;
+  /// PEM certificate (chain) file; with tls_key_file set too, the server speaks HTTPS only.
+  std::string tls_cert_file{};
+  /// PEM private key file of tls_cert_file.
+  std::string tls_key_file{};
+
+  /// True when the server speaks HTTPS.
+  bool tls() const noexcept { return !tls_cert_file.empty(); }
 
   /// A server speaking exactly the seed's protocol: every extension off, unknown ids answered the seed's way.
   static SimulatorConfig core_only();
@@ -525,11 +535,66 @@ inline void describe_address(const sockaddr_storage& addr, std::string& ip, int&
 
 /// A socket stream that waits with poll(), buffers reads, caps the bytes one request may take, can be told
 /// to write nothing (dropped connections), and gives up waiting as soon as the server stops.
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+using TlsSession = SSL;
+using TlsContext = SSL_CTX;
+/// Bytes the TLS session has decrypted but not yet handed out.
+inline bool tls_pending(TlsSession* tls) { return SSL_pending(tls) > 0; }
+/// One TLS read (blocking, bounded by the socket's receive timeout): 0 at a clean close, -1 on error.
+inline ssize_t tls_read(TlsSession* tls, char* data, std::size_t size) {
+  const int n = SSL_read(tls, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+  if (n > 0) return n;
+  return SSL_get_error(tls, n) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+/// One TLS write: the bytes written, or -1.
+inline ssize_t tls_write(TlsSession* tls, const char* data, std::size_t size) {
+  const int n = SSL_write(tls, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+  return n > 0 ? n : -1;
+}
+/// A server context for one certificate and key; throws when either cannot be loaded.
+inline TlsContext* make_tls_context(const std::string& cert_file, const std::string& key_file) {
+  TlsContext* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx != nullptr && SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) == 1 &&
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) == 1 && SSL_CTX_check_private_key(ctx) == 1) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    return ctx;
+  }
+  SSL_CTX_free(ctx);
+  throw std::runtime_error("status simulator: cannot load TLS certificate '" + cert_file + "' and key '" + key_file + "'");
+}
+/// Accepts a TLS session on a connected socket (the handshake is bounded by the socket's timeouts).
+inline TlsSession* accept_tls(TlsContext* ctx, int sock) {
+  TlsSession* tls = SSL_new(ctx);
+  if (tls != nullptr && SSL_set_fd(tls, sock) == 1 && SSL_accept(tls) == 1) return tls;
+  SSL_free(tls);
+  return nullptr;
+}
+/// Ends a session: a close_notify when the peer is still there, then the memory.
+inline void end_tls(TlsSession* tls) {
+  SSL_shutdown(tls);
+  SSL_free(tls);
+}
+inline void free_tls_context(TlsContext* ctx) { SSL_CTX_free(ctx); }
+#else
+struct TlsSession {};
+struct TlsContext {};
+inline bool tls_pending(TlsSession*) { return false; }
+inline ssize_t tls_read(TlsSession*, char*, std::size_t) { return -1; }
+inline ssize_t tls_write(TlsSession*, const char*, std::size_t) { return -1; }
+inline TlsContext* make_tls_context(const std::string&, const std::string&) {
+  throw std::runtime_error("status simulator: TLS needs cpp-httplib built with OpenSSL");
+}
+inline TlsSession* accept_tls(TlsContext*, int) { return nullptr; }
+inline void end_tls(TlsSession*) {}
+inline void free_tls_context(TlsContext*) {}
+#endif
+
 class PollStream final : public httplib::Stream {
  public:
-  /// Wraps a connected socket; `stop_fd` becomes readable when the server stops.
-  PollStream(int sock, int stop_fd, int read_ms, int write_ms, ConnectionState& state)
-      : sock_(sock), stop_fd_(stop_fd), read_ms_(read_ms), write_ms_(write_ms), state_(state) {}
+  /// Wraps a connected socket; `stop_fd` becomes readable when the server stops. With `tls`, bytes go
+  /// through that (already accepted) TLS session instead of straight to the socket.
+  PollStream(int sock, int stop_fd, int read_ms, int write_ms, ConnectionState& state, TlsSession* tls = nullptr)
+      : sock_(sock), stop_fd_(stop_fd), read_ms_(read_ms), write_ms_(write_ms), state_(state), tls_(tls) {}
 
   using httplib::Stream::write;
 
@@ -543,7 +608,7 @@ class PollStream final : public httplib::Stream {
   std::size_t buffered() const noexcept { return len_ - pos_; }
   /// Waits for the next request's first byte; false on timeout, stop or error.
   bool wait_readable(int timeout_ms) const {
-    return buffered() > 0 || wait_fd(sock_, POLLIN, stop_fd_, timeout_ms) == Readiness::ready;
+    return buffered() > 0 || (tls_ && tls_pending(tls_)) || wait_fd(sock_, POLLIN, stop_fd_, timeout_ms) == Readiness::ready;
   }
 
   /// Reads up to `size` bytes: 0 at end of stream, -1 on error, timeout, stop or the request byte cap.
@@ -593,6 +658,7 @@ class PollStream final : public httplib::Stream {
 #endif
 
   ssize_t send_some(const char* ptr, size_t size) const {
+    if (tls_) return tls_write(tls_, ptr, size);
     for (;;) {
       const ssize_t n = ::send(sock_, ptr, size, send_flags);
       if (n >= 0 || errno != EINTR) return n;
@@ -600,7 +666,13 @@ class PollStream final : public httplib::Stream {
   }
 
   ssize_t fill() {
-    if (wait_fd(sock_, POLLIN, stop_fd_, read_ms_) != Readiness::ready) return -1;
+    if (!(tls_ && tls_pending(tls_)) && wait_fd(sock_, POLLIN, stop_fd_, read_ms_) != Readiness::ready) return -1;
+    if (tls_) {
+      const ssize_t n = tls_read(tls_, buf_.data(), buf_.size());
+      pos_ = 0;
+      len_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+      return n;
+    }
     for (;;) {
       const ssize_t n = ::recv(sock_, buf_.data(), buf_.size(), 0);
       if (n >= 0 || errno != EINTR) {
@@ -616,6 +688,7 @@ class PollStream final : public httplib::Stream {
   int read_ms_;
   int write_ms_;
   ConnectionState& state_;
+  TlsSession* tls_;
   std::array<char, 16384> buf_{};
   std::size_t pos_ = 0;
   std::size_t len_ = 0;
@@ -713,6 +786,12 @@ class SimHttpServer final : public httplib::Server {
   SimHttpServer& operator=(const SimHttpServer&) = delete;
   ~SimHttpServer() override {
     for (const int fd : stop_pipe_) ::close(fd);
+    if (tls_context_ != nullptr) free_tls_context(tls_context_);
+  }
+
+  /// Serves HTTPS with this certificate and key from now on; throws when they cannot be loaded.
+  void enable_tls(const std::string& cert_file, const std::string& key_file) {
+    tls_context_ = make_tls_context(cert_file, key_file);
   }
 
   /// Most bytes one request (line, headers and body) may take before its connection is cut.
@@ -745,7 +824,7 @@ class SimHttpServer final : public httplib::Server {
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     bool ok = false;
     try {
-      ok = serve_connection(sock, state);
+      ok = tls_context_ != nullptr ? serve_tls_connection(sock, state) : serve_connection(sock, state, nullptr);
     } catch (...) {
       // Handler exceptions are answered by httplib; anything else (out of memory while parsing) ends this
       // connection only, never the worker thread.
@@ -755,9 +834,23 @@ class SimHttpServer final : public httplib::Server {
     return ok;
   }
 
-  bool serve_connection(int sock, ConnectionState& state) {
+  /// The TLS handshake, then the same loop over the session. A blocking session cannot be woken by the stop
+  /// pipe, so the socket's own timeouts bound every read and write (and the handshake).
+  bool serve_tls_connection(int sock, ConnectionState& state) {
+    const timeval read_limit{read_timeout_sec_, static_cast<suseconds_t>(read_timeout_usec_)};
+    const timeval write_limit{write_timeout_sec_, static_cast<suseconds_t>(write_timeout_usec_)};
+    ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &read_limit, sizeof read_limit);
+    ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &write_limit, sizeof write_limit);
+    TlsSession* tls = accept_tls(tls_context_, sock);
+    if (tls == nullptr) return false;
+    const bool ok = serve_connection(sock, state, tls);
+    end_tls(tls);
+    return ok;
+  }
+
+  bool serve_connection(int sock, ConnectionState& state, TlsSession* tls) {
     PollStream strm(sock, stop_pipe_[0], to_ms(read_timeout_sec_, read_timeout_usec_),
-                    to_ms(write_timeout_sec_, write_timeout_usec_), state);
+                    to_ms(write_timeout_sec_, write_timeout_usec_), state, tls);
     const ConnectionScope scope(state);
     bool ok = true;
     for (std::size_t left = keep_alive_max_count_; left > 0 && ok; --left) {
@@ -787,6 +880,7 @@ class SimHttpServer final : public httplib::Server {
   std::array<int, 2> stop_pipe_{-1, -1};
   std::atomic<bool> shutting_down_{false};
   std::size_t byte_cap_ = std::size_t{1} << 20;
+  TlsContext* tls_context_ = nullptr;
 };
 
 /// Status a job reports.
@@ -934,7 +1028,7 @@ class StatusSimulator {
   /// `HOST:PORT`, with an IPv6 address in brackets.
   std::string address() const;
   /// `http://HOST:PORT`.
-  std::string base_url() const { return "http://" + address(); }
+  std::string base_url() const { return (config_.tls() ? "https://" : "http://") + address(); }
   /// The configuration in use.
   const SimulatorConfig& config() const noexcept { return config_; }
   /// A snapshot of the server-side truth.
@@ -1098,6 +1192,17 @@ inline std::string validate_limits(const SimulatorConfig& c) {
 
 }  // namespace detail
 
+namespace detail {
+/// TLS needs both files, and cpp-httplib built with OpenSSL.
+inline std::string validate_tls(const SimulatorConfig& c) {
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) return "TLS needs both a certificate and a key file";
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (c.tls()) return "TLS needs cpp-httplib built with OpenSSL";
+#endif
+  return "";
+}
+}  // namespace detail
+
 inline std::string SimulatorConfig::validate() const {
   return detail::first_error({
       host.empty() ? "host must not be empty" : "",
@@ -1111,6 +1216,7 @@ inline std::string SimulatorConfig::validate() const {
       detail::check_range("max wait", max_wait_s, 0.001, 3600),
       detail::validate_faults(faults),
       detail::validate_limits(*this),
+      detail::validate_tls(*this),
   });
 }
 
@@ -1230,6 +1336,12 @@ inline void StatusSimulator::configure_server() {
   // Room for a full body plus generous headers; anything longer is cut, chunked or not.
   server_.set_request_byte_cap(config_.max_body_bytes + (std::size_t{64} << 10));
   server_.set_tcp_nodelay(true);
+  if (config_.tls()) {
+    server_.enable_tls(config_.tls_cert_file, config_.tls_key_file);
+    // OpenSSL writes with plain send(): a client vanishing mid-answer would raise SIGPIPE and end the process.
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+  }
   // httplib's default sets SO_REUSEPORT, which lets a second server bind a port already in use and silently
   // take half its connections. SO_REUSEADDR still allows a quick restart on a port left in TIME_WAIT.
   server_.set_socket_options([](socket_t sock) {
@@ -1696,6 +1808,16 @@ inline const std::vector<FlagSpec>& flag_specs() {
        }},
       {"port", "N", "port to bind; 0 picks a free one (default 0)",
        [](C& c, V v) { return set_integer(c.port, v, 0, 65535); }},
+      {"tls-cert", "PEM", "serve HTTPS with this certificate (chain); needs --tls-key",
+       [](C& c, V v) {
+         c.tls_cert_file = std::string(v);
+         return std::string(v.empty() ? "expected a file" : "");
+       }},
+      {"tls-key", "PEM", "private key of --tls-cert",
+       [](C& c, V v) {
+         c.tls_key_file = std::string(v);
+         return std::string(v.empty() ? "expected a file" : "");
+       }},
       {"duration", "SPEC", "job duration: fixed:S | uniform:A:B | lognormal:MEDIAN:SIGMA (default fixed:0.2)",
        [](C& c, V v) { return parse_duration(v, c.duration); }},
       {"error-rate", "P", "probability that a job ends in error (default 0)",

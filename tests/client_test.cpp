@@ -841,6 +841,7 @@ TEST_CASE("RetryPolicy::retryable directly") {
   CHECK_FALSE(RetryPolicy::retryable(answer(418, "")));
   CHECK(RetryPolicy::retryable(no_answer(TransportError::reset)));
   CHECK_FALSE(RetryPolicy::retryable(no_answer(TransportError::body_too_large)));
+  CHECK_FALSE(RetryPolicy::retryable(no_answer(TransportError::tls)));  // a certificate that fails, fails again
 }
 }  // TEST_SUITE("retries")
 
@@ -2356,7 +2357,7 @@ TEST_CASE("the bearer token never appears in any log message or error") {
   Harness h(options);
   h.transport.then(answer(503, "")).then(status_answer("pending")).then(answer(429, "", {{"Retry-After", "1"}}));
   h.transport.then(status_answer("completed"));                                 // job a
-  h.transport.then_n(3, no_answer(TransportError::tls));                        // job b: transport
+  h.transport.then_n(3, no_answer(TransportError::reset));                      // job b: transport
   h.transport.then(answer(401, R"({"error_message": "bad credentials"})"));    // job c: http_status
   h.transport.then(answer(500, "")).then(answer(200, R"({"job_id": "n"})"));  // create
   h.transport.then_n(3, answer(502, ""));                                      // create fails

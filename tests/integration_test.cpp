@@ -329,3 +329,68 @@ TEST_CASE("integration: cancelling ends a held long poll at once") {
   CHECK(result.cause == FailureCause::cancelled);
   CHECK(result.elapsed < 5s);  // the server would have held it for the whole 10 s budget
 }
+
+// ------------------------------------------------------------------------------------------------
+// HTTPS: the simulator with the self-signed test certificate (tests/tls), on loopback.
+
+namespace {
+
+/// The simulator serving HTTPS with the test certificate.
+SimulatorConfig tls_server() {
+  SimulatorConfig config = short_jobs();
+  config.tls_cert_file = HEYGEN_TEST_TLS_DIR "/cert.pem";
+  config.tls_key_file = HEYGEN_TEST_TLS_DIR "/key.pem";
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("integration: https with the server's certificate as the CA file: create and wait") {
+  RunningSimulator sim(tls_server());
+  REQUIRE(sim.server.base_url().rfind("https://127.0.0.1:", 0) == 0);
+  ClientOptions options = options_for(sim.server);
+  options.ca_cert_file = HEYGEN_TEST_TLS_DIR "/cert.pem";
+  VideoTranslationClient client(options);
+  const std::string id = client.create_translation_job();
+  const TranslationResult result = client.get_translation_status(id);
+  CHECK(result.ok());
+  CHECK(client.get_bulk_translation_statuses({id, client.create_translation_job()}).size() == 2);
+}
+
+TEST_CASE("integration: https verifies certificates by default: an unknown issuer fails at once, not retried") {
+  RunningSimulator sim(tls_server());
+  ClientOptions options = options_for(sim.server);  // no CA file: the system's bundle does not know it
+  VideoTranslationClient client(options);
+  const TranslationResult result = client.get_translation_status("job-000001");
+  CHECK(result.status == TranslationStatus::error);
+  CHECK(result.cause == FailureCause::transport);
+  CHECK(result.requests == 1);
+  CHECK(result.error_message.value_or("").find("tls") != std::string::npos);
+  try {
+    (void)client.create_translation_job();
+    FAIL("create succeeded against an unverified server");
+  } catch (const TranslationError& e) {
+    CHECK(e.cause() == FailureCause::transport);
+  }
+  CHECK(sim.server.stats().totals.jobs == 0);
+}
+
+TEST_CASE("integration: https with verification turned off explicitly works without a CA file") {
+  RunningSimulator sim(tls_server());
+  ClientOptions options = options_for(sim.server);
+  options.verify_tls = false;
+  VideoTranslationClient client(options);
+  CHECK(client.get_translation_status(client.create_translation_job()).ok());
+}
+
+TEST_CASE("integration: a plain-HTTP client against the HTTPS server fails defined, by its deadline") {
+  RunningSimulator sim(tls_server());
+  ClientOptions options = options_for(sim.server);
+  options.base_url = "http://" + sim.server.address();
+  options.max_timeout = 2s;
+  VideoTranslationClient client(options);
+  const auto started = std::chrono::steady_clock::now();
+  const TranslationResult result = client.get_translation_status("job-000001");
+  CHECK(result.status != TranslationStatus::completed);
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+}

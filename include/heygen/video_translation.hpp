@@ -203,7 +203,7 @@ enum class TransportError {
   refused,         ///< The connection could not be made (refused, unreachable, name not resolved).
   timeout,         ///< Connecting or reading took longer than allowed.
   reset,           ///< The connection broke before a whole response arrived.
-  tls,             ///< TLS handshake or certificate verification failed.
+  tls,             ///< The server's certificate failed verification, or the CA file could not be loaded (not retried).
   body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
   cancelled,       ///< The transport was asked to stop.
   other,           ///< Anything else; see error_detail.
@@ -325,9 +325,11 @@ struct RetryPolicy {
   Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
   Seconds max_backoff{30.0};     ///< Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
 
-  /// True for failures worth another try: no answer, 408, 429 and 5xx.
+  /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
+  /// verification: asking again gets the same), 408, 429 and 5xx.
   [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
-    if (!response.received()) return response.error != TransportError::body_too_large;
+    if (!response.received())
+      return response.error != TransportError::body_too_large && response.error != TransportError::tls;
     const int status = response.status;
     return status == 408 || status == 429 || status >= 500;
   }
@@ -2029,7 +2031,8 @@ class HttplibTransport {
         return HttpResponse::failure(took + std::chrono::milliseconds(50) >= timeout ? TransportError::timeout
                                                                                      : TransportError::reset,
                                      detail);
-      case httplib::Error::SSLConnection:
+      // A handshake cut short is a broken connection like any other; a certificate that fails is not.
+      case httplib::Error::SSLConnection: return HttpResponse::failure(TransportError::reset, detail);
       case httplib::Error::SSLLoadingCerts:
       case httplib::Error::SSLServerVerification: return HttpResponse::failure(TransportError::tls, detail);
       case httplib::Error::Canceled: return HttpResponse::failure(TransportError::cancelled, detail);
