@@ -812,7 +812,7 @@ TEST_CASE("404 is not retried: error with cause unknown_job") {
   CHECK(result.error_message == "unknown job (HTTP 404)");
 }
 
-TEST_CASE("every no-answer transport error is retried except body_too_large") {
+TEST_CASE("every no-answer transport error is retried except body_too_large and tls") {
   for (const auto error : {TransportError::refused, TransportError::timeout, TransportError::reset, TransportError::other}) {
     CAPTURE(to_string(error));
     Harness h;

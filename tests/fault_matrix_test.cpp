@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -243,4 +244,37 @@ TEST_CASE("fault matrix: bytes left past a Content-Length do not poison the next
   const TranslationResult second = client.check_translation_status("job-2");
   CHECK(second.ok());
   CHECK(second.requests <= 2);  // at most one retry, on a fresh connection
+}
+
+TEST_CASE("bounds: a job id full of CR, LF and header text stays inside one encoded path segment on the wire") {
+  std::mutex mutex;
+  std::vector<std::string> heads;
+  rawhttp::Server server([&](std::size_t n, const RequestLine& request) {
+    std::lock_guard lock(mutex);
+    heads.push_back(request.head);
+    return healthy(n, request);
+  });
+  VideoTranslationClient client(options_for(server.base_url()));
+  const std::string evil = "job-1 HTTP/1.1\r\nX-Injected: yes\r\n\r\nGET /admin HTTP/1.1\r\nHost: x";
+  CHECK(client.check_translation_status(evil).ok());
+  std::lock_guard lock(mutex);
+  REQUIRE(heads.size() == 1);  // one request, not two
+  CHECK(heads[0].find("\r\nX-Injected") == std::string::npos);  // no header line of its own
+  CHECK(heads[0].find("/admin") == std::string::npos);
+  const std::string line = heads[0].substr(0, heads[0].find("\r\n"));
+  CHECK(line.rfind("GET /status/job-1%20HTTP%2F1.1%0D%0AX-Injected%3A%20yes%0D%0A", 0) == 0);
+}
+
+TEST_CASE("bounds: max_body_bytes is the most a response body may take; one byte more is a clear error") {
+  const std::string body = R"({"result":"completed","pad":")" + std::string(1000, 'x') + R"("})";
+  rawhttp::Server server([&body](std::size_t, const RequestLine&) { return Reply{rawhttp::response(200, body)}; });
+  ClientOptions options = options_for(server.base_url());
+  options.max_body_bytes = body.size();
+  CHECK(VideoTranslationClient(options).check_translation_status("job-1").ok());
+  options.max_body_bytes = body.size() - 1;
+  const TranslationResult result = VideoTranslationClient(options).check_translation_status("job-1");
+  CHECK(result.status == TranslationStatus::error);
+  CHECK(result.cause == FailureCause::transport);
+  CHECK(result.requests == 1);
+  CHECK(result.error_message.value_or("").find("max_body_bytes") != std::string::npos);
 }
