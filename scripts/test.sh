@@ -63,6 +63,7 @@ run_check() {
 run_check fuzz bash scripts/fuzz.sh
 run_check consumers bash scripts/consumers.sh
 run_check valgrind bash scripts/valgrind.sh
+run_check examples bash scripts/examples.sh
 
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Builds the examples and the heygen-vt command-line tool (build/cli-check), runs every example, and checks the
+# tool's exit codes and --json output against status_server processes started here on ephemeral ports, plus a
+# tiny server in Python that speaks only the original GET /status?job_id= and records Authorization headers.
+# Prints "ok: ..." or "FAIL: ..." per check; exits non-zero when any failed. Safe to re-run; about 1-2 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_packages || exit 1
+build=build/cli-check
+targets=(examples/heygen-vt examples/status_server examples/usage examples/custom_transport examples/bulk_callback
+  examples/cancellation)
+configure_build "$build" g++ --buildtype=debug || exit 1  # -O0: half the compile time, and speed is not measured here
+ninja -j 2 -C "$build" "${targets[@]}" || exit 1
+
+work=$(mktemp -d)
+server_pids=()
+# Stops every server this script started (they also stop by themselves: `timeout`), then removes the scratch dir.
+cleanup() {
+  local pid
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+failures=0
+# check DESCRIPTION COMMAND...: runs a test command and reports it.
+check() {
+  local what=$1; shift
+  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+
+# start_server NAME COMMAND...: starts a server that prints "listening on HOST:PORT"; sets $url to it.
+start_server() {
+  local name=$1; shift
+  timeout 120 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  server_pids+=($!)
+  local line="" i
+  for i in $(seq 100); do
+    line=$(grep -m 1 '^listening on ' "$work/$name.out" 2>/dev/null) && break
+    sleep 0.1
+  done
+  [ -n "$line" ] || { echo "FAIL: $name did not start: $(cat "$work/$name.err")"; exit 1; }
+  url="http://${line#listening on }"
+}
+
+# vt ARGS...: runs heygen-vt with a bounded run time; sets $out (stdout), $err (stderr) and $rc.
+vt() {
+  timeout 60 "$build/examples/heygen-vt" "$@" >"$work/vt.out" 2>"$work/vt.err"
+  rc=$?
+  out=$(cat "$work/vt.out")
+  err=$(cat "$work/vt.err")
+}
+
+# json EXPRESSION: true when the Python expression over `jobs` (the parsed --json output in $out) holds.
+json() {
+  python3 -c 'import json, sys; jobs = json.loads(sys.stdin.read()); sys.exit(0 if eval(sys.argv[1]) else 1)' \
+    "$1" <<<"$out"
+}
+
+# created_ids: the ids of `heygen-vt create --json` output in $out, space-separated.
+created_ids() { python3 -c 'import json, sys; print(" ".join(j["id"] for j in json.load(sys.stdin)))' <<<"$out"; }
+
+status_server="$build/examples/status_server"
+
+echo "--- examples"
+for example in usage custom_transport bulk_callback cancellation; do
+  check "example $example runs and exits 0" timeout 30 "$build/examples/$example"
+done
+
+echo "--- usage errors (64) and --help (0)"
+vt; check "no command: 64" test "$rc" -eq 64
+vt wait; check "wait without ids: 64" test "$rc" -eq 64
+vt frobnicate x; check "unknown command: 64" test "$rc" -eq 64
+vt --bogus status x; check "unknown option: 64" test "$rc" -eq 64
+vt --timeout soon wait x; check "bad --timeout: 64" test "$rc" -eq 64
+vt --url localhost:5000 status x; check "URL without scheme: 64" test "$rc" -eq 64
+vt --help; check "--help: 0 and documents the exit codes" test "$rc" -eq 0 -a -n "$(grep -F '130' <<<"$out")"
+
+echo "--- full-featured server"
+start_server full "$status_server" --duration fixed:0.3
+vt --url "$url" create --count 3 --json
+check "create --count 3: 0, three ids" test "$rc" -eq 0 -a "$(created_ids | wc -w)" -eq 3
+ids=$(created_ids)
+# shellcheck disable=SC2086
+vt --url "$url" --json wait $ids
+check "wait, all completed: 0" test "$rc" -eq 0
+check "wait --json: one object per job with the documented fields" json \
+  'len(jobs) == 3 and all(j["status"] == "completed" and j["outcome"] == "completed" and j["cause"] is None
+   and j["error_message"] is None and j["http_status"] == 200 and j["requests"] >= 1
+   and isinstance(j["elapsed"], float) for j in jobs)'
+# shellcheck disable=SC2086
+vt --url "$url" wait $ids
+check "wait prints a table and a summary" grep -q 'summary: jobs=3 completed=3 failed=0' <<<"$out"
+vt --url "$url" --json wait no-such-job
+check "unknown job id: 1, cause unknown_job" test "$rc" -eq 1
+check "unknown job id in --json" json 'jobs[0]["cause"] == "unknown_job" and jobs[0]["http_status"] == 404'
+
+echo "--- some jobs fail"
+start_server failing "$status_server" --duration fixed:0.2 --error-rate 0.5 --seed 7
+vt --url "$url" create --count 8 --json
+ids=$(created_ids)
+# shellcheck disable=SC2086
+vt --url "$url" --json wait $ids
+check "some failed: 1" test "$rc" -eq 1
+check "some failed: job_failed and completed jobs in --json" json \
+  'any(j["cause"] == "job_failed" and j["outcome"] == "failed" for j in jobs) and any(j["outcome"] == "completed" for j in jobs)'
+
+echo "--- long jobs: timeout and Ctrl-C"
+start_server slow "$status_server" --duration fixed:60
+vt --url "$url" create --count 2 --json
+ids=$(created_ids)
+started=$SECONDS
+# shellcheck disable=SC2086
+vt --url "$url" --timeout 1 --json wait $ids
+check "timeout: 2 within a few seconds" test "$rc" -eq 2 -a $((SECONDS - started)) -le 5
+check "timeout in --json: status timeout, cause deadline" json \
+  'all(j["status"] == "timeout" and j["cause"] == "deadline" and j["outcome"] == "timeout" for j in jobs)'
+# shellcheck disable=SC2086
+vt --url "$url" --json status $ids
+check "status of pending jobs: 2, pending" test "$rc" -eq 2
+check "status --json: pending" json 'all(j["status"] == "pending" for j in jobs)'
+# shellcheck disable=SC2086
+timeout 60 "$build/examples/heygen-vt" --url "$url" --json wait $ids >"$work/vt.out" 2>"$work/vt.err" &
+waiter=$!
+sleep 1
+kill -INT "$waiter"
+wait "$waiter"
+rc=$?
+out=$(cat "$work/vt.out")
+check "SIGINT: 130" test "$rc" -eq 130
+check "SIGINT: prints what is known (cancelled)" json 'len(jobs) == 2 and all(j["cause"] == "cancelled" for j in jobs)'
+
+echo "--- the seed's server (--seed-quirks) and a core-only server"
+start_server quirks "$status_server" --duration fixed:0.2 --seed-quirks
+vt --url "$url" create --json
+ids=$(created_ids)
+vt --url "$url" --json wait "$ids"
+check "seed-quirks server: wait 0" test "$rc" -eq 0
+vt --url "$url" --json wait no-such-job
+check "seed-quirks unknown id ('Job ID not found'): 1, unexpected_result" \
+  test "$rc" -eq 1 -a -n "$(json 'jobs[0]["cause"] == "unexpected_result"' && echo yes)"
+start_server core "$status_server" --duration fixed:0.2 --core-only
+vt --url "$url" create --json
+ids=$(created_ids)
+vt --url "$url" --json --status-path /status wait "$ids"
+check "core-only server through GET /status?job_id=: 0" test "$rc" -eq 0
+
+echo "--- a server with only the original GET /status?job_id=, and the bearer token"
+cat >"$work/original_server.py" <<'PY'
+# Speaks only POST /create_job and GET /status?job_id= (404 elsewhere); records each Authorization header.
+import http.server, json, os, sys, threading, time, urllib.parse
+
+auth_log, jobs, lock = sys.argv[1], {}, threading.Lock()
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def record_auth(self):
+        with lock, open(auth_log, "a") as log:
+            log.write(self.headers.get("Authorization", "(none)") + "\n")
+
+    def do_POST(self):
+        self.record_auth()
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path != "/create_job":
+            return self.reply(404, "not found")
+        with lock:
+            job_id = "orig-%d" % (len(jobs) + 1)
+            jobs[job_id] = time.monotonic() + 0.3
+        self.reply(200, json.dumps({"job_id": job_id}))
+
+    def do_GET(self):
+        self.record_auth()
+        url = urllib.parse.urlsplit(self.path)
+        if url.path != "/status":
+            return self.reply(404, "<html>not found</html>")
+        done_at = jobs.get(urllib.parse.parse_qs(url.query).get("job_id", [""])[0])
+        result = "Job ID not found" if done_at is None else "completed" if time.monotonic() >= done_at else "pending"
+        self.reply(200, json.dumps({"result": result}))
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+threading.Timer(120, os._exit, [0]).start()  # stops by itself
+print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
+server.serve_forever()
+PY
+token="tok-$RANDOM$RANDOM-secret"
+start_server original python3 "$work/original_server.py" "$work/auth.log"
+HEYGEN_API_TOKEN=$token vt --url "$url" --verbose create --json
+printed="$out$err"
+ids=$(created_ids)
+HEYGEN_API_TOKEN=$token vt --url "$url" --verbose --json wait "$ids"
+printed+="$out$err"
+check "original-only server: auto-detected, 0" test "$rc" -eq 0 -a -n "$(grep -F 'GET /status?job_id=' <<<"$err")"
+check "the token is sent on every request" test "$(wc -l <"$work/auth.log")" -ge 3 \
+  -a "$(grep -c -v -x -F "Bearer $token" "$work/auth.log")" -eq 0
+vt --url "$url" --json --status-path '/status/{job_id}' wait "$ids"
+check "original-only server with an explicit /status/{job_id}: 1 (404)" test "$rc" -eq 1
+HEYGEN_API_TOKEN=$token vt --url "http://127.0.0.1:1" --verbose --retries 1 wait x
+printed+="$out$err"
+check "the token is never printed" test -z "$(grep -F "$token" <<<"$printed")"
+
+echo "--- unreachable server (69)"
+vt --url http://127.0.0.1:1 --retries 0 --json wait x
+check "wait, connection refused: 69, cause transport" \
+  test "$rc" -eq 69 -a -n "$(json 'jobs[0]["cause"] == "transport" and jobs[0]["outcome"] == "unavailable"' && echo yes)"
+vt --url http://127.0.0.1:1 --timeout 1 wait x
+check "wait, no answer before the deadline: 69" test "$rc" -eq 69
+vt --url http://127.0.0.1:1 --retries 0 create
+check "create, connection refused: 69" test "$rc" -eq 69
+
+echo "examples.sh: $failures failed"
+[ "$failures" -eq 0 ]
