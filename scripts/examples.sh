@@ -4,7 +4,7 @@
 # tiny server in Python that speaks only the original GET /status?job_id= and records Authorization headers.
 # Prints "ok: ..." or "FAIL: ..." per check; exits non-zero when any failed. Safe to re-run; about 1-2 minutes.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 source scripts/lib.sh
 
 ensure_packages || exit 1
@@ -37,8 +37,8 @@ start_server() {
   local name=$1; shift
   timeout 120 "$@" >"$work/$name.out" 2>"$work/$name.err" &
   server_pids+=($!)
-  local line="" i
-  for i in $(seq 100); do
+  local line=""
+  for _ in $(seq 100); do
     line=$(grep -m 1 '^listening on ' "$work/$name.out" 2>/dev/null) && break
     sleep 0.1
   done
@@ -58,6 +58,12 @@ vt() {
 json() {
   python3 -c 'import json, sys; jobs = json.loads(sys.stdin.read()); sys.exit(0 if eval(sys.argv[1]) else 1)' \
     "$1" <<<"$out"
+}
+
+# status_requests URL: the status requests a status_server has served (its /stats).
+status_requests() {
+  python3 -c 'import json, sys, urllib.request
+print(json.load(urllib.request.urlopen(sys.argv[1] + "/stats"))["totals"]["status_requests"])' "$1"
 }
 
 # created_ids: the ids of `heygen-vt create --json` output in $out, space-separated.
@@ -122,10 +128,15 @@ check "timeout in --json: status timeout, cause deadline" json \
 vt --url "$url" --json status $ids
 check "status of pending jobs: 2, pending" test "$rc" -eq 2
 check "status --json: pending" json 'all(j["status"] == "pending" for j in jobs)'
+# Interrupt once the tool is tracking: its handler is in place before its first status request.
+before=$(status_requests "$url")
 # shellcheck disable=SC2086
 timeout 60 "$build/examples/heygen-vt" --url "$url" --json wait $ids >"$work/vt.out" 2>"$work/vt.err" &
 waiter=$!
-sleep 1
+for _ in $(seq 100); do
+  [ "$(status_requests "$url")" -gt "$before" ] && break
+  sleep 0.1
+done
 kill -INT "$waiter"
 wait "$waiter"
 rc=$?
