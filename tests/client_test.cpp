@@ -748,6 +748,17 @@ TEST_CASE("max_retries = N: exactly N + 1 requests with no answer, then error wi
   CHECK(contains(*result.error_message, "after 3 attempts"));
 }
 
+TEST_CASE("a deadline reached while a server stays unreachable says so in the timeout's message") {
+  ClientOptions options = test_options();
+  options.max_timeout = Seconds(1.0);
+  Harness h(options);
+  h.transport.otherwise([](const HttpRequest&) { return no_answer(TransportError::refused); });
+  const auto result = h.client.get_translation_status("j");
+  CHECK(result.status == TranslationStatus::timeout);
+  CHECK(result.cause == FailureCause::deadline);
+  CHECK(contains(result.error_message.value_or(""), "last failure: no response (refused"));
+}
+
 TEST_CASE("max_retries = 0 makes exactly one request") {
   ClientOptions options = test_options();
   options.max_retries = 0;
@@ -756,7 +767,8 @@ TEST_CASE("max_retries = 0 makes exactly one request") {
   const auto result = h.client.get_translation_status("j");
   CHECK(result.requests == 1);
   CHECK(result.cause == FailureCause::transport);
-  CHECK(contains(result.error_message.value_or(""), "after 1 attempts"));
+  CHECK(contains(result.error_message.value_or(""), "after 1 attempt"));
+  CHECK_FALSE(contains(result.error_message.value_or(""), "attempts"));
   CHECK(h.clock.sleeps().empty());
 }
 
@@ -930,6 +942,7 @@ TEST_CASE("the deadline bounds create too: TranslationError with cause deadline"
     CHECK(e.http_status() == 503);
     CHECK(contains(e.what(), "create_translation_job"));
     CHECK(contains(e.what(), "max_timeout"));
+    CHECK(contains(e.what(), "last failure: HTTP 503"));  // what kept failing is not lost
   }
   CHECK(h.clock.sleeps() == Sleeps{250ms, 500ms, 250ms});
   CHECK(total(h.clock.sleeps()) == 1000ms);

@@ -1115,6 +1115,7 @@ class BasicVideoTranslationClient {
     std::stop_token stop;
     int requests = 0;
     int last_http_status = 0;
+    std::string last_failure{};  // the latest retried failure, so a deadline can say what kept failing
   };
 
   /// What one request came to after retries: a final response, or why there is none.
@@ -1211,7 +1212,7 @@ class BasicVideoTranslationClient {
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return {false, {}, FailureCause::cancelled, detail::cancelled_message};
       const auto remaining = call.deadline - clock_.now();
-      if (remaining <= TimePoint::duration::zero()) return {false, {}, FailureCause::deadline, deadline_message()};
+      if (remaining <= TimePoint::duration::zero()) return {false, {}, FailureCause::deadline, deadline_message(call)};
       request.timeout = detail::to_millis(std::min(Seconds(remaining), options_.request_timeout + server_hold));
       request.stop = call.stop;
       HttpResponse response = send_guarded(request);
@@ -1224,8 +1225,9 @@ class BasicVideoTranslationClient {
       }
       ++failures;
       const FailureCause cause = response.received() ? FailureCause::http_status : FailureCause::transport;
+      call.last_failure = describe_failure(response);
       if (failures > retry.max_retries) {
-        std::string message = describe_failure(response) + " after " + std::to_string(failures) + " attempts";
+        std::string message = call.last_failure + " after " + std::to_string(failures) + (failures == 1 ? " attempt" : " attempts");
         return {false, std::move(response), cause, std::move(message)};
       }
       const Seconds wait = retry_wait(retry, failures, response);
@@ -1279,7 +1281,7 @@ class BasicVideoTranslationClient {
       case Wake::cancelled: return std::pair{FailureCause::cancelled, std::string(detail::cancelled_message)};
       case Wake::deadline: break;
     }
-    return std::pair{FailureCause::deadline, deadline_message()};
+    return std::pair{FailureCause::deadline, deadline_message(call)};
   }
 
   std::optional<Exchange> pause_for_retry(Call& call, Seconds wait) {
@@ -1310,8 +1312,10 @@ class BasicVideoTranslationClient {
     return finish(call, failed(ended->first, std::move(ended->second)));
   }
 
-  std::string deadline_message() const {
-    return "no outcome within max_timeout (" + std::to_string(detail::to_millis(options_.max_timeout).count()) + " ms)";
+  std::string deadline_message(const Call& call) const {
+    std::string text = "no outcome within max_timeout (" + std::to_string(detail::to_millis(options_.max_timeout).count()) + " ms)";
+    if (!call.last_failure.empty()) text += "; last failure: " + call.last_failure;
+    return text;
   }
 
   static TranslationResult failed(FailureCause cause, std::string message) {
@@ -1727,7 +1731,7 @@ class BasicVideoTranslationClient {
     }
 
     void time_out(std::size_t i) {
-      finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message())));
+      finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message(jobs_[i].call))));
     }
 
     void requeue(const std::vector<Due>& entries) {
@@ -1853,10 +1857,13 @@ class HttplibTransport {
     Ticket arm(SteadyTime when, std::function<void()> action) {
       std::lock_guard lock(mutex_);
       const Ticket ticket{when, next_id_++};
-      const bool earliest = timers_.empty() || when < timers_.begin()->first.first;
       timers_.emplace(ticket, std::move(action));
       if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-      else if (earliest) wake_.notify_one();
+      // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
+      else if (when < sleeping_until_) {
+        sleeping_until_ = when;
+        wake_.notify_one();
+      }
       return ticket;
     }
 
@@ -1868,22 +1875,22 @@ class HttplibTransport {
     }
 
    private:
+    /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
     void run(std::stop_token stop) {
       std::unique_lock lock(mutex_);
       while (!stop.stop_requested()) {
-        if (timers_.empty()) {
-          wake_.wait(lock, stop, [&] { return !timers_.empty(); });
+        if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
+          auto action = std::move(timers_.begin()->second);
+          timers_.erase(timers_.begin());
+          action();
           continue;
         }
-        const Ticket due = timers_.begin()->first;
-        if (due.first > std::chrono::steady_clock::now()) {
-          // Woken early when an earlier timer is armed or this one is disarmed.
-          wake_.wait_until(lock, stop, due.first, [&] { return timers_.empty() || timers_.begin()->first != due; });
-          continue;
-        }
-        auto action = std::move(timers_.begin()->second);
-        timers_.erase(timers_.begin());
-        action();
+        sleeping_until_ = timers_.empty() ? SteadyTime::max() : timers_.begin()->first.first;
+        const SteadyTime until = sleeping_until_;
+        const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
+        if (until == SteadyTime::max()) wake_.wait(lock, stop, woken);
+        else wake_.wait_until(lock, stop, until, woken);
+        sleeping_until_ = SteadyTime::min();
       }
     }
 
@@ -1891,6 +1898,7 @@ class HttplibTransport {
     std::condition_variable_any wake_;
     std::map<Ticket, std::function<void()>> timers_;
     std::uint64_t next_id_ = 0;
+    SteadyTime sleeping_until_ = SteadyTime::max();  // when the thread wakes by itself; min() while awake
     std::jthread thread_;  // last: it uses the members above
   };
 
