@@ -12,7 +12,7 @@
 # A finding's input is printed in hex and kept in the temporary folder named at the end; to replay it:
 #   build/fz-fuzz/tests/fuzz/fuzz_TARGET FILE
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 source scripts/lib.sh
 
 seconds=${FUZZ_SECONDS:-20}

@@ -1,36 +1,56 @@
 #!/usr/bin/env bash
-# Runs every test binary (unit, no_httplib, integration) under valgrind's memcheck from a plain g++ build of its
-# own (build/fz-valgrind): invalid reads and writes, uses of uninitialised values and leaks fail the check,
-# as does a failing test. All three binaries run in full (about 25 s together on a 2-core machine).
+# Runs every test binary the build registers (unit, no_httplib, integration, faults, ...) under valgrind's
+# memcheck from a plain g++ build of its own (build/fz-valgrind): invalid reads and writes, uses of uninitialised
+# values and leaks fail the check, as does a failing test. Every binary runs in full (about 35 s together on a
+# 2-core machine, the integration tests being the longest at ~18 s).
 #
 #   bash scripts/valgrind.sh
 #
 # The build is -O0 (buildtype=debug) on purpose: at -O2 g++ tests a std::optional's payload before its
 # "engaged" flag (harmless, the result is the same), and memcheck reports that as a jump on an uninitialised
-# value; -O0 keeps every report a real one without a suppression list.
+# value. One report inside cpp-httplib itself is suppressed (see below).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 source scripts/lib.sh
 
 ensure_packages || exit 1
 build_dir=build/fz-valgrind
-binaries=(unit_tests no_httplib_tests integration_tests)
 configure_build "$build_dir" g++ -Dbuildtype=debug || exit 1
-ninja -j2 -C "$build_dir" "${binaries[@]/#/tests/}" >/dev/null || { echo "valgrind: build failed"; exit 1; }
+# The test binaries, as meson registers them (paths relative to the build folder): a new one is covered too.
+mapfile -t binaries < <(meson introspect --tests "$build_dir" | python3 -c '
+import json, os, sys
+for test in json.load(sys.stdin):
+    print(os.path.relpath(test["cmd"][0], sys.argv[1]))
+' "$build_dir")
+[ ${#binaries[@]} -gt 0 ] || { echo "valgrind: no tests registered in $build_dir"; exit 1; }
+ninja -j2 -C "$build_dir" "${binaries[@]}" >/dev/null || { echo "valgrind: build failed"; exit 1; }
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+suppressions=$(mktemp)
+trap 'rm -f "$log" "$suppressions"' EXIT
+# One third-party report, suppressed by its own frame only: cpp-httplib 0.11.4's SSLClient compares an IP SAN of
+# the certificate with both an in_addr and an in6_addr of the host, and for an IPv4 host (the https tests use
+# 127.0.0.1) the in6_addr is never set. That is Debian's compiled library, not code of ours to fix here.
+cat >"$suppressions" <<'SUPP'
+{
+   cpp-httplib 0.11.4 reads the unset in6_addr of an IPv4 host when matching certificate SANs
+   Memcheck:Cond
+   ...
+   fun:_ZNK7httplib9SSLClient33verify_host_with_subject_alt_nameEP7x509_st
+}
+SUPP
 
 # Runs one test binary under memcheck; prints its doctest summary, time and memcheck's verdict.
 check_one() {
   local binary=$1 started rc
   started=$(date +%s.%N)
-  timeout 900 valgrind -q --error-exitcode=1 --leak-check=full "$build_dir/tests/$binary" --no-intro=true >"$log" 2>&1
+  timeout 900 valgrind -q --error-exitcode=1 --leak-check=full --suppressions="$suppressions" \
+    "$build_dir/$binary" --no-intro=true >"$log" 2>&1
   rc=$?
   local took errors
   took=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   errors=$(grep -cE '^==[0-9]+== $' "$log")  # in -q mode each report ends with an empty line of its own
-  printf '%-18s %6s s  memcheck reports: %s  %s\n' "$binary" "$took" "$errors" \
+  printf '%-18s %6s s  memcheck reports: %s  %s\n' "$(basename "$binary")" "$took" "$errors" \
     "$(grep -E '^\[doctest\] test cases:' "$log" | tail -n 1)"
   if [ "$rc" -ne 0 ]; then
     echo "$binary: FAILED under valgrind (exit $rc); memcheck and test output:"
