@@ -106,12 +106,13 @@ struct CpuUse {
 /// Samples VmRSS and Threads of this process every 50 ms on its own thread, which it leaves out of the count.
 class Sampler {
  public:
-  Sampler() : thread_([this](std::stop_token stop) {
-      while (!stop.stop_requested()) {
-        sample(1);
-        std::this_thread::sleep_for(50ms);
-      }
-    }) {}
+  Sampler()
+      : thread_([this](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            sample(1);
+            std::this_thread::sleep_for(50ms);
+          }
+        }) {}
   /// Stops the sampler and takes one last sample; returns {peak RSS in MiB, peak threads}.
   std::pair<double, long> stop() {
     thread_.request_stop();
@@ -125,19 +126,21 @@ class Sampler {
     std::ifstream status("/proc/self/status");
     for (std::string line; std::getline(status, line);) {
       if (line.rfind("VmRSS:", 0) == 0) peak_rss_kib_ = std::max(peak_rss_kib_, std::atol(line.c_str() + 6));
-      if (line.rfind("Threads:", 0) == 0) peak_threads_ = std::max(peak_threads_, std::atol(line.c_str() + 8) - own_threads);
+      if (line.rfind("Threads:", 0) == 0)
+        peak_threads_ = std::max(peak_threads_, std::atol(line.c_str() + 8) - own_threads);
     }
   }
 
   long peak_rss_kib_ = 0;  // written by the sampler thread until join(), then read by the caller
   long peak_threads_ = 0;
-  std::jthread thread_;    // last: starts sampling once the peaks exist
+  std::jthread thread_;  // last: starts sampling once the peaks exist
 };
 
 /// The server for a mode: each extension off unless the mode uses it; workers for every connection we open.
 std::vector<std::string> server_flags(const Options& options, std::size_t jobs, const std::string& mode) {
-  std::vector<std::string> flags{"--duration", options.duration, "--seed", "7",
-                                 "--threads", std::to_string(options.concurrency + 16),
+  std::vector<std::string> flags{"--duration", options.duration,
+                                 "--seed",     "7",
+                                 "--threads",  std::to_string(options.concurrency + 16),
                                  "--max-jobs", std::to_string(std::max<std::size_t>(jobs, 1'000'000))};
   if (mode == "per-job" || mode == "raw") flags.push_back("--no-batch");
   if (mode != "batch+long-poll") flags.push_back("--no-long-poll");
@@ -170,12 +173,11 @@ std::size_t track_library(const std::string& base_url, const std::vector<std::st
   options.connection_pool_size = concurrency;  // one idle keep-alive connection per worker, so none is reopened
   heygen::VideoTranslationClient client(options);
   std::size_t results = 0, failed = 0;  // the callback is serialized by the library
-  client.get_bulk_translation_statuses(ids, concurrency, {},
-                                       [&](const std::string&, const heygen::TranslationResult& result,
-                                           heygen::BulkProgress) {
-                                         ++results;
-                                         if (!result.ok()) ++failed;
-                                       });
+  client.get_bulk_translation_statuses(
+      ids, concurrency, {}, [&](const std::string&, const heygen::TranslationResult& result, heygen::BulkProgress) {
+        ++results;
+        if (!result.ok()) ++failed;
+      });
   if (failed > 0) std::fprintf(stderr, "bulk: %zu results were not completed\n", failed);
   return results;
 }
@@ -231,7 +233,8 @@ Row run(const Options& options, std::size_t jobs, const std::string& mode) {
   row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   const CpuUse cpu = CpuUse::now() - cpu_before;
   row.cpu_s = cpu.total_s();
-  std::fprintf(stderr, "bulk: %zu jobs, %s: cpu user %.2f s, system %.2f s; context switches %ld voluntary, %ld involuntary\n",
+  std::fprintf(stderr,
+               "bulk: %zu jobs, %s: cpu user %.2f s, system %.2f s; context switches %ld voluntary, %ld involuntary\n",
                jobs, mode.c_str(), cpu.user_s, cpu.system_s, cpu.voluntary_switches, cpu.involuntary_switches);
   std::tie(row.peak_rss_mib, row.peak_threads) = sampler.stop();
   const Totals after = read_totals(server.port());
@@ -242,10 +245,11 @@ Row run(const Options& options, std::size_t jobs, const std::string& mode) {
 
 /// Prints the header of the table or the CSV.
 void print_header(bool csv) {
-  if (csv) std::printf("jobs,mode,wall_s,requests,cpu_s,cpu_us_per_request,peak_rss_mib,peak_threads,results\n");
+  if (csv)
+    std::printf("jobs,mode,wall_s,requests,cpu_s,cpu_us_per_request,peak_rss_mib,peak_threads,results\n");
   else
-    std::printf("%7s %-16s %8s %9s %9s %9s %8s %11s %9s %8s %8s\n", "jobs", "mode", "wall s", "requests",
-                "job-polls", "req/poll", "cpu s", "cpu us/req", "peak MiB", "threads", "results");
+    std::printf("%7s %-16s %8s %9s %9s %9s %8s %11s %9s %8s %8s\n", "jobs", "mode", "wall s", "requests", "job-polls",
+                "req/poll", "cpu s", "cpu us/req", "peak MiB", "threads", "results");
   std::fflush(stdout);
 }
 
@@ -260,9 +264,9 @@ void print_row(bool csv, const Row& r) {
     std::fprintf(stderr, "bulk: %zu jobs, %s: job-polls %llu, %.3f requests per job-poll\n", r.jobs, r.mode.c_str(),
                  static_cast<unsigned long long>(r.job_polls), per_poll);
   } else {
-    std::printf("%7zu %-16s %8.2f %9llu %9llu %9.3f %8.2f %11.1f %9.1f %8ld %8zu\n", r.jobs, r.mode.c_str(),
-                r.wall_s, static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.job_polls),
-                per_poll, r.cpu_s, per_request, r.peak_rss_mib, r.peak_threads, r.results);
+    std::printf("%7zu %-16s %8.2f %9llu %9llu %9.3f %8.2f %11.1f %9.1f %8ld %8zu\n", r.jobs, r.mode.c_str(), r.wall_s,
+                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.job_polls), per_poll,
+                r.cpu_s, per_request, r.peak_rss_mib, r.peak_threads, r.results);
   }
   std::fflush(stdout);
 }
@@ -301,7 +305,8 @@ std::vector<std::string> split(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);  // raw mode's cpp-httplib writes without MSG_NOSIGNAL; a closed socket must not kill us
+  std::signal(SIGPIPE,
+              SIG_IGN);  // raw mode's cpp-httplib writes without MSG_NOSIGNAL; a closed socket must not kill us
   Options options;
   options.server = bench::default_server_path(argv[0]);
   const std::vector<std::string> known{"per-job", "batch", "batch+long-poll", "raw"};
@@ -309,13 +314,20 @@ int main(int argc, char** argv) {
     const std::string flag = argv[i];
     const bool has_value = i + 1 < argc;
     bool ok = true;
-    if (flag == "--csv") options.csv = true;
-    else if (flag == "--jobs" && has_value) options.sizes = {std::max<std::size_t>(1, std::strtoul(argv[++i], nullptr, 10))};
-    else if (flag == "--concurrency" && has_value) options.concurrency = std::max<std::size_t>(1, std::strtoul(argv[++i], nullptr, 10));
-    else if (flag == "--modes" && has_value) options.modes = split(argv[++i]);
-    else if (flag == "--server" && has_value) options.server = argv[++i];
-    else if (flag == "--duration" && has_value) options.duration = argv[++i];
-    else ok = false;
+    if (flag == "--csv")
+      options.csv = true;
+    else if (flag == "--jobs" && has_value)
+      options.sizes = {std::max<std::size_t>(1, std::strtoul(argv[++i], nullptr, 10))};
+    else if (flag == "--concurrency" && has_value)
+      options.concurrency = std::max<std::size_t>(1, std::strtoul(argv[++i], nullptr, 10));
+    else if (flag == "--modes" && has_value)
+      options.modes = split(argv[++i]);
+    else if (flag == "--server" && has_value)
+      options.server = argv[++i];
+    else if (flag == "--duration" && has_value)
+      options.duration = argv[++i];
+    else
+      ok = false;
     for (const auto& mode : options.modes) ok = ok && std::find(known.begin(), known.end(), mode) != known.end();
     if (!ok) {
       std::fprintf(stderr,

@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <stdexcept>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,15 +24,15 @@
 namespace {
 
 using namespace heygen;
+using bench::Figures;
 using heygen::testing::FakeClock;
 using heygen::testing::FakeTransport;
-using bench::Figures;
 
 /// What the fake server knows about the job being tracked.
 struct FakeJob {
   TimePoint done_at{};
   double duration_s = 0;
-  double eta_factor = 1;      // this job's eta error, fixed at creation as a real estimate's would be
+  double eta_factor = 1;  // this job's eta error, fixed at creation as a real estimate's would be
   bool reported = false;
   double lag_s = 0;
 };
@@ -48,7 +48,8 @@ HttpResponse answer_status(const HttpRequest& request, FakeJob& job, FakeClock& 
   const auto wait_at = request.target.find("wait=");
   if (server.long_poll && wait_at != std::string::npos) {
     const double hold = std::clamp(std::atof(request.target.c_str() + wait_at + 5), 0.0, 60.0);
-    const TimePoint until = std::min(job.done_at, clock.now() + std::chrono::duration_cast<TimePoint::duration>(Seconds(hold)));
+    const TimePoint until =
+        std::min(job.done_at, clock.now() + std::chrono::duration_cast<TimePoint::duration>(Seconds(hold)));
     if (until > clock.now()) clock.sleep_until(until, {});
   }
   const TimePoint now = clock.now();
@@ -114,8 +115,8 @@ Figures run(const bench::Workload& workload, const std::string& strategy, int jo
   FakeTransport transport;
   FakeJob job;
   transport.otherwise([&](const HttpRequest& request) { return answer_status(request, job, clock, server); });
-  BasicVideoTranslationClient<FakeTransport, FakeClock> client(
-      strategy_options(strategy, [&] { return unit(rng); }), transport, clock);
+  BasicVideoTranslationClient<FakeTransport, FakeClock> client(strategy_options(strategy, [&] { return unit(rng); }),
+                                                               transport, clock);
   const int warmup = strategy == "warm" || strategy == "hints" || strategy == "long-poll" ? 500 : 0;
   Figures figures;
   figures.jobs = jobs;
@@ -133,11 +134,10 @@ Figures run(const bench::Workload& workload, const std::string& strategy, int jo
   return figures;
 }
 
-
 /// Scales every time in a policy, so a run with jobs `scale` times shorter keeps the same shape.
 void scale_policy(PollPolicy& policy, double scale) {
-  for (Seconds* time : {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval,
-                        &policy.long_poll})
+  for (Seconds* time :
+       {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval, &policy.long_poll})
     *time = *time * scale;
 }
 
@@ -205,11 +205,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     const bool has_value = i + 1 < argc;
-    if (flag == "--csv") csv = true;
-    else if (flag == "--real") real = true;
-    else if (flag == "--jobs" && has_value) jobs = std::max(1, std::atoi(argv[++i]));
-    else if (flag == "--scale" && has_value) scale = std::clamp(std::atof(argv[++i]), 0.001, 1.0);
-    else if (flag == "--server" && has_value) server = argv[++i];
+    if (flag == "--csv")
+      csv = true;
+    else if (flag == "--real")
+      real = true;
+    else if (flag == "--jobs" && has_value)
+      jobs = std::max(1, std::atoi(argv[++i]));
+    else if (flag == "--scale" && has_value)
+      scale = std::clamp(std::atof(argv[++i]), 0.001, 1.0);
+    else if (flag == "--server" && has_value)
+      server = argv[++i];
     else {
       std::fprintf(stderr, "usage: %s [--csv] [--jobs N] [--real [--scale F] [--server PATH]]\n", argv[0]);
       return 2;

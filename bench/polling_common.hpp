@@ -22,7 +22,8 @@ struct Workload {
 inline std::vector<Workload> workloads() {
   return {
       {"uniform-20-40", [](std::mt19937_64& rng) { return std::uniform_real_distribution<double>(20.0, 40.0)(rng); }},
-      {"lognormal-60", [](std::mt19937_64& rng) { return 60.0 * std::exp(std::normal_distribution<double>(0.0, 1.0)(rng)); }},
+      {"lognormal-60",
+       [](std::mt19937_64& rng) { return 60.0 * std::exp(std::normal_distribution<double>(0.0, 1.0)(rng)); }},
       {"fixed-5", [](std::mt19937_64&) { return 5.0; }},
   };
 }
@@ -51,9 +52,11 @@ struct Figures {
 class Table {
  public:
   explicit Table(bool csv) : csv_(csv) {
-    if (csv_) std::printf("workload,strategy,jobs,requests_per_job,lag_mean_s,lag_p95_s,lag_max_s\n");
-    else std::printf("%-18s %-10s %7s %13s %11s %10s %10s\n", "workload", "strategy", "jobs", "requests/job",
-                     "lag mean s", "lag p95 s", "lag max s");
+    if (csv_)
+      std::printf("workload,strategy,jobs,requests_per_job,lag_mean_s,lag_p95_s,lag_max_s\n");
+    else
+      std::printf("%-18s %-10s %7s %13s %11s %10s %10s\n", "workload", "strategy", "jobs", "requests/job", "lag mean s",
+                  "lag p95 s", "lag max s");
     std::fflush(stdout);
   }
   void row(const std::string& workload, const std::string& strategy, Figures figures) {

@@ -60,13 +60,20 @@ std::optional<DemoArgs> parse(int argc, char** argv) {
     if (i + 1 >= argc) return std::nullopt;
     const char* value = argv[++i];
     const auto n = number(value);
-    if (flag == "--url") args.url = value;
-    else if (flag == "--jobs" && n && *n >= 1 && *n <= 100000) args.jobs = static_cast<int>(*n);
-    else if (flag == "--min" && n && *n >= 0) args.min_s = *n;
-    else if (flag == "--max" && n && *n >= 0) args.max_s = *n;
-    else if (flag == "--error-rate" && n && *n >= 0 && *n <= 1) args.error_rate = *n;
-    else if (flag == "--seed" && n && *n >= 0) args.seed = static_cast<std::uint64_t>(*n);
-    else return std::nullopt;
+    if (flag == "--url")
+      args.url = value;
+    else if (flag == "--jobs" && n && *n >= 1 && *n <= 100000)
+      args.jobs = static_cast<int>(*n);
+    else if (flag == "--min" && n && *n >= 0)
+      args.min_s = *n;
+    else if (flag == "--max" && n && *n >= 0)
+      args.max_s = *n;
+    else if (flag == "--error-rate" && n && *n >= 0 && *n <= 1)
+      args.error_rate = *n;
+    else if (flag == "--seed" && n && *n >= 0)
+      args.seed = static_cast<std::uint64_t>(*n);
+    else
+      return std::nullopt;
   }
   if (args.max_s < args.min_s) return std::nullopt;
   return args;
@@ -138,10 +145,9 @@ int run(const DemoArgs& args) {
   std::printf("created %d jobs; tracking them\n", args.jobs);
 
   ProgressView view;
-  const auto results = client.get_bulk_translation_statuses(ids, ids.size(), {},
-                                                            [&view](const std::string& id, const auto& result, auto progress) {
-                                                              view.update(id, result, progress);
-                                                            });
+  const auto results = client.get_bulk_translation_statuses(
+      ids, ids.size(), {},
+      [&view](const std::string& id, const auto& result, auto progress) { view.update(id, result, progress); });
   const auto lags = server_lags(simulator.get());
 
   std::printf("\n%-14s %-10s %-16s %9s %12s\n", "job", "outcome", "cause", "requests", "lag ms");

@@ -14,8 +14,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/time.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,11 +23,11 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <climits>
-#include <csignal>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -70,9 +70,7 @@ struct DurationDistribution {
   /// Uniform between `lo` and `hi` seconds.
   static DurationDistribution uniform(double lo, double hi) { return {Kind::uniform, lo, hi}; }
   /// Lognormal with the given median in seconds and sigma of the log.
-  static DurationDistribution lognormal(double median, double sigma) {
-    return {Kind::lognormal, median, sigma};
-  }
+  static DurationDistribution lognormal(double median, double sigma) { return {Kind::lognormal, median, sigma}; }
 
   /// Why the parameters are unusable, or an empty string when they are fine.
   std::string validate() const;
@@ -555,12 +553,14 @@ inline ssize_t tls_write(TlsSession* tls, const char* data, std::size_t size) {
 inline TlsContext* make_tls_context(const std::string& cert_file, const std::string& key_file) {
   TlsContext* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx != nullptr && SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) == 1 &&
-      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) == 1 && SSL_CTX_check_private_key(ctx) == 1) {
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) == 1 &&
+      SSL_CTX_check_private_key(ctx) == 1) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     return ctx;
   }
   SSL_CTX_free(ctx);
-  throw std::runtime_error("status simulator: cannot load TLS certificate '" + cert_file + "' and key '" + key_file + "'");
+  throw std::runtime_error("status simulator: cannot load TLS certificate '" + cert_file + "' and key '" + key_file +
+                           "'");
 }
 /// Accepts a TLS session on a connected socket (the handshake is bounded by the socket's timeouts).
 inline TlsSession* accept_tls(TlsContext* ctx, int sock) {
@@ -601,14 +601,13 @@ class PollStream final : public httplib::Stream {
   /// Buffered bytes are waiting, or the socket becomes readable before the read timeout.
   bool is_readable() const override { return wait_readable(read_ms_); }
   /// The socket becomes writable before the write timeout.
-  bool is_writable() const override {
-    return wait_fd(sock_, POLLOUT, -1, write_ms_) == Readiness::ready;
-  }
+  bool is_writable() const override { return wait_fd(sock_, POLLOUT, -1, write_ms_) == Readiness::ready; }
   /// Bytes already buffered for the parser.
   std::size_t buffered() const noexcept { return len_ - pos_; }
   /// Waits for the next request's first byte; false on timeout, stop or error.
   bool wait_readable(int timeout_ms) const {
-    return buffered() > 0 || (tls_ && tls_pending(tls_)) || wait_fd(sock_, POLLIN, stop_fd_, timeout_ms) == Readiness::ready;
+    return buffered() > 0 || (tls_ && tls_pending(tls_)) ||
+           wait_fd(sock_, POLLIN, stop_fd_, timeout_ms) == Readiness::ready;
   }
 
   /// Reads up to `size` bytes: 0 at end of stream, -1 on error, timeout, stop or the request byte cap.
@@ -1102,8 +1101,7 @@ inline std::string DurationDistribution::validate() const {
   const bool finite = std::isfinite(a) && std::isfinite(b);
   const double limit = detail::max_span_s;
   switch (kind) {
-    case Kind::fixed:
-      return finite && a >= 0 && a <= limit ? "" : "fixed duration must be between 0 and 1e8 seconds";
+    case Kind::fixed: return finite && a >= 0 && a <= limit ? "" : "fixed duration must be between 0 and 1e8 seconds";
     case Kind::uniform:
       return finite && a >= 0 && a <= b && b <= limit ? "" : "uniform needs 0 <= A <= B <= 1e8 seconds";
     case Kind::lognormal:
@@ -1417,9 +1415,7 @@ inline std::string StatusSimulator::address() const {
 inline void StatusSimulator::install_routes() {
   // GET /status/{id} is matched by prefix rather than by an httplib regex: std::regex backtracks recursively
   // over the (client-controlled, up to 8 KiB) path and could exhaust a worker's stack.
-  httplib::Server::HandlerWithResponse pre = [this](const Request& q, Response& r) {
-    return pre_route(q, r);
-  };
+  httplib::Server::HandlerWithResponse pre = [this](const Request& q, Response& r) { return pre_route(q, r); };
   server_.set_pre_routing_handler(std::move(pre));
   server_.Post("/create_job", [this](const Request& q, Response& r) { on_create(q, r); });
   server_.Get("/status", [this](const Request& q, Response& r) { on_status_query(q, r); });
@@ -1556,8 +1552,7 @@ inline void StatusSimulator::on_batch(const Request& req, Response& res) {
 }
 
 inline void StatusSimulator::answer_batch(Response& res, const std::vector<std::string>& ids, detail::Fault fault) {
-  const std::string unknown =
-      detail::JsonObject{}.str("result", "error").str("error_message", "unknown job").done();
+  const std::string unknown = detail::JsonObject{}.str("result", "error").str("error_message", "unknown job").done();
   detail::JsonObject results;
   bool any_terminal = false;
   int hint = 0;  // the soonest suggestion among pending jobs
@@ -1599,7 +1594,7 @@ inline void StatusSimulator::hold(const std::vector<std::string>& ids, double wa
 }
 
 inline std::optional<detail::JobView> StatusSimulator::look_locked(const std::string& id, Clock::time_point now,
-                                                                    bool delivered) {
+                                                                   bool delivered) {
   const auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;
   detail::Job& job = jobs_[it->second];
@@ -1781,10 +1776,14 @@ inline std::string parse_duration(std::string_view spec, DurationDistribution& o
     nums.push_back(*value);
   }
   DurationDistribution d;
-  if (parts.size() == 1 || (parts[0] == "fixed" && nums.size() == 1)) d = DurationDistribution::fixed(nums[0]);
-  else if (parts[0] == "uniform" && nums.size() == 2) d = DurationDistribution::uniform(nums[0], nums[1]);
-  else if (parts[0] == "lognormal" && nums.size() == 2) d = DurationDistribution::lognormal(nums[0], nums[1]);
-  else return "expected fixed:S, uniform:A:B or lognormal:MEDIAN:SIGMA, got '" + std::string(spec) + "'";
+  if (parts.size() == 1 || (parts[0] == "fixed" && nums.size() == 1))
+    d = DurationDistribution::fixed(nums[0]);
+  else if (parts[0] == "uniform" && nums.size() == 2)
+    d = DurationDistribution::uniform(nums[0], nums[1]);
+  else if (parts[0] == "lognormal" && nums.size() == 2)
+    d = DurationDistribution::lognormal(nums[0], nums[1]);
+  else
+    return "expected fixed:S, uniform:A:B or lognormal:MEDIAN:SIGMA, got '" + std::string(spec) + "'";
   if (auto problem = d.validate(); !problem.empty()) return problem;
   out = d;
   return "";

@@ -236,8 +236,8 @@ TEST_CASE("bearer_token and extra_headers go on every request, extra headers fir
   CHECK(create_lines[3] == "Authorization: Bearer tok-123");
   CHECK(contains(create_lines[4], "Idempotency-Key: "));
   CHECK(create_lines[5] == "Content-Type: application/json");
-  CHECK(header_lines(requests[1]) ==
-        std::vector<std::string>{"X-Trace: t1", "X-Team: vt", "Accept: application/json", "Authorization: Bearer tok-123"});
+  CHECK(header_lines(requests[1]) == std::vector<std::string>{"X-Trace: t1", "X-Team: vt", "Accept: application/json",
+                                                              "Authorization: Bearer tok-123"});
 }
 
 TEST_CASE("one create keeps the same Idempotency-Key on every retry; a second create gets a new key") {
@@ -509,7 +509,8 @@ ClientOptions long_poll_options(double seconds) {
 }
 }  // namespace
 
-TEST_CASE("long poll: ?wait= is asked, the request budget grows by the hold, and a server that ignores it is remembered") {
+TEST_CASE(
+    "long poll: ?wait= is asked, the request budget grows by the hold, and a server that ignores it is remembered") {
   Harness h(long_poll_options(30.0));
   h.transport.then(status_answer("pending")).then(status_answer("pending")).then(status_answer("completed"));
   REQUIRE(h.client.get_translation_status("j").ok());
@@ -610,7 +611,7 @@ TEST_CASE("DurationModel: quantiles, bounded memory, bad values ignored") {
 
 TEST_CASE("DurationModel::next_finish_after") {
   DurationModel model;
-  for (int i = 1; i <= 10; ++i) model.record(Seconds(i));  // 1..10 s
+  for (int i = 1; i <= 10; ++i) model.record(Seconds(i));     // 1..10 s
   CHECK_FALSE(model.next_finish_after(Seconds(0), 0.1, 11));  // not warm yet
   CHECK(model.next_finish_after(Seconds(0), 0.1, 10)->count() == doctest::Approx(1.0));
   CHECK(model.next_finish_after(Seconds(3.5), 0.2, 10)->count() == doctest::Approx(5.0));
@@ -825,7 +826,8 @@ TEST_CASE("404 is not retried: error with cause unknown_job") {
 }
 
 TEST_CASE("every no-answer transport error is retried except body_too_large and tls") {
-  for (const auto error : {TransportError::refused, TransportError::timeout, TransportError::reset, TransportError::other}) {
+  for (const auto error :
+       {TransportError::refused, TransportError::timeout, TransportError::reset, TransportError::other}) {
     CAPTURE(to_string(error));
     Harness h;
     h.transport.then(no_answer(error)).then(status_answer("completed"));
@@ -997,8 +999,8 @@ TEST_CASE("Retry-After on create is honoured too") {
 TEST_CASE("Retry-After HTTP-date is taken relative to the response's Date header") {
   Harness h;
   // The server's clock is months off the client's wall clock (2026-01-01): only the Date header makes 5 s.
-  h.transport.then(answer(503, "", {{"Date", "Mon, 01 Jun 2026 12:00:00 GMT"},
-                                    {"Retry-After", "Mon, 01 Jun 2026 12:00:05 GMT"}}));
+  h.transport.then(
+      answer(503, "", {{"Date", "Mon, 01 Jun 2026 12:00:00 GMT"}, {"Retry-After", "Mon, 01 Jun 2026 12:00:05 GMT"}}));
   h.transport.then(status_answer("completed"));
   REQUIRE(h.client.get_translation_status("j").ok());
   CHECK(h.clock.sleeps() == Sleeps{5000ms});
@@ -1046,7 +1048,8 @@ TEST_CASE("Retry-After on a pending 200 is the next poll interval, clamped to [m
   }
   SUBCASE("too long is cut to max_interval") {
     Harness h;
-    h.transport.then(status_with(R"({"result": "pending"})", {{"Retry-After", "600"}})).then(status_answer("completed"));
+    h.transport.then(status_with(R"({"result": "pending"})", {{"Retry-After", "600"}}))
+        .then(status_answer("completed"));
     REQUIRE(h.client.get_translation_status("j").ok());
     CHECK(h.clock.sleeps() == Sleeps{120000ms});
   }
@@ -1139,7 +1142,8 @@ TEST_CASE("detail::parse_http_date: the three forms, and bad dates") {
   CHECK(*rfc850 == expected);
   CHECK(*asctime == expected);
   CHECK(duration_cast<seconds>(imf->time_since_epoch()).count() == 784111777);
-  CHECK(detail::parse_http_date("Thursday, 01-Jan-26 00:00:00 GMT") == sys_days{year{2026} / 1 / 1} + 0s);  // 2-digit year
+  CHECK(detail::parse_http_date("Thursday, 01-Jan-26 00:00:00 GMT") ==
+        sys_days{year{2026} / 1 / 1} + 0s);                                                              // 2-digit year
   CHECK(detail::parse_http_date("thu, 01 jan 2026 00:00:00 GMT") == sys_days{year{2026} / 1 / 1} + 0s);  // case
   CHECK(detail::parse_http_date("Sat, 29 Feb 2028 00:00:00 GMT") == sys_days{year{2028} / 2 / 29} + 0s);  // leap
   CHECK_FALSE(detail::parse_http_date("Mon, 30 Feb 2026 00:00:00 GMT"));
@@ -1334,8 +1338,8 @@ TEST_CASE("create: a non-JSON body is bad_response with the status and one reque
 }
 
 TEST_CASE("create: a missing, empty, null or non-scalar job_id is bad_response") {
-  for (const char* body : {R"({"id": "x"})", R"({"job_id": ""})", R"({"job_id": null})", R"({"job_id": ["x"]})",
-                           R"({"job_id": true})"}) {
+  for (const char* body :
+       {R"({"id": "x"})", R"({"job_id": ""})", R"({"job_id": null})", R"({"job_id": ["x"]})", R"({"job_id": true})"}) {
     CAPTURE(body);
     Harness h;
     h.transport.then(answer(200, body));
@@ -1501,10 +1505,10 @@ TEST_CASE("BaseUrl::parse splits scheme, host, port and prefix") {
 
 TEST_SUITE("construction") {
 TEST_CASE("construction rejects bad base URLs with invalid_argument naming base_url") {
-  for (const char* url : {"", "localhost:5000", "ftp://h", "http://", "http:///path", "http://:80",
-                          "http://h\r\n:80", "http://h\n", "http://h x", "http://h:0", "http://h:70000",
-                          "http://h:abc", "http://h:", "http://h:123456", "http://[::1", "http://[::1]x",
-                          "http://user@h", "http://h/a?b=1", "http://h/a#frag"}) {
+  for (const char* url :
+       {"", "localhost:5000", "ftp://h", "http://", "http:///path", "http://:80", "http://h\r\n:80", "http://h\n",
+        "http://h x", "http://h:0", "http://h:70000", "http://h:abc", "http://h:", "http://h:123456", "http://[::1",
+        "http://[::1]x", "http://user@h", "http://h/a?b=1", "http://h/a#frag"}) {
     CAPTURE(url);
     CHECK_THROWS_WITH_AS(build(with_url(url)), doctest::Contains("base_url"), std::invalid_argument);
   }
@@ -1759,8 +1763,8 @@ TEST_CASE("bulk: stop marks every unfinished id cancelled; finished ones keep th
   std::stop_source source;
   h.clock.on_sleep([&] { source.request_stop(); });
   // concurrent_limit 1: the calling thread looks at every due id once (in sorted order), then sleeps
-  const auto results = h.client.get_bulk_translation_statuses({"d-never", "c-pending", "b-failed", "a-done"}, 1,
-                                                              source.get_token());
+  const auto results =
+      h.client.get_bulk_translation_statuses({"d-never", "c-pending", "b-failed", "a-done"}, 1, source.get_token());
   REQUIRE(results.size() == 4u);
   CHECK(results.at("a-done").status == TranslationStatus::completed);
   CHECK(results.at("b-failed").cause == FailureCause::job_failed);
@@ -1954,7 +1958,8 @@ TEST_CASE("bulk: the scheduler serves jobs by next-due time, interleaved, one sl
   CHECK(results.size() == 3u);
   std::vector<std::string> targets;
   for (const auto& request : h.transport.requests()) targets.push_back(request.target);
-  CHECK(targets == std::vector<std::string>{"/status/a", "/status/b", "/status/c", "/status/a", "/status/b", "/status/c"});
+  CHECK(targets ==
+        std::vector<std::string>{"/status/a", "/status/b", "/status/c", "/status/a", "/status/b", "/status/c"});
   CHECK(h.clock.sleeps() == Sleeps{1900ms});
   for (const auto& entry : results) {
     CAPTURE(entry.first);
@@ -1976,7 +1981,8 @@ ClientOptions batch_unknown_options() {
 HttpResponse batch_answer(const std::vector<std::string>& ids, const std::set<std::string>& done) {
   std::string body = R"({"results": {)";
   for (std::size_t i = 0; i < ids.size(); ++i)
-    body += (i ? ", \"" : "\"") + ids[i] + R"(": {"result": ")" + (done.count(ids[i]) ? "completed" : "pending") + "\"}";
+    body +=
+        (i ? ", \"" : "\"") + ids[i] + R"(": {"result": ")" + (done.count(ids[i]) ? "completed" : "pending") + "\"}";
   return answer(200, body + "}}");
 }
 }  // namespace
@@ -2024,7 +2030,8 @@ TEST_CASE("bulk: batch requests are long polls when the policy asks for them") {
   h.transport.otherwise([&](const HttpRequest& request) {
     CHECK(request.target == "/status/batch?wait=20");
     h.clock.advance(20s);  // the server held it, and nothing finished
-    return batch_answer({"a", "b"}, h.transport.request_count() >= 3 ? std::set<std::string>{"a", "b"} : std::set<std::string>{});
+    return batch_answer({"a", "b"},
+                        h.transport.request_count() >= 3 ? std::set<std::string>{"a", "b"} : std::set<std::string>{});
   });
   // more jobs than workers: held per-job polls would starve, so the jobs share batch long polls
   const auto results = h.client.get_bulk_translation_statuses({"a", "b"}, 1);
@@ -2217,9 +2224,8 @@ TEST_CASE("16 threads through one client: each gets its own requests count and r
 TEST_CASE("concurrent creates each get their own Idempotency-Key and id") {
   Harness h;
   auto next = std::make_shared<std::atomic<int>>(0);
-  h.transport.otherwise([next](const HttpRequest&) {
-    return answer(200, R"({"job_id": "id-)" + std::to_string((*next)++) + "\"}");
-  });
+  h.transport.otherwise(
+      [next](const HttpRequest&) { return answer(200, R"({"job_id": "id-)" + std::to_string((*next)++) + "\"}"); });
   constexpr int thread_count = 8;
   std::vector<std::string> ids(thread_count);
   {
@@ -2351,7 +2357,9 @@ TEST_CASE("log_level filters: debug shows each pending look and its wait; warn h
     options.log_sink = warn_logs.sink();
     options.log_level = LogLevel::warn;
     Harness h2(options);
-    h2.transport.then(answer(200, R"({"job_id": "new-2"})")).then(status_answer("pending")).then(status_answer("completed"));
+    h2.transport.then(answer(200, R"({"job_id": "new-2"})"))
+        .then(status_answer("pending"))
+        .then(status_answer("completed"));
     REQUIRE(h2.client.create_translation_job() == "new-2");
     REQUIRE(h2.client.get_translation_status("new-2").ok());
     CHECK(warn_logs.all().empty());
@@ -2369,11 +2377,11 @@ TEST_CASE("the bearer token never appears in any log message or error") {
   options.max_timeout = Seconds(20.0);
   Harness h(options);
   h.transport.then(answer(503, "")).then(status_answer("pending")).then(answer(429, "", {{"Retry-After", "1"}}));
-  h.transport.then(status_answer("completed"));                                 // job a
-  h.transport.then_n(3, no_answer(TransportError::reset));                      // job b: transport
-  h.transport.then(answer(401, R"({"error_message": "bad credentials"})"));    // job c: http_status
-  h.transport.then(answer(500, "")).then(answer(200, R"({"job_id": "n"})"));  // create
-  h.transport.then_n(3, answer(502, ""));                                      // create fails
+  h.transport.then(status_answer("completed"));                                        // job a
+  h.transport.then_n(3, no_answer(TransportError::reset));                             // job b: transport
+  h.transport.then(answer(401, R"({"error_message": "bad credentials"})"));            // job c: http_status
+  h.transport.then(answer(500, "")).then(answer(200, R"({"job_id": "n"})"));           // create
+  h.transport.then_n(3, answer(502, ""));                                              // create fails
   h.transport.otherwise([](const HttpRequest&) { return status_answer("pending"); });  // job d: timeout
   std::vector<std::string> errors;
   errors.push_back(h.client.get_translation_status("a").error_message.value_or(""));
@@ -2570,7 +2578,8 @@ TEST_CASE("a Retry-After HTTP-date beyond year 2262 must wait (to the deadline),
   ClientOptions options = test_options();
   options.max_timeout = Seconds(10.0);
   Harness h(options);
-  h.transport.then(answer(503, "", {{"Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"}})).then(status_answer("completed"));
+  h.transport.then(answer(503, "", {{"Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"}}))
+      .then(status_answer("completed"));
   const auto result = h.client.get_translation_status("j");
   CHECK(result.status == TranslationStatus::timeout);
   CHECK(result.requests == 1);

@@ -29,9 +29,9 @@ inline HttpResponse no_answer(TransportError error) { return HttpResponse::failu
 /// Shared state of a FakeTransport: copies of the transport share one script and one log.
 struct FakeTransportState {
   std::mutex mutex;
-  std::deque<HttpResponse> script;                                  ///< answers handed out in order
-  std::function<HttpResponse(const HttpRequest&)> handler;          ///< used when the script is empty
-  std::vector<HttpRequest> log;                                     ///< every request, in order
+  std::deque<HttpResponse> script;                          ///< answers handed out in order
+  std::function<HttpResponse(const HttpRequest&)> handler;  ///< used when the script is empty
+  std::vector<HttpRequest> log;                             ///< every request, in order
 };
 
 /// A transport that answers from a script (then from a handler) and records each request. Thread-safe.
@@ -92,10 +92,10 @@ class FakeTransport {
 /// Shared state of a FakeClock.
 struct FakeClockState {
   std::mutex mutex;
-  TimePoint now{};                                               ///< virtual time
-  std::vector<std::chrono::milliseconds> sleeps;                 ///< each sleep's length, in order
+  TimePoint now{};                                ///< virtual time
+  std::vector<std::chrono::milliseconds> sleeps;  ///< each sleep's length, in order
   std::chrono::system_clock::time_point wall{std::chrono::sys_days{std::chrono::year{2026} / 1 / 1}};
-  std::function<void()> on_sleep;                                ///< runs at each sleep (e.g. to cancel)
+  std::function<void()> on_sleep;  ///< runs at each sleep (e.g. to cancel)
 };
 
 /// A virtual clock: sleep_until jumps time forward at once and records the wait. Copies share the time.
@@ -111,7 +111,8 @@ class FakeClock {
   /// Wall time matching virtual now (for HTTP-date Retry-After).
   std::chrono::system_clock::time_point system_now() const {
     std::lock_guard lock(state_->mutex);
-    return state_->wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(state_->now.time_since_epoch());
+    return state_->wall +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(state_->now.time_since_epoch());
   }
   /// Jumps to `until` (never backwards), unless stop was requested (then returns false at once).
   bool sleep_until(TimePoint until, std::stop_token stop) {

@@ -24,16 +24,16 @@ using rawhttp::Reply;
 using rawhttp::RequestLine;
 using rawhttp::Then;
 
-constexpr auto deadline = 4s;         // max_timeout of every call
+constexpr auto deadline = 4s;  // max_timeout of every call
 constexpr auto request_timeout = 500ms;
 constexpr auto slack = 1s;            // no cell may end later than deadline + slack
 constexpr std::size_t transient = 2;  // a transient fault spoils this many requests, then the server is healthy
 
 /// How a cell must end.
 enum class Expect {
-  recovers,      ///< retried, then the operation succeeds
-  fails,         ///< an error naming `cause` (per operation)
-  out_of_time,   ///< timeout, or a transport error, by the deadline
+  recovers,     ///< retried, then the operation succeeds
+  fails,        ///< an error naming `cause` (per operation)
+  out_of_time,  ///< timeout, or a transport error, by the deadline
 };
 
 /// The answer a healthy server gives.
@@ -64,8 +64,8 @@ std::vector<Fault> faults() {
       {"503 + Retry-After", Reply{rawhttp::response(503, "{}", "Retry-After: 1\r\n")}, transient, Expect::recovers},
       {"429 + Retry-After", Reply{rawhttp::response(429, "{}", "Retry-After: 1\r\n")}, transient, Expect::recovers},
       {"connection refused", std::nullopt, forever, Expect::out_of_time},
-      {"reset mid-body",
-       Reply{"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"result\":", Then::reset}, transient, Expect::recovers},
+      {"reset mid-body", Reply{"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"result\":", Then::reset}, transient,
+       Expect::recovers},
       {"read timeout", Reply{"", Then::hang}, transient, Expect::recovers},
       {"trickle 1 B/s", Reply{rawhttp::response(200, completed), Then::trickle}, forever, Expect::out_of_time},
       {"trickle 5 B/s", Reply{rawhttp::response(200, completed), Then::trickle}, forever, Expect::out_of_time,
@@ -165,7 +165,9 @@ Outcome run_operation(const std::string& operation, const std::string& base_url)
 Outcome run_cell(const Fault& fault, const std::string& operation) {
   if (!fault.reply) return run_operation(operation, "http://127.0.0.1:1");  // port 1: nothing listens
   rawhttp::Server server(
-      [&fault](std::size_t n, const RequestLine& request) { return n < fault.spoils ? *fault.reply : healthy(n, request); },
+      [&fault](std::size_t n, const RequestLine& request) {
+        return n < fault.spoils ? *fault.reply : healthy(n, request);
+      },
       fault.trickle_every);
   return run_operation(operation, server.base_url());
 }
@@ -189,7 +191,8 @@ std::optional<std::string> misfit(const Fault& fault, const std::string& operati
       const bool timed_out = out.status == TranslationStatus::timeout;
       const bool gave_up = out.status == TranslationStatus::error &&
                            (out.cause == FailureCause::transport || out.cause == FailureCause::deadline);
-      if (!timed_out && !gave_up) return "wanted a timeout or transport error, got " + std::string(to_string(out.cause));
+      if (!timed_out && !gave_up)
+        return "wanted a timeout or transport error, got " + std::string(to_string(out.cause));
       return std::nullopt;
     }
   }
@@ -210,7 +213,8 @@ TEST_CASE("fault matrix: every fault × operation ends defined, by the deadline,
   std::vector<std::vector<std::future<Outcome>>> pending(rows.size());
   for (std::size_t r = 0; r < rows.size(); ++r)
     for (const auto& operation : operations)
-      pending[r].push_back(std::async(std::launch::async, [&fault = rows[r], operation] { return run_cell(fault, operation); }));
+      pending[r].push_back(
+          std::async(std::launch::async, [&fault = rows[r], operation] { return run_cell(fault, operation); }));
 
   std::printf("\n%-26s", "fault \\ operation");
   for (const auto& operation : operations) std::printf(" %-30s", operation.c_str());
@@ -224,7 +228,8 @@ TEST_CASE("fault matrix: every fault × operation ends defined, by the deadline,
       char cell[64];
       std::snprintf(cell, sizeof cell, "%s %.2fs", describe(cells[c]).c_str(), cells[c].took.count());
       std::printf(" %-30s", cell);
-      if (auto why = misfit(rows[r], operations[c], cells[c])) problems.push_back(rows[r].name + " × " + operations[c] + ": " + *why);
+      if (auto why = misfit(rows[r], operations[c], cells[c]))
+        problems.push_back(rows[r].name + " × " + operations[c] + ": " + *why);
     }
     std::printf("\n");
   }
@@ -258,7 +263,7 @@ TEST_CASE("bounds: a job id full of CR, LF and header text stays inside one enco
   const std::string evil = "job-1 HTTP/1.1\r\nX-Injected: yes\r\n\r\nGET /admin HTTP/1.1\r\nHost: x";
   CHECK(client.check_translation_status(evil).ok());
   std::lock_guard lock(mutex);
-  REQUIRE(heads.size() == 1);  // one request, not two
+  REQUIRE(heads.size() == 1);                                   // one request, not two
   CHECK(heads[0].find("\r\nX-Injected") == std::string::npos);  // no header line of its own
   CHECK(heads[0].find("/admin") == std::string::npos);
   const std::string line = heads[0].substr(0, heads[0].find("\r\n"));

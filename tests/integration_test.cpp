@@ -262,8 +262,10 @@ TEST_CASE("integration: bulk tracking returns every job, each result handed out 
   CHECK(results.size() == ids.size());
   CHECK(callbacks.load() == static_cast<int>(ids.size()));
   for (const auto& [id, result] : results) {
-    if (id == "no-such-job") CHECK(result.cause == FailureCause::unknown_job);
-    else CHECK(result.job_finished());
+    if (id == "no-such-job")
+      CHECK(result.cause == FailureCause::unknown_job);
+    else
+      CHECK(result.job_finished());
   }
 }
 

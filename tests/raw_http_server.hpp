@@ -50,8 +50,9 @@ using Script = std::function<Reply(std::size_t, const RequestLine&)>;
 
 /// A whole HTTP/1.1 response with a JSON body and a correct Content-Length.
 inline std::string response(int status, const std::string& body, const std::string& extra_headers = "") {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         extra_headers + "\r\n" + body;
 }
 
 /// Serves a script on 127.0.0.1 on an ephemeral port until destroyed.

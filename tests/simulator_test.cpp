@@ -631,12 +631,39 @@ TEST_CASE("simulator: duration distributions") {
 
 TEST_CASE("simulator: parse_args") {
   SUBCASE("good flags") {
-    const auto parsed = parse({"--port", "8080", "--host=0.0.0.0", "--duration", "lognormal:20:0.4",
-                               "--error-rate", "0.1", "--seed", "42", "--stale", "2", "--eta-error", "0.3",
-                               "--fail-rate", "0.1", "--throttle-rate", "0.1", "--unavailable-rate", "0.1",
-                               "--retry-after", "2", "--latency-ms", "5", "--drop-rate", "0.05",
-                               "--drop-after-commit-rate", "0.05", "--malformed-rate", "0.05", "--no-batch",
-                               "--seed-quirks", "--threads", "256"});
+    const auto parsed = parse({"--port",
+                               "8080",
+                               "--host=0.0.0.0",
+                               "--duration",
+                               "lognormal:20:0.4",
+                               "--error-rate",
+                               "0.1",
+                               "--seed",
+                               "42",
+                               "--stale",
+                               "2",
+                               "--eta-error",
+                               "0.3",
+                               "--fail-rate",
+                               "0.1",
+                               "--throttle-rate",
+                               "0.1",
+                               "--unavailable-rate",
+                               "0.1",
+                               "--retry-after",
+                               "2",
+                               "--latency-ms",
+                               "5",
+                               "--drop-rate",
+                               "0.05",
+                               "--drop-after-commit-rate",
+                               "0.05",
+                               "--malformed-rate",
+                               "0.05",
+                               "--no-batch",
+                               "--seed-quirks",
+                               "--threads",
+                               "256"});
     REQUIRE(parsed.ok());
     CHECK_FALSE(parsed.help);
     const auto& c = parsed.config;

@@ -188,13 +188,13 @@ struct HttpHeader {
 
 /// A request the client asks a transport to send.
 struct HttpRequest {
-  std::string method{};                ///< "GET" or "POST".
-  std::string url{};                   ///< Full URL: scheme, host, port, path and query.
-  std::string target{};                ///< Path and query only (what goes on the request line).
-  std::vector<HttpHeader> headers{};   ///< Headers to add (the transport adds Host, Content-Length, auth).
-  std::string body{};                  ///< Request body; empty for GET.
+  std::string method{};                 ///< "GET" or "POST".
+  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
+  std::string target{};                 ///< Path and query only (what goes on the request line).
+  std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
+  std::string body{};                   ///< Request body; empty for GET.
   std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
-  std::stop_token stop{};              ///< Triggered when the caller cancels; a transport may abandon the request.
+  std::stop_token stop{};               ///< Triggered when the caller cancels; a transport may abandon the request.
 };
 
 /// Why no HTTP response arrived.
@@ -226,11 +226,11 @@ constexpr std::string_view to_string(TransportError error) noexcept {
 
 /// What came back: a status, headers and body, or the reason nothing came back. Never an exception.
 struct HttpResponse {
-  int status = 0;                        ///< HTTP status; 0 when no response arrived.
-  std::vector<HttpHeader> headers{};     ///< Response headers.
-  std::string body{};                    ///< Response body.
+  int status = 0;                               ///< HTTP status; 0 when no response arrived.
+  std::vector<HttpHeader> headers{};            ///< Response headers.
+  std::string body{};                           ///< Response body.
   TransportError error = TransportError::none;  ///< Why no response arrived, if none did.
-  std::string error_detail{};            ///< Human-readable detail for `error`.
+  std::string error_detail{};                   ///< Human-readable detail for `error`.
 
   /// True when an HTTP response arrived (whatever its status).
   [[nodiscard]] bool received() const noexcept { return error == TransportError::none && status > 0; }
@@ -314,16 +314,17 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 /// A sink that writes one line per message to stderr: `[heygen] warn: ...`.
 inline LogSink stderr_log_sink() {
   return [](LogLevel level, std::string_view message) {
-    std::fprintf(stderr, "[heygen] %.*s: %.*s\n", static_cast<int>(to_string(level).size()),
-                 to_string(level).data(), static_cast<int>(message.size()), message.data());
+    std::fprintf(stderr, "[heygen] %.*s: %.*s\n", static_cast<int>(to_string(level).size()), to_string(level).data(),
+                 static_cast<int>(message.size()), message.data());
   };
 }
 
 /// What is retried and how long to back off after a failed request.
 struct RetryPolicy {
-  int max_retries = 15;         ///< Retries after a failure: a request is tried at most 1 + max_retries times.
+  int max_retries = 15;          ///< Retries after a failure: a request is tried at most 1 + max_retries times.
   Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
-  Seconds max_backoff{30.0};     ///< Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
+  /// Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
+  Seconds max_backoff{30.0};
 
   /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
   /// verification: asking again gets the same), 408, 429 and 5xx.
@@ -337,7 +338,8 @@ struct RetryPolicy {
   /// Full-jitter backoff after `failures` in a row: U(0, min(max_backoff, initial × 2^(failures-1))).
   [[nodiscard]] Seconds backoff(int failures, double uniform01) const noexcept {
     const double exponent = std::min(std::max(failures - 1, 0), 60);
-    const double ceiling = std::min(max_backoff.count(), initial_backoff.count() * std::ldexp(1.0, static_cast<int>(exponent)));
+    const double ceiling =
+        std::min(max_backoff.count(), initial_backoff.count() * std::ldexp(1.0, static_cast<int>(exponent)));
     return Seconds(std::clamp(uniform01, 0.0, 1.0) * ceiling);
   }
 };
@@ -377,8 +379,8 @@ class DurationModel {
     return Seconds(sorted_[index_of(std::min(q, 1.0))]);
   }
 
-  /// The age by which another `share` of all remembered jobs will have finished (half the rest, near the end), for a job
-  /// still pending at `age`; nothing when fewer than `min_samples` are known or the job outlived them all.
+  /// The age by which another `share` of all remembered jobs will have finished (half the rest, near the end), for a
+  /// job still pending at `age`; nothing when fewer than `min_samples` are known or the job outlived them all.
   [[nodiscard]] std::optional<Seconds> next_finish_after(Seconds age, double share, std::size_t min_samples) const {
     std::lock_guard lock(mutex_);
     if (sorted_.size() < std::max<std::size_t>(min_samples, 1)) return std::nullopt;
@@ -443,14 +445,14 @@ class ServerProfile {
 
 /// Everything known when deciding the wait before the next look at a pending job.
 struct PollContext {
-  int looks = 0;                                  ///< Pending answers so far in this call.
-  Seconds age{0};                                 ///< Time since tracking began (the job's age if just created).
-  std::optional<Seconds> retry_after{};           ///< Server's Retry-After on the last pending answer.
-  std::optional<Seconds> eta{};                   ///< Server's eta_seconds on the last answer.
-  std::optional<Seconds> progress_remaining{};    ///< Time left, extrapolated from the progress rate.
-  bool progress_seen = false;                     ///< The last answer had progress (a later look can rate it).
-  int overdue_looks = 0;                          ///< Looks that found the job pending after hints said it was done.
-  const DurationModel* learnt = nullptr;          ///< Earlier jobs' durations, when learning.
+  int looks = 0;                                ///< Pending answers so far in this call.
+  Seconds age{0};                               ///< Time since tracking began (the job's age if just created).
+  std::optional<Seconds> retry_after{};         ///< Server's Retry-After on the last pending answer.
+  std::optional<Seconds> eta{};                 ///< Server's eta_seconds on the last answer.
+  std::optional<Seconds> progress_remaining{};  ///< Time left, extrapolated from the progress rate.
+  bool progress_seen = false;                   ///< The last answer had progress (a later look can rate it).
+  int overdue_looks = 0;                        ///< Looks that found the job pending after hints said it was done.
+  const DurationModel* learnt = nullptr;        ///< Earlier jobs' durations, when learning.
 };
 
 /// When to look again at a pending job. Best information first: the server's own hints (progress rate,
@@ -489,7 +491,8 @@ struct PollPolicy {
   /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
   [[nodiscard]] Seconds next_wait(const PollContext& context, double uniform01) const {
     if (use_hints) {
-      if (auto hinted = hinted_wait(context)) return clamp_interval(std::max(*hinted, overdue_floor(context, uniform01)));
+      if (auto hinted = hinted_wait(context))
+        return clamp_interval(std::max(*hinted, overdue_floor(context, uniform01)));
     }
     if (learn && context.learnt != nullptr)
       if (auto finish = context.learnt->next_finish_after(context.age, lag_ratio, warm_after)) {
@@ -550,7 +553,8 @@ struct BulkProgress {
 };
 
 /// Receives one job's result as soon as it is known, with the progress counts.
-using BulkCallback = std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
+using BulkCallback =
+    std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
 
 /// URL paths of the server's endpoints, relative to the base URL.
 struct Endpoints {
@@ -563,25 +567,25 @@ struct Endpoints {
 
 /// Everything a client can be configured with; usable with designated initializers.
 struct ClientOptions {
-  std::string base_url{};                ///< e.g. "http://localhost:5000"; scheme and host required.
-  int max_retries = 15;                  ///< Retries after a failed request (seed default).
-  Seconds initial_backoff{0.5};          ///< First retry backoff ceiling (seed default).
-  Seconds max_timeout{300.0};            ///< Deadline of a whole call; a wait past it returns timeout (seed default).
-  Seconds max_backoff{30.0};             ///< Cap on retry backoff.
-  PollPolicy polling{};                  ///< When to look again at a pending job (see PollPolicy presets).
+  std::string base_url{};        ///< e.g. "http://localhost:5000"; scheme and host required.
+  int max_retries = 15;          ///< Retries after a failed request (seed default).
+  Seconds initial_backoff{0.5};  ///< First retry backoff ceiling (seed default).
+  Seconds max_timeout{300.0};    ///< Deadline of a whole call; a wait past it returns timeout (seed default).
+  Seconds max_backoff{30.0};     ///< Cap on retry backoff.
+  PollPolicy polling{};          ///< When to look again at a pending job (see PollPolicy presets).
   /// What was learnt about the server; share one between clients of a server. Empty: the client makes its own.
   std::shared_ptr<ServerProfile> profile{};
-  Seconds request_timeout{30.0};         ///< Budget for one HTTP request (bounded by the deadline too).
-  Seconds connect_timeout{5.0};          ///< Budget for opening a connection (bundled transport).
+  Seconds request_timeout{30.0};  ///< Budget for one HTTP request (bounded by the deadline too).
+  Seconds connect_timeout{5.0};   ///< Budget for opening a connection (bundled transport).
   std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
-  std::string bearer_token{};            ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
+  std::string bearer_token{};               ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
   std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
-  Endpoints endpoints{};                 ///< Paths of the server's endpoints.
-  bool verify_tls = true;                ///< Verify the server's certificate for https (turning it off is explicit).
-  std::string ca_cert_file{};            ///< CA bundle for https; empty uses the system's.
-  std::size_t connection_pool_size = 8;  ///< Idle keep-alive connections the bundled transport keeps for reuse.
-  LogSink log_sink{};                    ///< Where log messages go; empty means silent.
-  LogLevel log_level = LogLevel::info;   ///< Least severe level passed to the sink.
+  Endpoints endpoints{};                    ///< Paths of the server's endpoints.
+  bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
+  std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
+  std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  LogSink log_sink{};                       ///< Where log messages go; empty means silent.
+  LogLevel log_level = LogLevel::info;      ///< Least severe level passed to the sink.
   /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
   std::function<double()> random{};
 
@@ -641,8 +645,8 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
   if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", weekday, &day, month, &year, &hour,
                   &minute, &second, zone, &consumed) == 8) {
     parsed = true;  // IMF-fixdate
-  } else if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", weekday, &day, month, &year,
-                         &hour, &minute, &second, zone, &consumed) == 8) {
+  } else if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", weekday, &day, month, &year, &hour,
+                         &minute, &second, zone, &consumed) == 8) {
     year += year < 70 ? 2000 : 1900;  // RFC 850 two-digit year
     parsed = true;
   } else if (std::sscanf(copy.c_str(), "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", weekday, month, &day, &hour, &minute,
@@ -651,10 +655,12 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
   }
   const int mon = month_index(month);
   const bool gmt_or_asctime = zone[0] == '\0' || iequals(zone, "GMT");
-  while (consumed > 0 && static_cast<std::size_t>(consumed) < copy.size() && copy[static_cast<std::size_t>(consumed)] == ' ') ++consumed;
+  while (consumed > 0 && static_cast<std::size_t>(consumed) < copy.size() &&
+         copy[static_cast<std::size_t>(consumed)] == ' ')
+    ++consumed;
   const bool whole = static_cast<std::size_t>(consumed) == copy.size() && text.size() <= 64;
-  if (!parsed || !gmt_or_asctime || !whole || mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 || year < 1970 ||
-      year > 9999)
+  if (!parsed || !gmt_or_asctime || !whole || mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60 || year < 1970 || year > 9999)
     return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon + 1)},
                                          std::chrono::day{static_cast<unsigned>(day)}};
@@ -680,15 +686,16 @@ inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chr
 
 /// A U[0,1) draw from a per-thread generator seeded from std::random_device (no lock on the hot path).
 inline double random_uniform01() {
-  thread_local std::mt19937_64 engine{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
+  thread_local std::mt19937_64 engine{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
+                                      std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
 }
 
 /// A random 128-bit identifier in hex, for Idempotency-Key.
 inline std::string random_key() {
   static std::mutex mutex;
-  static std::mt19937_64 engine{std::random_device{}() ^ static_cast<std::uint64_t>(
-                                    std::chrono::steady_clock::now().time_since_epoch().count())};
+  static std::mt19937_64 engine{
+      std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   std::lock_guard lock(mutex);
   char text[33];
   std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(engine()),
@@ -741,7 +748,7 @@ inline std::optional<std::string_view> HttpResponse::header(std::string_view nam
 struct BaseUrl {
   std::string scheme{};  ///< "http" or "https".
   std::string host{};    ///< Host name or address (IPv6 keeps its brackets).
-  int port = 0;        ///< Explicit port, or the scheme's default.
+  int port = 0;          ///< Explicit port, or the scheme's default.
   std::string prefix{};  ///< Path prefix without a trailing slash, e.g. "/api".
 
   /// Parses and validates; throws std::invalid_argument naming what is wrong.
@@ -795,7 +802,8 @@ struct BaseUrl {
 
  private:
   static int parse_port(std::string_view text) {
-    if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (text.empty() || text.size() > 5 ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
       throw std::invalid_argument("heygen: base_url has an invalid port");
     const int port = std::stoi(std::string(text));
     if (port < 1 || port > 65535) throw std::invalid_argument("heygen: base_url port is out of range");
@@ -953,7 +961,8 @@ inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string
 }
 
 /// The status target for a job: the endpoint template with the id percent-encoded into it.
-inline std::string status_target(const std::string& prefix, const std::string& status_template, std::string_view job_id) {
+inline std::string status_target(const std::string& prefix, const std::string& status_template,
+                                 std::string_view job_id) {
   const std::string encoded = detail::percent_encode(job_id);
   static constexpr std::string_view placeholder = "{job_id}";
   const auto at = status_template.find(placeholder);
@@ -983,13 +992,13 @@ class BasicVideoTranslationClient {
   using ResultMap = std::map<std::string, TranslationResult>;
 
   /// Builds a client whose transport is made from the options (the bundled transport's way).
-  explicit BasicVideoTranslationClient(ClientOptions options)
-    requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
+  explicit BasicVideoTranslationClient(
+      ClientOptions options) requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
       : BasicVideoTranslationClient(checked(std::move(options)), construct_tag{}) {}
 
   /// Builds a client from the base URL alone, with the seed's defaults.
-  explicit BasicVideoTranslationClient(std::string base_url)
-    requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
+  explicit BasicVideoTranslationClient(
+      std::string base_url) requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
       : BasicVideoTranslationClient(ClientOptions{.base_url = std::move(base_url)}) {}
 
   /// Builds a client on a transport (and clock) the caller brings.
@@ -1009,16 +1018,18 @@ class BasicVideoTranslationClient {
     request.headers.push_back({"Content-Type", "application/json"});
     request.body = "{}";
     Exchange exchange = send_with_retries(std::move(request), call);
-    if (!exchange.ok) throw TranslationError(exchange.cause, "create_translation_job: " + exchange.message,
-                                             call.last_http_status, call.requests);
+    if (!exchange.ok)
+      throw TranslationError(exchange.cause, "create_translation_job: " + exchange.message, call.last_http_status,
+                             call.requests);
     const HttpResponse& response = exchange.response;
     if (response.status < 200 || response.status > 299)
       throw TranslationError(FailureCause::http_status, "create_translation_job: " + describe_status(response),
                              response.status, call.requests);
     std::string error;
     auto job_id = protocol::read_job_id(response.body, error);
-    if (!job_id) throw TranslationError(FailureCause::bad_response, "create_translation_job: " + error,
-                                        response.status, call.requests);
+    if (!job_id)
+      throw TranslationError(FailureCause::bad_response, "create_translation_job: " + error, response.status,
+                             call.requests);
     log(LogLevel::info, [&] { return "created job " + *job_id + " (" + std::to_string(call.requests) + " requests)"; });
     return *job_id;
   }
@@ -1082,10 +1093,10 @@ class BasicVideoTranslationClient {
   std::future<ResultMap> get_bulk_translation_statuses_async(std::vector<std::string> job_ids,
                                                              std::optional<std::size_t> concurrent_limit = std::nullopt,
                                                              std::stop_token stop = {}, BulkCallback on_result = {}) {
-    return std::async(std::launch::async, [this, ids = std::move(job_ids), concurrent_limit, stop,
-                                           callback = std::move(on_result)] {
-      return get_bulk_translation_statuses(ids, concurrent_limit, stop, callback);
-    });
+    return std::async(std::launch::async,
+                      [this, ids = std::move(job_ids), concurrent_limit, stop, callback = std::move(on_result)] {
+                        return get_bulk_translation_statuses(ids, concurrent_limit, stop, callback);
+                      });
   }
 
   /// The options this client was built with (validated).
@@ -1141,8 +1152,8 @@ class BasicVideoTranslationClient {
     require(non_negative(options.connect_timeout) && options.connect_timeout.count() > 0,
             "connect_timeout must be positive");
     const PollPolicy& poll = options.polling;
-    require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) &&
-                non_negative(poll.min_interval) && non_negative(poll.cold_cap) && non_negative(poll.long_poll),
+    require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval) &&
+                non_negative(poll.cold_cap) && non_negative(poll.long_poll),
             "polling intervals must be finite and not negative");
     require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
             "polling.lag_ratio must be in (0, 1]");
@@ -1227,7 +1238,8 @@ class BasicVideoTranslationClient {
       const FailureCause cause = response.received() ? FailureCause::http_status : FailureCause::transport;
       call.last_failure = describe_failure(response);
       if (failures > retry.max_retries) {
-        std::string message = call.last_failure + " after " + std::to_string(failures) + (failures == 1 ? " attempt" : " attempts");
+        std::string message =
+            call.last_failure + " after " + std::to_string(failures) + (failures == 1 ? " attempt" : " attempts");
         return {false, std::move(response), cause, std::move(message)};
       }
       const Seconds wait = retry_wait(retry, failures, response);
@@ -1268,7 +1280,9 @@ class BasicVideoTranslationClient {
   }
 
   std::chrono::system_clock::time_point system_now() const {
-    if constexpr (requires { { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>; })
+    if constexpr (requires {
+                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
+                  })
       return clock_.system_now();
     else
       return std::chrono::system_clock::now();
@@ -1313,7 +1327,8 @@ class BasicVideoTranslationClient {
   }
 
   std::string deadline_message(const Call& call) const {
-    std::string text = "no outcome within max_timeout (" + std::to_string(detail::to_millis(options_.max_timeout).count()) + " ms)";
+    std::string text =
+        "no outcome within max_timeout (" + std::to_string(detail::to_millis(options_.max_timeout).count()) + " ms)";
     if (!call.last_failure.empty()) text += "; last failure: " + call.last_failure;
     return text;
   }
@@ -1342,7 +1357,8 @@ class BasicVideoTranslationClient {
   TranslationResult look(Call& call, std::optional<Seconds>& retry_after, Seconds long_poll) {
     if (call.job_id.empty()) return finish(call, failed(FailureCause::unknown_job, "empty job id"));
     std::string target = protocol::status_target(base_.prefix, options_.endpoints.status, call.job_id);
-    if (long_poll > Seconds(0)) target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
+    if (long_poll > Seconds(0))
+      target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
     Exchange exchange = send_with_retries(make_request("GET", std::move(target)), call, long_poll);
     if (!exchange.ok) return finish(call, failed(exchange.cause, std::move(exchange.message)));
     const HttpResponse& response = exchange.response;
@@ -1457,7 +1473,8 @@ class BasicVideoTranslationClient {
 
   void note_hints(const TranslationResult& result, const std::optional<Seconds>& retry_after) {
     const bool hinted = result.progress || result.eta_seconds || retry_after;
-    if (hinted) profile_->set_hints(Support::yes);
+    if (hinted)
+      profile_->set_hints(Support::yes);
     else if (profile_->hints() == Support::unknown && result.status == TranslationStatus::pending)
       profile_->set_hints(Support::no);
   }
@@ -1473,8 +1490,10 @@ class BasicVideoTranslationClient {
     context.progress_seen = result.progress.has_value();
     context.overdue_looks = tracking.overdue_looks;
     context.learnt = learnt();
-    if (context.progress_remaining) tracking.predicted_finish = age_now + *context.progress_remaining;
-    else if (context.eta) tracking.predicted_finish = age_now + *context.eta;
+    if (context.progress_remaining)
+      tracking.predicted_finish = age_now + *context.progress_remaining;
+    else if (context.eta)
+      tracking.predicted_finish = age_now + *context.eta;
     return options_.polling.next_wait(context, uniform());
   }
 
@@ -1536,7 +1555,8 @@ class BasicVideoTranslationClient {
         if (workers > 0) work();
       }
       for (std::size_t i = 0; i < jobs_.size(); ++i)
-        if (!jobs_[i].done) finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::cancelled, detail::cancelled_message)));
+        if (!jobs_[i].done)
+          finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::cancelled, detail::cancelled_message)));
       ResultMap out;
       for (auto& job : jobs_) out.emplace(std::move(job.call.job_id), std::move(job.result));
       return out;
@@ -1602,7 +1622,8 @@ class BasicVideoTranslationClient {
     std::vector<std::size_t> take_due() {
       std::vector<std::size_t> taken;
       const bool batch = batching();
-      const Seconds window = batch ? client_.options_.polling.min_interval * 2.0 : client_.options_.polling.min_interval / 5.0;
+      const Seconds window =
+          batch ? client_.options_.polling.min_interval * 2.0 : client_.options_.polling.min_interval / 5.0;
       const TimePoint horizon = client_.clock_.now() + detail::to_clock(window);
       const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : per_worker_take;
       while (!due_.empty() && taken.size() < most && (taken.empty() || due_.top().first <= horizon)) {
@@ -1649,8 +1670,10 @@ class BasicVideoTranslationClient {
     void serve_batch(const std::vector<std::size_t>& taken) {
       std::vector<std::size_t> live;
       for (std::size_t i : taken)
-        if (client_.clock_.now() >= jobs_[i].call.deadline) time_out(i);
-        else live.push_back(i);
+        if (client_.clock_.now() >= jobs_[i].call.deadline)
+          time_out(i);
+        else
+          live.push_back(i);
       if (live.empty()) return;
       Call call = client_.begin_call("batch", stop_);
       std::vector<const std::string*> ids;
@@ -1669,7 +1692,8 @@ class BasicVideoTranslationClient {
         if (call.last_http_status) jobs_[i].call.last_http_status = call.last_http_status;
       }
       if (!exchange.ok) {
-        for (std::size_t i : live) finish_job(i, client_.finish(jobs_[i].call, failed(exchange.cause, exchange.message)));
+        for (std::size_t i : live)
+          finish_job(i, client_.finish(jobs_[i].call, failed(exchange.cause, exchange.message)));
         return;
       }
       read_batch_answer(live, exchange.response, long_poll, Seconds(client_.clock_.now() - asked));
@@ -1683,15 +1707,17 @@ class BasicVideoTranslationClient {
       if (!answers) {
         // No batch endpoint (404/405), or one we cannot read: remember, and look at these jobs one by one.
         client_.profile_->set_batch(Support::no);
-        client_.log(LogLevel::info, [&] { return "server has no usable batch endpoint (" + describe_status(response) + ")"; });
+        client_.log(LogLevel::info,
+                    [&] { return "server has no usable batch endpoint (" + describe_status(response) + ")"; });
         std::vector<Due> again;
         for (std::size_t i : live) again.push_back({client_.clock_.now(), i});
         requeue(again);
         return;
       }
       client_.profile_->set_batch(Support::yes);
-      const bool any_final = std::any_of(answers->begin(), answers->end(),
-                                         [](const auto& entry) { return entry.second.status != TranslationStatus::pending; });
+      const bool any_final = std::any_of(answers->begin(), answers->end(), [](const auto& entry) {
+        return entry.second.status != TranslationStatus::pending;
+      });
       const bool held = long_poll > Seconds(0) && (any_final || client_.long_poll_held(long_poll, took));
       const auto retry_after = client_.retry_after_of(response);
       // A batch long poll ends as soon as one job finishes; asking again at once for the rest would cost a
@@ -1712,7 +1738,8 @@ class BasicVideoTranslationClient {
 
     std::string batch_target(Seconds long_poll) const {
       std::string target = client_.base_.prefix + client_.options_.endpoints.batch;
-      if (long_poll > Seconds(0)) target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
+      if (long_poll > Seconds(0))
+        target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
       return target;
     }
 
@@ -1731,7 +1758,8 @@ class BasicVideoTranslationClient {
     }
 
     void time_out(std::size_t i) {
-      finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message(jobs_[i].call))));
+      finish_job(
+          i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message(jobs_[i].call))));
     }
 
     void requeue(const std::vector<Due>& entries) {
@@ -1767,14 +1795,14 @@ class BasicVideoTranslationClient {
     BulkCallback on_result_;
     std::size_t limit_;
     std::vector<Job> jobs_;
-    std::mutex mutex_;                       // guards due_, remaining_ and each job's done/result
+    std::mutex mutex_;  // guards due_, remaining_ and each job's done/result
     std::condition_variable_any work_ready_;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
     std::size_t remaining_ = 0;
     TimePoint timer_until_ = TimePoint::max();  // when the worker holding the timer wakes; max: nobody holds it
     bool changed_ = false;                      // the queue changed since a waiting worker last looked
     bool per_job_long_poll_ = false;
-    std::mutex callback_mutex_;              // callbacks run one at a time
+    std::mutex callback_mutex_;  // callbacks run one at a time
   };
 
   /// Hands a result to the caller's callback; what it throws is logged, never propagated into a worker.
@@ -1888,8 +1916,10 @@ class HttplibTransport {
         sleeping_until_ = timers_.empty() ? SteadyTime::max() : timers_.begin()->first.first;
         const SteadyTime until = sleeping_until_;
         const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
-        if (until == SteadyTime::max()) wake_.wait(lock, stop, woken);
-        else wake_.wait_until(lock, stop, until, woken);
+        if (until == SteadyTime::max())
+          wake_.wait(lock, stop, woken);
+        else
+          wake_.wait_until(lock, stop, until, woken);
         sleeping_until_ = SteadyTime::min();
       }
     }
@@ -1899,7 +1929,7 @@ class HttplibTransport {
     std::map<Ticket, std::function<void()>> timers_;
     std::uint64_t next_id_ = 0;
     SteadyTime sleeping_until_ = SteadyTime::max();  // when the thread wakes by itself; min() while awake
-    std::jthread thread_;  // last: it uses the members above
+    std::jthread thread_;                            // last: it uses the members above
   };
 
   /// cpp-httplib 0.11 writes without MSG_NOSIGNAL: a server closing mid-request would kill the process with
@@ -1956,7 +1986,8 @@ class HttplibTransport {
 
    private:
     Connection open() const {
-      auto client = std::make_unique<httplib::Client>(base_.scheme + "://" + base_.host + ":" + std::to_string(base_.port));
+      auto client =
+          std::make_unique<httplib::Client>(base_.scheme + "://" + base_.host + ":" + std::to_string(base_.port));
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
@@ -2012,10 +2043,11 @@ class HttplibTransport {
       pool_->watchdog().disarm(ticket);
       return sent;
     }();
-    if (request.stop.stop_requested()) return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+    if (request.stop.stop_requested())
+      return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
     if (overran)
-      return HttpResponse::failure(TransportError::timeout, "request took longer than its timeout (" +
-                                                                std::to_string(timeout.count()) + " ms)");
+      return HttpResponse::failure(TransportError::timeout,
+                                   "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
     if (too_large)
       return HttpResponse::failure(TransportError::body_too_large,
                                    "response body over max_body_bytes (" + std::to_string(cap) + ")");
@@ -2036,9 +2068,8 @@ class HttplibTransport {
       case httplib::Error::Read:
       case httplib::Error::Write:
         // httplib reports a read timeout as a read error; the time taken tells them apart.
-        return HttpResponse::failure(took + std::chrono::milliseconds(50) >= timeout ? TransportError::timeout
-                                                                                     : TransportError::reset,
-                                     detail);
+        return HttpResponse::failure(
+            took + std::chrono::milliseconds(50) >= timeout ? TransportError::timeout : TransportError::reset, detail);
       // A handshake cut short is a broken connection like any other; a certificate that fails is not.
       case httplib::Error::SSLConnection: return HttpResponse::failure(TransportError::reset, detail);
       case httplib::Error::SSLLoadingCerts:
