@@ -59,7 +59,7 @@ class Table {
                   "lag p95 s", "lag max s");
     std::fflush(stdout);
   }
-  void row(const std::string& workload, const std::string& strategy, Figures figures) {
+  void row(const std::string& workload, const std::string& strategy, Figures figures) const {
     const double p95 = figures.percentile(0.95);
     const double max = figures.percentile(1.0);
     if (csv_)

@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace bench {
 
 /// The status_server program beside this benchmark in the build tree: <build>/examples/status_server.

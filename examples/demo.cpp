@@ -141,6 +141,7 @@ int run(const DemoArgs& args) {
   heygen::VideoTranslationClient client(options);
 
   std::vector<std::string> ids;
+  ids.reserve(static_cast<std::size_t>(args.jobs));
   for (int i = 0; i < args.jobs; ++i) ids.push_back(client.create_translation_job());
   std::printf("created %d jobs; tracking them\n", args.jobs);
 

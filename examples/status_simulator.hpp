@@ -706,13 +706,13 @@ class ElasticThreadPool final : public httplib::TaskQueue {
   /// Queues a task, starting a worker if none is idle and the limit allows.
   void enqueue(std::function<void()> fn) override {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool queued = !shut_ && worker_available();
-    if (queued) queue_.push_back(std::move(fn));
-    lock.unlock();
-    if (!queued) {
+    if (shut_ || !worker_available()) {
+      lock.unlock();
       fn();  // shut down, or not one thread could be started: each task owns a socket that must be closed
       return;
     }
+    queue_.push_back(std::move(fn));
+    lock.unlock();
     cv_.notify_one();
   }
 
@@ -1423,7 +1423,7 @@ inline void StatusSimulator::install_routes() {
   server_.Get("/stats", [this](const Request& q, Response& r) { on_stats(q, r); });
   httplib::Server::HandlerWithResponse errors = [this](const Request& q, Response& r) { return on_error(q, r); };
   server_.set_error_handler(std::move(errors));
-  server_.set_exception_handler([this](const Request&, Response& r, std::exception_ptr) {
+  server_.set_exception_handler([this](const Request&, Response& r, const std::exception_ptr&) {
     send_json(r, 500, detail::error_json("internal error"));
   });
 }
@@ -1855,7 +1855,7 @@ inline const std::vector<FlagSpec>& flag_specs() {
       {"no-hints", "", "never send Retry-After", [](C& c, V) { return set_switch(c.retry_after_hints, false); }},
       {"no-long-poll", "", "ignore ?wait=S", [](C& c, V) { return set_switch(c.long_poll, false); }},
       {"no-batch", "", "no POST /status/batch (it answers 404)", [](C& c, V) { return set_switch(c.batch, false); }},
-      {"seed-quirks", "", "unknown ids get the seed's 200 {\"result\": \"Job ID not found\"}",
+      {"seed-quirks", "", R"(unknown ids get the seed's 200 {"result": "Job ID not found"})",
        [](C& c, V) { return set_switch(c.not_found_404, false); }},
       {"core-only", "", "exactly the seed's protocol: all six switches above",
        [](C& c, V) {

@@ -15,7 +15,9 @@ status=0
 mapfile -t sources < <(find include examples tests bench -type f \( -name '*.hpp' -o -name '*.cpp' \) | sort)
 unformatted=0
 for source in "${sources[@]}"; do
-  clang-format --dry-run --Werror "$source" 2>/dev/null && continue
+  # Compared by output, not --dry-run: clang-format 14 flags `}  // TEST_SUITE("x")` comments it would rewrite
+  # to the very same text (a no-op replacement), so only a real difference counts.
+  clang-format "$source" | cmp -s - "$source" && continue
   unformatted=$((unformatted + 1))
   echo "clang-format: $source: $(clang-format "$source" | diff "$source" - | grep -c '^<') lines would change"
 done

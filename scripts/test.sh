@@ -64,6 +64,7 @@ run_check fuzz bash scripts/fuzz.sh
 run_check consumers bash scripts/consumers.sh
 run_check valgrind bash scripts/valgrind.sh
 run_check examples bash scripts/examples.sh
+run_check lint bash scripts/lint.sh
 
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -11,6 +11,7 @@
 
 #include "fakes.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
 #include <map>
@@ -134,9 +135,7 @@ struct LogCollector {
     return *entries;
   }
   bool any_contains(std::string_view part) const {
-    for (const auto& entry : all())
-      if (contains(entry.message, part)) return true;
-    return false;
+    return std::ranges::any_of(all(), [&](const Entry& entry) { return contains(entry.message, part); });
   }
 };
 
@@ -1151,6 +1150,9 @@ TEST_CASE("detail::parse_http_date: the three forms, and bad dates") {
   CHECK_FALSE(detail::parse_http_date("Thu, 31 Apr 2026 00:00:00 GMT"));
   CHECK_FALSE(detail::parse_http_date("Thu, 01 Jan 2026 24:00:00 GMT"));
   CHECK_FALSE(detail::parse_http_date("Thu, 01 Jan 2026 23:60:00 GMT"));
+  CHECK_FALSE(detail::parse_http_date("Fri, 31 Dec 9999 23:-8:60 GMT"));  // found by fuzzing: a signed field
+  CHECK_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 -8:49:37 GMT"));
+  CHECK_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 08:49:-7 GMT"));
   CHECK_FALSE(detail::parse_http_date("Thu, 00 Jan 2026 00:00:00 GMT"));
   CHECK_FALSE(detail::parse_http_date("Thu, 01 Foo 2026 00:00:00 GMT"));
   CHECK_FALSE(detail::parse_http_date("Thu, 01 Jan 1969 00:00:00 GMT"));
@@ -1519,7 +1521,12 @@ TEST_CASE("construction messages say what is wrong with the URL") {
   CHECK_THROWS_WITH_AS(build(with_url("h:1")), doctest::Contains("scheme"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(build(with_url("ftp://h")), doctest::Contains("http or https"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(build(with_url("http://:1")), doctest::Contains("no host"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(build(with_url("http://h\r\n")), doctest::Contains("line break"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build(with_url("http://h\r\n")), doctest::Contains("control character"), std::invalid_argument);
+  // found by fuzzing: a tab or backspace in the host was accepted
+  CHECK_THROWS_WITH_AS(build(with_url("http://exa\tmple.com/api")), doctest::Contains("control"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build(with_url("http://h\"\b\nid")), doctest::Contains("control"), std::invalid_argument);
+  CHECK_THROWS_AS(build(with_url("http://h/a\x7F")), std::invalid_argument);
   CHECK_THROWS_WITH_AS(build(with_url("http://h:0")), doctest::Contains("port"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(build(with_url("http://h:70000")), doctest::Contains("port"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(build(with_url("http://h:abc")), doctest::Contains("port"), std::invalid_argument);
@@ -1982,7 +1989,7 @@ HttpResponse batch_answer(const std::vector<std::string>& ids, const std::set<st
   std::string body = R"({"results": {)";
   for (std::size_t i = 0; i < ids.size(); ++i)
     body +=
-        (i ? ", \"" : "\"") + ids[i] + R"(": {"result": ")" + (done.count(ids[i]) ? "completed" : "pending") + "\"}";
+        (i ? ", \"" : "\"") + ids[i] + R"(": {"result": ")" + (done.contains(ids[i]) ? "completed" : "pending") + "\"}";
   return answer(200, body + "}}");
 }
 }  // namespace

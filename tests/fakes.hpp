@@ -21,7 +21,9 @@ inline HttpResponse answer(int status, std::string body, std::vector<HttpHeader>
 }
 
 /// `200 {"result": "<result>"}`.
-inline HttpResponse status_answer(const std::string& result) { return answer(200, "{\"result\": \"" + result + "\"}"); }
+inline HttpResponse status_answer(const std::string& result) {
+  return answer(200, R"({"result": ")" + result + R"("})");
+}
 
 /// A "no response arrived" answer.
 inline HttpResponse no_answer(TransportError error) { return HttpResponse::failure(error, "scripted"); }
@@ -71,7 +73,7 @@ class FakeTransport {
       handler = state_->handler;
     }
     if (handler) return handler(request);
-    return answer(599, "{\"error\": \"script exhausted\"}");
+    return answer(599, R"({"error": "script exhausted"})");
   }
 
   /// Every request sent so far.

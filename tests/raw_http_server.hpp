@@ -141,7 +141,7 @@ class Server {
         return idle_until_peer_leaves(fd);
       case Then::flood: {
         if (!write_all(fd, reply.bytes)) return false;
-        const std::string filler(64 * 1024, ' ');
+        const std::string filler(std::size_t{64} * 1024, ' ');
         while (!stopping_ && write_all(fd, filler)) {
         }
         return false;

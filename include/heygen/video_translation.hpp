@@ -41,7 +41,7 @@
 
 #ifndef HEYGEN_VT_DEFAULT_MAX_BODY_BYTES
 /// Default cap on a response body, in bytes; a larger body ends the call with a clear error.
-#define HEYGEN_VT_DEFAULT_MAX_BODY_BYTES (1024u * 1024u)
+#define HEYGEN_VT_DEFAULT_MAX_BODY_BYTES (std::size_t{1024} * 1024)
 #endif
 
 #ifndef HEYGEN_VT_DEFAULT_BULK_CONCURRENCY
@@ -641,26 +641,24 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
   std::string copy(text.substr(0, 64));
   char weekday[16] = {}, month[4] = {}, zone[4] = {};
   int day = 0, year = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  bool parsed = false;
-  if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", weekday, &day, month, &year, &hour,
-                  &minute, &second, zone, &consumed) == 8) {
-    parsed = true;  // IMF-fixdate
-  } else if (std::sscanf(copy.c_str(), "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", weekday, &day, month, &year, &hour,
-                         &minute, &second, zone, &consumed) == 8) {
-    year += year < 70 ? 2000 : 1900;  // RFC 850 two-digit year
-    parsed = true;
-  } else if (std::sscanf(copy.c_str(), "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", weekday, month, &day, &hour, &minute,
-                         &second, &year, &consumed) == 7) {
-    parsed = true;  // asctime
-  }
+  const bool imf_fixdate = std::sscanf(copy.c_str(), "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", weekday, &day, month,
+                                       &year, &hour, &minute, &second, zone, &consumed) == 8;
+  const bool rfc850 = !imf_fixdate && std::sscanf(copy.c_str(), "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", weekday,
+                                                  &day, month, &year, &hour, &minute, &second, zone, &consumed) == 8;
+  const bool asctime = !imf_fixdate && !rfc850 &&
+                       std::sscanf(copy.c_str(), "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", weekday, month, &day, &hour,
+                                   &minute, &second, &year, &consumed) == 7;
+  if (rfc850) year += year < 70 ? 2000 : 1900;  // a two-digit year
+  const bool parsed = imf_fixdate || rfc850 || asctime;
   const int mon = month_index(month);
   const bool gmt_or_asctime = zone[0] == '\0' || iequals(zone, "GMT");
   while (consumed > 0 && static_cast<std::size_t>(consumed) < copy.size() &&
          copy[static_cast<std::size_t>(consumed)] == ' ')
     ++consumed;
   const bool whole = static_cast<std::size_t>(consumed) == copy.size() && text.size() <= 64;
-  if (!parsed || !gmt_or_asctime || !whole || mon < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60 || year < 1970 || year > 9999)
+  // %2d reads a sign too: "23:-8:60" must not pass as 22:53.
+  const bool clock_ok = hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 60;
+  if (!parsed || !gmt_or_asctime || !whole || !clock_ok || mon < 0 || day < 1 || day > 31 || year < 1970 || year > 9999)
     return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon + 1)},
                                          std::chrono::day{static_cast<unsigned>(day)}};
@@ -712,7 +710,7 @@ inline std::chrono::steady_clock::duration to_clock(Seconds seconds) {
 /// Milliseconds in a seconds duration, rounded and never negative, for request budgets.
 inline std::chrono::milliseconds to_millis(Seconds seconds) {
   const double ms = std::max(0.0, seconds.count() * 1000.0);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, 1e12) + 0.5));
+  return std::chrono::milliseconds(std::llround(std::min(ms, 1e12)));
 }
 
 /// What a result or exception says when the caller's stop_token ended the call.
@@ -754,8 +752,9 @@ struct BaseUrl {
   /// Parses and validates; throws std::invalid_argument naming what is wrong.
   static BaseUrl parse(std::string_view url) {
     if (url.empty()) throw std::invalid_argument("heygen: base_url is empty");
-    if (detail::has_line_break(url) || url.find(' ') != std::string_view::npos)
-      throw std::invalid_argument("heygen: base_url contains whitespace or a line break");
+    // Any control byte, not only CR/LF: a tab or backspace in a host name is never intended.
+    if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; }))
+      throw std::invalid_argument("heygen: base_url contains whitespace or a control character");
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos)
       throw std::invalid_argument("heygen: base_url has no scheme (expected http:// or https://)");
@@ -775,26 +774,26 @@ struct BaseUrl {
     if (out.prefix.find_first_of("?#") != std::string::npos)
       throw std::invalid_argument("heygen: base_url must not have a query or fragment");
     out.port = out.scheme == "https" ? 443 : 80;
-    std::string_view port_text;
-    bool has_port = false;
-    if (!authority.empty() && authority.front() == '[') {
-      const auto close = authority.find(']');
-      if (close == std::string_view::npos) throw std::invalid_argument("heygen: base_url has an unclosed IPv6 bracket");
-      out.host = std::string(authority.substr(0, close + 1));
-      if (close + 1 < authority.size()) {
-        if (authority[close + 1] != ':') throw std::invalid_argument("heygen: base_url has junk after the IPv6 host");
-        port_text = authority.substr(close + 2);
-        has_port = true;
-      }
-    } else {
-      const auto colon = authority.find(':');
-      out.host = std::string(authority.substr(0, colon));
-      has_port = colon != std::string_view::npos;
-      if (has_port) port_text = authority.substr(colon + 1);
-    }
+    const auto port_text = split_authority(authority, out.host);
     if (out.host.empty() || out.host == "[]") throw std::invalid_argument("heygen: base_url has no host");
-    if (has_port) out.port = parse_port(port_text);
+    if (port_text) out.port = parse_port(*port_text);
     return out;
+  }
+
+  /// Splits "host[:port]" or "[v6]:port" into the host (brackets kept) and the port text, if any.
+  static std::optional<std::string_view> split_authority(std::string_view authority, std::string& host) {
+    if (authority.empty() || authority.front() != '[') {
+      const auto colon = authority.find(':');
+      host = std::string(authority.substr(0, colon));
+      if (colon == std::string_view::npos) return std::nullopt;
+      return authority.substr(colon + 1);
+    }
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) throw std::invalid_argument("heygen: base_url has an unclosed IPv6 bracket");
+    host = std::string(authority.substr(0, close + 1));
+    if (close + 1 == authority.size()) return std::nullopt;
+    if (authority[close + 1] != ':') throw std::invalid_argument("heygen: base_url has junk after the IPv6 host");
+    return authority.substr(close + 2);
   }
 
   /// "scheme://host:port", without the prefix.
@@ -1677,6 +1676,7 @@ class BasicVideoTranslationClient {
       if (live.empty()) return;
       Call call = client_.begin_call("batch", stop_);
       std::vector<const std::string*> ids;
+      ids.reserve(live.size());
       for (std::size_t i : live) {
         call.deadline = std::min(call.deadline, jobs_[i].call.deadline);
         ids.push_back(&jobs_[i].call.job_id);
@@ -1710,6 +1710,7 @@ class BasicVideoTranslationClient {
         client_.log(LogLevel::info,
                     [&] { return "server has no usable batch endpoint (" + describe_status(response) + ")"; });
         std::vector<Due> again;
+        again.reserve(live.size());
         for (std::size_t i : live) again.push_back({client_.clock_.now(), i});
         requeue(again);
         return;
@@ -1774,7 +1775,7 @@ class BasicVideoTranslationClient {
     }
 
     /// Records a job's result and hands it to the caller's callback (serialized, exceptions contained).
-    void finish_job(std::size_t i, TranslationResult result) {
+    void finish_job(std::size_t i, TranslationResult&& result) {
       std::size_t done = 0;
       {
         std::lock_guard lock(mutex_);

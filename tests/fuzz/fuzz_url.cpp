@@ -80,8 +80,7 @@ void check_accepted(const heygen::BaseUrl& url) {
   FUZZ_REQUIRE(url.port >= 1 && url.port <= 65535);
   FUZZ_REQUIRE(url.prefix.empty() || (url.prefix.front() == '/' && url.prefix.back() != '/'));
   FUZZ_REQUIRE(url.prefix.find_first_of("?#") == std::string::npos);
-  FUZZ_KNOWN(!has_blank_or_control(url.host) && !has_blank_or_control(url.prefix),
-             "BaseUrl::parse accepts a tab or another control character in the host or prefix");
+  FUZZ_REQUIRE(!has_blank_or_control(url.host) && !has_blank_or_control(url.prefix));  // was a finding, now fixed
   fuzz::no_exception("parsing an accepted base URL again", [&] {
     const heygen::BaseUrl again = heygen::BaseUrl::parse(url.origin() + url.prefix);
     FUZZ_REQUIRE(again.scheme == url.scheme && again.host == url.host && again.port == url.port &&
