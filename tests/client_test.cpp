@@ -1976,6 +1976,31 @@ TEST_CASE("bulk: the scheduler serves jobs by next-due time, interleaved, one sl
   }
 }
 
+TEST_CASE("bulk: coalescing moves a long wait's look to the end of its tick, so looks fall together") {
+  ClientOptions options = roomy_options();
+  options.random = [] { return 0.37; };  // cold wait 2 s × (1 - 0.1 × 0.37) = 1926 ms
+  for (const double tick : {0.0, 0.05, 0.5}) {
+    CAPTURE(tick);
+    options.polling.coalesce = Seconds(tick);
+    Harness h(options);
+    PerIdServer server;
+    server.pendings = 1;
+    h.transport.otherwise(server.handler());
+    const auto results = h.client.get_bulk_translation_statuses({"a", "b"}, 1);
+    const auto expected = tick == 0.0 ? 1926ms : tick == 0.05 ? 1950ms : 1926ms;  // 0.5 s: 1.9 s < 20 ticks
+    CHECK(h.clock.sleeps() == Sleeps{expected});
+    for (const auto& entry : results) CHECK(entry.second.elapsed == expected);
+  }
+}
+
+TEST_CASE("construction rejects a negative or NaN polling.coalesce") {
+  ClientOptions options = test_options();
+  options.polling.coalesce = Seconds(-1.0);
+  CHECK_THROWS_AS(build(options), std::invalid_argument);
+  options.polling.coalesce = Seconds(std::nan(""));
+  CHECK_THROWS_AS(build(options), std::invalid_argument);
+}
+
 namespace {
 /// Options for a server whose batch support is not yet known (the client finds out).
 ClientOptions batch_unknown_options() {

@@ -163,6 +163,7 @@ inline ClientOptions test_options() {
   options.random = [] { return 0.5; };
   options.polling.long_poll = Seconds(0);
   options.polling.learn = false;
+  options.polling.coalesce = Seconds(0);  // exact waits; coalescing has tests of its own
   options.profile = std::make_shared<ServerProfile>();
   options.profile->set_batch(Support::no);
   return options;

@@ -396,3 +396,12 @@ TEST_CASE("integration: a plain-HTTP client against the HTTPS server fails defin
   CHECK(result.status != TranslationStatus::completed);
   CHECK(std::chrono::steady_clock::now() - started < 3s);
 }
+
+TEST_CASE("integration: an IPv6 literal with hex digits reaches the server (IPv4-mapped loopback)") {
+  RunningSimulator sim(short_jobs());
+  ClientOptions options = options_for(sim.server);
+  options.base_url = "http://[::ffff:7f00:1]:" + std::to_string(sim.server.port());
+  options.max_timeout = 5s;
+  VideoTranslationClient client(options);
+  CHECK(client.get_translation_status(client.create_translation_job()).ok());
+}

@@ -473,6 +473,9 @@ struct PollPolicy {
   bool learn = true;              ///< Learn job durations and poll where jobs finish.
   std::size_t warm_after = 20;    ///< Durations needed before what was learnt is trusted.
   Seconds long_poll{30.0};        ///< `?wait=` asked of the server; zero disables long polling.
+  /// Bulk only: a look due after a wait of at least 20 ticks is moved to the end of its tick, so the looks of
+  /// many jobs fall together and a few wake-ups serve them (lag grows by at most a tick, ≤ 5 % of the wait).
+  Seconds coalesce{0.05};
 
   /// Quick detection, more requests: lag ≈ 4 % of the job's age, cold looks at most 4 s apart.
   static PollPolicy low_latency() { return with_ratio(0.04, Seconds(4.0)); }
@@ -648,7 +651,7 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
   const bool asctime = !imf_fixdate && !rfc850 &&
                        std::sscanf(copy.c_str(), "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", weekday, month, &day, &hour,
                                    &minute, &second, &year, &consumed) == 7;
-  if (rfc850) year += year < 70 ? 2000 : 1900;  // a two-digit year
+  if (rfc850 && year >= 0) year += year < 70 ? 2000 : 1900;  // a two-digit year (a sign stays invalid)
   const bool parsed = imf_fixdate || rfc850 || asctime;
   const int mon = month_index(month);
   const bool gmt_or_asctime = zone[0] == '\0' || iequals(zone, "GMT");
@@ -1152,7 +1155,7 @@ class BasicVideoTranslationClient {
             "connect_timeout must be positive");
     const PollPolicy& poll = options.polling;
     require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval) &&
-                non_negative(poll.cold_cap) && non_negative(poll.long_poll),
+                non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce),
             "polling intervals must be finite and not negative");
     require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
             "polling.lag_ratio must be in (0, 1]");
@@ -1229,6 +1232,7 @@ class BasicVideoTranslationClient {
       ++call.requests;
       if (response.received()) call.last_http_status = response.status;
       if (!RetryPolicy::retryable(response)) {
+        call.last_failure.clear();  // only a failure still unresolved explains a deadline
         if (response.received()) return {true, std::move(response), FailureCause::none, {}};
         std::string message = describe_failure(response);
         return {false, std::move(response), FailureCause::transport, std::move(message)};
@@ -1755,7 +1759,19 @@ class BasicVideoTranslationClient {
       }
       *wait = std::max(*wait, gather);
       const TimePoint now = client_.clock_.now();
-      return Due{*wait >= Seconds(job.call.deadline - now) ? job.call.deadline : now + detail::to_clock(*wait), i};
+      if (*wait >= Seconds(job.call.deadline - now)) return Due{job.call.deadline, i};
+      return Due{std::min(coalesced(now + detail::to_clock(*wait), *wait), job.call.deadline), i};
+    }
+
+    /// `due` moved to the end of its coalescing tick when the wait is long enough for that to be cheap.
+    TimePoint coalesced(TimePoint due, Seconds wait) const {
+      const Seconds tick = client_.options_.polling.coalesce;
+      if (tick <= Seconds(0) || wait < tick * 20.0) return due;
+      const auto step = std::max(detail::to_clock(tick), TimePoint::duration(1));
+      const auto since_epoch = due.time_since_epoch();
+      if (since_epoch.count() < 0 || since_epoch > TimePoint::duration::max() - step) return due;  // custom clocks
+      const auto past = since_epoch % step;
+      return past == TimePoint::duration::zero() ? due : due + (step - past);
     }
 
     void time_out(std::size_t i) {
@@ -1863,15 +1879,31 @@ class HttplibTransport {
   }
 
  private:
-  using Connection = std::unique_ptr<httplib::Client>;
+  using Connection = std::unique_ptr<httplib::ClientImpl>;
   using SteadyTime = std::chrono::steady_clock::time_point;
 
   /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
   /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
   /// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
+  /// It cannot shorten a connect or a TLS handshake: httplib holds its socket lock through those, so a stop
+  /// waits for them (they have timeouts of their own).
   class Watchdog {
    public:
     using Ticket = std::pair<SteadyTime, std::uint64_t>;
+
+    /// A timer that is disarmed when this goes out of scope, however the request ended (an exception too).
+    class Armed {
+     public:
+      Armed(Watchdog& watchdog, SteadyTime when, std::function<void()> action)
+          : watchdog_(watchdog), ticket_(watchdog.arm(when, std::move(action))) {}
+      Armed(const Armed&) = delete;
+      Armed& operator=(const Armed&) = delete;
+      ~Armed() { watchdog_.disarm(ticket_); }
+
+     private:
+      Watchdog& watchdog_;
+      Ticket ticket_;
+    };
 
     Watchdog() = default;
     Watchdog(const Watchdog&) = delete;
@@ -1882,36 +1914,44 @@ class HttplibTransport {
       thread_.join();
     }
 
+   private:
     /// Runs `action` at `when` unless disarmed first.
     Ticket arm(SteadyTime when, std::function<void()> action) {
       std::lock_guard lock(mutex_);
+      // The thread first: if it cannot start, no timer is left behind pointing at the caller's stack.
+      if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
       const Ticket ticket{when, next_id_++};
       timers_.emplace(ticket, std::move(action));
-      if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
       // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
-      else if (when < sleeping_until_) {
+      if (when < sleeping_until_) {
         sleeping_until_ = when;
         wake_.notify_one();
       }
       return ticket;
     }
 
-    /// Cancels a timer. Actions run under the same lock, so once this returns the action is not running and
+    /// Cancels a timer. An action already running is waited for, so once this returns it is not running and
     /// never will: the connection it would stop can safely go back to the pool.
-    void disarm(const Ticket& ticket) {
-      std::lock_guard lock(mutex_);
+    void disarm(const Ticket& ticket) noexcept {
+      std::unique_lock lock(mutex_);
       timers_.erase(ticket);
+      finished_.wait(lock, [&] { return running_ != ticket; });
     }
 
-   private:
     /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
+    /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request.
     void run(std::stop_token stop) {
       std::unique_lock lock(mutex_);
       while (!stop.stop_requested()) {
         if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
           auto action = std::move(timers_.begin()->second);
+          running_ = timers_.begin()->first;
           timers_.erase(timers_.begin());
+          lock.unlock();
           action();
+          lock.lock();
+          running_.reset();
+          finished_.notify_all();
           continue;
         }
         sleeping_until_ = timers_.empty() ? SteadyTime::max() : timers_.begin()->first.first;
@@ -1927,7 +1967,9 @@ class HttplibTransport {
 
     std::mutex mutex_;
     std::condition_variable_any wake_;
+    std::condition_variable finished_;  // an action ended
     std::map<Ticket, std::function<void()>> timers_;
+    std::optional<Ticket> running_{};  // the timer whose action runs now, outside the lock
     std::uint64_t next_id_ = 0;
     SteadyTime sleeping_until_ = SteadyTime::max();  // when the thread wakes by itself; min() while awake
     std::jthread thread_;                            // last: it uses the members above
@@ -1986,17 +2028,25 @@ class HttplibTransport {
     [[nodiscard]] Watchdog& watchdog() noexcept { return watchdog_; }
 
    private:
+    /// A client built from host and port, not from a URL string: httplib's URL pattern takes only digits and
+    /// colons inside brackets, so "[2001:db8::1]" would silently become a host name.
     Connection open() const {
-      auto client =
-          std::make_unique<httplib::Client>(base_.scheme + "://" + base_.host + ":" + std::to_string(base_.port));
+      const bool bracketed = base_.host.size() >= 2 && base_.host.front() == '[';
+      const std::string host = bracketed ? base_.host.substr(1, base_.host.size() - 2) : base_.host;
+      Connection client;
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+      if (base_.scheme == "https") {
+        auto tls = std::make_unique<httplib::SSLClient>(host, base_.port);
+        tls->enable_server_certificate_verification(verify_tls_);
+        if (!ca_cert_file_.empty()) tls->set_ca_cert_path(ca_cert_file_);
+        client = std::move(tls);
+      }
+#endif
+      if (!client) client = std::make_unique<httplib::ClientImpl>(host, base_.port);
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-      client->enable_server_certificate_verification(verify_tls_);
-      if (!ca_cert_file_.empty()) client->set_ca_cert_path(ca_cert_file_);
-#endif
       return client;
     }
 
@@ -2014,7 +2064,7 @@ class HttplibTransport {
   // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
   static constexpr std::chrono::milliseconds watchdog_grace{250};
 
-  HttpResponse exchange(httplib::Client& client, const HttpRequest& request,
+  HttpResponse exchange(httplib::ClientImpl& client, const HttpRequest& request,
                         std::chrono::steady_clock::time_point started) const {
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     client.set_read_timeout(timeout);
@@ -2036,17 +2086,15 @@ class HttplibTransport {
     auto result = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
       std::stop_callback abandon(request.stop, [&client] { client.stop(); });
-      const auto ticket = pool_->watchdog().arm(started + timeout + watchdog_grace, [&client, &overran] {
+      const Watchdog::Armed watched(pool_->watchdog(), started + timeout + watchdog_grace, [&client, &overran] {
         overran = true;
         client.stop();
       });
-      auto sent = client.send(out);
-      pool_->watchdog().disarm(ticket);
-      return sent;
+      return client.send(out);
     }();
     if (request.stop.stop_requested())
       return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
-    if (overran)
+    if (overran && !result)  // a response that arrived just as the timer fired still counts
       return HttpResponse::failure(TransportError::timeout,
                                    "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
     if (too_large)
