@@ -2073,7 +2073,7 @@ class HttplibTransport {
     out.method = request.method;
     out.path = request.target;
     for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
-    out.body = request.body;
+    out.body = request.body;  // copied: the caller may send the same request again on a retry
     std::string body;
     bool too_large = false;
     const std::size_t cap = pool_->max_body_bytes();
@@ -2083,27 +2083,30 @@ class HttplibTransport {
       return true;
     };
     std::atomic<bool> overran{false};
-    auto result = [&] {
+    httplib::Response in;
+    httplib::Error error = httplib::Error::Success;
+    const bool answered = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
       std::stop_callback abandon(request.stop, [&client] { client.stop(); });
       const Watchdog::Armed watched(pool_->watchdog(), started + timeout + watchdog_grace, [&client, &overran] {
         overran = true;
         client.stop();
       });
-      return client.send(out);
+      return client.send(out, in, error);  // this overload sends `out` as is; send(const Request&) copies it
     }();
     if (request.stop.stop_requested())
       return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
-    if (overran && !result)  // a response that arrived just as the timer fired still counts
+    if (overran && !answered)  // a response that arrived just as the timer fired still counts
       return HttpResponse::failure(TransportError::timeout,
                                    "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
     if (too_large)
       return HttpResponse::failure(TransportError::body_too_large,
                                    "response body over max_body_bytes (" + std::to_string(cap) + ")");
-    if (!result) return failure_of(result.error(), std::chrono::steady_clock::now() - started, timeout);
+    if (!answered) return failure_of(error, std::chrono::steady_clock::now() - started, timeout);
     HttpResponse response;
-    response.status = result->status;
-    for (const auto& [name, value] : result->headers) response.headers.push_back({name, value});
+    response.status = in.status;
+    response.headers.reserve(in.headers.size());
+    for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
     response.body = std::move(body);
     return response;
   }
