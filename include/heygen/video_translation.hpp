@@ -613,22 +613,32 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, so any job id is one safe path segment.
-inline std::string percent_encode(std::string_view text) {
+/// RFC 3986 unreserved: ASCII letters, digits and "-._~" (the locale plays no part).
+constexpr bool is_unreserved(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+/// Appends `text` to `out`, percent-encoding everything but unreserved characters, so any job id is one safe
+/// path segment.
+inline void append_percent_encoded(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789ABCDEF";
+  for (const char c : text) {
+    if (is_unreserved(c)) {
+      out += c;
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    const char escape[3] = {'%', hex[byte >> 4], hex[byte & 0x0F]};
+    out.append(escape, sizeof escape);
+  }
+}
+
+/// `text` percent-encoded as append_percent_encoded does.
+inline std::string percent_encode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    const bool unreserved = std::isalnum(byte) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved && byte < 0x80) {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[byte >> 4];
-      out += hex[byte & 0x0F];
-    }
-  }
+  append_percent_encoded(out, text);
   return out;
 }
 
@@ -965,14 +975,21 @@ inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string
 /// The status target for a job: the endpoint template with the id percent-encoded into it.
 inline std::string status_target(const std::string& prefix, const std::string& status_template,
                                  std::string_view job_id) {
-  const std::string encoded = detail::percent_encode(job_id);
   static constexpr std::string_view placeholder = "{job_id}";
   const auto at = status_template.find(placeholder);
+  std::string target;  // built in one buffer: this runs for every status look
+  target.reserve(prefix.size() + status_template.size() + job_id.size() * 3 + 8);
+  target += prefix;
   if (at == std::string::npos) {
-    const char joiner = status_template.find('?') == std::string::npos ? '?' : '&';
-    return prefix + status_template + joiner + "job_id=" + encoded;
+    target += status_template;
+    target += status_template.find('?') == std::string::npos ? "?job_id=" : "&job_id=";
+    detail::append_percent_encoded(target, job_id);
+    return target;
   }
-  return prefix + status_template.substr(0, at) + encoded + status_template.substr(at + placeholder.size());
+  target.append(status_template, 0, at);
+  detail::append_percent_encoded(target, job_id);
+  target.append(status_template, at + placeholder.size());
+  return target;
 }
 
 }  // namespace protocol
@@ -1189,10 +1206,16 @@ class BasicVideoTranslationClient {
     request.method = std::move(method);
     request.url = origin_ + target;
     request.target = std::move(target);
-    request.headers = options_.extra_headers;
-    request.headers.push_back({"Accept", "application/json"});
-    if (!options_.bearer_token.empty()) request.headers.push_back({"Authorization", "Bearer " + options_.bearer_token});
+    request.headers = headers_;
     return request;
+  }
+
+  /// The headers every request carries: the caller's extras, Accept and the token.
+  static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
+    std::vector<HttpHeader> headers = options.extra_headers;
+    headers.push_back({"Accept", "application/json"});
+    if (!options.bearer_token.empty()) headers.push_back({"Authorization", "Bearer " + options.bearer_token});
+    return headers;
   }
 
   double uniform() const { return options_.random ? options_.random() : detail::random_uniform01(); }
@@ -1577,8 +1600,13 @@ class BasicVideoTranslationClient {
     /// One worker: take what is due, serve it, repeat. Only the worker that holds the timer sleeps until the
     /// next due time; the others wait to be notified, so idle workers do not all wake for one job.
     void work() {
+      std::vector<std::size_t> taken;  // reused: a worker takes work thousands of times
+      std::vector<Due> later;          // what the worker served and must look at again
       std::unique_lock lock(mutex_);
       while (remaining_ > 0 && !stop_.stop_requested()) {
+        // Requeued here, under the lock the loop takes anyway, rather than locking once more per job.
+        for (const Due& entry : later) due_.push(entry);
+        later.clear();
         const TimePoint when = due_.empty() ? TimePoint::max() : due_.top().first;
         if (when == TimePoint::max() || (when > client_.clock_.now() && when >= timer_until_)) {
           work_ready_.wait(lock, stop_, [&] { return remaining_ == 0 || changed_; });
@@ -1594,13 +1622,16 @@ class BasicVideoTranslationClient {
           if (!awake) break;
           continue;
         }
-        std::vector<std::size_t> taken = take_due();
+        take_due(taken);
         // Going busy: hand on what is left (more due work, or the timer nobody holds) to one idle worker.
         // Requeues never notify: the worker that requeued loops back and takes the earliest job itself.
-        if (!due_.empty() && (due_.top().first <= client_.clock_.now() || timer_until_ == TimePoint::max()))
-          wake_one_locked();
+        const bool hand_on =
+            !due_.empty() && (due_.top().first <= client_.clock_.now() || timer_until_ == TimePoint::max());
+        if (hand_on) changed_ = true;
         lock.unlock();
-        serve(taken);
+        // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
+        if (hand_on) work_ready_.notify_one();
+        serve(taken, later);
         lock.lock();
       }
       changed_ = true;  // leaving (done or cancelled): let the others see it too
@@ -1619,11 +1650,11 @@ class BasicVideoTranslationClient {
              client_.profile_->long_poll() != Support::no;
     }
 
-    /// The earliest due job; with batching, every job due now (or within a short window) up to the batch limit.
-    /// Without batching, a worker still takes a few jobs due at about the same time and serves them in turn:
-    /// one wake-up for several requests instead of one each.
-    std::vector<std::size_t> take_due() {
-      std::vector<std::size_t> taken;
+    /// Fills `taken` with the earliest due job; with batching, every job due now (or within a short window) up to the
+    /// batch limit. Without batching, a worker still takes a few jobs due at about the same time and serves them in
+    /// turn: one wake-up for several requests instead of one each.
+    void take_due(std::vector<std::size_t>& taken) {
+      taken.clear();
       const bool batch = batching();
       const Seconds window =
           batch ? client_.options_.polling.min_interval * 2.0 : client_.options_.polling.min_interval / 5.0;
@@ -1633,17 +1664,16 @@ class BasicVideoTranslationClient {
         taken.push_back(due_.top().second);
         due_.pop();
       }
-      return taken;
     }
 
     static constexpr std::size_t per_worker_take = 8;
 
     /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
     /// it held end with the error instead.
-    void serve(const std::vector<std::size_t>& taken) noexcept {
+    void serve(const std::vector<std::size_t>& taken, std::vector<Due>& later) noexcept {
       try {
-        if (batching()) return serve_batch(taken);
-        for (std::size_t i : taken) serve_one(i);
+        if (batching()) return serve_batch(taken, later);
+        for (std::size_t i : taken) serve_one(i, later);
       } catch (const std::exception& e) {
         fail_all(taken, std::string("unexpected exception: ") + e.what());
       } catch (...) {
@@ -1656,8 +1686,8 @@ class BasicVideoTranslationClient {
         if (!jobs_[i].done) finish_job(i, failed(FailureCause::transport, message));
     }
 
-    /// One look at one job, exactly as get_translation_status would take it.
-    void serve_one(std::size_t i) {
+    /// One look at one job, exactly as get_translation_status would take it; a pending job goes to `later`.
+    void serve_one(std::size_t i, std::vector<Due>& later) {
       Job& job = jobs_[i];
       if (client_.clock_.now() >= job.call.deadline) return time_out(i);
       const Seconds long_poll = per_job_long_poll_ ? client_.long_poll_budget(job.call) : Seconds(0);
@@ -1666,11 +1696,11 @@ class BasicVideoTranslationClient {
       TranslationResult result = client_.look(job.call, retry_after, long_poll);
       const bool held = result.status == TranslationStatus::pending &&
                         client_.long_poll_held(long_poll, client_.age(job.call) - asked_at);
-      if (auto next = settle(i, std::move(result), retry_after, held)) requeue({*next});
+      if (auto next = settle(i, std::move(result), retry_after, held)) later.push_back(*next);
     }
 
     /// One batch request for many due jobs; falls back to per-job looks when the server has no batch endpoint.
-    void serve_batch(const std::vector<std::size_t>& taken) {
+    void serve_batch(const std::vector<std::size_t>& taken, std::vector<Due>& later) {
       std::vector<std::size_t> live;
       for (std::size_t i : taken)
         if (client_.clock_.now() >= jobs_[i].call.deadline)
@@ -1700,11 +1730,11 @@ class BasicVideoTranslationClient {
           finish_job(i, client_.finish(jobs_[i].call, failed(exchange.cause, exchange.message)));
         return;
       }
-      read_batch_answer(live, exchange.response, long_poll, Seconds(client_.clock_.now() - asked));
+      read_batch_answer(live, exchange.response, long_poll, Seconds(client_.clock_.now() - asked), later);
     }
 
     void read_batch_answer(const std::vector<std::size_t>& live, const HttpResponse& response, Seconds long_poll,
-                           Seconds took) {
+                           Seconds took, std::vector<Due>& later) {
       std::string error;
       const bool has_endpoint = response.status >= 200 && response.status <= 299;
       const auto answers = has_endpoint ? protocol::read_batch(response.body, error) : std::nullopt;
@@ -1713,10 +1743,7 @@ class BasicVideoTranslationClient {
         client_.profile_->set_batch(Support::no);
         client_.log(LogLevel::info,
                     [&] { return "server has no usable batch endpoint (" + describe_status(response) + ")"; });
-        std::vector<Due> again;
-        again.reserve(live.size());
-        for (std::size_t i : live) again.push_back({client_.clock_.now(), i});
-        requeue(again);
+        for (std::size_t i : live) later.push_back({client_.clock_.now(), i});
         return;
       }
       client_.profile_->set_batch(Support::yes);
@@ -1728,17 +1755,15 @@ class BasicVideoTranslationClient {
       // A batch long poll ends as soon as one job finishes; asking again at once for the rest would cost a
       // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
       const Seconds gather = any_final ? client_.options_.polling.min_interval * 2.0 : Seconds(0);
-      std::vector<Due> again;  // requeued together, so jobs due together stay in one batch
       for (std::size_t i : live) {
         const auto answer = answers->find(jobs_[i].call.job_id);
         if (answer == answers->end()) {  // the server left it out: look again shortly
-          again.push_back({client_.clock_.now() + detail::to_clock(client_.options_.polling.min_interval), i});
+          later.push_back({client_.clock_.now() + detail::to_clock(client_.options_.polling.min_interval), i});
           continue;
         }
         TranslationResult result = client_.finish(jobs_[i].call, from_answer(answer->second));
-        if (auto next = settle(i, std::move(result), retry_after, held, gather)) again.push_back(*next);
+        if (auto next = settle(i, std::move(result), retry_after, held, gather)) later.push_back(*next);
       }
-      requeue(again);
     }
 
     std::string batch_target(Seconds long_poll) const {
@@ -1777,17 +1802,6 @@ class BasicVideoTranslationClient {
     void time_out(std::size_t i) {
       finish_job(
           i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message(jobs_[i].call))));
-    }
-
-    void requeue(const std::vector<Due>& entries) {
-      if (entries.empty()) return;
-      std::lock_guard lock(mutex_);
-      for (const Due& entry : entries) due_.push(entry);
-    }
-
-    void wake_one_locked() {
-      changed_ = true;
-      work_ready_.notify_one();
     }
 
     /// Records a job's result and hands it to the caller's callback (serialized, exceptions contained).
@@ -1849,6 +1863,7 @@ class BasicVideoTranslationClient {
   ClientOptions options_;
   BaseUrl base_;
   std::string origin_ = base_.origin();  // "scheme://host:port", built once: every request's URL starts with it
+  std::vector<HttpHeader> headers_ = fixed_headers(options_);  // built once, copied into every request
   std::shared_ptr<ServerProfile> profile_;
   T transport_;
   C clock_;
@@ -2061,6 +2076,20 @@ class HttplibTransport {
     Watchdog watchdog_;
   };
 
+  /// A response body that refuses to grow past `cap` bytes.
+  struct CappedBody {
+    std::string text;
+    std::size_t cap;
+    bool too_large;
+
+    /// Appends a chunk; false (which stops the read) when it would pass the cap.
+    bool append(const char* data, std::size_t length) {
+      if (text.size() + length > cap) return !(too_large = true);
+      text.append(data, length);
+      return true;
+    }
+  };
+
   // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
   static constexpr std::chrono::milliseconds watchdog_grace{250};
 
@@ -2074,13 +2103,10 @@ class HttplibTransport {
     out.path = request.target;
     for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
     out.body = request.body;  // copied: the caller may send the same request again on a retry
-    std::string body;
-    bool too_large = false;
-    const std::size_t cap = pool_->max_body_bytes();
-    out.content_receiver = [&](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
-      if (body.size() + length > cap) return !(too_large = true);
-      body.append(data, length);
-      return true;
+    CappedBody body{{}, pool_->max_body_bytes(), false};
+    // One pointer captured: std::function keeps it inline instead of allocating for every request.
+    out.content_receiver = [sink = &body](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
+      return sink->append(data, length);
     };
     std::atomic<bool> overran{false};
     httplib::Response in;
@@ -2099,15 +2125,15 @@ class HttplibTransport {
     if (overran && !answered)  // a response that arrived just as the timer fired still counts
       return HttpResponse::failure(TransportError::timeout,
                                    "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
-    if (too_large)
+    if (body.too_large)
       return HttpResponse::failure(TransportError::body_too_large,
-                                   "response body over max_body_bytes (" + std::to_string(cap) + ")");
+                                   "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
     if (!answered) return failure_of(error, std::chrono::steady_clock::now() - started, timeout);
     HttpResponse response;
     response.status = in.status;
     response.headers.reserve(in.headers.size());
     for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
-    response.body = std::move(body);
+    response.body = std::move(body.text);
     return response;
   }
 
