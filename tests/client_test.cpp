@@ -1199,6 +1199,39 @@ TEST_CASE("a malformed status body is bad_response at once, and the message says
   }
 }
 
+TEST_CASE("a status body is read for the members it needs, but every member must be valid JSON") {
+  // read_status keeps only result, error_message, progress and eta_seconds; the rest is checked, not stored.
+  struct Case {
+    const char* body;
+    TranslationStatus status;
+    FailureCause cause;
+  };
+  const Case cases[] = {
+      {R"({"job_id": "j", "extra": {"deep": [1, 2.5, {"x": null, "y": [true, false]}]}, "result": "completed"})",
+       TranslationStatus::completed, FailureCause::none},
+      {R"({"result": "pending", "result": "completed"})", TranslationStatus::completed, FailureCause::none},
+      {R"({"result": "completed", "extra": [1, {"a": tru}]})", TranslationStatus::error, FailureCause::bad_response},
+      {R"({"result": "completed", "extra": 1e999})", TranslationStatus::error, FailureCause::bad_response},
+      {R"({"result": "completed", "extra": "\q"})", TranslationStatus::error, FailureCause::bad_response},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body);
+    Harness h;
+    h.transport.then(answer(200, c.body));
+    const auto result = h.client.check_translation_status("j");
+    CHECK(result.status == c.status);
+    CHECK(result.cause == c.cause);
+  }
+}
+
+TEST_CASE("repeated hint members: the last one counts, as in a parsed object") {
+  Harness h;
+  h.transport.then(status_with(R"({"progress": 0.9, "result": "pending", "progress": 0.25, "eta_seconds": 7})"));
+  const auto result = h.client.check_translation_status("j");
+  CHECK(result.progress == 0.25);
+  CHECK(result.eta_seconds == 7.0);
+}
+
 TEST_CASE("whitespace after the JSON object is fine") {
   Harness h;
   h.transport.then(answer(200, "  {\"result\": \"completed\"}\r\n\t "));

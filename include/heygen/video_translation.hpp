@@ -835,23 +835,33 @@ struct StatusAnswer {
 /// Reads the wire protocol; every function is total: bad input gives an error value, never a crash.
 namespace protocol {
 
-/// Parses a body as a JSON object, or returns an error message.
-inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
+/// Runs `parse(begin, end, error)` (a picojson parse that returns where it stopped) over the whole body, or
+/// returns an error message; `is_object()` then says whether the top-level value was an object.
+template <class Parse, class IsObject>
+std::optional<std::string> parse_whole(std::string_view body, Parse&& parse, IsObject&& is_object) {
   if (body.empty()) return std::string("empty body");
   std::string error;
   const char* begin = body.data();
   const char* end = begin + body.size();
   const char* stop = begin;
   try {
-    stop = picojson::parse(out, begin, end, &error);
+    stop = parse(begin, end, &error);
   } catch (const std::exception& e) {  // picojson throws on numbers beyond double range (1e999)
     return "malformed JSON (" + std::string(e.what()) + ")";
   }
   if (!error.empty()) return "malformed JSON (" + detail::excerpt(body) + ")";
   while (stop != end && (*stop == ' ' || *stop == '\n' || *stop == '\r' || *stop == '\t')) ++stop;
   if (stop != end) return "trailing data after JSON (" + detail::excerpt(body) + ")";
-  if (!out.is<picojson::object>()) return "JSON is not an object (" + detail::excerpt(body) + ")";
+  if (!is_object()) return "JSON is not an object (" + detail::excerpt(body) + ")";
   return std::nullopt;
+}
+
+/// Parses a body as a JSON object, or returns an error message.
+inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
+  return parse_whole(
+      body,
+      [&](const char* begin, const char* end, std::string* error) { return picojson::parse(out, begin, end, error); },
+      [&] { return out.is<picojson::object>(); });
 }
 
 /// parse_object for readers that report through an out-parameter: false (and `error` set) when unusable.
@@ -861,32 +871,153 @@ inline bool parse_object_into(std::string_view body, picojson::value& out, std::
   return !problem;
 }
 
-/// A finite number field in [low, high], or nothing (absurd hints are dropped, not trusted).
-inline std::optional<double> number_field(const picojson::object& object, const char* name, double low, double high) {
-  const auto it = object.find(name);
-  if (it == object.end() || !it->second.is<double>()) return std::nullopt;
-  const double value = it->second.get<double>();
-  if (!std::isfinite(value) || value < low || value > high) return std::nullopt;
-  return value;
+/// A finite number in [low, high], or nothing (absurd hints are dropped, not trusted).
+inline std::optional<double> number_value(const picojson::value& value, double low, double high) {
+  if (!value.is<double>()) return std::nullopt;
+  const double number = value.get<double>();
+  if (!std::isfinite(number) || number < low || number > high) return std::nullopt;
+  return number;
+}
+
+/// A string, or nothing.
+inline std::optional<std::string> string_value(const picojson::value& value) {
+  if (!value.is<std::string>()) return std::nullopt;
+  return value.get<std::string>();
 }
 
 /// A string field, or nothing.
 inline std::optional<std::string> string_field(const picojson::object& object, const char* name) {
   const auto it = object.find(name);
-  if (it == object.end() || !it->second.is<std::string>()) return std::nullopt;
-  return it->second.get<std::string>();
+  return it == object.end() ? std::nullopt : string_value(it->second);
 }
 
-/// Reads one job's status object `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
-inline std::optional<StatusAnswer> read_status_object(const picojson::object& object, std::string& error) {
-  const auto result = string_field(object, "result");
+/// The members of a status object that a reader looks at (null when absent); the rest are not kept.
+struct StatusFields {
+  picojson::value result;
+  picojson::value error_message;
+  picojson::value progress;
+  picojson::value eta_seconds;
+
+  /// Where the member `key` goes, or nullptr for a member no reader needs.
+  picojson::value* slot(std::string_view key) noexcept {
+    if (key == "result") return &result;
+    if (key == "error_message") return &error_message;
+    if (key == "progress") return &progress;
+    if (key == "eta_seconds") return &eta_seconds;
+    return nullptr;
+  }
+
+  /// The same members taken from an object already parsed (a batch answer's entries).
+  static StatusFields of(const picojson::object& object) {
+    StatusFields fields;
+    for (const auto& [key, value] : object)
+      if (picojson::value* slot = fields.slot(key)) *slot = value;
+    return fields;
+  }
+};
+
+/// A picojson parse context that checks JSON syntax and keeps nothing. Unlike picojson's null context it
+/// rejects numbers beyond double range as picojson's default context does, so what it accepts is exactly what
+/// a full parse accepts.
+class SkipContext {
+ public:
+  bool set_null() { return true; }
+  bool set_bool(bool) { return true; }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t) { return true; }
+#endif
+  bool set_number(double number) {
+    if (!std::isfinite(number)) picojson::value{number};  // throws what the default context throws
+    return true;
+  }
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    picojson::null_parse_context::dummy_str ignored;
+    return picojson::_parse_string(ignored, in);
+  }
+  bool parse_array_start() { return enter(); }
+  // Recursion follows the JSON's nesting, which enter() bounds at picojson's depth limit.
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_array_stop(std::size_t) { return leave(); }
+  bool parse_object_start() { return enter(); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string&) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_object_stop() { return leave(); }
+
+ private:
+  bool enter() {
+    if (depth_left_ == 0) return false;
+    --depth_left_;
+    return true;
+  }
+  bool leave() {
+    ++depth_left_;
+    return true;
+  }
+
+  std::size_t depth_left_ = picojson::DEFAULT_MAX_DEPTHS;
+};
+
+/// A picojson parse context for one status answer: the members StatusFields keeps are parsed as values, the
+/// rest only checked, so a look builds no map. Any other top-level value is skipped and noted as not an object.
+class StatusFieldsContext : public SkipContext {
+ public:
+  explicit StatusFieldsContext(StatusFields& fields) : fields_(fields) {}
+
+  /// The top-level value was an object.
+  [[nodiscard]] bool is_object() const noexcept { return is_object_; }
+
+  bool parse_array_start() { return true; }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    SkipContext skip;
+    return picojson::_parse(skip, in);
+  }
+  bool parse_array_stop(std::size_t) { return true; }
+  bool parse_object_start() { return is_object_ = true; }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+    if (picojson::value* slot = fields_.slot(key)) {
+      picojson::default_parse_context keep(slot);  // a repeated member replaces the earlier one, as in a map
+      return picojson::_parse(keep, in);
+    }
+    SkipContext skip;
+    return picojson::_parse(skip, in);
+  }
+  bool parse_object_stop() { return true; }
+
+ private:
+  StatusFields& fields_;
+  bool is_object_ = false;
+};
+
+/// Parses a body as a JSON object, keeping only the members a status reader needs; or returns an error message
+/// (the same one parse_object would).
+inline std::optional<std::string> parse_status_fields(std::string_view body, StatusFields& fields) {
+  StatusFieldsContext context(fields);
+  return parse_whole(
+      body,
+      [&](const char* begin, const char* end, std::string* error) {
+        return picojson::_parse(context, begin, end, error);
+      },
+      [&] { return context.is_object(); });
+}
+
+/// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
+inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
+  const auto result = string_value(fields.result);
   if (!result) {
     error = "no \"result\" string in the answer";
     return std::nullopt;
   }
   StatusAnswer answer;
-  answer.progress = number_field(object, "progress", 0.0, 1.0);
-  answer.eta_seconds = number_field(object, "eta_seconds", 0.0, 10.0 * 365 * 24 * 3600);
+  answer.progress = number_value(fields.progress, 0.0, 1.0);
+  answer.eta_seconds = number_value(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
   if (*result == "pending") return answer;
   if (*result == "completed") {
     answer.status = TranslationStatus::completed;
@@ -895,7 +1026,7 @@ inline std::optional<StatusAnswer> read_status_object(const picojson::object& ob
   answer.status = TranslationStatus::error;
   if (*result == "error") {
     answer.cause = FailureCause::job_failed;
-    answer.error_message = string_field(object, "error_message").value_or("the job failed");
+    answer.error_message = string_value(fields.error_message).value_or("the job failed");
   } else {
     answer.cause = FailureCause::unexpected_result;
     answer.error_message = "server answered result \"" + detail::excerpt(*result) + "\"";
@@ -903,11 +1034,19 @@ inline std::optional<StatusAnswer> read_status_object(const picojson::object& ob
   return answer;
 }
 
-/// Reads a status body; on failure `error` says why.
+/// Reads one job's status object already parsed (an entry of a batch answer).
+inline std::optional<StatusAnswer> read_status_object(const picojson::object& object, std::string& error) {
+  return read_status_fields(StatusFields::of(object), error);
+}
+
+/// Reads a status body; on failure `error` says why. Runs for every look, so it keeps only the members it reads.
 inline std::optional<StatusAnswer> read_status(std::string_view body, std::string& error) {
-  picojson::value json;
-  if (!parse_object_into(body, json, error)) return std::nullopt;
-  return read_status_object(json.get<picojson::object>(), error);
+  StatusFields fields;
+  if (auto problem = parse_status_fields(body, fields)) {
+    error = std::move(*problem);
+    return std::nullopt;
+  }
+  return read_status_fields(fields, error);
 }
 
 /// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.

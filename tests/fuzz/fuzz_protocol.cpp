@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "fuzz_support.hpp"
@@ -64,6 +65,26 @@ void check_read_status(std::string_view body, bool is_object) {
   }
 }
 
+/// read_status keeps only the members it reads; it must answer exactly as reading the fully parsed object does,
+/// errors included (a number beyond double range in a member it skips still makes the body malformed).
+void check_read_status_matches_full_parse(std::string_view body) {
+  std::string fast_error;
+  const auto fast = heygen::protocol::read_status(body, fast_error);
+  std::string full_error;
+  std::optional<StatusAnswer> full;
+  picojson::value json;
+  if (heygen::protocol::parse_object_into(body, json, full_error))
+    full = heygen::protocol::read_status_object(json.get<picojson::object>(), full_error);
+  FUZZ_REQUIRE(fast.has_value() == full.has_value());
+  if (!fast) {
+    FUZZ_REQUIRE(fast_error == full_error);
+    return;
+  }
+  FUZZ_REQUIRE(fast->status == full->status && fast->cause == full->cause);
+  FUZZ_REQUIRE(fast->error_message == full->error_message);
+  FUZZ_REQUIRE(fast->progress == full->progress && fast->eta_seconds == full->eta_seconds);
+}
+
 /// read_job_id: a non-empty id, or an error that says why.
 void check_read_job_id(std::string_view body, bool is_object) {
   std::string error;
@@ -103,6 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::no_exception("protocol readers", [&] {
     const bool is_object = check_parse_object(body);
     check_read_status(body, is_object);
+    check_read_status_matches_full_parse(body);
     check_read_job_id(body, is_object);
     check_read_batch(body, is_object);
     check_error_message_of(body, is_object);
