@@ -54,12 +54,16 @@ struct Row {
   double peak_rss_mib = 0;
   long peak_threads = 0;
   std::size_t results = 0;
+  double lag_mean_ms = 0;  // detection lag: what the polling cost buys
+  double lag_p95_ms = 0;
 };
 
 /// The server's running totals that matter here.
 struct Totals {
   std::uint64_t status_requests = 0;
   std::uint64_t job_status_looks = 0;
+  double lag_mean_ms = 0;  // from a job's finish to the first answer that said so, over the server's life
+  double lag_p95_ms = 0;
 };
 
 /// Reads the totals from GET /stats, keeping only the body's tail: with 100k jobs the body is ~15 MB of per-job
@@ -80,7 +84,8 @@ Totals read_totals(int port) {
   picojson::parse(totals, tail.begin() + static_cast<std::ptrdiff_t>(at + 9), tail.end(), &error);
   if (!error.empty() || !totals.is<picojson::object>()) throw std::runtime_error("bad totals in /stats");
   return {static_cast<std::uint64_t>(totals.get("status_requests").get<double>()),
-          static_cast<std::uint64_t>(totals.get("job_status_looks").get<double>())};
+          static_cast<std::uint64_t>(totals.get("job_status_looks").get<double>()),
+          totals.get("lag_mean_ms").get<double>(), totals.get("lag_p95_ms").get<double>()};
 }
 
 /// This process's CPU use so far: user and system seconds, and context switches (where the CPU goes).
@@ -240,6 +245,8 @@ Row run(const Options& options, std::size_t jobs, const std::string& mode) {
   const Totals after = read_totals(server.port());
   row.requests = after.status_requests - before.status_requests;
   row.job_polls = after.job_status_looks - before.job_status_looks;
+  row.lag_mean_ms = after.lag_mean_ms;  // a fresh server per run: its lags are this run's
+  row.lag_p95_ms = after.lag_p95_ms;
   return row;
 }
 
@@ -248,12 +255,12 @@ void print_header(bool csv) {
   if (csv)
     std::printf("jobs,mode,wall_s,requests,cpu_s,cpu_us_per_request,peak_rss_mib,peak_threads,results\n");
   else
-    std::printf("%7s %-16s %8s %9s %9s %9s %8s %11s %9s %8s %8s\n", "jobs", "mode", "wall s", "requests", "job-polls",
-                "req/poll", "cpu s", "cpu us/req", "peak MiB", "threads", "results");
+    std::printf("%7s %-16s %8s %9s %9s %9s %8s %11s %9s %8s %8s %9s %8s\n", "jobs", "mode", "wall s", "requests",
+                "job-polls", "req/poll", "cpu s", "cpu us/req", "peak MiB", "threads", "results", "lag ms", "lag p95");
   std::fflush(stdout);
 }
 
-/// Prints one row; with --csv, job-polls (not a CSV column) goes to stderr.
+/// Prints one row; with --csv, job-polls and lag (not CSV columns) go to stderr.
 void print_row(bool csv, const Row& r) {
   const double per_request = r.requests ? r.cpu_s / static_cast<double>(r.requests) * 1e6 : 0.0;
   const double per_poll = r.job_polls ? static_cast<double>(r.requests) / static_cast<double>(r.job_polls) : 0.0;
@@ -261,12 +268,13 @@ void print_row(bool csv, const Row& r) {
     std::printf("%zu,%s,%.3f,%llu,%.3f,%.2f,%.1f,%ld,%zu\n", r.jobs, r.mode.c_str(), r.wall_s,
                 static_cast<unsigned long long>(r.requests), r.cpu_s, per_request, r.peak_rss_mib, r.peak_threads,
                 r.results);
-    std::fprintf(stderr, "bulk: %zu jobs, %s: job-polls %llu, %.3f requests per job-poll\n", r.jobs, r.mode.c_str(),
-                 static_cast<unsigned long long>(r.job_polls), per_poll);
+    std::fprintf(
+        stderr, "bulk: %zu jobs, %s: job-polls %llu, %.3f requests per job-poll; lag mean %.0f ms, p95 %.0f ms\n",
+        r.jobs, r.mode.c_str(), static_cast<unsigned long long>(r.job_polls), per_poll, r.lag_mean_ms, r.lag_p95_ms);
   } else {
-    std::printf("%7zu %-16s %8.2f %9llu %9llu %9.3f %8.2f %11.1f %9.1f %8ld %8zu\n", r.jobs, r.mode.c_str(), r.wall_s,
-                static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.job_polls), per_poll,
-                r.cpu_s, per_request, r.peak_rss_mib, r.peak_threads, r.results);
+    std::printf("%7zu %-16s %8.2f %9llu %9llu %9.3f %8.2f %11.1f %9.1f %8ld %8zu %9.0f %8.0f\n", r.jobs, r.mode.c_str(),
+                r.wall_s, static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.job_polls),
+                per_poll, r.cpu_s, per_request, r.peak_rss_mib, r.peak_threads, r.results, r.lag_mean_ms, r.lag_p95_ms);
   }
   std::fflush(stdout);
 }
