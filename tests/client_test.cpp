@@ -2026,6 +2026,16 @@ TEST_CASE("bulk: coalescing moves a long wait's look to the end of its tick, so 
   }
 }
 
+TEST_CASE("bulk: a worker takes as many due jobs as it can look at within the window, so slow looks spread out") {
+  using detail::looks_within;
+  CHECK(looks_within(Seconds(0.05), Seconds(0), 32) == 1);        // nothing measured yet: one at a time
+  CHECK(looks_within(Seconds(0.05), Seconds(0.0001), 32) == 32);  // fast loopback: up to the cap
+  CHECK(looks_within(Seconds(0.05), Seconds(0.01), 32) == 5);
+  CHECK(looks_within(Seconds(0.05), Seconds(0.2), 32) == 1);  // a slow server: every due job to its own worker
+  CHECK(looks_within(Seconds(0), Seconds(0.01), 32) == 1);
+  CHECK(looks_within(Seconds(0.05), Seconds(std::nan("")), 32) == 1);
+}
+
 TEST_CASE("construction rejects a negative or NaN polling.coalesce") {
   ClientOptions options = test_options();
   options.polling.coalesce = Seconds(-1.0);

@@ -642,6 +642,14 @@ inline std::string percent_encode(std::string_view text) {
   return out;
 }
 
+/// How many looks taking `look_time` each fit in `window`: at least 1, at most `most`; 1 while nothing is measured.
+inline std::size_t looks_within(Seconds window, Seconds look_time, std::size_t most) {
+  if (!(look_time > Seconds(0))) return 1;
+  const double looks = std::floor(window / look_time);
+  if (!(looks >= 1.0)) return 1;
+  return looks >= static_cast<double>(most) ? std::max<std::size_t>(most, 1) : static_cast<std::size_t>(looks);
+}
+
 /// Parses an HTTP-date in IMF-fixdate form ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 or asctime form.
 inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view text) {
   static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -1762,19 +1770,29 @@ class BasicVideoTranslationClient {
           continue;
         }
         take_due(taken);
-        // Going busy: hand on what is left (more due work, or the timer nobody holds) to one idle worker.
-        // Requeues never notify: the worker that requeued loops back and takes the earliest job itself.
-        const bool hand_on =
-            !due_.empty() && (due_.top().first <= client_.clock_.now() || timer_until_ == TimePoint::max());
-        if (hand_on) changed_ = true;
-        lock.unlock();
-        // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
-        if (hand_on) work_ready_.notify_one();
-        serve(taken, later);
-        lock.lock();
+        serve_unlocked(lock, taken, later);
       }
       changed_ = true;  // leaving (done or cancelled): let the others see it too
       work_ready_.notify_all();
+    }
+
+    /// Serves what the worker took, with the lock released meanwhile. Going busy, it hands on what is left (more
+    /// due work, or the timer nobody holds) to one idle worker. Requeues never notify: the worker that requeued
+    /// loops back and takes the earliest job itself.
+    void serve_unlocked(std::unique_lock<std::mutex>& lock, const std::vector<std::size_t>& taken,
+                        std::vector<Due>& later) {
+      const bool hand_on =
+          !due_.empty() && (due_.top().first <= client_.clock_.now() || timer_until_ == TimePoint::max());
+      if (hand_on) changed_ = true;
+      const bool per_job = !batching();
+      lock.unlock();
+      // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
+      if (hand_on) work_ready_.notify_one();
+      const TimePoint started = client_.clock_.now();
+      serve(taken, later);
+      const Seconds took(client_.clock_.now() - started);
+      lock.lock();
+      if (per_job) note_look_time(took, taken.size());
     }
 
     /// Batch when the server may have the endpoint, unless every job can hold its own long poll (one request
@@ -1790,22 +1808,33 @@ class BasicVideoTranslationClient {
     }
 
     /// Fills `taken` with the earliest due job; with batching, every job due now (or within a short window) up to the
-    /// batch limit. Without batching, a worker still takes a few jobs due at about the same time and serves them in
-    /// turn: one wake-up for several requests instead of one each.
+    /// batch limit. Without batching, a worker still takes the jobs due within the next min_interval, as many as it
+    /// can look at in that time, and serves them in turn: one wake-up for many requests instead of one each. A look
+    /// at most min_interval early costs nothing in lag, and wake-ups are what spread-out looks cost most.
     void take_due(std::vector<std::size_t>& taken) {
       taken.clear();
       const bool batch = batching();
-      const Seconds window =
-          batch ? client_.options_.polling.min_interval * 2.0 : client_.options_.polling.min_interval / 5.0;
+      const Seconds window = client_.options_.polling.min_interval * (batch ? 2.0 : 1.0);
       const TimePoint horizon = client_.clock_.now() + detail::to_clock(window);
-      const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : per_worker_take;
+      const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : looks_within(window);
       while (!due_.empty() && taken.size() < most && (taken.empty() || due_.top().first <= horizon)) {
         taken.push_back(due_.top().second);
         due_.pop();
       }
     }
 
-    static constexpr std::size_t per_worker_take = 8;
+    /// How many looks one worker can make in `window`, judged by how long looks have been taking, so a slow server
+    /// spreads them over more workers instead of queueing them behind one.
+    std::size_t looks_within(Seconds window) const { return detail::looks_within(window, look_time_, max_take); }
+
+    /// Folds the time a worker took for `looks` per-job looks into the running estimate.
+    void note_look_time(Seconds took, std::size_t looks) {
+      if (looks == 0 || !(took >= Seconds(0))) return;
+      const Seconds each = took / static_cast<double>(looks);
+      look_time_ = look_time_ <= Seconds(0) ? each : look_time_ * 0.8 + each * 0.2;
+    }
+
+    static constexpr std::size_t max_take = 32;  // beyond this, fewer wake-ups no longer show in the CPU
 
     /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
     /// it held end with the error instead.
@@ -1965,13 +1994,14 @@ class BasicVideoTranslationClient {
     BulkCallback on_result_;
     std::size_t limit_;
     std::vector<Job> jobs_;
-    std::mutex mutex_;  // guards due_, remaining_ and each job's done/result
+    std::mutex mutex_;  // guards due_, remaining_, look_time_ and each job's done/result
     std::condition_variable_any work_ready_;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
     std::size_t remaining_ = 0;
     TimePoint timer_until_ = TimePoint::max();  // when the worker holding the timer wakes; max: nobody holds it
     bool changed_ = false;                      // the queue changed since a waiting worker last looked
     bool per_job_long_poll_ = false;
+    Seconds look_time_{0};       // recent wall time of one per-job look; zero until measured
     std::mutex callback_mutex_;  // callbacks run one at a time
   };
 
