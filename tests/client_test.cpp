@@ -1224,6 +1224,44 @@ TEST_CASE("a status body is read for the members it needs, but every member must
   }
 }
 
+TEST_CASE("deeply nested JSON is a bad response, never a stack overflow") {
+  // picojson bounds the nesting of arrays but not of objects: 200,000 nested objects used to recurse until the
+  // stack overflowed. Every reader bounds both.
+  std::string deep;
+  for (int i = 0; i < 200000; ++i) deep += R"({"a":)";
+  deep += "1";
+  deep.append(200000, '}');
+  Harness h;
+  h.transport.then(answer(200, deep)).then(answer(200, deep)).then(status_with(R"({"result": )" + deep + "}"));
+  CHECK(h.client.check_translation_status("j").cause == FailureCause::bad_response);
+  CHECK_THROWS_AS((void)h.client.create_translation_job(), TranslationError);
+  CHECK(h.client.check_translation_status("j").cause == FailureCause::bad_response);
+}
+
+TEST_CASE("a member may nest 99 arrays or objects, kept or skipped alike; 100 is too deep") {
+  // `levels` arrays ("[[]]") or objects ({"k":{}}) nested.
+  auto nested = [](int levels, bool objects) {
+    const auto count = static_cast<std::size_t>(levels);
+    if (!objects) return std::string(count, '[') + std::string(count, ']');
+    std::string text;
+    for (int i = 1; i < levels; ++i) text += R"({"k":)";
+    return text + "{}" + std::string(count - 1, '}');
+  };
+  for (const char* member : {"extra", "error_message"}) {
+    for (const bool objects : {false, true}) {
+      CAPTURE(member);
+      CAPTURE(objects);
+      auto body = [&](int levels) {
+        return std::string(R"({"result": "error", ")") + member + R"(": )" + nested(levels, objects) + "}";
+      };
+      Harness h;
+      h.transport.then(answer(200, body(99))).then(answer(200, body(100)));
+      CHECK(h.client.check_translation_status("a").cause == FailureCause::job_failed);
+      CHECK(h.client.check_translation_status("b").cause == FailureCause::bad_response);
+    }
+  }
+}
+
 TEST_CASE("repeated hint members: the last one counts, as in a parsed object") {
   Harness h;
   h.transport.then(status_with(R"({"progress": 0.9, "result": "pending", "progress": 0.25, "eta_seconds": 7})"));

@@ -864,11 +864,113 @@ std::optional<std::string> parse_whole(std::string_view body, Parse&& parse, IsO
   return std::nullopt;
 }
 
+/// How deeply arrays and objects may nest in an answer. picojson bounds only arrays, so a body of a million
+/// nested objects would recurse until the stack overflowed; every reader here bounds both.
+inline constexpr std::size_t max_json_depth = picojson::DEFAULT_MAX_DEPTHS;
+
+/// picojson's default context (a parse into a picojson::value), with objects counted in the nesting bound too.
+class ValueContext {
+ public:
+  explicit ValueContext(picojson::value* out, std::size_t depth_left = max_json_depth)
+      : out_(out), depth_left_(depth_left) {}
+
+  bool set_null() { return set(picojson::value()); }
+  bool set_bool(bool flag) { return set(picojson::value(flag)); }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t number) { return set(picojson::value(number)); }
+#endif
+  bool set_number(double number) { return set(picojson::value(number)); }  // throws beyond double range
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    *out_ = picojson::value(picojson::string_type, false);
+    return picojson::_parse_string(out_->get<std::string>(), in);
+  }
+  bool parse_array_start() { return depth_left_ > 0 && set(picojson::value(picojson::array_type, false)); }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    auto& items = out_->get<picojson::array>();
+    items.emplace_back();
+    ValueContext item(&items.back(), depth_left_ - 1);
+    return picojson::_parse(item, in);
+  }
+  bool parse_array_stop(std::size_t) { return true; }
+  bool parse_object_start() { return depth_left_ > 0 && set(picojson::value(picojson::object_type, false)); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+    ValueContext member(&out_->get<picojson::object>()[key], depth_left_ - 1);  // a repeated key: the last wins
+    return picojson::_parse(member, in);
+  }
+  bool parse_object_stop() { return true; }
+
+ private:
+  bool set(picojson::value value) {
+    *out_ = std::move(value);
+    return true;
+  }
+
+  picojson::value* out_;
+  std::size_t depth_left_;
+};
+
+/// A picojson parse context that checks JSON syntax and keeps nothing. It accepts exactly what ValueContext
+/// accepts: the same nesting bound, and numbers beyond double range rejected (picojson's null context takes them).
+class SkipContext {
+ public:
+  explicit SkipContext(std::size_t depth_left = max_json_depth) : depth_left_(depth_left) {}
+
+  bool set_null() { return true; }
+  bool set_bool(bool) { return true; }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t) { return true; }
+#endif
+  bool set_number(double number) {
+    if (!std::isfinite(number)) picojson::value{number};  // throws what ValueContext throws
+    return true;
+  }
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    picojson::null_parse_context::dummy_str ignored;
+    return picojson::_parse_string(ignored, in);
+  }
+  bool parse_array_start() { return enter(); }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_array_stop(std::size_t) { return leave(); }
+  bool parse_object_start() { return enter(); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string&) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_object_stop() { return leave(); }
+
+ protected:
+  /// Nesting left below the value being parsed.
+  [[nodiscard]] std::size_t depth_left() const noexcept { return depth_left_; }
+
+ private:
+  bool enter() {
+    if (depth_left_ == 0) return false;
+    --depth_left_;
+    return true;
+  }
+  bool leave() {
+    ++depth_left_;
+    return true;
+  }
+
+  std::size_t depth_left_;
+};
+
 /// Parses a body as a JSON object, or returns an error message.
 inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
   return parse_whole(
       body,
-      [&](const char* begin, const char* end, std::string* error) { return picojson::parse(out, begin, end, error); },
+      [&](const char* begin, const char* end, std::string* error) {
+        ValueContext context(&out);
+        return picojson::_parse(context, begin, end, error);
+      },
       [&] { return out.is<picojson::object>(); });
 }
 
@@ -924,53 +1026,6 @@ struct StatusFields {
   }
 };
 
-/// A picojson parse context that checks JSON syntax and keeps nothing. Unlike picojson's null context it
-/// rejects numbers beyond double range as picojson's default context does, so what it accepts is exactly what
-/// a full parse accepts.
-class SkipContext {
- public:
-  bool set_null() { return true; }
-  bool set_bool(bool) { return true; }
-#ifdef PICOJSON_USE_INT64
-  bool set_int64(std::int64_t) { return true; }
-#endif
-  bool set_number(double number) {
-    if (!std::isfinite(number)) picojson::value{number};  // throws what the default context throws
-    return true;
-  }
-  template <class Iter>
-  bool parse_string(picojson::input<Iter>& in) {
-    picojson::null_parse_context::dummy_str ignored;
-    return picojson::_parse_string(ignored, in);
-  }
-  bool parse_array_start() { return enter(); }
-  // Recursion follows the JSON's nesting, which enter() bounds at picojson's depth limit.
-  template <class Iter>
-  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
-    return picojson::_parse(*this, in);
-  }
-  bool parse_array_stop(std::size_t) { return leave(); }
-  bool parse_object_start() { return enter(); }
-  template <class Iter>
-  bool parse_object_item(picojson::input<Iter>& in, const std::string&) {
-    return picojson::_parse(*this, in);
-  }
-  bool parse_object_stop() { return leave(); }
-
- private:
-  bool enter() {
-    if (depth_left_ == 0) return false;
-    --depth_left_;
-    return true;
-  }
-  bool leave() {
-    ++depth_left_;
-    return true;
-  }
-
-  std::size_t depth_left_ = picojson::DEFAULT_MAX_DEPTHS;
-};
-
 /// A picojson parse context for one status answer: the members StatusFields keeps are parsed as values, the
 /// rest only checked, so a look builds no map. Any other top-level value is skipped and noted as not an object.
 class StatusFieldsContext : public SkipContext {
@@ -980,21 +1035,15 @@ class StatusFieldsContext : public SkipContext {
   /// The top-level value was an object.
   [[nodiscard]] bool is_object() const noexcept { return is_object_; }
 
-  bool parse_array_start() { return true; }
-  template <class Iter>
-  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
-    SkipContext skip;
-    return picojson::_parse(skip, in);
-  }
-  bool parse_array_stop(std::size_t) { return true; }
+  // Only the top level comes here: values nested in a top-level array are SkipContext's.
   bool parse_object_start() { return is_object_ = true; }
   template <class Iter>
   bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
     if (picojson::value* slot = fields_.slot(key)) {
-      picojson::default_parse_context keep(slot);  // a repeated member replaces the earlier one, as in a map
+      ValueContext keep(slot, depth_left() - 1);  // a repeated member replaces the earlier one, as in a map
       return picojson::_parse(keep, in);
     }
-    SkipContext skip;
+    SkipContext skip(depth_left() - 1);
     return picojson::_parse(skip, in);
   }
   bool parse_object_stop() { return true; }
