@@ -2064,7 +2064,7 @@ TEST_CASE("bulk: coalescing moves a long wait's look to the end of its tick, so 
   }
 }
 
-TEST_CASE("bulk: a worker takes as many due jobs as it can look at within the window, so slow looks spread out") {
+TEST_CASE("detail::looks_within: as many looks as fit in the window, so slow looks spread over workers") {
   using detail::looks_within;
   CHECK(looks_within(Seconds(0.05), Seconds(0), 32) == 1);        // nothing measured yet: one at a time
   CHECK(looks_within(Seconds(0.05), Seconds(0.0001), 32) == 32);  // fast loopback: up to the cap
@@ -2072,6 +2072,60 @@ TEST_CASE("bulk: a worker takes as many due jobs as it can look at within the wi
   CHECK(looks_within(Seconds(0.05), Seconds(0.2), 32) == 1);  // a slow server: every due job to its own worker
   CHECK(looks_within(Seconds(0), Seconds(0.01), 32) == 1);
   CHECK(looks_within(Seconds(0.05), Seconds(std::nan("")), 32) == 1);
+}
+
+TEST_CASE("bulk: jobs taken ahead of time are looked at no more than a fifth of their wait early") {
+  // Each look takes 5 ms of virtual time, so once one is measured a worker takes up to 10 jobs at once (50 ms /
+  // 5 ms). Hints of eta 0 make the first wait the 50 ms floor. The worker looks at job0 alone (nothing measured
+  // yet), requeues it for 50 ms later, then takes job1 and would take job0 with it, since job0 is due within the
+  // window: looking at it again 10 ms after its last look.
+  ClientOptions options = roomy_options();
+  Harness h(options);
+  std::map<std::string, std::vector<TimePoint>> looks;  // one worker: no lock needed
+  h.transport.otherwise([&](const HttpRequest& request) {
+    h.clock.advance(5ms);
+    auto& seen = looks[request.target];
+    seen.push_back(h.clock.now());
+    return status_with(seen.size() < 4 ? R"({"result": "pending", "eta_seconds": 0})" : R"({"result": "completed"})");
+  });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) ids.push_back("job" + std::to_string(i));
+  const auto results = h.client.get_bulk_translation_statuses(ids, 1);
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  REQUIRE(looks.size() == ids.size());
+  for (const auto& entry : looks) {
+    CAPTURE(entry.first);
+    const auto& times = entry.second;
+    CHECK(times.size() == 4);
+    for (std::size_t k = 1; k < times.size(); ++k) CHECK(times[k] - times[k - 1] >= 40ms);  // 50 ms less a fifth
+  }
+}
+
+TEST_CASE("bulk: a job ended by a worker's unexpected exception is not looked at again") {
+  // The worker takes a, then (with a look time measured) b and c together. b is served and requeued; the jitter
+  // draw for c throws, which ends both jobs of that take with the error. b must not be looked at again.
+  ClientOptions options = roomy_options();
+  auto draws = std::make_shared<std::atomic<int>>(0);
+  options.random = [draws] {
+    if (++*draws == 3) throw std::runtime_error("no entropy");
+    return 0.5;
+  };
+  Harness h(options);
+  PerIdServer server;
+  server.pendings = 1;
+  const auto answer_slowly = [&h, handler = server.handler()](const HttpRequest& request) {
+    h.clock.advance(1ms);
+    return handler(request);
+  };
+  h.transport.otherwise(answer_slowly);
+  const auto results = h.client.get_bulk_translation_statuses({"a", "b", "c"}, 1);
+  CHECK(results.at("a").ok());
+  for (const char* id : {"b", "c"}) {
+    CAPTURE(id);
+    CHECK(results.at(id).status == TranslationStatus::error);
+    CHECK(contains(results.at(id).error_message.value_or(""), "no entropy"));
+  }
+  CHECK(server.snapshot().at("/status/b") == 1);
 }
 
 TEST_CASE("construction rejects a negative or NaN polling.coalesce") {

@@ -1790,6 +1790,7 @@ class BasicVideoTranslationClient {
       Tracking tracking;
       TranslationResult result;
       bool done = false;
+      TimePoint not_before{};  // a worker taking jobs ahead of time takes this one no earlier
     };
     using Due = std::pair<TimePoint, std::size_t>;
 
@@ -1838,10 +1839,10 @@ class BasicVideoTranslationClient {
       // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
       if (hand_on) work_ready_.notify_one();
       const TimePoint started = client_.clock_.now();
-      serve(taken, later);
+      const std::size_t looked = serve(taken, later);
       const Seconds took(client_.clock_.now() - started);
       lock.lock();
-      if (per_job) note_look_time(took, taken.size());
+      if (per_job) note_look_time(took, looked);
     }
 
     /// Batch when the server may have the endpoint, unless every job can hold its own long poll (one request
@@ -1857,17 +1858,25 @@ class BasicVideoTranslationClient {
     }
 
     /// Fills `taken` with the earliest due job; with batching, every job due now (or within a short window) up to the
-    /// batch limit. Without batching, a worker still takes the jobs due within the next min_interval, as many as it
-    /// can look at in that time, and serves them in turn: one wake-up for many requests instead of one each. A look
-    /// at most min_interval early costs nothing in lag, and wake-ups are what spread-out looks cost most.
+    /// batch limit. Without batching, a worker still takes the jobs due within the next min_interval that are past
+    /// their not_before, as many as it can look at in that time, and serves them in turn: one wake-up for many
+    /// requests instead of one each, which is what spread-out looks cost most.
     void take_due(std::vector<std::size_t>& taken) {
       taken.clear();
       const bool batch = batching();
       const Seconds window = client_.options_.polling.min_interval * (batch ? 2.0 : 1.0);
-      const TimePoint horizon = client_.clock_.now() + detail::to_clock(window);
+      const TimePoint now = client_.clock_.now();
+      const TimePoint horizon = now + detail::to_clock(window);
       const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : looks_within(window);
-      while (!due_.empty() && taken.size() < most && (taken.empty() || due_.top().first <= horizon)) {
-        taken.push_back(due_.top().second);
+      while (!due_.empty() && taken.size() < most) {
+        const auto [when, i] = due_.top();
+        if (jobs_[i].done) {  // finished while queued (a worker's unexpected exception ended it): drop it
+          due_.pop();
+          continue;
+        }
+        const bool ahead_ok = batch ? when <= horizon : when <= horizon && jobs_[i].not_before <= now;
+        if (taken.empty() ? when > now : !ahead_ok) break;  // the first must be due (skipped ones were)
+        taken.push_back(i);
         due_.pop();
       }
     }
@@ -1887,15 +1896,29 @@ class BasicVideoTranslationClient {
 
     /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
     /// it held end with the error instead.
-    void serve(const std::vector<std::size_t>& taken, std::vector<Due>& later) noexcept {
+    /// Returns how many per-job looks it made: once looking has taken longer than the take window (the server
+    /// slowed down), the rest go back to the queue for other workers.
+    std::size_t serve(const std::vector<std::size_t>& taken, std::vector<Due>& later) noexcept {
+      std::size_t looked = 0;
       try {
-        if (batching()) return serve_batch(taken, later);
-        for (std::size_t i : taken) serve_one(i, later);
+        if (batching()) {
+          serve_batch(taken, later);
+          return 0;
+        }
+        const TimePoint started = client_.clock_.now();
+        const auto window = detail::to_clock(client_.options_.polling.min_interval);
+        for (; looked < taken.size(); ++looked) {
+          if (looked > 0 && client_.clock_.now() - started > window) break;
+          serve_one(taken[looked], later);
+        }
+        for (std::size_t rest = looked; rest < taken.size(); ++rest)
+          later.push_back({client_.clock_.now(), taken[rest]});
       } catch (const std::exception& e) {
         fail_all(taken, std::string("unexpected exception: ") + e.what());
       } catch (...) {
         fail_all(taken, "unexpected exception");
       }
+      return looked;
     }
 
     void fail_all(const std::vector<std::size_t>& taken, const std::string& message) noexcept {
@@ -2001,8 +2024,14 @@ class BasicVideoTranslationClient {
       }
       *wait = std::max(*wait, gather);
       const TimePoint now = client_.clock_.now();
-      if (*wait >= Seconds(job.call.deadline - now)) return Due{job.call.deadline, i};
-      return Due{std::min(coalesced(now + detail::to_clock(*wait), *wait), job.call.deadline), i};
+      // Taken ahead of time, a look goes at most a fifth of its wait early (and at most min_interval): the
+      // min_interval floor between looks holds, and an early look seldom misses a finish a punctual one would see.
+      const Seconds early = std::min(client_.options_.polling.min_interval, *wait / 5.0);
+      const TimePoint due = *wait >= Seconds(job.call.deadline - now)
+                                ? job.call.deadline
+                                : std::min(coalesced(now + detail::to_clock(*wait), *wait), job.call.deadline);
+      job.not_before = std::min(now + detail::to_clock(*wait - early), due);
+      return Due{due, i};
     }
 
     /// `due` moved to the end of its coalescing tick when the wait is long enough for that to be cheap.
