@@ -1839,7 +1839,7 @@ class BasicVideoTranslationClient {
       // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
       if (hand_on) work_ready_.notify_one();
       const TimePoint started = client_.clock_.now();
-      const std::size_t looked = serve(taken, later);
+      const std::size_t looked = serve(taken, later, started);
       const Seconds took(client_.clock_.now() - started);
       lock.lock();
       if (per_job) note_look_time(took, looked);
@@ -1870,12 +1870,8 @@ class BasicVideoTranslationClient {
       const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : looks_within(window);
       while (!due_.empty() && taken.size() < most) {
         const auto [when, i] = due_.top();
-        if (jobs_[i].done) {  // finished while queued (a worker's unexpected exception ended it): drop it
-          due_.pop();
-          continue;
-        }
         const bool ahead_ok = batch ? when <= horizon : when <= horizon && jobs_[i].not_before <= now;
-        if (taken.empty() ? when > now : !ahead_ok) break;  // the first must be due (skipped ones were)
+        if (!taken.empty() && !ahead_ok) break;  // the first is due: the caller checked
         taken.push_back(i);
         due_.pop();
       }
@@ -1896,16 +1892,15 @@ class BasicVideoTranslationClient {
 
     /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
     /// it held end with the error instead.
-    /// Returns how many per-job looks it made: once looking has taken longer than the take window (the server
-    /// slowed down), the rest go back to the queue for other workers.
-    std::size_t serve(const std::vector<std::size_t>& taken, std::vector<Due>& later) noexcept {
+    /// Returns how many per-job looks it made: once looking since `started` has taken longer than the take window (the
+    /// server slowed down), the rest go back to the queue for other workers.
+    std::size_t serve(const std::vector<std::size_t>& taken, std::vector<Due>& later, TimePoint started) noexcept {
       std::size_t looked = 0;
       try {
         if (batching()) {
           serve_batch(taken, later);
           return 0;
         }
-        const TimePoint started = client_.clock_.now();
         const auto window = detail::to_clock(client_.options_.polling.min_interval);
         for (; looked < taken.size(); ++looked) {
           if (looked > 0 && client_.clock_.now() - started > window) break;
@@ -1914,16 +1909,19 @@ class BasicVideoTranslationClient {
         for (std::size_t rest = looked; rest < taken.size(); ++rest)
           later.push_back({client_.clock_.now(), taken[rest]});
       } catch (const std::exception& e) {
-        fail_all(taken, std::string("unexpected exception: ") + e.what());
+        fail_all(taken, later, std::string("unexpected exception: ") + e.what());
       } catch (...) {
-        fail_all(taken, "unexpected exception");
+        fail_all(taken, later, "unexpected exception");
       }
       return looked;
     }
 
-    void fail_all(const std::vector<std::size_t>& taken, const std::string& message) noexcept {
+    /// Ends every job of the take that has no result yet with the error. `later` holds only this take's requeues,
+    /// and those jobs are ended now, so it is emptied: nothing ended goes back to the queue.
+    void fail_all(const std::vector<std::size_t>& taken, std::vector<Due>& later, const std::string& message) noexcept {
       for (std::size_t i : taken)
         if (!jobs_[i].done) finish_job(i, failed(FailureCause::transport, message));
+      later.clear();
     }
 
     /// One look at one job, exactly as get_translation_status would take it; a pending job goes to `later`.
