@@ -54,12 +54,14 @@ build_and_test clang clang++
 build_and_test asan g++ -Db_sanitize=address,undefined -Db_lundef=false
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build_and_test tsan clang++ -Db_sanitize=thread -Db_lundef=false
 
-# Extra checks (one script each, see below): each counts as one passed or failed run.
+# Extra checks (one script each, see below): each counts as one passed or failed run. "header": the committed
+# include/heygen/video_translation.hpp is exactly what scripts/amalgamate.py makes of the parts in include/heygen/vt/.
 run_check() {
   local name=$1; shift
   echo "=== $name"
   if "$@"; then passed=$((passed + 1)); else echo "$name: FAILED"; failed=$((failed + 1)); status=1; fi
 }
+run_check header python3 scripts/amalgamate.py --check
 run_check fuzz bash scripts/fuzz.sh
 run_check consumers bash scripts/consumers.sh
 run_check valgrind bash scripts/valgrind.sh

@@ -1,26 +1,56 @@
-// HeyGen video-translation client for C++ — one header.
+// HeyGen video-translation client for C++ - one header, generated: do not edit.
 //
-// Creates video-translation jobs on a status-tracker server and tells the caller, as early and as
-// cheaply as possible, when each job completed or failed. A C++20 port of the Python
-// `VideoTranslationClient`: same classes, methods, parameters and defaults.
-//
-// Read top to bottom:
-//   1. version and configuration macros
-//   2. public result types: TranslationStatus, FailureCause, TranslationResult, TranslationError
-//   3. HTTP value types and the Transport concept
-//   4. the Clock concept and SteadyClock
-//   5. options and policies: retries, polling a pending job, logging
-//   6. the protocol: building requests, reading answers
-//   7. BasicVideoTranslationClient<Transport, Clock>
-//   8. the bundled cpp-httplib transport and the VideoTranslationClient alias
-//   9. detail: JSON, percent-encoding, Retry-After, random numbers
+// Creates video-translation jobs and tells the caller, as early and as cheaply as possible, when each job
+// completed or failed and where its result is. Written as parts in include/heygen/vt/ (edit those) and
+// joined into this file by scripts/amalgamate.py. Read top to bottom:
+//   1. version.hpp            Version macros, written in from the VERSION file by scripts/amalgamate.py.
+//   2. config.hpp             Configuration macros: the bundled transport, and defaults a build may override.
+//   3. result.hpp             Public results: TranslationStatus, FailureCause, TranslationResult, TranslationError.
+//   4. clock.hpp              Time: the Clock concept, SteadyClock, Seconds and TimePoint.
+//   5. detail.hpp             detail: text, percent-encoding, HTTP dates, Retry-After, random numbers, durations.
+//   6. http.hpp               HTTP value types and the Transport concept.
+//   7. log.hpp                Logging: LogLevel, LogSink and a stderr sink.
+//   8. profile.hpp            What was learnt about one server: DurationModel, ServerProfile.
+//   9. policies.hpp           Policies: what is retried and how long to back off; when to look again.
+//  10. options.hpp            ClientOptions, Endpoints and the bulk callback type.
+//  11. url.hpp                BaseUrl: a base URL split into parts and checked.
+//  12. protocol.hpp           The exercise's wire protocol: building requests and reading answers.
+//  13. client.hpp             BasicVideoTranslationClient<Transport, Clock>: creates jobs and tracks them.
+//  14. transport_httplib.hpp  The bundled cpp-httplib transport and VideoTranslationClient.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// ---------------------------------------------------------------------------------------------
-// 1. Version and configuration macros
-// ---------------------------------------------------------------------------------------------
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <random>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <picojson.h>
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 1. Version macros, written in from the VERSION file by scripts/amalgamate.py.
+// ---------------------------------------------------------------------------------------------------------------------
 
 /// Major version of this header.
 #define HEYGEN_VT_VERSION_MAJOR 0
@@ -30,6 +60,10 @@
 #define HEYGEN_VT_VERSION_PATCH 0
 /// The version as a string.
 #define HEYGEN_VT_VERSION "0.1.0"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 2. Configuration macros: the bundled transport, and defaults a build may override.
+// ---------------------------------------------------------------------------------------------------------------------
 
 /// Define HEYGEN_VT_NO_HTTPLIB to use the header with your own transport and no cpp-httplib at all.
 #if !defined(HEYGEN_VT_NO_HTTPLIB) && !defined(HEYGEN_VT_WITH_HTTPLIB)
@@ -49,46 +83,11 @@
 #define HEYGEN_VT_DEFAULT_BULK_CONCURRENCY 8u
 #endif
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
-#include <concepts>
-#include <condition_variable>
-#include <cstdint>
-#include <cstdio>
-#include <ctime>
-#include <functional>
-#include <future>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <queue>
-#include <random>
-#include <stdexcept>
-#include <stop_token>
-#include <string>
-#include <string_view>
-#include <thread>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-#include <picojson.h>
-
-#ifdef HEYGEN_VT_WITH_HTTPLIB
-#include <httplib.h>
-#include <signal.h>
-
-#include <csignal>
-#endif
+// ---------------------------------------------------------------------------------------------------------------------
+// 3. Public results: TranslationStatus, FailureCause, TranslationResult, TranslationError.
+// ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen {
-
-// ---------------------------------------------------------------------------------------------
-// 2. Public result types
-// ---------------------------------------------------------------------------------------------
 
 /// Where a translation job stands, as far as the client knows.
 enum class TranslationStatus {
@@ -176,86 +175,9 @@ class TranslationError : public std::runtime_error {
   int requests_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// 3. HTTP value types and the Transport concept
-// ---------------------------------------------------------------------------------------------
-
-/// One HTTP header line.
-struct HttpHeader {
-  std::string name{};   ///< Header name, as sent or received.
-  std::string value{};  ///< Header value.
-};
-
-/// A request the client asks a transport to send.
-struct HttpRequest {
-  std::string method{};                 ///< "GET" or "POST".
-  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
-  std::string target{};                 ///< Path and query only (what goes on the request line).
-  std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
-  std::string body{};                   ///< Request body; empty for GET.
-  std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
-  std::stop_token stop{};               ///< Triggered when the caller cancels; a transport may abandon the request.
-};
-
-/// Why no HTTP response arrived.
-enum class TransportError {
-  none,            ///< A response arrived.
-  refused,         ///< The connection could not be made (refused, unreachable, name not resolved).
-  timeout,         ///< Connecting or reading took longer than allowed.
-  reset,           ///< The connection broke before a whole response arrived.
-  tls,             ///< The server's certificate failed verification, or the CA file could not be loaded (not retried).
-  body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
-  cancelled,       ///< The transport was asked to stop.
-  other,           ///< Anything else; see error_detail.
-};
-
-/// The lower-case name of a transport error, e.g. "refused".
-constexpr std::string_view to_string(TransportError error) noexcept {
-  switch (error) {
-    case TransportError::none: return "none";
-    case TransportError::refused: return "refused";
-    case TransportError::timeout: return "timeout";
-    case TransportError::reset: return "reset";
-    case TransportError::tls: return "tls";
-    case TransportError::body_too_large: return "body_too_large";
-    case TransportError::cancelled: return "cancelled";
-    case TransportError::other: return "other";
-  }
-  return "unknown";
-}
-
-/// What came back: a status, headers and body, or the reason nothing came back. Never an exception.
-struct HttpResponse {
-  int status = 0;                               ///< HTTP status; 0 when no response arrived.
-  std::vector<HttpHeader> headers{};            ///< Response headers.
-  std::string body{};                           ///< Response body.
-  TransportError error = TransportError::none;  ///< Why no response arrived, if none did.
-  std::string error_detail{};                   ///< Human-readable detail for `error`.
-
-  /// True when an HTTP response arrived (whatever its status).
-  [[nodiscard]] bool received() const noexcept { return error == TransportError::none && status > 0; }
-
-  /// The first header named `name` (case-insensitive), if present.
-  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const noexcept;
-
-  /// A response that says no answer arrived, and why.
-  static HttpResponse failure(TransportError error, std::string detail) {
-    HttpResponse response;
-    response.error = error;
-    response.error_detail = std::move(detail);
-    return response;
-  }
-};
-
-/// Anything that can send an HttpRequest and return an HttpResponse, from many threads at once.
-template <class T>
-concept Transport = requires(T& transport, const HttpRequest& request) {
-  { transport.send(request) } -> std::same_as<HttpResponse>;
-};
-
-// ---------------------------------------------------------------------------------------------
-// 4. The Clock concept
-// ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------------
+// 4. Time: the Clock concept, SteadyClock, Seconds and TimePoint.
+// ---------------------------------------------------------------------------------------------------------------------
 
 /// The time type every clock speaks in.
 using TimePoint = std::chrono::steady_clock::time_point;
@@ -288,317 +210,9 @@ class SteadyClock {
   }
 };
 
-// ---------------------------------------------------------------------------------------------
-// 5. Options and policies
-// ---------------------------------------------------------------------------------------------
-
-/// Severity of a log message.
-enum class LogLevel { trace, debug, info, warn, error, off };
-
-/// The lower-case name of a log level.
-constexpr std::string_view to_string(LogLevel level) noexcept {
-  switch (level) {
-    case LogLevel::trace: return "trace";
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
-    case LogLevel::off: return "off";
-  }
-  return "unknown";
-}
-
-/// Receives log messages; called from the thread that made the request. Must be thread-safe.
-using LogSink = std::function<void(LogLevel, std::string_view)>;
-
-/// A sink that writes one line per message to stderr: `[heygen] warn: ...`.
-inline LogSink stderr_log_sink() {
-  return [](LogLevel level, std::string_view message) {
-    std::fprintf(stderr, "[heygen] %.*s: %.*s\n", static_cast<int>(to_string(level).size()), to_string(level).data(),
-                 static_cast<int>(message.size()), message.data());
-  };
-}
-
-/// What is retried and how long to back off after a failed request.
-struct RetryPolicy {
-  int max_retries = 15;          ///< Retries after a failure: a request is tried at most 1 + max_retries times.
-  Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
-  /// Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
-  Seconds max_backoff{30.0};
-
-  /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
-  /// verification: asking again gets the same), 408, 429 and 5xx.
-  [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
-    if (!response.received())
-      return response.error != TransportError::body_too_large && response.error != TransportError::tls;
-    const int status = response.status;
-    return status == 408 || status == 429 || status >= 500;
-  }
-
-  /// Full-jitter backoff after `failures` in a row: U(0, min(max_backoff, initial × 2^(failures-1))).
-  [[nodiscard]] Seconds backoff(int failures, double uniform01) const noexcept {
-    const double exponent = std::min(std::max(failures - 1, 0), 60);
-    const double ceiling =
-        std::min(max_backoff.count(), initial_backoff.count() * std::ldexp(1.0, static_cast<int>(exponent)));
-    return Seconds(std::clamp(uniform01, 0.0, 1.0) * ceiling);
-  }
-};
-
-/// A bounded, thread-safe memory of how long jobs on one server took, so polls go where jobs finish.
-/// Keeps the newest `capacity` durations (older ones are forgotten, so it follows a server that changes).
-class DurationModel {
- public:
-  /// A model that remembers at most `capacity` durations (at least 1).
-  explicit DurationModel(std::size_t capacity = 1024) : capacity_(std::max<std::size_t>(capacity, 1)) {}
-
-  /// Remembers one job's duration; non-finite or negative values are ignored.
-  void record(Seconds duration) {
-    const double value = duration.count();
-    if (!std::isfinite(value) || value < 0.0) return;
-    std::lock_guard lock(mutex_);
-    if (ring_.size() < capacity_) {
-      ring_.push_back(value);
-    } else {
-      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), ring_[next_]));
-      ring_[next_] = value;
-      next_ = (next_ + 1) % capacity_;
-    }
-    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), value), value);
-  }
-
-  /// Durations remembered now.
-  [[nodiscard]] std::size_t size() const {
-    std::lock_guard lock(mutex_);
-    return sorted_.size();
-  }
-
-  /// The duration within which a fraction q (0–1) of remembered jobs finished; nothing when empty.
-  [[nodiscard]] std::optional<Seconds> quantile(double q) const {
-    std::lock_guard lock(mutex_);
-    if (sorted_.empty() || !(q >= 0.0)) return std::nullopt;
-    return Seconds(sorted_[index_of(std::min(q, 1.0))]);
-  }
-
-  /// The age by which another `share` of all remembered jobs will have finished (half the rest, near the end), for a
-  /// job still pending at `age`; nothing when fewer than `min_samples` are known or the job outlived them all.
-  [[nodiscard]] std::optional<Seconds> next_finish_after(Seconds age, double share, std::size_t min_samples) const {
-    std::lock_guard lock(mutex_);
-    if (sorted_.size() < std::max<std::size_t>(min_samples, 1)) return std::nullopt;
-    const auto finished = std::upper_bound(sorted_.begin(), sorted_.end(), age.count()) - sorted_.begin();
-    if (static_cast<std::size_t>(finished) == sorted_.size()) return std::nullopt;
-    const double done = static_cast<double>(finished) / static_cast<double>(sorted_.size());
-    // In the last share, halve what is left instead of jumping to the longest job: tails learnt from coarse
-    // looks are too long, and finer looks there are what makes them sharpen.
-    const double target = done + std::min(share, (1.0 - done) / 2.0);
-    return Seconds(sorted_[index_of(target)]);
-  }
-
-  /// The remembered durations, shortest first (to inspect what was learnt).
-  [[nodiscard]] std::vector<Seconds> samples() const {
-    std::lock_guard lock(mutex_);
-    return {sorted_.begin(), sorted_.end()};
-  }
-
- private:
-  std::size_t index_of(double q) const {
-    const double position = std::ceil(q * static_cast<double>(sorted_.size())) - 1.0;
-    return static_cast<std::size_t>(std::clamp(position, 0.0, static_cast<double>(sorted_.size() - 1)));
-  }
-
-  mutable std::mutex mutex_;
-  std::size_t capacity_;
-  std::vector<double> ring_;    // arrival order, to forget the oldest
-  std::size_t next_ = 0;        // oldest slot once the ring is full
-  std::vector<double> sorted_;  // the same values, sorted, for quantiles
-};
-
-/// Whether a server offers a protocol extension, as learnt from its answers.
-enum class Support { unknown, yes, no };
-
-/// What the client has learnt about one server: job durations and which extensions it offers.
-/// Thread-safe; share one between clients of the same server through ClientOptions::profile.
-class ServerProfile {
- public:
-  /// How long this server's jobs took.
-  [[nodiscard]] DurationModel& durations() noexcept { return durations_; }
-  /// How long this server's jobs took (read-only).
-  [[nodiscard]] const DurationModel& durations() const noexcept { return durations_; }
-  /// Whether the server holds `?wait=` long polls.
-  [[nodiscard]] Support long_poll() const noexcept { return long_poll_.load(); }
-  /// Records whether the server holds long polls.
-  void set_long_poll(Support support) noexcept { long_poll_.store(support); }
-  /// Whether the server sends eta_seconds / progress / Retry-After on pending answers.
-  [[nodiscard]] Support hints() const noexcept { return hints_.load(); }
-  /// Records whether the server sends hints.
-  void set_hints(Support support) noexcept { hints_.store(support); }
-  /// Whether the server has the batch status endpoint.
-  [[nodiscard]] Support batch() const noexcept { return batch_.load(); }
-  /// Records whether the server has the batch status endpoint.
-  void set_batch(Support support) noexcept { batch_.store(support); }
-
- private:
-  DurationModel durations_{};
-  std::atomic<Support> long_poll_{Support::unknown};
-  std::atomic<Support> hints_{Support::unknown};
-  std::atomic<Support> batch_{Support::unknown};
-};
-
-/// Everything known when deciding the wait before the next look at a pending job.
-struct PollContext {
-  int looks = 0;                                ///< Pending answers so far in this call.
-  Seconds age{0};                               ///< Time since tracking began (the job's age if just created).
-  std::optional<Seconds> retry_after{};         ///< Server's Retry-After on the last pending answer.
-  std::optional<Seconds> eta{};                 ///< Server's eta_seconds on the last answer.
-  std::optional<Seconds> progress_remaining{};  ///< Time left, extrapolated from the progress rate.
-  bool progress_seen = false;                   ///< The last answer had progress (a later look can rate it).
-  int overdue_looks = 0;                        ///< Looks that found the job pending after hints said it was done.
-  const DurationModel* learnt = nullptr;        ///< Earlier jobs' durations, when learning.
-};
-
-/// When to look again at a pending job. Best information first: the server's own hints (progress rate,
-/// eta_seconds, Retry-After), then what earlier jobs on this server took, then a cold schedule. Long polls
-/// (`?wait=`) replace all of this on servers that hold them. Every wait is clamped to [min_interval,
-/// max_interval], and by the caller to the deadline; an absurd hint never breaks it.
-struct PollPolicy {
-  /// The one trade-off: acceptable detection lag as a fraction of the job's age; also the share of learnt
-  /// jobs one look may cover. Lower is quicker and costs more requests. Presets: 0.04 / 0.08 / 0.16.
-  double lag_ratio = 0.08;
-  Seconds initial_interval{2.0};  ///< Cold schedule: wait before the second look.
-  double multiplier = 2.0;        ///< Cold schedule: growth of the wait per look.
-  Seconds cold_cap{8.0};          ///< Cold schedule: cap of the growing wait (lag_ratio × age may exceed it).
-  Seconds min_interval{0.05};     ///< Floor on any wait between looks.
-  Seconds max_interval{120.0};    ///< Cap on any wait between looks.
-  double jitter = 0.1;            ///< Cold waits are scaled by U(1 - jitter, 1): spreads herds, never past the cap.
-  bool use_hints = true;          ///< Use Retry-After, eta_seconds and progress from pending answers.
-  bool learn = true;              ///< Learn job durations and poll where jobs finish.
-  std::size_t warm_after = 20;    ///< Durations needed before what was learnt is trusted.
-  Seconds long_poll{30.0};        ///< `?wait=` asked of the server; zero disables long polling.
-  /// Bulk only: a look due after a wait of at least 20 ticks is moved to the end of its tick, so the looks of
-  /// many jobs fall together and a few wake-ups serve them (lag grows by at most a tick, ≤ 5 % of the wait).
-  Seconds coalesce{0.05};
-
-  /// Quick detection, more requests: lag ≈ 4 % of the job's age, cold looks at most 4 s apart.
-  static PollPolicy low_latency() { return with_ratio(0.04, Seconds(4.0)); }
-  /// The default: lag ≈ 8 % of the job's age, cold looks at most 8 s apart.
-  static PollPolicy balanced() { return with_ratio(0.08, Seconds(8.0)); }
-  /// Fewer requests, later detection: lag ≈ 16 % of the job's age, cold looks at most 16 s apart.
-  static PollPolicy low_cost() { return with_ratio(0.16, Seconds(16.0)); }
-
-  /// Wait before the first look: none, unless what was learnt says no job finishes that early.
-  [[nodiscard]] Seconds first_wait(const DurationModel* learnt) const {
-    if (!learn || learnt == nullptr) return Seconds(0);
-    const auto first = learnt->next_finish_after(Seconds(0), lag_ratio, warm_after);
-    return first ? clamp_interval(*first) : Seconds(0);
-  }
-
-  /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
-  [[nodiscard]] Seconds next_wait(const PollContext& context, double uniform01) const {
-    if (use_hints) {
-      if (auto hinted = hinted_wait(context))
-        return clamp_interval(std::max(*hinted, overdue_floor(context, uniform01)));
-    }
-    if (learn && context.learnt != nullptr)
-      if (auto finish = context.learnt->next_finish_after(context.age, lag_ratio, warm_after)) {
-        // Where finishes are sparse (a long tail) the next share is far away: the age rule bounds the lag.
-        const Seconds bound = std::max(cold_cap, lag_ratio * context.age);
-        return clamp_interval(std::min(*finish - context.age + settle(*finish - context.age), bound));
-      }
-    return cold_wait(context, uniform01);
-  }
-
-  /// The wait the server's hints suggest, if it sent any: the progress rate first, then eta, then Retry-After.
-  [[nodiscard]] std::optional<Seconds> hinted_wait(const PollContext& context) const {
-    if (context.progress_remaining) return *context.progress_remaining + settle(*context.progress_remaining);
-    // With progress, a look halfway to the eta measures the progress rate, which beats the eta's own error.
-    if (context.eta) return *context.eta * (context.progress_seen ? 0.5 : 0.8);
-    return context.retry_after;
-  }
-
-  /// Hints that keep saying "done by now" (an eta stuck at 0) have proven wrong: back off from them
-  /// exponentially, up to the cold schedule, rather than polling at the floor until the deadline.
-  [[nodiscard]] Seconds overdue_floor(const PollContext& context, double uniform01) const {
-    if (context.overdue_looks <= 0) return Seconds(0);
-    const Seconds doubling = min_interval * std::ldexp(1.0, std::min(context.overdue_looks, 40));
-    return std::min(doubling, cold_wait(context, uniform01));
-  }
-
-  /// The cold schedule: initial × multiplier^(looks-1) up to cold_cap, or lag_ratio × age when larger.
-  [[nodiscard]] Seconds cold_wait(const PollContext& context, double uniform01) const {
-    const double growth = std::pow(std::max(multiplier, 1.0), std::clamp(context.looks - 1, 0, 200));
-    const double scheduled = std::min(initial_interval.count() * growth, cold_cap.count());
-    const double base = std::max(scheduled, lag_ratio * context.age.count());
-    const double spread = std::clamp(jitter, 0.0, 1.0);
-    return clamp_interval(Seconds(base * (1.0 - spread * std::clamp(uniform01, 0.0, 1.0))));
-  }
-
-  /// Clamps any wait into [min_interval, max_interval]; NaN becomes the floor.
-  [[nodiscard]] Seconds clamp_interval(Seconds wait) const noexcept {
-    const double value = std::isnan(wait.count()) ? min_interval.count() : wait.count();
-    return Seconds(std::clamp(value, min_interval.count(), std::max(min_interval.count(), max_interval.count())));
-  }
-
- private:
-  static PollPolicy with_ratio(double ratio, Seconds cap) {
-    PollPolicy policy;
-    policy.lag_ratio = ratio;
-    policy.cold_cap = cap;
-    return policy;
-  }
-
-  /// A little past a predicted finish, so the look lands after it rather than just before.
-  static Seconds settle(Seconds until_finish) { return Seconds(0.02) + 0.01 * std::max(until_finish, Seconds(0)); }
-};
-
-/// How far a bulk call has got: results known so far, out of the distinct ids.
-struct BulkProgress {
-  std::size_t done = 0;   ///< Results known, this one included.
-  std::size_t total = 0;  ///< Distinct job ids tracked.
-};
-
-/// Receives one job's result as soon as it is known, with the progress counts.
-using BulkCallback =
-    std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
-
-/// URL paths of the server's endpoints, relative to the base URL.
-struct Endpoints {
-  std::string create_job = "/create_job";  ///< POST: create a job.
-  /// GET: a job's status. `{job_id}` is replaced by the percent-encoded id; without it, `?job_id=` is appended.
-  std::string status = "/status/{job_id}";
-  /// POST: many jobs' status in one request (`{"job_ids": [...]}`); a 404 or 405 tells the client it is absent.
-  std::string batch = "/status/batch";
-};
-
-/// Everything a client can be configured with; usable with designated initializers.
-struct ClientOptions {
-  std::string base_url{};        ///< e.g. "http://localhost:5000"; scheme and host required.
-  int max_retries = 15;          ///< Retries after a failed request (seed default).
-  Seconds initial_backoff{0.5};  ///< First retry backoff ceiling (seed default).
-  Seconds max_timeout{300.0};    ///< Deadline of a whole call; a wait past it returns timeout (seed default).
-  Seconds max_backoff{30.0};     ///< Cap on retry backoff.
-  PollPolicy polling{};          ///< When to look again at a pending job (see PollPolicy presets).
-  /// What was learnt about the server; share one between clients of a server. Empty: the client makes its own.
-  std::shared_ptr<ServerProfile> profile{};
-  Seconds request_timeout{30.0};  ///< Budget for one HTTP request (bounded by the deadline too).
-  Seconds connect_timeout{5.0};   ///< Budget for opening a connection (bundled transport).
-  std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
-  std::string bearer_token{};               ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
-  std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
-  Endpoints endpoints{};                    ///< Paths of the server's endpoints.
-  bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
-  std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
-  std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
-  LogSink log_sink{};                       ///< Where log messages go; empty means silent.
-  LogLevel log_level = LogLevel::info;      ///< Least severe level passed to the sink.
-  /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
-  std::function<double()> random{};
-
-  /// The retry policy these options describe.
-  [[nodiscard]] RetryPolicy retry_policy() const noexcept { return {max_retries, initial_backoff, max_backoff}; }
-};
-
-// ---------------------------------------------------------------------------------------------
-// 9 (declared early). detail: helpers the protocol and client use
-// ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------------
+// 5. detail: text, percent-encoding, HTTP dates, Retry-After, random numbers, durations.
+// ---------------------------------------------------------------------------------------------------------------------
 
 namespace detail {
 
@@ -753,15 +367,412 @@ constexpr bool has_line_break(std::string_view text) noexcept {
 
 }  // namespace detail
 
+// ---------------------------------------------------------------------------------------------------------------------
+// 6. HTTP value types and the Transport concept.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// One HTTP header line.
+struct HttpHeader {
+  std::string name{};   ///< Header name, as sent or received.
+  std::string value{};  ///< Header value.
+};
+
+/// A request the client asks a transport to send.
+struct HttpRequest {
+  std::string method{};                 ///< "GET" or "POST".
+  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
+  std::string target{};                 ///< Path and query only (what goes on the request line).
+  std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
+  std::string body{};                   ///< Request body; empty for GET.
+  std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
+  std::stop_token stop{};               ///< Triggered when the caller cancels; a transport may abandon the request.
+};
+
+/// Why no HTTP response arrived.
+enum class TransportError {
+  none,            ///< A response arrived.
+  refused,         ///< The connection could not be made (refused, unreachable, name not resolved).
+  timeout,         ///< Connecting or reading took longer than allowed.
+  reset,           ///< The connection broke before a whole response arrived.
+  tls,             ///< The server's certificate failed verification, or the CA file could not be loaded (not retried).
+  body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
+  cancelled,       ///< The transport was asked to stop.
+  other,           ///< Anything else; see error_detail.
+};
+
+/// The lower-case name of a transport error, e.g. "refused".
+constexpr std::string_view to_string(TransportError error) noexcept {
+  switch (error) {
+    case TransportError::none: return "none";
+    case TransportError::refused: return "refused";
+    case TransportError::timeout: return "timeout";
+    case TransportError::reset: return "reset";
+    case TransportError::tls: return "tls";
+    case TransportError::body_too_large: return "body_too_large";
+    case TransportError::cancelled: return "cancelled";
+    case TransportError::other: return "other";
+  }
+  return "unknown";
+}
+
+/// What came back: a status, headers and body, or the reason nothing came back. Never an exception.
+struct HttpResponse {
+  int status = 0;                               ///< HTTP status; 0 when no response arrived.
+  std::vector<HttpHeader> headers{};            ///< Response headers.
+  std::string body{};                           ///< Response body.
+  TransportError error = TransportError::none;  ///< Why no response arrived, if none did.
+  std::string error_detail{};                   ///< Human-readable detail for `error`.
+
+  /// True when an HTTP response arrived (whatever its status).
+  [[nodiscard]] bool received() const noexcept { return error == TransportError::none && status > 0; }
+
+  /// The first header named `name` (case-insensitive), if present.
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const noexcept;
+
+  /// A response that says no answer arrived, and why.
+  static HttpResponse failure(TransportError error, std::string detail) {
+    HttpResponse response;
+    response.error = error;
+    response.error_detail = std::move(detail);
+    return response;
+  }
+};
+
+/// Anything that can send an HttpRequest and return an HttpResponse, from many threads at once.
+template <class T>
+concept Transport = requires(T& transport, const HttpRequest& request) {
+  { transport.send(request) } -> std::same_as<HttpResponse>;
+};
+
 inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
   for (const auto& h : headers)
     if (detail::iequals(h.name, name)) return std::string_view(h.value);
   return std::nullopt;
 }
 
-// ---------------------------------------------------------------------------------------------
-// 6. The protocol: building requests and reading answers
-// ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------------
+// 7. Logging: LogLevel, LogSink and a stderr sink.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// Severity of a log message.
+enum class LogLevel { trace, debug, info, warn, error, off };
+
+/// The lower-case name of a log level.
+constexpr std::string_view to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    case LogLevel::off: return "off";
+  }
+  return "unknown";
+}
+
+/// Receives log messages; called from the thread that made the request. Must be thread-safe.
+using LogSink = std::function<void(LogLevel, std::string_view)>;
+
+/// A sink that writes one line per message to stderr: `[heygen] warn: ...`.
+inline LogSink stderr_log_sink() {
+  return [](LogLevel level, std::string_view message) {
+    std::fprintf(stderr, "[heygen] %.*s: %.*s\n", static_cast<int>(to_string(level).size()), to_string(level).data(),
+                 static_cast<int>(message.size()), message.data());
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 8. What was learnt about one server: DurationModel, ServerProfile.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// A bounded, thread-safe memory of how long jobs on one server took, so polls go where jobs finish.
+/// Keeps the newest `capacity` durations (older ones are forgotten, so it follows a server that changes).
+class DurationModel {
+ public:
+  /// A model that remembers at most `capacity` durations (at least 1).
+  explicit DurationModel(std::size_t capacity = 1024) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+  /// Remembers one job's duration; non-finite or negative values are ignored.
+  void record(Seconds duration) {
+    const double value = duration.count();
+    if (!std::isfinite(value) || value < 0.0) return;
+    std::lock_guard lock(mutex_);
+    if (ring_.size() < capacity_) {
+      ring_.push_back(value);
+    } else {
+      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), ring_[next_]));
+      ring_[next_] = value;
+      next_ = (next_ + 1) % capacity_;
+    }
+    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), value), value);
+  }
+
+  /// Durations remembered now.
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return sorted_.size();
+  }
+
+  /// The duration within which a fraction q (0–1) of remembered jobs finished; nothing when empty.
+  [[nodiscard]] std::optional<Seconds> quantile(double q) const {
+    std::lock_guard lock(mutex_);
+    if (sorted_.empty() || !(q >= 0.0)) return std::nullopt;
+    return Seconds(sorted_[index_of(std::min(q, 1.0))]);
+  }
+
+  /// The age by which another `share` of all remembered jobs will have finished (half the rest, near the end), for a
+  /// job still pending at `age`; nothing when fewer than `min_samples` are known or the job outlived them all.
+  [[nodiscard]] std::optional<Seconds> next_finish_after(Seconds age, double share, std::size_t min_samples) const {
+    std::lock_guard lock(mutex_);
+    if (sorted_.size() < std::max<std::size_t>(min_samples, 1)) return std::nullopt;
+    const auto finished = std::upper_bound(sorted_.begin(), sorted_.end(), age.count()) - sorted_.begin();
+    if (static_cast<std::size_t>(finished) == sorted_.size()) return std::nullopt;
+    const double done = static_cast<double>(finished) / static_cast<double>(sorted_.size());
+    // In the last share, halve what is left instead of jumping to the longest job: tails learnt from coarse
+    // looks are too long, and finer looks there are what makes them sharpen.
+    const double target = done + std::min(share, (1.0 - done) / 2.0);
+    return Seconds(sorted_[index_of(target)]);
+  }
+
+  /// The remembered durations, shortest first (to inspect what was learnt).
+  [[nodiscard]] std::vector<Seconds> samples() const {
+    std::lock_guard lock(mutex_);
+    return {sorted_.begin(), sorted_.end()};
+  }
+
+ private:
+  std::size_t index_of(double q) const {
+    const double position = std::ceil(q * static_cast<double>(sorted_.size())) - 1.0;
+    return static_cast<std::size_t>(std::clamp(position, 0.0, static_cast<double>(sorted_.size() - 1)));
+  }
+
+  mutable std::mutex mutex_;
+  std::size_t capacity_;
+  std::vector<double> ring_;    // arrival order, to forget the oldest
+  std::size_t next_ = 0;        // oldest slot once the ring is full
+  std::vector<double> sorted_;  // the same values, sorted, for quantiles
+};
+
+/// Whether a server offers a protocol extension, as learnt from its answers.
+enum class Support { unknown, yes, no };
+
+/// What the client has learnt about one server: job durations and which extensions it offers.
+/// Thread-safe; share one between clients of the same server through ClientOptions::profile.
+class ServerProfile {
+ public:
+  /// How long this server's jobs took.
+  [[nodiscard]] DurationModel& durations() noexcept { return durations_; }
+  /// How long this server's jobs took (read-only).
+  [[nodiscard]] const DurationModel& durations() const noexcept { return durations_; }
+  /// Whether the server holds `?wait=` long polls.
+  [[nodiscard]] Support long_poll() const noexcept { return long_poll_.load(); }
+  /// Records whether the server holds long polls.
+  void set_long_poll(Support support) noexcept { long_poll_.store(support); }
+  /// Whether the server sends eta_seconds / progress / Retry-After on pending answers.
+  [[nodiscard]] Support hints() const noexcept { return hints_.load(); }
+  /// Records whether the server sends hints.
+  void set_hints(Support support) noexcept { hints_.store(support); }
+  /// Whether the server has the batch status endpoint.
+  [[nodiscard]] Support batch() const noexcept { return batch_.load(); }
+  /// Records whether the server has the batch status endpoint.
+  void set_batch(Support support) noexcept { batch_.store(support); }
+
+ private:
+  DurationModel durations_{};
+  std::atomic<Support> long_poll_{Support::unknown};
+  std::atomic<Support> hints_{Support::unknown};
+  std::atomic<Support> batch_{Support::unknown};
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 9. Policies: what is retried and how long to back off; when to look again.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// What is retried and how long to back off after a failed request.
+struct RetryPolicy {
+  int max_retries = 15;          ///< Retries after a failure: a request is tried at most 1 + max_retries times.
+  Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
+  /// Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
+  Seconds max_backoff{30.0};
+
+  /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
+  /// verification: asking again gets the same), 408, 429 and 5xx.
+  [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
+    if (!response.received())
+      return response.error != TransportError::body_too_large && response.error != TransportError::tls;
+    const int status = response.status;
+    return status == 408 || status == 429 || status >= 500;
+  }
+
+  /// Full-jitter backoff after `failures` in a row: U(0, min(max_backoff, initial × 2^(failures-1))).
+  [[nodiscard]] Seconds backoff(int failures, double uniform01) const noexcept {
+    const double exponent = std::min(std::max(failures - 1, 0), 60);
+    const double ceiling =
+        std::min(max_backoff.count(), initial_backoff.count() * std::ldexp(1.0, static_cast<int>(exponent)));
+    return Seconds(std::clamp(uniform01, 0.0, 1.0) * ceiling);
+  }
+};
+
+/// Everything known when deciding the wait before the next look at a pending job.
+struct PollContext {
+  int looks = 0;                                ///< Pending answers so far in this call.
+  Seconds age{0};                               ///< Time since tracking began (the job's age if just created).
+  std::optional<Seconds> retry_after{};         ///< Server's Retry-After on the last pending answer.
+  std::optional<Seconds> eta{};                 ///< Server's eta_seconds on the last answer.
+  std::optional<Seconds> progress_remaining{};  ///< Time left, extrapolated from the progress rate.
+  bool progress_seen = false;                   ///< The last answer had progress (a later look can rate it).
+  int overdue_looks = 0;                        ///< Looks that found the job pending after hints said it was done.
+  const DurationModel* learnt = nullptr;        ///< Earlier jobs' durations, when learning.
+};
+
+/// When to look again at a pending job. Best information first: the server's own hints (progress rate,
+/// eta_seconds, Retry-After), then what earlier jobs on this server took, then a cold schedule. Long polls
+/// (`?wait=`) replace all of this on servers that hold them. Every wait is clamped to [min_interval,
+/// max_interval], and by the caller to the deadline; an absurd hint never breaks it.
+struct PollPolicy {
+  /// The one trade-off: acceptable detection lag as a fraction of the job's age; also the share of learnt
+  /// jobs one look may cover. Lower is quicker and costs more requests. Presets: 0.04 / 0.08 / 0.16.
+  double lag_ratio = 0.08;
+  Seconds initial_interval{2.0};  ///< Cold schedule: wait before the second look.
+  double multiplier = 2.0;        ///< Cold schedule: growth of the wait per look.
+  Seconds cold_cap{8.0};          ///< Cold schedule: cap of the growing wait (lag_ratio × age may exceed it).
+  Seconds min_interval{0.05};     ///< Floor on any wait between looks.
+  Seconds max_interval{120.0};    ///< Cap on any wait between looks.
+  double jitter = 0.1;            ///< Cold waits are scaled by U(1 - jitter, 1): spreads herds, never past the cap.
+  bool use_hints = true;          ///< Use Retry-After, eta_seconds and progress from pending answers.
+  bool learn = true;              ///< Learn job durations and poll where jobs finish.
+  std::size_t warm_after = 20;    ///< Durations needed before what was learnt is trusted.
+  Seconds long_poll{30.0};        ///< `?wait=` asked of the server; zero disables long polling.
+  /// Bulk only: a look due after a wait of at least 20 ticks is moved to the end of its tick, so the looks of
+  /// many jobs fall together and a few wake-ups serve them (lag grows by at most a tick, ≤ 5 % of the wait).
+  Seconds coalesce{0.05};
+
+  /// Quick detection, more requests: lag ≈ 4 % of the job's age, cold looks at most 4 s apart.
+  static PollPolicy low_latency() { return with_ratio(0.04, Seconds(4.0)); }
+  /// The default: lag ≈ 8 % of the job's age, cold looks at most 8 s apart.
+  static PollPolicy balanced() { return with_ratio(0.08, Seconds(8.0)); }
+  /// Fewer requests, later detection: lag ≈ 16 % of the job's age, cold looks at most 16 s apart.
+  static PollPolicy low_cost() { return with_ratio(0.16, Seconds(16.0)); }
+
+  /// Wait before the first look: none, unless what was learnt says no job finishes that early.
+  [[nodiscard]] Seconds first_wait(const DurationModel* learnt) const {
+    if (!learn || learnt == nullptr) return Seconds(0);
+    const auto first = learnt->next_finish_after(Seconds(0), lag_ratio, warm_after);
+    return first ? clamp_interval(*first) : Seconds(0);
+  }
+
+  /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
+  [[nodiscard]] Seconds next_wait(const PollContext& context, double uniform01) const {
+    if (use_hints) {
+      if (auto hinted = hinted_wait(context))
+        return clamp_interval(std::max(*hinted, overdue_floor(context, uniform01)));
+    }
+    if (learn && context.learnt != nullptr)
+      if (auto finish = context.learnt->next_finish_after(context.age, lag_ratio, warm_after)) {
+        // Where finishes are sparse (a long tail) the next share is far away: the age rule bounds the lag.
+        const Seconds bound = std::max(cold_cap, lag_ratio * context.age);
+        return clamp_interval(std::min(*finish - context.age + settle(*finish - context.age), bound));
+      }
+    return cold_wait(context, uniform01);
+  }
+
+  /// The wait the server's hints suggest, if it sent any: the progress rate first, then eta, then Retry-After.
+  [[nodiscard]] std::optional<Seconds> hinted_wait(const PollContext& context) const {
+    if (context.progress_remaining) return *context.progress_remaining + settle(*context.progress_remaining);
+    // With progress, a look halfway to the eta measures the progress rate, which beats the eta's own error.
+    if (context.eta) return *context.eta * (context.progress_seen ? 0.5 : 0.8);
+    return context.retry_after;
+  }
+
+  /// Hints that keep saying "done by now" (an eta stuck at 0) have proven wrong: back off from them
+  /// exponentially, up to the cold schedule, rather than polling at the floor until the deadline.
+  [[nodiscard]] Seconds overdue_floor(const PollContext& context, double uniform01) const {
+    if (context.overdue_looks <= 0) return Seconds(0);
+    const Seconds doubling = min_interval * std::ldexp(1.0, std::min(context.overdue_looks, 40));
+    return std::min(doubling, cold_wait(context, uniform01));
+  }
+
+  /// The cold schedule: initial × multiplier^(looks-1) up to cold_cap, or lag_ratio × age when larger.
+  [[nodiscard]] Seconds cold_wait(const PollContext& context, double uniform01) const {
+    const double growth = std::pow(std::max(multiplier, 1.0), std::clamp(context.looks - 1, 0, 200));
+    const double scheduled = std::min(initial_interval.count() * growth, cold_cap.count());
+    const double base = std::max(scheduled, lag_ratio * context.age.count());
+    const double spread = std::clamp(jitter, 0.0, 1.0);
+    return clamp_interval(Seconds(base * (1.0 - spread * std::clamp(uniform01, 0.0, 1.0))));
+  }
+
+  /// Clamps any wait into [min_interval, max_interval]; NaN becomes the floor.
+  [[nodiscard]] Seconds clamp_interval(Seconds wait) const noexcept {
+    const double value = std::isnan(wait.count()) ? min_interval.count() : wait.count();
+    return Seconds(std::clamp(value, min_interval.count(), std::max(min_interval.count(), max_interval.count())));
+  }
+
+ private:
+  static PollPolicy with_ratio(double ratio, Seconds cap) {
+    PollPolicy policy;
+    policy.lag_ratio = ratio;
+    policy.cold_cap = cap;
+    return policy;
+  }
+
+  /// A little past a predicted finish, so the look lands after it rather than just before.
+  static Seconds settle(Seconds until_finish) { return Seconds(0.02) + 0.01 * std::max(until_finish, Seconds(0)); }
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 10. ClientOptions, Endpoints and the bulk callback type.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// How far a bulk call has got: results known so far, out of the distinct ids.
+struct BulkProgress {
+  std::size_t done = 0;   ///< Results known, this one included.
+  std::size_t total = 0;  ///< Distinct job ids tracked.
+};
+
+/// Receives one job's result as soon as it is known, with the progress counts.
+using BulkCallback =
+    std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
+
+/// URL paths of the server's endpoints, relative to the base URL.
+struct Endpoints {
+  std::string create_job = "/create_job";  ///< POST: create a job.
+  /// GET: a job's status. `{job_id}` is replaced by the percent-encoded id; without it, `?job_id=` is appended.
+  std::string status = "/status/{job_id}";
+  /// POST: many jobs' status in one request (`{"job_ids": [...]}`); a 404 or 405 tells the client it is absent.
+  std::string batch = "/status/batch";
+};
+
+/// Everything a client can be configured with; usable with designated initializers.
+struct ClientOptions {
+  std::string base_url{};        ///< e.g. "http://localhost:5000"; scheme and host required.
+  int max_retries = 15;          ///< Retries after a failed request (seed default).
+  Seconds initial_backoff{0.5};  ///< First retry backoff ceiling (seed default).
+  Seconds max_timeout{300.0};    ///< Deadline of a whole call; a wait past it returns timeout (seed default).
+  Seconds max_backoff{30.0};     ///< Cap on retry backoff.
+  PollPolicy polling{};          ///< When to look again at a pending job (see PollPolicy presets).
+  /// What was learnt about the server; share one between clients of a server. Empty: the client makes its own.
+  std::shared_ptr<ServerProfile> profile{};
+  Seconds request_timeout{30.0};  ///< Budget for one HTTP request (bounded by the deadline too).
+  Seconds connect_timeout{5.0};   ///< Budget for opening a connection (bundled transport).
+  std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
+  std::string bearer_token{};               ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
+  std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
+  Endpoints endpoints{};                    ///< Paths of the server's endpoints.
+  bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
+  std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
+  std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  LogSink log_sink{};                       ///< Where log messages go; empty means silent.
+  LogLevel log_level = LogLevel::info;      ///< Least severe level passed to the sink.
+  /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
+  std::function<double()> random{};
+
+  /// The retry policy these options describe.
+  [[nodiscard]] RetryPolicy retry_policy() const noexcept { return {max_retries, initial_backoff, max_backoff}; }
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 11. BaseUrl: a base URL split into parts and checked.
+// ---------------------------------------------------------------------------------------------------------------------
 
 /// A base URL split into parts and checked: scheme http or https, a host, an optional port and path prefix.
 struct BaseUrl {
@@ -830,6 +841,10 @@ struct BaseUrl {
     return port;
   }
 };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 12. The exercise's wire protocol: building requests and reading answers.
+// ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer read from a 2xx body.
 struct StatusAnswer {
@@ -1190,9 +1205,9 @@ inline std::string status_target(const std::string& prefix, const std::string& s
 
 }  // namespace protocol
 
-// ---------------------------------------------------------------------------------------------
-// 7. The client
-// ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------------------------------
+// 13. BasicVideoTranslationClient<Transport, Clock>: creates jobs and tracks them.
+// ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
 /// (deadline, attempt counts) on its own stack, never on the client. The transport must be thread-safe.
@@ -2114,9 +2129,20 @@ class BasicVideoTranslationClient {
   C clock_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// 8. The bundled cpp-httplib transport
-// ---------------------------------------------------------------------------------------------
+}  // namespace heygen
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 14. The bundled cpp-httplib transport and VideoTranslationClient.
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+#include <httplib.h>
+#include <signal.h>
+
+#include <csignal>
+#endif
+
+namespace heygen {
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 

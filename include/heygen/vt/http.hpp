@@ -1,0 +1,96 @@
+// HTTP value types and the Transport concept.
+#pragma once
+
+#include "heygen/vt/detail.hpp"
+
+#include <chrono>
+#include <concepts>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace heygen {
+
+/// One HTTP header line.
+struct HttpHeader {
+  std::string name{};   ///< Header name, as sent or received.
+  std::string value{};  ///< Header value.
+};
+
+/// A request the client asks a transport to send.
+struct HttpRequest {
+  std::string method{};                 ///< "GET" or "POST".
+  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
+  std::string target{};                 ///< Path and query only (what goes on the request line).
+  std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
+  std::string body{};                   ///< Request body; empty for GET.
+  std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
+  std::stop_token stop{};               ///< Triggered when the caller cancels; a transport may abandon the request.
+};
+
+/// Why no HTTP response arrived.
+enum class TransportError {
+  none,            ///< A response arrived.
+  refused,         ///< The connection could not be made (refused, unreachable, name not resolved).
+  timeout,         ///< Connecting or reading took longer than allowed.
+  reset,           ///< The connection broke before a whole response arrived.
+  tls,             ///< The server's certificate failed verification, or the CA file could not be loaded (not retried).
+  body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
+  cancelled,       ///< The transport was asked to stop.
+  other,           ///< Anything else; see error_detail.
+};
+
+/// The lower-case name of a transport error, e.g. "refused".
+constexpr std::string_view to_string(TransportError error) noexcept {
+  switch (error) {
+    case TransportError::none: return "none";
+    case TransportError::refused: return "refused";
+    case TransportError::timeout: return "timeout";
+    case TransportError::reset: return "reset";
+    case TransportError::tls: return "tls";
+    case TransportError::body_too_large: return "body_too_large";
+    case TransportError::cancelled: return "cancelled";
+    case TransportError::other: return "other";
+  }
+  return "unknown";
+}
+
+/// What came back: a status, headers and body, or the reason nothing came back. Never an exception.
+struct HttpResponse {
+  int status = 0;                               ///< HTTP status; 0 when no response arrived.
+  std::vector<HttpHeader> headers{};            ///< Response headers.
+  std::string body{};                           ///< Response body.
+  TransportError error = TransportError::none;  ///< Why no response arrived, if none did.
+  std::string error_detail{};                   ///< Human-readable detail for `error`.
+
+  /// True when an HTTP response arrived (whatever its status).
+  [[nodiscard]] bool received() const noexcept { return error == TransportError::none && status > 0; }
+
+  /// The first header named `name` (case-insensitive), if present.
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const noexcept;
+
+  /// A response that says no answer arrived, and why.
+  static HttpResponse failure(TransportError error, std::string detail) {
+    HttpResponse response;
+    response.error = error;
+    response.error_detail = std::move(detail);
+    return response;
+  }
+};
+
+/// Anything that can send an HttpRequest and return an HttpResponse, from many threads at once.
+template <class T>
+concept Transport = requires(T& transport, const HttpRequest& request) {
+  { transport.send(request) } -> std::same_as<HttpResponse>;
+};
+
+inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
+  for (const auto& h : headers)
+    if (detail::iequals(h.name, name)) return std::string_view(h.value);
+  return std::nullopt;
+}
+
+}  // namespace heygen

@@ -1,0 +1,63 @@
+// ClientOptions, Endpoints and the bulk callback type.
+#pragma once
+
+#include "heygen/vt/config.hpp"
+#include "heygen/vt/log.hpp"
+#include "heygen/vt/policies.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace heygen {
+
+/// How far a bulk call has got: results known so far, out of the distinct ids.
+struct BulkProgress {
+  std::size_t done = 0;   ///< Results known, this one included.
+  std::size_t total = 0;  ///< Distinct job ids tracked.
+};
+
+/// Receives one job's result as soon as it is known, with the progress counts.
+using BulkCallback =
+    std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
+
+/// URL paths of the server's endpoints, relative to the base URL.
+struct Endpoints {
+  std::string create_job = "/create_job";  ///< POST: create a job.
+  /// GET: a job's status. `{job_id}` is replaced by the percent-encoded id; without it, `?job_id=` is appended.
+  std::string status = "/status/{job_id}";
+  /// POST: many jobs' status in one request (`{"job_ids": [...]}`); a 404 or 405 tells the client it is absent.
+  std::string batch = "/status/batch";
+};
+
+/// Everything a client can be configured with; usable with designated initializers.
+struct ClientOptions {
+  std::string base_url{};        ///< e.g. "http://localhost:5000"; scheme and host required.
+  int max_retries = 15;          ///< Retries after a failed request (seed default).
+  Seconds initial_backoff{0.5};  ///< First retry backoff ceiling (seed default).
+  Seconds max_timeout{300.0};    ///< Deadline of a whole call; a wait past it returns timeout (seed default).
+  Seconds max_backoff{30.0};     ///< Cap on retry backoff.
+  PollPolicy polling{};          ///< When to look again at a pending job (see PollPolicy presets).
+  /// What was learnt about the server; share one between clients of a server. Empty: the client makes its own.
+  std::shared_ptr<ServerProfile> profile{};
+  Seconds request_timeout{30.0};  ///< Budget for one HTTP request (bounded by the deadline too).
+  Seconds connect_timeout{5.0};   ///< Budget for opening a connection (bundled transport).
+  std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
+  std::string bearer_token{};               ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
+  std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
+  Endpoints endpoints{};                    ///< Paths of the server's endpoints.
+  bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
+  std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
+  std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  LogSink log_sink{};                       ///< Where log messages go; empty means silent.
+  LogLevel log_level = LogLevel::info;      ///< Least severe level passed to the sink.
+  /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
+  std::function<double()> random{};
+
+  /// The retry policy these options describe.
+  [[nodiscard]] RetryPolicy retry_policy() const noexcept { return {max_retries, initial_backoff, max_backoff}; }
+};
+
+}  // namespace heygen

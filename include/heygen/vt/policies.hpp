@@ -1,0 +1,145 @@
+// Policies: what is retried and how long to back off; when to look again.
+#pragma once
+
+#include "heygen/vt/http.hpp"
+#include "heygen/vt/profile.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+
+namespace heygen {
+
+/// What is retried and how long to back off after a failed request.
+struct RetryPolicy {
+  int max_retries = 15;          ///< Retries after a failure: a request is tried at most 1 + max_retries times.
+  Seconds initial_backoff{0.5};  ///< Backoff ceiling after the first failure; doubles with each one in a row.
+  /// Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
+  Seconds max_backoff{30.0};
+
+  /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
+  /// verification: asking again gets the same), 408, 429 and 5xx.
+  [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
+    if (!response.received())
+      return response.error != TransportError::body_too_large && response.error != TransportError::tls;
+    const int status = response.status;
+    return status == 408 || status == 429 || status >= 500;
+  }
+
+  /// Full-jitter backoff after `failures` in a row: U(0, min(max_backoff, initial × 2^(failures-1))).
+  [[nodiscard]] Seconds backoff(int failures, double uniform01) const noexcept {
+    const double exponent = std::min(std::max(failures - 1, 0), 60);
+    const double ceiling =
+        std::min(max_backoff.count(), initial_backoff.count() * std::ldexp(1.0, static_cast<int>(exponent)));
+    return Seconds(std::clamp(uniform01, 0.0, 1.0) * ceiling);
+  }
+};
+
+/// Everything known when deciding the wait before the next look at a pending job.
+struct PollContext {
+  int looks = 0;                                ///< Pending answers so far in this call.
+  Seconds age{0};                               ///< Time since tracking began (the job's age if just created).
+  std::optional<Seconds> retry_after{};         ///< Server's Retry-After on the last pending answer.
+  std::optional<Seconds> eta{};                 ///< Server's eta_seconds on the last answer.
+  std::optional<Seconds> progress_remaining{};  ///< Time left, extrapolated from the progress rate.
+  bool progress_seen = false;                   ///< The last answer had progress (a later look can rate it).
+  int overdue_looks = 0;                        ///< Looks that found the job pending after hints said it was done.
+  const DurationModel* learnt = nullptr;        ///< Earlier jobs' durations, when learning.
+};
+
+/// When to look again at a pending job. Best information first: the server's own hints (progress rate,
+/// eta_seconds, Retry-After), then what earlier jobs on this server took, then a cold schedule. Long polls
+/// (`?wait=`) replace all of this on servers that hold them. Every wait is clamped to [min_interval,
+/// max_interval], and by the caller to the deadline; an absurd hint never breaks it.
+struct PollPolicy {
+  /// The one trade-off: acceptable detection lag as a fraction of the job's age; also the share of learnt
+  /// jobs one look may cover. Lower is quicker and costs more requests. Presets: 0.04 / 0.08 / 0.16.
+  double lag_ratio = 0.08;
+  Seconds initial_interval{2.0};  ///< Cold schedule: wait before the second look.
+  double multiplier = 2.0;        ///< Cold schedule: growth of the wait per look.
+  Seconds cold_cap{8.0};          ///< Cold schedule: cap of the growing wait (lag_ratio × age may exceed it).
+  Seconds min_interval{0.05};     ///< Floor on any wait between looks.
+  Seconds max_interval{120.0};    ///< Cap on any wait between looks.
+  double jitter = 0.1;            ///< Cold waits are scaled by U(1 - jitter, 1): spreads herds, never past the cap.
+  bool use_hints = true;          ///< Use Retry-After, eta_seconds and progress from pending answers.
+  bool learn = true;              ///< Learn job durations and poll where jobs finish.
+  std::size_t warm_after = 20;    ///< Durations needed before what was learnt is trusted.
+  Seconds long_poll{30.0};        ///< `?wait=` asked of the server; zero disables long polling.
+  /// Bulk only: a look due after a wait of at least 20 ticks is moved to the end of its tick, so the looks of
+  /// many jobs fall together and a few wake-ups serve them (lag grows by at most a tick, ≤ 5 % of the wait).
+  Seconds coalesce{0.05};
+
+  /// Quick detection, more requests: lag ≈ 4 % of the job's age, cold looks at most 4 s apart.
+  static PollPolicy low_latency() { return with_ratio(0.04, Seconds(4.0)); }
+  /// The default: lag ≈ 8 % of the job's age, cold looks at most 8 s apart.
+  static PollPolicy balanced() { return with_ratio(0.08, Seconds(8.0)); }
+  /// Fewer requests, later detection: lag ≈ 16 % of the job's age, cold looks at most 16 s apart.
+  static PollPolicy low_cost() { return with_ratio(0.16, Seconds(16.0)); }
+
+  /// Wait before the first look: none, unless what was learnt says no job finishes that early.
+  [[nodiscard]] Seconds first_wait(const DurationModel* learnt) const {
+    if (!learn || learnt == nullptr) return Seconds(0);
+    const auto first = learnt->next_finish_after(Seconds(0), lag_ratio, warm_after);
+    return first ? clamp_interval(*first) : Seconds(0);
+  }
+
+  /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
+  [[nodiscard]] Seconds next_wait(const PollContext& context, double uniform01) const {
+    if (use_hints) {
+      if (auto hinted = hinted_wait(context))
+        return clamp_interval(std::max(*hinted, overdue_floor(context, uniform01)));
+    }
+    if (learn && context.learnt != nullptr)
+      if (auto finish = context.learnt->next_finish_after(context.age, lag_ratio, warm_after)) {
+        // Where finishes are sparse (a long tail) the next share is far away: the age rule bounds the lag.
+        const Seconds bound = std::max(cold_cap, lag_ratio * context.age);
+        return clamp_interval(std::min(*finish - context.age + settle(*finish - context.age), bound));
+      }
+    return cold_wait(context, uniform01);
+  }
+
+  /// The wait the server's hints suggest, if it sent any: the progress rate first, then eta, then Retry-After.
+  [[nodiscard]] std::optional<Seconds> hinted_wait(const PollContext& context) const {
+    if (context.progress_remaining) return *context.progress_remaining + settle(*context.progress_remaining);
+    // With progress, a look halfway to the eta measures the progress rate, which beats the eta's own error.
+    if (context.eta) return *context.eta * (context.progress_seen ? 0.5 : 0.8);
+    return context.retry_after;
+  }
+
+  /// Hints that keep saying "done by now" (an eta stuck at 0) have proven wrong: back off from them
+  /// exponentially, up to the cold schedule, rather than polling at the floor until the deadline.
+  [[nodiscard]] Seconds overdue_floor(const PollContext& context, double uniform01) const {
+    if (context.overdue_looks <= 0) return Seconds(0);
+    const Seconds doubling = min_interval * std::ldexp(1.0, std::min(context.overdue_looks, 40));
+    return std::min(doubling, cold_wait(context, uniform01));
+  }
+
+  /// The cold schedule: initial × multiplier^(looks-1) up to cold_cap, or lag_ratio × age when larger.
+  [[nodiscard]] Seconds cold_wait(const PollContext& context, double uniform01) const {
+    const double growth = std::pow(std::max(multiplier, 1.0), std::clamp(context.looks - 1, 0, 200));
+    const double scheduled = std::min(initial_interval.count() * growth, cold_cap.count());
+    const double base = std::max(scheduled, lag_ratio * context.age.count());
+    const double spread = std::clamp(jitter, 0.0, 1.0);
+    return clamp_interval(Seconds(base * (1.0 - spread * std::clamp(uniform01, 0.0, 1.0))));
+  }
+
+  /// Clamps any wait into [min_interval, max_interval]; NaN becomes the floor.
+  [[nodiscard]] Seconds clamp_interval(Seconds wait) const noexcept {
+    const double value = std::isnan(wait.count()) ? min_interval.count() : wait.count();
+    return Seconds(std::clamp(value, min_interval.count(), std::max(min_interval.count(), max_interval.count())));
+  }
+
+ private:
+  static PollPolicy with_ratio(double ratio, Seconds cap) {
+    PollPolicy policy;
+    policy.lag_ratio = ratio;
+    policy.cold_cap = cap;
+    return policy;
+  }
+
+  /// A little past a predicted finish, so the look lands after it rather than just before.
+  static Seconds settle(Seconds until_finish) { return Seconds(0.02) + 0.01 * std::max(until_finish, Seconds(0)); }
+};
+
+}  // namespace heygen

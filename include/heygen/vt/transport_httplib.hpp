@@ -1,0 +1,326 @@
+// The bundled cpp-httplib transport and VideoTranslationClient.
+#pragma once
+
+#include "heygen/vt/client.hpp"
+#include "heygen/vt/config.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+#include <httplib.h>
+#include <signal.h>
+
+#include <csignal>
+#endif
+
+namespace heygen {
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+
+/// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
+/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
+class HttplibTransport {
+ public:
+  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
+  explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
+    ignore_sigpipe_once();
+  }
+
+  /// Sends one request on a pooled connection. Never throws for network trouble.
+  HttpResponse send(const HttpRequest& request) {
+    const auto started = std::chrono::steady_clock::now();
+    auto connection = pool_->acquire();
+    HttpResponse response = exchange(*connection, request, started);
+    pool_->release(std::move(connection), response.received());
+    return response;
+  }
+
+ private:
+  using Connection = std::unique_ptr<httplib::ClientImpl>;
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
+  /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
+  /// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
+  /// It cannot shorten a connect or a TLS handshake: httplib holds its socket lock through those, so a stop
+  /// waits for them (they have timeouts of their own).
+  class Watchdog {
+   public:
+    using Ticket = std::pair<SteadyTime, std::uint64_t>;
+
+    /// A timer that is disarmed when this goes out of scope, however the request ended (an exception too).
+    class Armed {
+     public:
+      Armed(Watchdog& watchdog, SteadyTime when, std::function<void()> action)
+          : watchdog_(watchdog), ticket_(watchdog.arm(when, std::move(action))) {}
+      Armed(const Armed&) = delete;
+      Armed& operator=(const Armed&) = delete;
+      ~Armed() { watchdog_.disarm(ticket_); }
+
+     private:
+      Watchdog& watchdog_;
+      Ticket ticket_;
+    };
+
+    Watchdog() = default;
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+    ~Watchdog() {
+      if (!thread_.joinable()) return;
+      thread_.request_stop();
+      thread_.join();
+    }
+
+   private:
+    /// Runs `action` at `when` unless disarmed first.
+    Ticket arm(SteadyTime when, std::function<void()> action) {
+      std::lock_guard lock(mutex_);
+      // The thread first: if it cannot start, no timer is left behind pointing at the caller's stack.
+      if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+      const Ticket ticket{when, next_id_++};
+      timers_.emplace(ticket, std::move(action));
+      // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
+      if (when < sleeping_until_) {
+        sleeping_until_ = when;
+        wake_.notify_one();
+      }
+      return ticket;
+    }
+
+    /// Cancels a timer. An action already running is waited for, so once this returns it is not running and
+    /// never will: the connection it would stop can safely go back to the pool.
+    void disarm(const Ticket& ticket) noexcept {
+      std::unique_lock lock(mutex_);
+      timers_.erase(ticket);
+      finished_.wait(lock, [&] { return running_ != ticket; });
+    }
+
+    /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
+    /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request.
+    void run(std::stop_token stop) {
+      std::unique_lock lock(mutex_);
+      while (!stop.stop_requested()) {
+        if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
+          auto action = std::move(timers_.begin()->second);
+          running_ = timers_.begin()->first;
+          timers_.erase(timers_.begin());
+          lock.unlock();
+          action();
+          lock.lock();
+          running_.reset();
+          finished_.notify_all();
+          continue;
+        }
+        sleeping_until_ = timers_.empty() ? SteadyTime::max() : timers_.begin()->first.first;
+        const SteadyTime until = sleeping_until_;
+        const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
+        if (until == SteadyTime::max())
+          wake_.wait(lock, stop, woken);
+        else
+          wake_.wait_until(lock, stop, until, woken);
+        sleeping_until_ = SteadyTime::min();
+      }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable_any wake_;
+    std::condition_variable finished_;  // an action ended
+    std::map<Ticket, std::function<void()>> timers_;
+    std::optional<Ticket> running_{};  // the timer whose action runs now, outside the lock
+    std::uint64_t next_id_ = 0;
+    SteadyTime sleeping_until_ = SteadyTime::max();  // when the thread wakes by itself; min() while awake
+    std::jthread thread_;                            // last: it uses the members above
+  };
+
+  /// cpp-httplib 0.11 writes without MSG_NOSIGNAL: a server closing mid-request would kill the process with
+  /// SIGPIPE. Ignore it, unless the program installed its own handler (or defined HEYGEN_VT_KEEP_SIGPIPE).
+  static void ignore_sigpipe_once() {
+#if defined(SIGPIPE) && !defined(HEYGEN_VT_KEEP_SIGPIPE)
+    static const bool done = [] {
+      struct sigaction current {};
+      if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+      return true;
+    }();
+    (void)done;
+#endif
+  }
+
+  /// Idle keep-alive connections waiting to be reused. A request never waits for one: when all are busy a
+  /// new one is opened (callers bound concurrency), and at most `capacity` idle ones are kept.
+  class Pool {
+   public:
+    explicit Pool(const ClientOptions& options)
+        : base_(BaseUrl::parse(options.base_url)),
+          capacity_(options.connection_pool_size),
+          connect_timeout_(detail::to_millis(options.connect_timeout)),
+          max_body_bytes_(options.max_body_bytes),
+          verify_tls_(options.verify_tls),
+          ca_cert_file_(options.ca_cert_file) {
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+      if (base_.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
+#endif
+    }
+
+    /// An idle connection, or a new one.
+    Connection acquire() {
+      {
+        std::lock_guard lock(mutex_);
+        if (!idle_.empty()) {
+          Connection connection = std::move(idle_.back());
+          idle_.pop_back();
+          return connection;
+        }
+      }
+      return open();
+    }
+
+    /// Keeps a healthy connection for reuse while fewer than `capacity` are idle; closes the rest.
+    void release(Connection connection, bool healthy) {
+      std::lock_guard lock(mutex_);
+      if (healthy && idle_.size() < capacity_) idle_.push_back(std::move(connection));
+    }
+
+    [[nodiscard]] std::size_t max_body_bytes() const noexcept { return max_body_bytes_; }
+    /// The timer that ends requests overrunning their timeout.
+    [[nodiscard]] Watchdog& watchdog() noexcept { return watchdog_; }
+
+   private:
+    /// A client built from host and port, not from a URL string: httplib's URL pattern takes only digits and
+    /// colons inside brackets, so "[2001:db8::1]" would silently become a host name.
+    Connection open() const {
+      const bool bracketed = base_.host.size() >= 2 && base_.host.front() == '[';
+      const std::string host = bracketed ? base_.host.substr(1, base_.host.size() - 2) : base_.host;
+      Connection client;
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+      if (base_.scheme == "https") {
+        auto tls = std::make_unique<httplib::SSLClient>(host, base_.port);
+        tls->enable_server_certificate_verification(verify_tls_);
+        if (!ca_cert_file_.empty()) tls->set_ca_cert_path(ca_cert_file_);
+        client = std::move(tls);
+      }
+#endif
+      if (!client) client = std::make_unique<httplib::ClientImpl>(host, base_.port);
+      client->set_keep_alive(true);
+      client->set_follow_location(false);
+      client->set_tcp_nodelay(true);
+      client->set_connection_timeout(connect_timeout_);
+      return client;
+    }
+
+    BaseUrl base_;
+    std::size_t capacity_;
+    std::chrono::milliseconds connect_timeout_;
+    std::size_t max_body_bytes_;
+    bool verify_tls_;
+    std::string ca_cert_file_;
+    std::mutex mutex_;
+    std::vector<Connection> idle_;
+    Watchdog watchdog_;
+  };
+
+  /// A response body that refuses to grow past `cap` bytes.
+  struct CappedBody {
+    std::string text;
+    std::size_t cap;
+    bool too_large;
+
+    /// Appends a chunk; false (which stops the read) when it would pass the cap.
+    bool append(const char* data, std::size_t length) {
+      if (text.size() + length > cap) return !(too_large = true);
+      text.append(data, length);
+      return true;
+    }
+  };
+
+  // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
+  static constexpr std::chrono::milliseconds watchdog_grace{250};
+
+  HttpResponse exchange(httplib::ClientImpl& client, const HttpRequest& request,
+                        std::chrono::steady_clock::time_point started) const {
+    const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
+    client.set_read_timeout(timeout);
+    client.set_write_timeout(timeout);
+    httplib::Request out;
+    out.method = request.method;
+    out.path = request.target;
+    for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
+    out.body = request.body;  // copied: the caller may send the same request again on a retry
+    CappedBody body{{}, pool_->max_body_bytes(), false};
+    // One pointer captured: std::function keeps it inline instead of allocating for every request.
+    out.content_receiver = [sink = &body](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
+      return sink->append(data, length);
+    };
+    std::atomic<bool> overran{false};
+    httplib::Response in;
+    httplib::Error error = httplib::Error::Success;
+    const bool answered = [&] {
+      // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
+      std::stop_callback abandon(request.stop, [&client] { client.stop(); });
+      const Watchdog::Armed watched(pool_->watchdog(), started + timeout + watchdog_grace, [&client, &overran] {
+        overran = true;
+        client.stop();
+      });
+      return client.send(out, in, error);  // this overload sends `out` as is; send(const Request&) copies it
+    }();
+    if (request.stop.stop_requested())
+      return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+    if (overran && !answered)  // a response that arrived just as the timer fired still counts
+      return HttpResponse::failure(TransportError::timeout,
+                                   "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
+    if (body.too_large)
+      return HttpResponse::failure(TransportError::body_too_large,
+                                   "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
+    if (!answered) return failure_of(error, std::chrono::steady_clock::now() - started, timeout);
+    HttpResponse response;
+    response.status = in.status;
+    response.headers.reserve(in.headers.size());
+    for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
+    response.body = std::move(body.text);
+    return response;
+  }
+
+  static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
+                                 std::chrono::milliseconds timeout) {
+    const std::string detail = httplib::to_string(error);
+    switch (error) {
+      case httplib::Error::Connection: return HttpResponse::failure(TransportError::refused, detail);
+      case httplib::Error::ConnectionTimeout: return HttpResponse::failure(TransportError::timeout, detail);
+      case httplib::Error::Read:
+      case httplib::Error::Write:
+        // httplib reports a read timeout as a read error; the time taken tells them apart.
+        return HttpResponse::failure(
+            took + std::chrono::milliseconds(50) >= timeout ? TransportError::timeout : TransportError::reset, detail);
+      // A handshake cut short is a broken connection like any other; a certificate that fails is not.
+      case httplib::Error::SSLConnection: return HttpResponse::failure(TransportError::reset, detail);
+      case httplib::Error::SSLLoadingCerts:
+      case httplib::Error::SSLServerVerification: return HttpResponse::failure(TransportError::tls, detail);
+      case httplib::Error::Canceled: return HttpResponse::failure(TransportError::cancelled, detail);
+      default: return HttpResponse::failure(TransportError::other, detail);
+    }
+  }
+
+  std::unique_ptr<Pool> pool_;
+};
+
+/// The client on the bundled cpp-httplib transport and the real clock: the one most callers want.
+using VideoTranslationClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock>;
+
+#endif  // HEYGEN_VT_WITH_HTTPLIB
+
+}  // namespace heygen
