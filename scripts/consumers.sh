@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the library into a temporary prefix and builds and runs three consumer projects (tests/consumers):
-# a Meson project taking this repository as a subproject, a Makefile using pkg-config, and a CMake project using
-# find_package (against the prefix moved elsewhere after install, so the CMake package must be relocatable).
+# Installs the library into a temporary prefix and builds and runs five consumer projects (tests/consumers):
+# a Meson project taking this repository as a subproject, a Makefile using pkg-config, a CMake project using
+# find_package (against the prefix moved elsewhere after install, so the CMake package must be relocatable), and two
+# CMake projects building it from source through the top-level CMakeLists.txt: one with add_subdirectory() on a copy
+# of the repository's tracked files, one with FetchContent from a local archive of that copy (no network).
 # Each program calls a closed loopback port and must end with a transport error. Prints one line per consumer;
 # exits non-zero on any failure. Safe to re-run: everything happens in a temporary folder that is removed at exit.
 set -euo pipefail
@@ -78,4 +80,26 @@ else
   echo "cmake version rules: FAILED"
   status=1
 fi
+
+# The repository's tracked files as a clean clone has them (uncommitted edits included, no build folders): what a
+# git submodule, a vendored copy or a source archive would hold.
+source_copy="$work/source/heygen-video-translation"
+mkdir -p "$source_copy"
+if ! git ls-files -z | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$source_copy"; then
+  echo "source copy: FAILED (it needs a git checkout: git ls-files)"
+  exit 1
+fi
+
+copy_project cmake-subdirectory "$work/cmake-subdirectory"
+cp -R "$source_copy" "$work/cmake-subdirectory/"
+consumer cmake-subdirectory "$work/cmake-subdirectory/build" bash -c "
+  cmake -S '$work/cmake-subdirectory' -B '$work/cmake-subdirectory/build' &&
+  cmake --build '$work/cmake-subdirectory/build'"
+
+archive="$work/heygen-video-translation-$(cat VERSION).tar.gz"
+tar -C "$work/source" -czf "$archive" heygen-video-translation
+copy_project cmake-fetchcontent "$work/cmake-fetchcontent"
+consumer cmake-fetchcontent "$work/cmake-fetchcontent/build" bash -c "
+  cmake -S '$work/cmake-fetchcontent' -B '$work/cmake-fetchcontent/build' -DHEYGEN_VT_URL='file://$archive' &&
+  cmake --build '$work/cmake-fetchcontent/build'"
 exit "$status"
