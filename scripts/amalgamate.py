@@ -16,8 +16,9 @@ OUTPUT = ROOT / "include" / "heygen" / "video_translation.hpp"
 
 # Dependency order: each part uses only parts before it.
 PARTS = [
-    "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url",
-    "protocol", "client", "transport_httplib",
+    "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
+    "protocol", "tracker_protocol", "sender", "job_poller", "status_looks", "schedule", "bulk_poller", "client",
+    "transport_httplib",
 ]
 
 BANNER = "// " + "-" * 117

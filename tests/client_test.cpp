@@ -2792,7 +2792,7 @@ TEST_CASE("an honoured Retry-After on a failed request is waited in full, beyond
 }
 
 TEST_CASE("a JSON number beyond double range (1e999) never makes a status call or create throw") {
-  // picojson's value(double) throws std::overflow_error for inf; protocol::parse_object does not catch it, so
+  // picojson's value(double) throws std::overflow_error for inf; json::parse_object does not catch it, so
   // a server's `"progress": 1e999` escapes check_translation_status / get_translation_status as an exception
   // (and create throws std::overflow_error instead of TranslationError).
   Harness h;

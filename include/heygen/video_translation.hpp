@@ -14,9 +14,16 @@
 //   9. policies.hpp           Policies: what is retried and how long to back off; when to look again.
 //  10. options.hpp            ClientOptions, Endpoints and the bulk callback type.
 //  11. url.hpp                BaseUrl: a base URL split into parts and checked.
-//  12. protocol.hpp           The exercise's wire protocol: building requests and reading answers.
-//  13. client.hpp             BasicVideoTranslationClient<Transport, Clock>: creates jobs and tracks them.
-//  14. transport_httplib.hpp  The bundled cpp-httplib transport and VideoTranslationClient.
+//  12. json.hpp               JSON reading with picojson: bounded nesting, whole-body parses, typed member access.
+//  13. protocol.hpp           The Protocol concept: what a wire format must build and read, in neutral values.
+//  14. tracker_protocol.hpp   TrackerProtocol: the exercise's status-tracker server and our extensions (batch, long poll, hints).
+//  15. sender.hpp             The sender: one request with retries, backoff, Retry-After, a deadline and cancellation.
+//  16. job_poller.hpp         The job poller: the polling state machine of one job, no I/O. An answer in; "done" or "look again in W" out.
+//  17. status_looks.hpp       Status looks: one job's status or many jobs' at once, through the protocol and the sender, as results.
+//  18. schedule.hpp           The bulk schedule: jobs ordered by next-due time, the take rule and coalescing. Pure: no threads, no clock.
+//  19. bulk_poller.hpp        The bulk poller: a fixed pool of workers serving a schedule of jobs, with per-job or many-status looks.
+//  20. client.hpp             BasicVideoTranslationClient<Transport, Clock, Protocol>: the seed's API, a thin facade over the parts.
+//  21. transport_httplib.hpp  The bundled cpp-httplib transport and VideoTranslationClient.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -30,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <functional>
 #include <future>
 #include <map>
@@ -38,12 +46,14 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <picojson.h>
@@ -137,6 +147,21 @@ constexpr std::string_view to_string(FailureCause cause) noexcept {
   return "unknown";
 }
 
+/// What a finished job produced, as far as the server says; empty where it says nothing (the exercise's server
+/// never does). Output URLs may be presigned and expire: a fresh status look returns fresh ones.
+struct JobOutputs {
+  std::optional<std::string> video_url{};        ///< The translated video.
+  std::optional<std::string> audio_url{};        ///< The translated audio track.
+  std::vector<std::string> caption_urls{};       ///< Caption files (SRT, VTT), when captions were asked for.
+  std::optional<std::string> output_language{};  ///< The language this job translated into.
+  std::optional<double> duration_seconds{};      ///< Length of the output, in seconds.
+
+  /// True when the server said nothing about outputs.
+  [[nodiscard]] bool empty() const noexcept {
+    return !video_url && !audio_url && caption_urls.empty() && !output_language && !duration_seconds;
+  }
+};
+
 /// The outcome of a status check or wait: the seed's (status, error_message) plus what a caller needs to act.
 struct TranslationResult {
   TranslationStatus status = TranslationStatus::pending;  ///< Where the job stands.
@@ -147,6 +172,7 @@ struct TranslationResult {
   std::optional<double> eta_seconds{};                    ///< Server's estimate of time left, if it sent one.
   int requests = 0;                                       ///< HTTP requests this call made.
   std::chrono::milliseconds elapsed{0};                   ///< Time this call took.
+  JobOutputs outputs{};                                   ///< What the job produced, when the server says.
 
   /// True when the translation completed.
   [[nodiscard]] bool ok() const noexcept { return status == TranslationStatus::completed; }
@@ -173,6 +199,46 @@ class TranslationError : public std::runtime_error {
   FailureCause cause_;
   int http_status_;
   int requests_;
+};
+
+/// Why an operation gave no value: a cause and a message for people.
+struct Failure {
+  FailureCause cause = FailureCause::none;  ///< What went wrong.
+  std::string message{};                    ///< What happened, for logs and error messages.
+};
+
+/// A value, or the Failure that prevented it: the one shape of "result or failure" inside the library, and what
+/// a Protocol's readers return (`OrFailure<StatusAnswer>` reads "a status answer, or a failure").
+template <class T>
+class OrFailure {
+ public:
+  /// A success holding `value`.
+  OrFailure(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  /// A failure.
+  OrFailure(Failure failure)
+      : state_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT(google-explicit-constructor)
+
+  /// True when there is a value.
+  [[nodiscard]] bool ok() const noexcept { return state_.index() == 0; }
+  /// True when there is a value.
+  explicit operator bool() const noexcept { return ok(); }
+  /// The value; only when ok().
+  [[nodiscard]] T& value() & { return std::get<0>(state_); }
+  /// The value; only when ok().
+  [[nodiscard]] const T& value() const& { return std::get<0>(state_); }
+  /// The value, moved out; only when ok().
+  [[nodiscard]] T&& value() && { return std::get<0>(std::move(state_)); }
+  /// The value's members; only when ok().
+  T* operator->() { return &value(); }
+  /// The value's members; only when ok().
+  const T* operator->() const { return &value(); }
+  /// The failure; only when !ok().
+  [[nodiscard]] const Failure& failure() const& { return std::get<1>(state_); }
+  /// The failure, moved out; only when !ok().
+  [[nodiscard]] Failure&& failure() && { return std::get<1>(std::move(state_)); }
+
+ private:
+  std::variant<T, Failure> state_;
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -480,6 +546,28 @@ inline LogSink stderr_log_sink() {
                  static_cast<int>(message.size()), message.data());
   };
 }
+
+/// A sink and a threshold: builds a message only when it will be written, and scrubs control characters so a job
+/// id from a caller or a server cannot forge log lines.
+class Logger {
+ public:
+  /// A logger writing messages at `level` or above to `sink`; an empty sink is silent.
+  Logger(LogSink sink, LogLevel level) : sink_(std::move(sink)), level_(level) {}
+
+  /// Writes `make_message()` at `level`, if that level is enabled.
+  template <class MakeMessage>
+  void operator()(LogLevel level, MakeMessage&& make_message) const {
+    if (!sink_ || level < level_ || level_ == LogLevel::off) return;
+    std::string message = std::forward<MakeMessage>(make_message)();
+    for (char& c : message)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+    sink_(level, message);
+  }
+
+ private:
+  LogSink sink_;
+  LogLevel level_;
+};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // 8. What was learnt about one server: DurationModel, ServerProfile.
@@ -842,21 +930,14 @@ struct BaseUrl {
   }
 };
 
+}  // namespace heygen
+
 // ---------------------------------------------------------------------------------------------------------------------
-// 12. The exercise's wire protocol: building requests and reading answers.
+// 12. JSON reading with picojson: bounded nesting, whole-body parses, typed member access.
 // ---------------------------------------------------------------------------------------------------------------------
 
-/// A status answer read from a 2xx body.
-struct StatusAnswer {
-  TranslationStatus status = TranslationStatus::pending;  ///< pending, completed or error.
-  FailureCause cause = FailureCause::none;                ///< job_failed or unexpected_result when failed.
-  std::optional<std::string> error_message{};             ///< The server's message, or the unknown result string.
-  std::optional<double> progress{};                       ///< progress hint, if sane.
-  std::optional<double> eta_seconds{};                    ///< eta hint, if sane.
-};
-
-/// Reads the wire protocol; every function is total: bad input gives an error value, never a crash.
-namespace protocol {
+/// Reads JSON bodies; every function is total: bad input gives an error value, never a crash.
+namespace heygen::json {
 
 /// Runs `parse(begin, end, error)` (a picojson parse that returns where it stopped) over the whole body, or
 /// returns an error message; `is_object()` then says whether the top-level value was an object.
@@ -1016,6 +1097,78 @@ inline std::optional<std::string> string_field(const picojson::object& object, c
   return it == object.end() ? std::nullopt : string_value(it->second);
 }
 
+}  // namespace heygen::json
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 13. The Protocol concept: what a wire format must build and read, in neutral values.
+// ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen {
+
+/// One job's status as a protocol read it from the server's answer, whatever the wire format.
+struct StatusAnswer {
+  TranslationStatus status = TranslationStatus::pending;  ///< pending, completed or error.
+  FailureCause cause = FailureCause::none;                ///< job_failed, unknown_job or unexpected_result when failed.
+  std::optional<std::string> error_message{};             ///< The server's message, or the unknown status word.
+  std::optional<double> progress{};                       ///< Progress hint (0–1), if sane.
+  std::optional<double> eta_seconds{};                    ///< Time-left hint, if sane.
+  JobOutputs outputs{};                                   ///< What the job produced, when the server says.
+};
+
+/// One page of a many-status answer: each id the server answered for, and where the next page starts.
+struct ManyStatusAnswer {
+  std::vector<std::pair<std::string, StatusAnswer>> answers{};  ///< Job id → its status; ids left out are absent.
+  std::string next_page{};                                      ///< Token of the next page; empty on the last.
+};
+
+/// How a client speaks to one kind of server. A protocol builds requests (method, target below the base URL,
+/// its own headers and body: the client adds the URL, Accept, authentication and the timeout) and reads final
+/// answers (after retries) into neutral values, mapping the server's error answers to failure causes. The
+/// client, the pollers and the tests know no field name of any wire format. Implementations must be usable
+/// from many threads at once (const members, no mutable state).
+///
+/// - `create_input`: what a create takes (TrackerProtocol: nothing; a real API: the video and languages).
+/// - `create_request` / `read_created`: one create, which may start several jobs (one id each).
+/// - `status_request` / `read_status`: one job; `hold` > 0 asks the server to hold the answer (long poll).
+/// - `many_status_limit`: ids one many-status request may name; 0 when the protocol has no such endpoint.
+/// - `many_status_request` / `read_many_status`: several jobs, a page at a time (`page` empty for the first).
+///   A read that fails tells the client the server has no usable endpoint: it falls back to one look per job.
+/// - `retryable`: whether a response (or no response) is worth another try.
+/// - `describe`: a response in words, with the server's own error message where the body carries one.
+template <class P>
+concept Protocol = requires(const P& protocol, HttpRequest& out, const typename P::create_input& input,
+                            std::string_view text, std::span<const std::string* const> ids, Seconds hold,
+                            const HttpResponse& response) {
+  { protocol.create_request(out, input, text) } -> std::same_as<void>;
+  { protocol.read_created(response) } -> std::same_as<OrFailure<std::vector<std::string>>>;
+  { protocol.status_request(out, text, hold) } -> std::same_as<void>;
+  { protocol.read_status(response) } -> std::same_as<OrFailure<StatusAnswer>>;
+  { protocol.many_status_limit() } -> std::convertible_to<std::size_t>;
+  { protocol.many_status_request(out, ids, text, hold) } -> std::same_as<void>;
+  { protocol.read_many_status(response) } -> std::same_as<OrFailure<ManyStatusAnswer>>;
+  { protocol.retryable(response) } -> std::same_as<bool>;
+  { protocol.describe(response) } -> std::same_as<std::string>;
+};
+
+/// Appends `?name=value` or `&name=value` to a request target, as its query needs. Both go in as given: a
+/// value that may hold reserved characters (a page token) must be percent-encoded first.
+inline void append_query(std::string& target, std::string_view name, std::string_view value) {
+  target += target.find('?') == std::string::npos ? '?' : '&';
+  target += name;
+  target += '=';
+  target += value;
+}
+
+}  // namespace heygen
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 14. TrackerProtocol: the exercise's status-tracker server and our extensions (batch, long poll, hints).
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
+/// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
+namespace heygen::tracker {
+
 /// The members of a status object that a reader looks at (null when absent); the rest are not kept.
 struct StatusFields {
   picojson::value result;
@@ -1043,22 +1196,22 @@ struct StatusFields {
 
 /// A picojson parse context for one status answer: the members StatusFields keeps are parsed as values, the
 /// rest only checked, so a look builds no map. Any other top-level value is skipped and noted as not an object.
-class StatusFieldsContext : public SkipContext {
+class StatusFieldsContext : public json::SkipContext {
  public:
   explicit StatusFieldsContext(StatusFields& fields) : fields_(fields) {}
 
   /// The top-level value was an object.
   [[nodiscard]] bool is_object() const noexcept { return is_object_; }
 
-  // Only the top level comes here: values nested in a top-level array are SkipContext's.
+  // Only the top level comes here: values nested in a top-level array are json::SkipContext's.
   bool parse_object_start() { return is_object_ = true; }
   template <class Iter>
   bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
     if (picojson::value* slot = fields_.slot(key)) {
-      ValueContext keep(slot, depth_left() - 1);  // a repeated member replaces the earlier one, as in a map
+      json::ValueContext keep(slot, depth_left() - 1);  // a repeated member replaces the earlier one, as in a map
       return picojson::_parse(keep, in);
     }
-    SkipContext skip(depth_left() - 1);
+    json::SkipContext skip(depth_left() - 1);
     return picojson::_parse(skip, in);
   }
   bool parse_object_stop() { return true; }
@@ -1069,10 +1222,10 @@ class StatusFieldsContext : public SkipContext {
 };
 
 /// Parses a body as a JSON object, keeping only the members a status reader needs; or returns an error message
-/// (the same one parse_object would).
+/// (the same one json::parse_object would).
 inline std::optional<std::string> parse_status_fields(std::string_view body, StatusFields& fields) {
   StatusFieldsContext context(fields);
-  return parse_whole(
+  return json::parse_whole(
       body,
       [&](const char* begin, const char* end, std::string* error) {
         return picojson::_parse(context, begin, end, error);
@@ -1082,14 +1235,14 @@ inline std::optional<std::string> parse_status_fields(std::string_view body, Sta
 
 /// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
 inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
-  const auto result = string_value(fields.result);
+  const auto result = json::string_value(fields.result);
   if (!result) {
     error = "no \"result\" string in the answer";
     return std::nullopt;
   }
   StatusAnswer answer;
-  answer.progress = number_value(fields.progress, 0.0, 1.0);
-  answer.eta_seconds = number_value(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
+  answer.progress = json::number_value(fields.progress, 0.0, 1.0);
+  answer.eta_seconds = json::number_value(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
   if (*result == "pending") return answer;
   if (*result == "completed") {
     answer.status = TranslationStatus::completed;
@@ -1098,7 +1251,7 @@ inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields
   answer.status = TranslationStatus::error;
   if (*result == "error") {
     answer.cause = FailureCause::job_failed;
-    answer.error_message = string_value(fields.error_message).value_or("the job failed");
+    answer.error_message = json::string_value(fields.error_message).value_or("the job failed");
   } else {
     answer.cause = FailureCause::unexpected_result;
     answer.error_message = "server answered result \"" + detail::excerpt(*result) + "\"";
@@ -1123,9 +1276,9 @@ inline std::optional<StatusAnswer> read_status(std::string_view body, std::strin
 
 /// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
 inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
-  picojson::value json;
-  if (!parse_object_into(body, json, error)) return std::nullopt;
-  const auto& object = json.get<picojson::object>();
+  picojson::value document;
+  if (!json::parse_object_into(body, document, error)) return std::nullopt;
+  const auto& object = document.get<picojson::object>();
   const auto it = object.find("job_id");
   if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
     return it->second.get<std::string>();
@@ -1135,13 +1288,13 @@ inline std::optional<std::string> read_job_id(std::string_view body, std::string
   return std::nullopt;
 }
 
-/// The error message a 4xx/5xx body carries (`error_message`, `error` or `result`), if any.
+/// The error message a 4xx/5xx body carries (`error_message`, `error` or `message`), if any.
 inline std::optional<std::string> error_message_of(std::string_view body) {
-  picojson::value json;
-  if (parse_object(body, json)) return std::nullopt;
-  const auto& object = json.get<picojson::object>();
+  picojson::value document;
+  if (json::parse_object(body, document)) return std::nullopt;
+  const auto& object = document.get<picojson::object>();
   for (const char* name : {"error_message", "error", "message"})
-    if (auto text = string_field(object, name)) return detail::excerpt(*text, 200);
+    if (auto text = json::string_field(object, name)) return detail::excerpt(*text, 200);
   return std::nullopt;
 }
 
@@ -1149,7 +1302,7 @@ inline std::optional<std::string> error_message_of(std::string_view body) {
 inline constexpr std::size_t max_batch_ids = 1000;
 
 /// The body of a batch status request: `{"job_ids": [...]}`.
-inline std::string batch_body(const std::vector<const std::string*>& job_ids) {
+inline std::string batch_body(std::span<const std::string* const> job_ids) {
   picojson::array ids;
   ids.reserve(job_ids.size());
   for (const std::string* id : job_ids) ids.emplace_back(*id);
@@ -1161,9 +1314,9 @@ inline std::string batch_body(const std::vector<const std::string*>& job_ids) {
 /// Reads a batch answer `{"results": {"<id>": {"result": ...}, ...}}`; entries it cannot read are left out
 /// (those jobs are simply looked at again).
 inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string_view body, std::string& error) {
-  picojson::value json;
-  if (!parse_object_into(body, json, error)) return std::nullopt;
-  const auto& object = json.get<picojson::object>();
+  picojson::value document;
+  if (!json::parse_object_into(body, document, error)) return std::nullopt;
+  const auto& object = document.get<picojson::object>();
   const auto results = object.find("results");
   if (results == object.end() || !results->second.is<picojson::object>()) {
     error = "no \"results\" object in the batch answer";
@@ -1203,93 +1356,1122 @@ inline std::string status_target(const std::string& prefix, const std::string& s
   return target;
 }
 
-}  // namespace protocol
+/// Plain decimal seconds, truncated to milliseconds so a deadline-bounded hold never rounds up: "1500", "0.25".
+inline std::string format_seconds(Seconds seconds) {
+  const long long millis = detail::to_millis(Seconds(std::floor(seconds.count() * 1000.0) / 1000.0)).count();
+  std::string text = std::to_string(millis / 1000);
+  if (millis % 1000 != 0) {
+    char fraction[8];
+    std::snprintf(fraction, sizeof fraction, ".%03lld", millis % 1000);
+    text += fraction;
+    while (text.back() == '0') text.pop_back();
+  }
+  return text;
+}
+
+/// The error message a non-2xx answer carries, after its status: "HTTP 503: overloaded".
+inline std::string describe_status(const HttpResponse& response) {
+  std::string text = "HTTP " + std::to_string(response.status);
+  if (auto message = error_message_of(response.body)) text += ": " + *message;
+  return text;
+}
+
+}  // namespace heygen::tracker
+
+namespace heygen {
+
+/// The Protocol of the exercise's status-tracker server (paths from ClientOptions::endpoints) and of our
+/// extensions, each used when the server offers it: Idempotency-Key, hints, `?wait=` long polls, the batch
+/// endpoint and 404 for an unknown id.
+class TrackerProtocol {
+ public:
+  /// A create takes nothing: the exercise's server makes a job from an empty body.
+  struct create_input {};
+
+  /// Takes the endpoint paths from the options; throws std::invalid_argument for a path that is not one.
+  explicit TrackerProtocol(const ClientOptions& options)
+      : prefix_(BaseUrl::parse(options.base_url).prefix), endpoints_(checked(options.endpoints)) {}
+
+  /// `POST {create_job}` with an empty JSON object and the Idempotency-Key.
+  void create_request(HttpRequest& out, const create_input&, std::string_view idempotency_key) const {
+    out.method = "POST";
+    out.target = prefix_ + endpoints_.create_job;
+    out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
+    out.headers.push_back({"Content-Type", "application/json"});
+    out.body = "{}";
+  }
+
+  /// `{"job_id": "..."}` → one id; any non-2xx answer is an http_status failure.
+  [[nodiscard]] OrFailure<std::vector<std::string>> read_created(const HttpResponse& response) const {
+    if (!success(response)) return Failure{FailureCause::http_status, tracker::describe_status(response)};
+    std::string error;
+    auto job_id = tracker::read_job_id(response.body, error);
+    if (!job_id) return Failure{FailureCause::bad_response, std::move(error)};
+    return std::vector<std::string>{std::move(*job_id)};
+  }
+
+  /// `GET {status}` with the id percent-encoded into it (or as `?job_id=`), and `?wait=` for a long poll.
+  void status_request(HttpRequest& out, std::string_view job_id, Seconds hold) const {
+    out.method = "GET";
+    out.target = tracker::status_target(prefix_, endpoints_.status, job_id);
+    if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
+  }
+
+  /// A status body; 404 is an unknown job, any other non-2xx answer an http_status failure.
+  [[nodiscard]] OrFailure<StatusAnswer> read_status(const HttpResponse& response) const {
+    if (response.status == 404)
+      return Failure{FailureCause::unknown_job,
+                     tracker::error_message_of(response.body).value_or("unknown job") + " (HTTP 404)"};
+    if (!success(response)) return Failure{FailureCause::http_status, tracker::describe_status(response)};
+    std::string error;
+    auto answer = tracker::read_status(response.body, error);
+    if (!answer) return Failure{FailureCause::bad_response, std::move(error)};
+    return std::move(*answer);
+  }
+
+  /// Ids one batch request names.
+  [[nodiscard]] std::size_t many_status_limit() const noexcept { return tracker::max_batch_ids; }
+
+  /// `POST {batch}` with `{"job_ids": [...]}` (the batch endpoint has one page), `?wait=` for a long poll.
+  void many_status_request(HttpRequest& out, std::span<const std::string* const> job_ids, std::string_view,
+                           Seconds hold) const {
+    out.method = "POST";
+    out.target = prefix_ + endpoints_.batch;
+    if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
+    out.headers.push_back({"Content-Type", "application/json"});
+    out.body = tracker::batch_body(job_ids);
+  }
+
+  /// `{"results": {...}}`; a 404 or 405 (no batch endpoint) or a body it cannot read is a failure.
+  [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
+    if (!success(response)) return Failure{FailureCause::http_status, tracker::describe_status(response)};
+    std::string error;
+    auto answers = tracker::read_batch(response.body, error);
+    if (!answers) return Failure{FailureCause::bad_response, std::move(error)};
+    ManyStatusAnswer page;
+    page.answers.reserve(answers->size());
+    for (auto& [id, answer] : *answers) page.answers.emplace_back(id, std::move(answer));
+    return page;
+  }
+
+  /// No answer (but an oversized body or a failed certificate), 408, 429 and 5xx.
+  [[nodiscard]] bool retryable(const HttpResponse& response) const noexcept { return RetryPolicy::retryable(response); }
+
+  /// "HTTP 503: <the body's error message>".
+  [[nodiscard]] std::string describe(const HttpResponse& response) const { return tracker::describe_status(response); }
+
+ private:
+  static bool success(const HttpResponse& response) noexcept {
+    return response.status >= 200 && response.status <= 299;
+  }
+
+  static Endpoints checked(Endpoints endpoints) {
+    for (const auto* path : {&endpoints.create_job, &endpoints.status, &endpoints.batch})
+      if (path->empty() || path->front() != '/' || detail::has_line_break(*path) ||
+          path->find(' ') != std::string::npos)
+        throw std::invalid_argument("heygen: endpoint paths must start with '/' and hold no whitespace or line breaks");
+    return endpoints;
+  }
+
+  std::string prefix_;
+  Endpoints endpoints_;
+};
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 13. BasicVideoTranslationClient<Transport, Clock>: creates jobs and tracks them.
+// 15. The sender: one request with retries, backoff, Retry-After, a deadline and cancellation.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
+/// what its requests came to. It lives with the call, so concurrent calls never share it.
+struct CallState {
+  std::string job_id{};        ///< The job the call is about; empty for a create.
+  TimePoint start{};           ///< When the call began.
+  TimePoint deadline{};        ///< When it gives up (start + max_timeout).
+  std::stop_token stop{};      ///< The caller's cancellation.
+  int requests = 0;            ///< HTTP requests made so far.
+  int last_http_status = 0;    ///< The last HTTP status received; 0 if none arrived.
+  std::string last_failure{};  ///< The latest retried failure, so a deadline can say what kept failing.
+};
+
+/// How a sleep ended.
+enum class Wake { on_time, cancelled, deadline };
+
+/// Sends requests through a transport until a final answer, retrying what the protocol calls retryable with
+/// full-jitter backoff or the server's Retry-After, within the call's deadline and until the caller cancels.
+/// Owns the transport and the clock; thread-safe when they are.
+template <Transport T, Clock C>
+class Sender {
+ public:
+  /// A sender for the server in `options` (validated by the caller) over `transport`, timed by `clock`.
+  Sender(const ClientOptions& options, T transport, C clock)
+      : retry_(options.retry_policy()),
+        max_timeout_(options.max_timeout),
+        request_timeout_(options.request_timeout),
+        origin_(BaseUrl::parse(options.base_url).origin()),
+        headers_(fixed_headers(options)),
+        random_(options.random),
+        log_(options.log_sink, options.log_level),
+        transport_(std::move(transport)),
+        clock_(std::move(clock)) {}
+
+  /// A new call about `job_id` (empty for a create), starting now.
+  [[nodiscard]] CallState begin(std::string_view job_id, std::stop_token stop) const {
+    CallState call;
+    call.job_id = std::string(job_id);
+    call.start = clock_.now();
+    call.deadline = call.start + detail::to_clock(max_timeout_);
+    call.stop = std::move(stop);
+    return call;
+  }
+
+  /// A request carrying the headers every request has (the caller's extras, Accept, the token), for a protocol
+  /// to fill in.
+  [[nodiscard]] HttpRequest blank_request() const {
+    HttpRequest request;
+    request.headers = headers_;
+    return request;
+  }
+
+  /// Sends `request` (a protocol filled in its method and target) until a final answer: a response the
+  /// protocol does not retry, or the Failure that ended the call (retries spent, deadline, cancellation).
+  /// `server_hold` is how long the server was asked to hold the answer, added to the request's budget.
+  template <class Protocol>
+  OrFailure<HttpResponse> send(HttpRequest request, CallState& call, const Protocol& protocol,
+                               Seconds server_hold = Seconds(0)) {
+    request.url = origin_ + request.target;
+    for (int failures = 0;;) {
+      if (call.stop.stop_requested()) return Failure{FailureCause::cancelled, detail::cancelled_message};
+      const auto remaining = call.deadline - clock_.now();
+      if (remaining <= TimePoint::duration::zero()) return Failure{FailureCause::deadline, deadline_message(call)};
+      request.timeout = detail::to_millis(std::min(Seconds(remaining), request_timeout_ + server_hold));
+      request.stop = call.stop;
+      HttpResponse response = send_guarded(request);
+      ++call.requests;
+      if (response.received()) call.last_http_status = response.status;
+      if (!protocol.retryable(response)) return final_answer(std::move(response), call, protocol);
+      ++failures;
+      call.last_failure = describe(response, protocol);
+      if (failures > retry_.max_retries) return spent(response, call, failures);
+      const Seconds wait = retry_wait(failures, response);
+      log_(LogLevel::warn, [&] {
+        return (call.job_id.empty() ? std::string("create") : "job " + call.job_id) + ": attempt " +
+               std::to_string(failures) + " failed (" + call.last_failure + "); retrying in " +
+               std::to_string(detail::to_millis(wait).count()) + " ms";
+      });
+      if (auto ended = pause(call, wait)) return std::move(*ended);
+    }
+  }
+
+  /// Sleeps `wait`, but never past the call's deadline; the Failure that ended the call, if the sleep did.
+  std::optional<Failure> pause(const CallState& call, Seconds wait) {
+    switch (sleep_for(call, wait)) {
+      case Wake::on_time: return std::nullopt;
+      case Wake::cancelled: return Failure{FailureCause::cancelled, detail::cancelled_message};
+      case Wake::deadline: break;
+    }
+    return Failure{FailureCause::deadline, deadline_message(call)};
+  }
+
+  /// The response's Retry-After as a wait, taking an HTTP-date relative to the server's Date header.
+  [[nodiscard]] std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
+    const auto value = response.header("Retry-After");
+    if (!value) return std::nullopt;
+    auto now = std::chrono::floor<std::chrono::seconds>(system_now());
+    if (auto date = response.header("Date"))
+      if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
+    return detail::parse_retry_after(*value, now);
+  }
+
+  /// What a call that ran out of time says, with the failure that kept it from an answer.
+  [[nodiscard]] std::string deadline_message(const CallState& call) const {
+    std::string text =
+        "no outcome within max_timeout (" + std::to_string(detail::to_millis(max_timeout_).count()) + " ms)";
+    if (!call.last_failure.empty()) text += "; last failure: " + call.last_failure;
+    return text;
+  }
+
+  /// A U[0,1) draw: the options' source, else a per-thread generator.
+  [[nodiscard]] double uniform() const { return random_ ? random_() : detail::random_uniform01(); }
+
+  /// The time since the call began.
+  [[nodiscard]] Seconds age(const CallState& call) const { return Seconds(clock_.now() - call.start); }
+
+  /// The log this sender writes to.
+  [[nodiscard]] const Logger& log() const noexcept { return log_; }
+  /// The transport.
+  [[nodiscard]] T& transport() noexcept { return transport_; }
+  /// The clock.
+  [[nodiscard]] C& clock() noexcept { return clock_; }
+  /// The clock (read-only).
+  [[nodiscard]] const C& clock() const noexcept { return clock_; }
+
+ private:
+  /// The headers every request carries: the caller's extras, Accept and the token.
+  static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
+    std::vector<HttpHeader> headers = options.extra_headers;
+    headers.push_back({"Accept", "application/json"});
+    if (!options.bearer_token.empty()) headers.push_back({"Authorization", "Bearer " + options.bearer_token});
+    return headers;
+  }
+
+  /// A response the protocol does not retry: an answer (any status), or no answer that asking again won't fix.
+  template <class Protocol>
+  static OrFailure<HttpResponse> final_answer(HttpResponse response, CallState& call, const Protocol& protocol) {
+    call.last_failure.clear();  // only a failure still unresolved explains a deadline
+    if (response.received()) return response;
+    return Failure{FailureCause::transport, describe(response, protocol)};
+  }
+
+  /// The failure after the last retry.
+  static Failure spent(const HttpResponse& response, const CallState& call, int failures) {
+    const FailureCause cause = response.received() ? FailureCause::http_status : FailureCause::transport;
+    return {cause,
+            call.last_failure + " after " + std::to_string(failures) + (failures == 1 ? " attempt" : " attempts")};
+  }
+
+  /// A response in words: the protocol's description of an answer, or why none arrived.
+  template <class Protocol>
+  static std::string describe(const HttpResponse& response, const Protocol& protocol) {
+    if (response.received()) return protocol.describe(response);
+    std::string text = "no response (" + std::string(to_string(response.error));
+    if (!response.error_detail.empty()) text += ": " + response.error_detail;
+    return text + ")";
+  }
+
+  /// The transport's answer; a transport that throws (a custom one may) counts as "no response".
+  HttpResponse send_guarded(const HttpRequest& request) noexcept {
+    try {
+      return transport_.send(request);
+    } catch (const std::exception& e) {
+      return HttpResponse::failure(TransportError::other, std::string("transport threw: ") + e.what());
+    } catch (...) {
+      return HttpResponse::failure(TransportError::other, "transport threw");
+    }
+  }
+
+  /// Full-jitter backoff, or the server's Retry-After when it sent one.
+  Seconds retry_wait(int failures, const HttpResponse& response) const {
+    if (auto after = retry_after_of(response)) return *after;
+    return retry_.backoff(failures, uniform());
+  }
+
+  /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.
+  [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
+    if constexpr (requires {
+                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
+                  })
+      return clock_.system_now();
+    else
+      return std::chrono::system_clock::now();
+  }
+
+  /// Sleeps `wait`, but never past the call's deadline.
+  Wake sleep_for(const CallState& call, Seconds wait) {
+    if (wait <= Seconds(0)) {
+      if (call.stop.stop_requested()) return Wake::cancelled;
+      return clock_.now() >= call.deadline ? Wake::deadline : Wake::on_time;
+    }
+    const TimePoint now = clock_.now();
+    if (wait >= Seconds(call.deadline - now))
+      return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
+    const TimePoint wake = now + detail::to_clock(wait);
+    if (wake >= call.deadline) return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
+    return clock_.sleep_until(wake, call.stop) ? Wake::on_time : Wake::cancelled;
+  }
+
+  RetryPolicy retry_;
+  Seconds max_timeout_;
+  Seconds request_timeout_;
+  std::string origin_;               // "scheme://host:port": every request's URL starts with it
+  std::vector<HttpHeader> headers_;  // built once, copied into every request
+  std::function<double()> random_;
+  Logger log_;
+  T transport_;
+  C clock_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 16. The job poller: the polling state machine of one job, no I/O. An answer in; "done" or "look again in W" out.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
+/// arrive) and a source of U[0,1) draws. Shared by all jobs; thread-safe (the profile is).
+class PollingRules {
+ public:
+  /// Rules from a policy, the server's profile and a random source (tests pin it).
+  PollingRules(const PollPolicy& policy, ServerProfile& profile, std::function<double()> uniform)
+      : policy_(policy), profile_(profile), uniform_(std::move(uniform)) {}
+
+  /// Wait before the first look: none when the server will say more than the schedule knows (it holds long
+  /// polls, or sends hints); else where jobs start finishing.
+  [[nodiscard]] Seconds first_wait() const {
+    if (policy_.long_poll > Seconds(0) && profile_.long_poll() == Support::yes) return Seconds(0);
+    if (policy_.use_hints && profile_.hints() == Support::yes) return Seconds(0);
+    return policy_.first_wait(learnt());
+  }
+
+  /// How long to ask the server to hold a look, given the time left before the deadline: the policy's long
+  /// poll, unless the server ignores it or the deadline is too near to be worth it.
+  [[nodiscard]] Seconds long_poll_budget(Seconds time_left) const {
+    const Seconds wanted = policy_.long_poll;
+    if (wanted <= Seconds(0) || profile_.long_poll() == Support::no) return Seconds(0);
+    const Seconds left = time_left - Seconds(1);
+    return left >= Seconds(1) ? std::min(wanted, left) : Seconds(0);
+  }
+
+  /// Whether a pending answer to a long poll of `asked` that took `took` was held; one that came back well
+  /// before the hold tells us the server ignores `wait`. Remembered in the profile.
+  bool long_poll_held(Seconds asked, Seconds took) const {
+    if (asked <= Seconds(0)) return false;
+    const bool held = took >= asked * 0.5;
+    profile_.set_long_poll(held ? Support::yes : Support::no);
+    return held;
+  }
+
+  /// Remembers whether the server sends hints (progress, eta, Retry-After) on pending answers.
+  void note_hints(const TranslationResult& result, const std::optional<Seconds>& retry_after) const {
+    const bool hinted = result.progress || result.eta_seconds || retry_after;
+    if (hinted)
+      profile_.set_hints(Support::yes);
+    else if (profile_.hints() == Support::unknown && result.status == TranslationStatus::pending)
+      profile_.set_hints(Support::no);
+  }
+
+  /// The policy.
+  [[nodiscard]] const PollPolicy& policy() const noexcept { return policy_; }
+  /// What was learnt about the server.
+  [[nodiscard]] ServerProfile& profile() const noexcept { return profile_; }
+  /// Earlier jobs' durations, when the policy learns.
+  [[nodiscard]] const DurationModel* learnt() const { return policy_.learn ? &profile_.durations() : nullptr; }
+  /// A U[0,1) draw.
+  [[nodiscard]] double uniform() const { return uniform_(); }
+
+ private:
+  PollPolicy policy_;
+  ServerProfile& profile_;
+  std::function<double()> uniform_;
+};
+
+/// The polling state of one job: what its earlier looks saw. Given each answer, it says whether the job is
+/// done or how long to wait before the next look. A single wait and the bulk poller run this same code.
+class JobPoller {
+ public:
+  /// A job whose first look comes after `first_wait`.
+  explicit JobPoller(Seconds first_wait = Seconds(0)) : first_wait_(first_wait) {}
+
+  /// Digests one answer given at `age` (time since tracking began): learns from it, and returns the wait
+  /// before the next look, or nothing when the result is final. `held`: the answer came from a long poll the
+  /// server held, so the next look can go at once.
+  std::optional<Seconds> after_answer(const PollingRules& rules, const TranslationResult& result,
+                                      const std::optional<Seconds>& retry_after, bool held, Seconds age) {
+    rules.note_hints(result, retry_after);
+    if (result.status != TranslationStatus::pending) {
+      learn_duration(rules, result, age);
+      return std::nullopt;
+    }
+    note_pending(age, result.progress, held);
+    ++looks_;
+    return held ? Seconds(0) : next_wait(rules, age, result, retry_after);
+  }
+
+  /// Pending answers so far.
+  [[nodiscard]] int looks() const noexcept { return looks_; }
+  /// The wait before the first look.
+  [[nodiscard]] Seconds first_wait() const noexcept { return first_wait_; }
+
+ private:
+  struct ProgressSample {
+    Seconds age{0};
+    double progress = 0;
+  };
+
+  void note_pending(Seconds age, std::optional<double> progress, bool held) {
+    last_pending_ = age;
+    looked_pending_ = true;
+    last_held_ = held;
+    if (predicting_ && age >= predicted_finish_) ++overdue_looks_;
+    if (!progress) return;
+    previous_ = latest_;
+    latest_ = {age, *progress};
+    ++progress_samples_;
+  }
+
+  /// Time left, extrapolated from the progress rate between the last two answers that carried progress.
+  [[nodiscard]] std::optional<Seconds> progress_remaining() const {
+    if (progress_samples_ < 2) return std::nullopt;
+    const double rate = (latest_.progress - previous_.progress) / (latest_.age - previous_.age).count();
+    if (!std::isfinite(rate) || rate <= 0.0) return std::nullopt;
+    return Seconds((1.0 - latest_.progress) / rate);
+  }
+
+  Seconds next_wait(const PollingRules& rules, Seconds age, const TranslationResult& result,
+                    const std::optional<Seconds>& retry_after) {
+    PollContext context;
+    context.looks = looks_;
+    context.age = age;
+    context.retry_after = retry_after;
+    if (result.eta_seconds) context.eta = Seconds(*result.eta_seconds);
+    context.progress_remaining = progress_remaining();
+    context.progress_seen = result.progress.has_value();
+    context.overdue_looks = overdue_looks_;
+    context.learnt = rules.learnt();
+    if (context.progress_remaining || context.eta) {
+      predicted_finish_ = age + (context.progress_remaining ? *context.progress_remaining : *context.eta);
+      predicting_ = true;
+    }
+    return rules.policy().next_wait(context, rules.uniform());
+  }
+
+  /// Remembers how long a finished job took. It finished between the last pending look and the answer that
+  /// said it was done (exactly then after a held long poll); a point drawn uniformly in that interval, rather
+  /// than its midpoint, keeps the learnt distribution smooth instead of clustered on past poll times.
+  /// A job already done at an immediate first look teaches nothing: it may have finished long before. One done
+  /// at a delayed first look finished before it: it is recorded a little earlier, so the model can move down
+  /// when the server gets faster without smearing mass over ages where no job finishes.
+  void learn_duration(const PollingRules& rules, const TranslationResult& result, Seconds answered_at) const {
+    if (!rules.policy().learn || !result.job_finished()) return;
+    if (!looked_pending_ && first_wait_ <= Seconds(0)) return;
+    const Seconds before = looked_pending_ ? last_pending_ : answered_at * 0.8;
+    rules.profile().durations().record(last_held_ ? answered_at : before + (answered_at - before) * rules.uniform());
+  }
+
+  int looks_ = 0;
+  Seconds first_wait_{0};
+  // Plain values with flags rather than optionals: g++ 12 misreads optional<duration> here as maybe-uninitialized.
+  bool looked_pending_ = false;  // a look found the job pending
+  Seconds last_pending_{0};      // age of the latest pending answer
+  bool last_held_ = false;       // that answer came from a held long poll
+  ProgressSample latest_{};      // the latest answer that carried progress
+  ProgressSample previous_{};    // the one before it
+  int progress_samples_ = 0;
+  bool predicting_ = false;      // the server's hints predicted a finish
+  Seconds predicted_finish_{0};  // age by which they said the job would be done
+  int overdue_looks_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 17. Status looks: one job's status or many jobs' at once, through the protocol and the sender, as results.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// A status answer turned into a result, with the server's Retry-After when the job is still pending.
+struct Look {
+  TranslationResult result{};            ///< What the look found (or why it found nothing).
+  std::optional<Seconds> retry_after{};  ///< Retry-After on a pending answer.
+};
+
+/// A many-status look: each id's answer (ids the server left out are absent) and the Retry-After it sent; or,
+/// when the server answered with something that is no many-status answer (it has no such endpoint), why.
+struct ManyLook {
+  std::vector<std::pair<std::string, StatusAnswer>> answers{};  ///< Job id → its status.
+  std::optional<Seconds> retry_after{};                         ///< Retry-After on the answer.
+  std::optional<Failure> unusable{};                            ///< The answer was not a usable many-status answer.
+};
+
+/// Makes status looks for a client: builds each request with the protocol, sends it with the sender's retries
+/// and reads the answer. The single wait and the bulk poller both look through this, so they look alike.
+template <Transport T, Clock C, Protocol P>
+class StatusLooks {
+ public:
+  /// Looks through `sender`, speaking `protocol`, polling by `rules`; all must outlive this.
+  StatusLooks(Sender<T, C>& sender, const P& protocol, const PollingRules& rules)
+      : sender_(sender), protocol_(protocol), rules_(rules) {}
+
+  /// One status look with retries; `hold` > 0 asks the server to hold it (long poll). Pending means "look again".
+  Look look(CallState& call, Seconds hold) {
+    if (call.job_id.empty()) return {finish(call, failed(FailureCause::unknown_job, "empty job id")), {}};
+    HttpRequest request = sender_.blank_request();
+    protocol_.status_request(request, call.job_id, hold);
+    OrFailure<HttpResponse> response = sender_.send(std::move(request), call, protocol_, hold);
+    if (!response) return {finish(call, failed(std::move(response).failure())), {}};
+    OrFailure<StatusAnswer> answer = protocol_.read_status(response.value());
+    if (!answer) return {finish(call, failed(std::move(answer).failure())), {}};
+    Look out{finish(call, from_answer(std::move(answer).value())), {}};
+    if (out.result.status == TranslationStatus::pending) out.retry_after = sender_.retry_after_of(response.value());
+    return out;
+  }
+
+  /// One many-status look for `ids` (at most the protocol's limit), following its pages; the Failure when a
+  /// request got no final answer. An answer the protocol cannot read is `unusable` (no such endpoint, say).
+  OrFailure<ManyLook> look_many(std::span<const std::string* const> ids, CallState& call, Seconds hold) {
+    ManyLook out;
+    std::string page;
+    // A server that keeps handing out pages is stopped after one page per id: it cannot keep a look forever.
+    for (std::size_t pages = 0; pages < std::max<std::size_t>(ids.size(), 1); ++pages) {
+      HttpRequest request = sender_.blank_request();
+      protocol_.many_status_request(request, ids, page, hold);
+      OrFailure<HttpResponse> response = sender_.send(std::move(request), call, protocol_, hold);
+      if (!response) return std::move(response).failure();
+      OrFailure<ManyStatusAnswer> answer = protocol_.read_many_status(response.value());
+      if (!answer) {
+        out.unusable = std::move(answer).failure();
+        return out;
+      }
+      out.retry_after = sender_.retry_after_of(response.value());
+      if (out.answers.empty())
+        out.answers = std::move(answer->answers);
+      else
+        for (auto& entry : answer->answers) out.answers.push_back(std::move(entry));
+      if (answer->next_page.empty() || answer->next_page == page) break;
+      page = std::move(answer->next_page);
+    }
+    return out;
+  }
+
+  /// Digests a look's result for one job: the wait before its next look, or nothing when it is final. Logs
+  /// the decision at debug level.
+  std::optional<Seconds> digest(const CallState& call, JobPoller& poller, const Look& look, bool held) {
+    const auto wait = poller.after_answer(rules_, look.result, look.retry_after, held, sender_.age(call));
+    if (wait)
+      sender_.log()(LogLevel::debug, [&] {
+        return "job " + call.job_id + ": pending after look " + std::to_string(poller.looks()) + "; next look in " +
+               std::to_string(detail::to_millis(*wait).count()) + " ms";
+      });
+    return wait;
+  }
+
+  /// A result stamped with the call's requests, last HTTP status and time taken; a failure is logged.
+  TranslationResult finish(const CallState& call, TranslationResult result) const {
+    result.requests = call.requests;
+    result.http_status = call.last_http_status;
+    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(sender_.clock().now() - call.start);
+    if (result.status != TranslationStatus::pending && result.status != TranslationStatus::completed)
+      sender_.log()(result.cause == FailureCause::job_failed ? LogLevel::info : LogLevel::warn, [&] {
+        return "job " + call.job_id + ": " + std::string(to_string(result.status)) + " (" +
+               std::string(to_string(result.cause)) + "): " + result.error_message.value_or("");
+      });
+    return result;
+  }
+
+  /// A result that says the call failed: timeout for a deadline, error for anything else.
+  static TranslationResult failed(Failure failure) {
+    TranslationResult result;
+    result.status = failure.cause == FailureCause::deadline ? TranslationStatus::timeout : TranslationStatus::error;
+    result.cause = failure.cause;
+    result.error_message = std::move(failure.message);
+    return result;
+  }
+
+  /// failed() from a cause and a message.
+  static TranslationResult failed(FailureCause cause, std::string message) {
+    return failed(Failure{cause, std::move(message)});
+  }
+
+  /// A protocol's answer as a result.
+  static TranslationResult from_answer(StatusAnswer answer) {
+    TranslationResult result;
+    result.status = answer.status;
+    result.cause = answer.cause;
+    result.error_message = std::move(answer.error_message);
+    result.progress = answer.progress;
+    result.eta_seconds = answer.eta_seconds;
+    result.outputs = std::move(answer.outputs);
+    return result;
+  }
+
+  /// The sender looks go through.
+  [[nodiscard]] Sender<T, C>& sender() const noexcept { return sender_; }
+  /// The polling rules.
+  [[nodiscard]] const PollingRules& rules() const noexcept { return rules_; }
+  /// The protocol.
+  [[nodiscard]] const P& protocol() const noexcept { return protocol_; }
+
+ private:
+  Sender<T, C>& sender_;
+  const P& protocol_;
+  const PollingRules& rules_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 18. The bulk schedule: jobs ordered by next-due time, the take rule and coalescing. Pure: no threads, no clock.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// When each job of a bulk wait is next due, and which jobs a worker takes at once. Every time is an argument,
+/// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the bulk poller holds a lock.
+class BulkSchedule {
+ public:
+  /// How a worker takes jobs: all due ones for one many-status request, several for one-by-one looks, or one
+  /// at a time (each look may be held by the server for long).
+  enum class Take { many_status, per_job, one };
+
+  /// Most per-job looks one worker takes at once: beyond this, fewer wake-ups no longer show in the CPU.
+  static constexpr std::size_t max_take = 32;
+
+  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval and coalescing tick.
+  BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce)
+      : not_before_(jobs), min_interval_(min_interval), coalesce_(coalesce) {}
+
+  /// Makes job `job` due at `when`.
+  void push(TimePoint when, std::size_t job) { due_.push({when, job}); }
+
+  /// The earliest due time; TimePoint::max() when nothing is queued.
+  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.top().first; }
+
+  /// True when nothing is queued.
+  [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
+
+  /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
+  /// for a many-status request, every job due within two min_intervals, up to `many_limit`; for per-job looks,
+  /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
+  /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
+  void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
+    taken.clear();
+    const bool many = mode == Take::many_status;
+    const Seconds window = min_interval_ * (many ? 2.0 : 1.0);
+    const TimePoint horizon = now + detail::to_clock(window);
+    const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(window);
+    while (!due_.empty() && taken.size() < most) {
+      const auto [when, job] = due_.top();
+      const bool ahead_ok = many ? when <= horizon : when <= horizon && not_before_[job] <= now;
+      if (!taken.empty() && !ahead_ok) break;
+      taken.push_back(job);
+      due_.pop();
+    }
+  }
+
+  /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
+  /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
+  /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
+  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
+    const Seconds early = std::min(min_interval_, wait / 5.0);
+    const TimePoint due =
+        wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
+    not_before_[job] = std::min(now + detail::to_clock(wait - early), due);
+    return due;
+  }
+
+  /// Folds the time a worker took for `looks` per-job looks into the running estimate.
+  void note_look_time(Seconds took, std::size_t looks) {
+    if (looks == 0 || !(took >= Seconds(0))) return;
+    const Seconds each = took / static_cast<double>(looks);
+    look_time_ = look_time_ <= Seconds(0) ? each : look_time_ * 0.8 + each * 0.2;
+  }
+
+  /// How many per-job looks fit in `window`, judged by how long looks have been taking, so a slow server
+  /// spreads them over more workers instead of queueing them behind one.
+  [[nodiscard]] std::size_t looks_within(Seconds window) const {
+    return detail::looks_within(window, look_time_, max_take);
+  }
+
+  /// `due` moved to the end of its coalescing tick when the wait is at least 20 ticks (lag grows by at most a
+  /// tick, ≤ 5 % of the wait), so the looks of many jobs fall together and a few wake-ups serve them.
+  [[nodiscard]] TimePoint coalesced(TimePoint due, Seconds wait) const {
+    if (coalesce_ <= Seconds(0) || wait < coalesce_ * 20.0) return due;
+    const auto step = std::max(detail::to_clock(coalesce_), TimePoint::duration(1));
+    const auto since_epoch = due.time_since_epoch();
+    if (since_epoch.count() < 0 || since_epoch > TimePoint::duration::max() - step) return due;  // custom clocks
+    const auto past = since_epoch % step;
+    return past == TimePoint::duration::zero() ? due : due + (step - past);
+  }
+
+ private:
+  using Due = std::pair<TimePoint, std::size_t>;
+
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  std::vector<TimePoint> not_before_;  // per job: a worker taking jobs ahead of time takes it no earlier
+  Seconds min_interval_;
+  Seconds coalesce_;
+  Seconds look_time_{0};  // recent wall time of one per-job look; zero until measured
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 19. The bulk poller: a fixed pool of workers serving a schedule of jobs, with per-job or many-status looks.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// The map bulk calls return: job id → result.
+using ResultMap = std::map<std::string, TranslationResult>;
+
+/// One bulk wait: jobs ordered by next-due time, served by a fixed pool of `limit` workers (the calling thread is
+/// one of them; never a thread per job). Each job keeps its own deadline and polling state, as a single wait
+/// would. When the server has a many-status endpoint, due jobs share one request, long-polled when it holds them.
+template <Transport T, Clock C, Protocol P>
+class BulkRun {
+ public:
+  /// A run over distinct `ids`, at most `limit` requests in flight; `on_result` gets each result as it is known.
+  BulkRun(StatusLooks<T, C, P>& looks, const std::vector<std::string>& ids, std::size_t limit, std::stop_token stop,
+          BulkCallback on_result)
+      : looks_(looks),
+        clock_(looks.sender().clock()),
+        policy_(looks.rules().policy()),
+        stop_(std::move(stop)),
+        on_result_(std::move(on_result)),
+        limit_(limit),
+        schedule_(ids.size(), policy_.min_interval, policy_.coalesce) {
+    const Seconds first = looks.rules().first_wait();
+    jobs_.reserve(ids.size());
+    for (const auto& id : ids) {
+      Job job{looks.sender().begin(id, stop_), JobPoller(first), {}, false};
+      schedule_.push(job.call.start + detail::to_clock(first), jobs_.size());
+      jobs_.push_back(std::move(job));
+    }
+    remaining_ = jobs_.size();
+    // A held per-job long poll occupies a worker: only worth it when every job has one.
+    per_job_long_poll_ = jobs_.size() <= limit_;
+  }
+
+  /// Runs the workers until every job has a result or the caller cancels; the rest are marked cancelled.
+  ResultMap execute() {
+    const std::size_t workers = std::min(limit_, jobs_.size());
+    {
+      std::vector<std::jthread> helpers;
+      helpers.reserve(workers > 0 ? workers - 1 : 0);
+      for (std::size_t i = 1; i < workers; ++i) helpers.emplace_back([this] { work(); });
+      if (workers > 0) work();
+    }
+    for (std::size_t i = 0; i < jobs_.size(); ++i)
+      if (!jobs_[i].done) end_job(i, Failure{FailureCause::cancelled, detail::cancelled_message});
+    ResultMap out;
+    for (auto& job : jobs_) out.emplace(std::move(job.call.job_id), std::move(job.result));
+    return out;
+  }
+
+ private:
+  struct Job {
+    CallState call;
+    JobPoller poller;
+    TranslationResult result;
+    bool done = false;
+  };
+  using Due = std::pair<TimePoint, std::size_t>;
+
+  /// One worker: take what is due, serve it, repeat. Only the worker that holds the timer sleeps until the
+  /// next due time; the others wait to be notified, so idle workers do not all wake for one job.
+  void work() {
+    std::vector<std::size_t> taken;  // reused: a worker takes work thousands of times
+    std::vector<Due> later;          // what the worker served and must look at again
+    std::unique_lock lock(mutex_);
+    while (remaining_ > 0 && !stop_.stop_requested()) {
+      // Requeued here, under the lock the loop takes anyway, rather than locking once more per job.
+      for (const Due& entry : later) schedule_.push(entry.first, entry.second);
+      later.clear();
+      const TimePoint when = schedule_.next_due();
+      if (when == TimePoint::max() || (when > clock_.now() && when >= timer_until_)) {
+        work_ready_.wait(lock, stop_, [&] { return remaining_ == 0 || changed_; });
+        changed_ = false;
+        continue;
+      }
+      if (when > clock_.now()) {
+        if (!sleep_as_timer(lock, when)) break;
+        continue;
+      }
+      schedule_.take(clock_.now(), take_mode(), looks_.protocol().many_status_limit(), taken);
+      serve_unlocked(lock, taken, later);
+    }
+    changed_ = true;  // leaving (done or cancelled): let the others see it too
+    work_ready_.notify_all();
+  }
+
+  /// Holds the timer: sleeps unlocked until `when`; false when cancelled.
+  bool sleep_as_timer(std::unique_lock<std::mutex>& lock, TimePoint when) {
+    timer_until_ = when;
+    lock.unlock();
+    const bool awake = clock_.sleep_until(when, stop_);
+    lock.lock();
+    if (timer_until_ == when) timer_until_ = TimePoint::max();
+    return awake;
+  }
+
+  /// Serves what the worker took, with the lock released meanwhile. Going busy, it hands on what is left (more
+  /// due work, or the timer nobody holds) to one idle worker. Requeues never notify: the worker that requeued
+  /// loops back and takes the earliest job itself.
+  void serve_unlocked(std::unique_lock<std::mutex>& lock, const std::vector<std::size_t>& taken,
+                      std::vector<Due>& later) {
+    const bool hand_on =
+        !schedule_.empty() && (schedule_.next_due() <= clock_.now() || timer_until_ == TimePoint::max());
+    if (hand_on) changed_ = true;
+    const bool per_job = !batching();
+    lock.unlock();
+    // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
+    if (hand_on) work_ready_.notify_one();
+    const TimePoint started = clock_.now();
+    const std::size_t looked = serve(taken, later, started);
+    const Seconds took(clock_.now() - started);
+    lock.lock();
+    if (per_job) schedule_.note_look_time(took, looked);
+  }
+
+  /// Many-status looks when the server may have the endpoint, unless every job can hold its own long poll
+  /// (one request per job, answered the moment it finishes, beats rounds that end at every finish).
+  bool batching() const {
+    return jobs_.size() > 1 && looks_.protocol().many_status_limit() > 0 &&
+           looks_.rules().profile().batch() != Support::no && !per_job_polls_held();
+  }
+
+  /// Each job gets its own long poll, which the server may hold (so a look can block until the job ends).
+  bool per_job_polls_held() const {
+    return per_job_long_poll_ && policy_.long_poll > Seconds(0) && looks_.rules().profile().long_poll() != Support::no;
+  }
+
+  BulkSchedule::Take take_mode() const {
+    if (batching()) return BulkSchedule::Take::many_status;
+    return per_job_polls_held() ? BulkSchedule::Take::one : BulkSchedule::Take::per_job;
+  }
+
+  /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
+  /// it held end with the error instead. Returns how many per-job looks it made: once looking since `started`
+  /// has taken longer than the take window (the server slowed down), the rest go back for other workers.
+  std::size_t serve(const std::vector<std::size_t>& taken, std::vector<Due>& later, TimePoint started) noexcept {
+    std::size_t looked = 0;
+    try {
+      if (batching()) {
+        serve_many(taken, later);
+        return 0;
+      }
+      const auto window = detail::to_clock(policy_.min_interval);
+      for (; looked < taken.size(); ++looked) {
+        if (looked > 0 && clock_.now() - started > window) break;
+        serve_one(taken[looked], later);
+      }
+      for (std::size_t rest = looked; rest < taken.size(); ++rest) later.push_back({clock_.now(), taken[rest]});
+    } catch (const std::exception& e) {
+      fail_all(taken, later, std::string("unexpected exception: ") + e.what());
+    } catch (...) {
+      fail_all(taken, later, "unexpected exception");
+    }
+    return looked;
+  }
+
+  /// Ends every job of the take that has no result yet with the error. `later` holds only this take's requeues,
+  /// and those jobs are ended now, so it is emptied: nothing ended goes back to the queue.
+  void fail_all(const std::vector<std::size_t>& taken, std::vector<Due>& later, const std::string& message) noexcept {
+    for (std::size_t i : taken)
+      if (!jobs_[i].done) finish_job(i, StatusLooks<T, C, P>::failed(FailureCause::transport, message));
+    later.clear();
+  }
+
+  /// One look at one job, exactly as a single wait would take it; a pending job goes to `later`.
+  void serve_one(std::size_t i, std::vector<Due>& later) {
+    Job& job = jobs_[i];
+    if (clock_.now() >= job.call.deadline) return time_out(i);
+    const Seconds hold =
+        per_job_long_poll_ ? looks_.rules().long_poll_budget(Seconds(job.call.deadline - clock_.now())) : Seconds(0);
+    const TimePoint asked = clock_.now();
+    Look look = looks_.look(job.call, hold);
+    const bool held = look.result.status == TranslationStatus::pending &&
+                      looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
+    if (auto next = settle(i, look, held)) later.push_back(*next);
+  }
+
+  /// One many-status look for the due jobs; falls back to per-job looks when the server has no such endpoint.
+  void serve_many(const std::vector<std::size_t>& taken, std::vector<Due>& later) {
+    std::vector<std::size_t> live;
+    for (std::size_t i : taken)
+      if (clock_.now() >= jobs_[i].call.deadline)
+        time_out(i);
+      else
+        live.push_back(i);
+    if (live.empty()) return;
+    CallState call = looks_.sender().begin("batch", stop_);
+    std::vector<const std::string*> ids;
+    ids.reserve(live.size());
+    for (std::size_t i : live) {
+      call.deadline = std::min(call.deadline, jobs_[i].call.deadline);
+      ids.push_back(&jobs_[i].call.job_id);
+    }
+    const Seconds hold = looks_.rules().long_poll_budget(Seconds(call.deadline - clock_.now()));
+    const TimePoint asked = clock_.now();
+    OrFailure<ManyLook> answer = looks_.look_many(ids, call, hold);
+    for (std::size_t i : live) {
+      jobs_[i].call.requests += call.requests;
+      if (call.last_http_status) jobs_[i].call.last_http_status = call.last_http_status;
+    }
+    if (!answer) {
+      for (std::size_t i : live) end_job(i, answer.failure());
+      return;
+    }
+    if (answer->unusable) return fall_back(live, *answer->unusable, later);
+    read_many(live, answer.value(), hold, Seconds(clock_.now() - asked), later);
+  }
+
+  /// No many-status endpoint (404/405), or one we cannot read: remember, and look at these jobs one by one.
+  void fall_back(const std::vector<std::size_t>& live, const Failure& failure, std::vector<Due>& later) {
+    looks_.rules().profile().set_batch(Support::no);
+    looks_.sender().log()(LogLevel::info,
+                          [&] { return "server has no usable many-status endpoint (" + failure.message + ")"; });
+    for (std::size_t i : live) later.push_back({clock_.now(), i});
+  }
+
+  /// Settles each job of a many-status answer; a job the server left out is looked at again shortly.
+  void read_many(const std::vector<std::size_t>& live, ManyLook& answer, Seconds hold, Seconds took,
+                 std::vector<Due>& later) {
+    looks_.rules().profile().set_batch(Support::yes);
+    std::map<std::string_view, StatusAnswer*> by_id;
+    bool any_final = false;
+    for (auto& [id, status] : answer.answers) {
+      by_id.emplace(id, &status);
+      any_final = any_final || status.status != TranslationStatus::pending;
+    }
+    const bool held = hold > Seconds(0) && (any_final || looks_.rules().long_poll_held(hold, took));
+    // A many-status long poll ends as soon as one job finishes; asking again at once for the rest would cost a
+    // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
+    const Seconds gather = any_final ? policy_.min_interval * 2.0 : Seconds(0);
+    for (std::size_t i : live) {
+      const auto found = by_id.find(jobs_[i].call.job_id);
+      if (found == by_id.end()) {
+        later.push_back({clock_.now() + detail::to_clock(policy_.min_interval), i});
+        continue;
+      }
+      Look look{looks_.finish(jobs_[i].call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
+                answer.retry_after};
+      if (auto next = settle(i, look, held, gather)) later.push_back(*next);
+    }
+  }
+
+  /// A final result ends the job; a pending one gets its next due time (never past its deadline).
+  std::optional<Due> settle(std::size_t i, Look& look, bool held, Seconds gather = Seconds(0)) {
+    Job& job = jobs_[i];
+    auto wait = looks_.digest(job.call, job.poller, look, held);
+    if (!wait || look.result.cause == FailureCause::cancelled) {
+      finish_job(i, std::move(look.result));
+      return std::nullopt;
+    }
+    *wait = std::max(*wait, gather);
+    // Unlocked: plan() touches only this job's entry, and no other worker holds this job until it is requeued.
+    return Due{schedule_.plan(i, clock_.now(), *wait, job.call.deadline), i};
+  }
+
+  void time_out(std::size_t i) {
+    end_job(i, Failure{FailureCause::deadline, looks_.sender().deadline_message(jobs_[i].call)});
+  }
+
+  void end_job(std::size_t i, Failure failure) {
+    finish_job(i, looks_.finish(jobs_[i].call, StatusLooks<T, C, P>::failed(std::move(failure))));
+  }
+
+  /// Records a job's result and hands it to the caller's callback (serialized, exceptions contained).
+  void finish_job(std::size_t i, TranslationResult&& result) {
+    std::size_t done = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (jobs_[i].done) return;
+      jobs_[i].result = std::move(result);
+      jobs_[i].done = true;
+      --remaining_;
+      done = jobs_.size() - remaining_;
+      if (remaining_ == 0) work_ready_.notify_all();
+    }
+    if (!on_result_) return;
+    std::lock_guard lock(callback_mutex_);
+    deliver(jobs_[i].call.job_id, jobs_[i].result, BulkProgress{done, jobs_.size()});
+  }
+
+  /// Hands a result to the caller's callback; what it throws is logged, never propagated into a worker.
+  void deliver(const std::string& job_id, const TranslationResult& result, BulkProgress progress) const noexcept {
+    try {
+      on_result_(job_id, result, progress);
+    } catch (const std::exception& e) {
+      looks_.sender().log()(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
+    } catch (...) {
+      looks_.sender().log()(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
+    }
+  }
+
+  StatusLooks<T, C, P>& looks_;
+  C& clock_;
+  const PollPolicy& policy_;
+  std::stop_token stop_;
+  BulkCallback on_result_;
+  std::size_t limit_;
+  std::vector<Job> jobs_;
+  std::mutex mutex_;  // guards the schedule, remaining_ and each job's done/result
+  std::condition_variable_any work_ready_;
+  BulkSchedule schedule_;
+  std::size_t remaining_ = 0;
+  TimePoint timer_until_ = TimePoint::max();  // when the worker holding the timer wakes; max: nobody holds it
+  bool changed_ = false;                      // the queue changed since a waiting worker last looked
+  bool per_job_long_poll_ = false;
+  std::mutex callback_mutex_;  // callbacks run one at a time
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 20. BasicVideoTranslationClient<Transport, Clock, Protocol>: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
 /// (deadline, attempt counts) on its own stack, never on the client. The transport must be thread-safe.
-template <Transport T, Clock C = SteadyClock>
+template <Transport T, Clock C = SteadyClock, Protocol P = TrackerProtocol>
 class BasicVideoTranslationClient {
  public:
   /// The transport type requests go through.
   using transport_type = T;
   /// The clock type waits are measured with.
   using clock_type = C;
+  /// The protocol spoken with the server.
+  using protocol_type = P;
   /// The map bulk calls return: job id → result.
-  using ResultMap = std::map<std::string, TranslationResult>;
+  using ResultMap = heygen::ResultMap;
 
   /// Builds a client whose transport is made from the options (the bundled transport's way).
   explicit BasicVideoTranslationClient(
       ClientOptions options) requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
-      : BasicVideoTranslationClient(checked(std::move(options)), construct_tag{}) {}
+      : core_(make_core(checked(std::move(options)), [](const ClientOptions& o) { return T(o); }, C{}, {})) {}
 
-  /// Builds a client from the base URL alone, with the seed's defaults.
-  explicit BasicVideoTranslationClient(
-      std::string base_url) requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
-      : BasicVideoTranslationClient(ClientOptions{.base_url = std::move(base_url)}) {}
+  /// Builds a client from the base URL alone, with the seed's defaults. A template, so that a braced list of
+  /// designated initializers (`{.base_url = ..., .max_retries = 3}`) can only mean ClientOptions.
+  template <class Url>
+    requires std::convertible_to<const Url&, std::string_view> && std::constructible_from<T, const ClientOptions&> &&
+        std::default_initializable<C>
+  explicit BasicVideoTranslationClient(const Url& base_url)
+      : BasicVideoTranslationClient(ClientOptions{.base_url = std::string(std::string_view(base_url))}) {}
 
   /// Builds a client on a transport (and clock) the caller brings.
   BasicVideoTranslationClient(ClientOptions options, T transport, C clock = C{})
-      : options_(checked(std::move(options))),
-        base_(BaseUrl::parse(options_.base_url)),
-        profile_(options_.profile ? options_.profile : std::make_shared<ServerProfile>()),
-        transport_(std::move(transport)),
-        clock_(std::move(clock)) {}
+      : core_(make_core(checked(std::move(options)), given(transport), std::move(clock), {})) {}
+
+  /// Builds a client on a transport, a clock and a protocol the caller brings.
+  BasicVideoTranslationClient(ClientOptions options, T transport, C clock, P protocol)
+      : core_(make_core(checked(std::move(options)), given(transport), std::move(clock), std::move(protocol))) {}
 
   /// Creates a job and returns its id. Retries transient failures with one Idempotency-Key, so a retry after
   /// a lost answer never makes a second job. Throws TranslationError once retries or time run out.
-  std::string create_translation_job(std::stop_token stop = {}) {
-    Call call = begin_call({}, stop);
-    HttpRequest request = make_request("POST", base_.prefix + options_.endpoints.create_job);
-    request.headers.push_back({"Idempotency-Key", detail::random_key()});
-    request.headers.push_back({"Content-Type", "application/json"});
-    request.body = "{}";
-    Exchange exchange = send_with_retries(std::move(request), call);
-    if (!exchange.ok)
-      throw TranslationError(exchange.cause, "create_translation_job: " + exchange.message, call.last_http_status,
-                             call.requests);
-    const HttpResponse& response = exchange.response;
-    if (response.status < 200 || response.status > 299)
-      throw TranslationError(FailureCause::http_status, "create_translation_job: " + describe_status(response),
-                             response.status, call.requests);
-    std::string error;
-    auto job_id = protocol::read_job_id(response.body, error);
-    if (!job_id)
-      throw TranslationError(FailureCause::bad_response, "create_translation_job: " + error, response.status,
-                             call.requests);
-    log(LogLevel::info, [&] { return "created job " + *job_id + " (" + std::to_string(call.requests) + " requests)"; });
-    return *job_id;
+  std::string create_translation_job(
+      std::stop_token stop = {}) requires std::default_initializable<typename P::create_input> {
+    return create_translation_jobs(typename P::create_input{}, std::move(stop)).front();
+  }
+
+  /// Creates what `input` describes and returns the id of every job it started (one per output language on
+  /// servers that translate into several at once). Same retries and errors as create_translation_job.
+  std::vector<std::string> create_translation_jobs(const typename P::create_input& input, std::stop_token stop = {}) {
+    CallState call = core_->sender.begin({}, std::move(stop));
+    HttpRequest request = core_->sender.blank_request();
+    core_->protocol.create_request(request, input, detail::random_key());
+    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
+    if (!response) throw creation_error(call, response.failure());
+    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (!ids) throw creation_error(call, ids.failure());
+    if (ids->empty()) throw creation_error(call, {FailureCause::bad_response, "the answer named no job"});
+    core_->sender.log()(LogLevel::info, [&] {
+      return "created job " + ids->front() +
+             (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
+             std::to_string(call.requests) + " requests)";
+    });
+    return std::move(ids).value();
   }
 
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
   /// Never throws for anything the server or network does: the result names the cause.
   TranslationResult get_translation_status(std::string_view job_id, std::stop_token stop = {}) {
-    Call call = begin_call(job_id, stop);
-    Tracking tracking;
-    tracking.first_wait = first_wait();
-    if (auto stopped = wait_between_looks(call, tracking.first_wait)) return *stopped;
+    CallState call = core_->sender.begin(job_id, std::move(stop));
+    JobPoller poller(core_->rules.first_wait());
+    std::optional<Seconds> wait = poller.first_wait();
     while (true) {
-      const Seconds long_poll = long_poll_budget(call);
-      const Seconds asked_at = age(call);
-      std::optional<Seconds> retry_after;
-      TranslationResult result = look(call, retry_after, long_poll);
-      const bool held = result.status == TranslationStatus::pending && long_poll_held(long_poll, age(call) - asked_at);
-      const auto wait = after_answer(call, tracking, result, retry_after, held);
-      if (!wait) return result;
-      if (auto stopped = wait_between_looks(call, *wait)) return *stopped;
+      if (auto ended = core_->sender.pause(call, *wait))
+        return core_->looks.finish(call, core_->looks.failed(std::move(*ended)));
+      const Seconds hold = core_->rules.long_poll_budget(Seconds(call.deadline - core_->sender.clock().now()));
+      const TimePoint asked = core_->sender.clock().now();
+      Look look = core_->looks.look(call, hold);
+      const bool held = look.result.status == TranslationStatus::pending &&
+                        core_->rules.long_poll_held(hold, Seconds(core_->sender.clock().now() - asked));
+      wait = core_->looks.digest(call, poller, look, held);
+      if (!wait) return std::move(look.result);
     }
   }
 
   /// One status check (with retries for transient failures): returns pending as it is, for callers who poll.
   TranslationResult check_translation_status(std::string_view job_id, std::stop_token stop = {}) {
-    Call call = begin_call(job_id, stop);
-    std::optional<Seconds> retry_after;
-    TranslationResult result = look(call, retry_after, Seconds(0));
-    note_hints(result, retry_after);
-    return result;
+    CallState call = core_->sender.begin(job_id, std::move(stop));
+    Look look = core_->looks.look(call, Seconds(0));
+    core_->rules.note_hints(look.result, look.retry_after);
+    return std::move(look.result);
   }
 
   /// Waits for every job, at most `concurrent_limit` at a time (default HEYGEN_VT_DEFAULT_BULK_CONCURRENCY).
@@ -1303,8 +2485,8 @@ class BasicVideoTranslationClient {
     std::vector<std::string> unique(job_ids);
     std::sort(unique.begin(), unique.end());
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    BulkRun run(*this, std::move(unique), concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY),
-                std::move(stop), std::move(on_result));
+    BulkRun<T, C, P> run(core_->looks, unique, concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY),
+                         std::move(stop), std::move(on_result));
     return run.execute();
   }
 
@@ -1330,42 +2512,59 @@ class BasicVideoTranslationClient {
   }
 
   /// The options this client was built with (validated).
-  [[nodiscard]] const ClientOptions& options() const noexcept { return options_; }
+  [[nodiscard]] const ClientOptions& options() const noexcept { return core_->options; }
   /// What this client has learnt about the server (shared with other clients given the same profile).
-  [[nodiscard]] ServerProfile& profile() noexcept { return *profile_; }
+  [[nodiscard]] ServerProfile& profile() noexcept { return *core_->profile; }
   /// The transport, e.g. to read a counting transport's figures.
-  [[nodiscard]] T& transport() noexcept { return transport_; }
+  [[nodiscard]] T& transport() noexcept { return core_->sender.transport(); }
   /// The clock.
-  [[nodiscard]] C& clock() noexcept { return clock_; }
+  [[nodiscard]] C& clock() noexcept { return core_->sender.clock(); }
+  /// The protocol.
+  [[nodiscard]] const P& protocol() const noexcept { return core_->protocol; }
 
  private:
-  struct construct_tag {};
+  /// The parts, on the heap: they refer to one another, and a client stays movable.
+  struct Core {
+    ClientOptions options;
+    std::shared_ptr<ServerProfile> profile;
+    P protocol;
+    Sender<T, C> sender;
+    PollingRules rules;
+    StatusLooks<T, C, P> looks;
 
-  BasicVideoTranslationClient(ClientOptions options, construct_tag)
-      : options_(std::move(options)),
-        base_(BaseUrl::parse(options_.base_url)),
-        profile_(options_.profile ? options_.profile : std::make_shared<ServerProfile>()),
-        transport_(options_),
-        clock_() {}
-
-  /// Per-call state: lives on the caller's stack, so concurrent calls never share it.
-  struct Call {
-    std::string job_id;
-    TimePoint start;
-    TimePoint deadline;
-    std::stop_token stop;
-    int requests = 0;
-    int last_http_status = 0;
-    std::string last_failure{};  // the latest retried failure, so a deadline can say what kept failing
+    template <class MakeTransport>
+    Core(ClientOptions checked_options, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
+        : options(std::move(checked_options)),
+          profile(options.profile ? options.profile : std::make_shared<ServerProfile>()),
+          protocol(pick_protocol(given_protocol, options)),
+          sender(options, make_transport(options), std::move(clock)),
+          rules(options.polling, *profile, [this] { return sender.uniform(); }),
+          looks(sender, protocol, rules) {}
   };
 
-  /// What one request came to after retries: a final response, or why there is none.
-  struct Exchange {
-    bool ok = false;
-    HttpResponse response;
-    FailureCause cause = FailureCause::none;
-    std::string message;
-  };
+  /// The protocol the caller gave, else one made from the options.
+  static P pick_protocol(std::optional<P>& given, const ClientOptions& options) {
+    if constexpr (std::constructible_from<P, const ClientOptions&>)
+      if (!given) return P(options);
+    if (!given) throw std::invalid_argument("heygen: this protocol cannot be made from ClientOptions; pass one");
+    return std::move(*given);
+  }
+
+  template <class MakeTransport>
+  static std::unique_ptr<Core> make_core(ClientOptions options, MakeTransport&& make_transport, C clock,
+                                         std::optional<P> protocol) {
+    return std::make_unique<Core>(std::move(options), std::forward<MakeTransport>(make_transport), std::move(clock),
+                                  std::move(protocol));
+  }
+
+  /// A transport maker that hands over the one the caller gave.
+  static auto given(T& transport) {
+    return [&transport](const ClientOptions&) { return std::move(transport); };
+  }
+
+  static TranslationError creation_error(const CallState& call, const Failure& failure) {
+    return {failure.cause, "create_translation_job: " + failure.message, call.last_http_status, call.requests};
+  }
 
   static ClientOptions checked(ClientOptions options) {
     BaseUrl::parse(options.base_url);
@@ -1391,10 +2590,6 @@ class BasicVideoTranslationClient {
     require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
     require(options.connection_pool_size > 0, "connection_pool_size must be positive");
-    for (const auto* path : {&options.endpoints.create_job, &options.endpoints.status, &options.endpoints.batch})
-      require(!path->empty() && path->front() == '/' && !detail::has_line_break(*path) &&
-                  path->find(' ') == std::string::npos,
-              "endpoint paths must start with '/' and hold no whitespace or line breaks");
     require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
     for (const auto& header : options.extra_headers)
       require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
@@ -1403,736 +2598,13 @@ class BasicVideoTranslationClient {
     return options;
   }
 
-  Call begin_call(std::string_view job_id, std::stop_token stop) {
-    Call call;
-    call.job_id = std::string(job_id);
-    call.start = clock_.now();
-    call.deadline = call.start + detail::to_clock(options_.max_timeout);
-    call.stop = std::move(stop);
-    return call;
-  }
-
-  HttpRequest make_request(std::string method, std::string target) const {
-    HttpRequest request;
-    request.method = std::move(method);
-    request.url = origin_ + target;
-    request.target = std::move(target);
-    request.headers = headers_;
-    return request;
-  }
-
-  /// The headers every request carries: the caller's extras, Accept and the token.
-  static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
-    std::vector<HttpHeader> headers = options.extra_headers;
-    headers.push_back({"Accept", "application/json"});
-    if (!options.bearer_token.empty()) headers.push_back({"Authorization", "Bearer " + options.bearer_token});
-    return headers;
-  }
-
-  double uniform() const { return options_.random ? options_.random() : detail::random_uniform01(); }
-
-  template <class MakeMessage>
-  void log(LogLevel level, MakeMessage&& make_message) const {
-    if (!options_.log_sink || level < options_.log_level || options_.log_level == LogLevel::off) return;
-    std::string message = make_message();
-    for (char& c : message)  // a job id from the caller or a server must not forge log lines
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
-    options_.log_sink(level, message);
-  }
-
-  static std::string describe_status(const HttpResponse& response) {
-    std::string text = "HTTP " + std::to_string(response.status);
-    if (auto message = protocol::error_message_of(response.body)) text += ": " + *message;
-    return text;
-  }
-
-  static std::string describe_failure(const HttpResponse& response) {
-    if (response.received()) return describe_status(response);
-    std::string text = "no response (" + std::string(to_string(response.error));
-    if (!response.error_detail.empty()) text += ": " + response.error_detail;
-    return text + ")";
-  }
-
-  /// Sends until a final answer, retries run out, the deadline passes or the caller cancels.
-  Exchange send_with_retries(HttpRequest request, Call& call, Seconds server_hold = Seconds(0)) {
-    const RetryPolicy retry = options_.retry_policy();
-    for (int failures = 0;;) {
-      if (call.stop.stop_requested()) return {false, {}, FailureCause::cancelled, detail::cancelled_message};
-      const auto remaining = call.deadline - clock_.now();
-      if (remaining <= TimePoint::duration::zero()) return {false, {}, FailureCause::deadline, deadline_message(call)};
-      request.timeout = detail::to_millis(std::min(Seconds(remaining), options_.request_timeout + server_hold));
-      request.stop = call.stop;
-      HttpResponse response = send_guarded(request);
-      ++call.requests;
-      if (response.received()) call.last_http_status = response.status;
-      if (!RetryPolicy::retryable(response)) {
-        call.last_failure.clear();  // only a failure still unresolved explains a deadline
-        if (response.received()) return {true, std::move(response), FailureCause::none, {}};
-        std::string message = describe_failure(response);
-        return {false, std::move(response), FailureCause::transport, std::move(message)};
-      }
-      ++failures;
-      const FailureCause cause = response.received() ? FailureCause::http_status : FailureCause::transport;
-      call.last_failure = describe_failure(response);
-      if (failures > retry.max_retries) {
-        std::string message =
-            call.last_failure + " after " + std::to_string(failures) + (failures == 1 ? " attempt" : " attempts");
-        return {false, std::move(response), cause, std::move(message)};
-      }
-      const Seconds wait = retry_wait(retry, failures, response);
-      log(LogLevel::warn, [&] {
-        return (call.job_id.empty() ? std::string("create") : "job " + call.job_id) + ": attempt " +
-               std::to_string(failures) + " failed (" + describe_failure(response) + "); retrying in " +
-               std::to_string(detail::to_millis(wait).count()) + " ms";
-      });
-      if (auto stopped = pause_for_retry(call, wait)) return *stopped;
-    }
-  }
-
-  /// The transport's answer; a transport that throws (a custom one may) counts as "no response".
-  HttpResponse send_guarded(const HttpRequest& request) noexcept {
-    try {
-      return transport_.send(request);
-    } catch (const std::exception& e) {
-      return HttpResponse::failure(TransportError::other, std::string("transport threw: ") + e.what());
-    } catch (...) {
-      return HttpResponse::failure(TransportError::other, "transport threw");
-    }
-  }
-
-  /// Full-jitter backoff, or the server's Retry-After when it sent one.
-  Seconds retry_wait(const RetryPolicy& retry, int failures, const HttpResponse& response) const {
-    if (auto after = retry_after_of(response)) return *after;
-    return retry.backoff(failures, uniform());
-  }
-
-  /// The response's Retry-After as a wait, taking an HTTP-date relative to the server's Date header.
-  std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
-    const auto value = response.header("Retry-After");
-    if (!value) return std::nullopt;
-    auto now = std::chrono::floor<std::chrono::seconds>(system_now());
-    if (auto date = response.header("Date"))
-      if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
-    return detail::parse_retry_after(*value, now);
-  }
-
-  std::chrono::system_clock::time_point system_now() const {
-    if constexpr (requires {
-                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
-                  })
-      return clock_.system_now();
-    else
-      return std::chrono::system_clock::now();
-  }
-
-  /// Why a sleep ended the call (cancelled or deadline), or nothing when it woke on time.
-  std::optional<std::pair<FailureCause, std::string>> sleep_ended_call(Call& call, Seconds wait) {
-    switch (sleep_for(call, wait)) {
-      case Wake::on_time: return std::nullopt;
-      case Wake::cancelled: return std::pair{FailureCause::cancelled, std::string(detail::cancelled_message)};
-      case Wake::deadline: break;
-    }
-    return std::pair{FailureCause::deadline, deadline_message(call)};
-  }
-
-  std::optional<Exchange> pause_for_retry(Call& call, Seconds wait) {
-    auto ended = sleep_ended_call(call, wait);
-    if (!ended) return std::nullopt;
-    return Exchange{false, {}, ended->first, std::move(ended->second)};
-  }
-
-  enum class Wake { on_time, cancelled, deadline };
-
-  /// Sleeps `wait`, but never past the call's deadline.
-  Wake sleep_for(const Call& call, Seconds wait) {
-    if (wait <= Seconds(0)) {
-      if (call.stop.stop_requested()) return Wake::cancelled;
-      return clock_.now() >= call.deadline ? Wake::deadline : Wake::on_time;
-    }
-    const TimePoint now = clock_.now();
-    if (wait >= Seconds(call.deadline - now))
-      return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
-    const TimePoint wake = now + detail::to_clock(wait);
-    if (wake >= call.deadline) return clock_.sleep_until(call.deadline, call.stop) ? Wake::deadline : Wake::cancelled;
-    return clock_.sleep_until(wake, call.stop) ? Wake::on_time : Wake::cancelled;
-  }
-
-  std::optional<TranslationResult> wait_between_looks(Call& call, Seconds wait) {
-    auto ended = sleep_ended_call(call, wait);
-    if (!ended) return std::nullopt;
-    return finish(call, failed(ended->first, std::move(ended->second)));
-  }
-
-  std::string deadline_message(const Call& call) const {
-    std::string text =
-        "no outcome within max_timeout (" + std::to_string(detail::to_millis(options_.max_timeout).count()) + " ms)";
-    if (!call.last_failure.empty()) text += "; last failure: " + call.last_failure;
-    return text;
-  }
-
-  static TranslationResult failed(FailureCause cause, std::string message) {
-    TranslationResult result;
-    result.status = cause == FailureCause::deadline ? TranslationStatus::timeout : TranslationStatus::error;
-    result.cause = cause;
-    result.error_message = std::move(message);
-    return result;
-  }
-
-  TranslationResult finish(const Call& call, TranslationResult result) {
-    result.requests = call.requests;
-    result.http_status = call.last_http_status;
-    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - call.start);
-    if (result.status != TranslationStatus::pending && result.status != TranslationStatus::completed)
-      log(result.cause == FailureCause::job_failed ? LogLevel::info : LogLevel::warn, [&] {
-        return "job " + call.job_id + ": " + std::string(to_string(result.status)) + " (" +
-               std::string(to_string(result.cause)) + "): " + result.error_message.value_or("");
-      });
-    return result;
-  }
-
-  /// One status look with retries; a pending result means "look again", with the server's hint if any.
-  TranslationResult look(Call& call, std::optional<Seconds>& retry_after, Seconds long_poll) {
-    if (call.job_id.empty()) return finish(call, failed(FailureCause::unknown_job, "empty job id"));
-    std::string target = protocol::status_target(base_.prefix, options_.endpoints.status, call.job_id);
-    if (long_poll > Seconds(0))
-      target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
-    Exchange exchange = send_with_retries(make_request("GET", std::move(target)), call, long_poll);
-    if (!exchange.ok) return finish(call, failed(exchange.cause, std::move(exchange.message)));
-    const HttpResponse& response = exchange.response;
-    if (response.status == 404)
-      return finish(call, failed(FailureCause::unknown_job,
-                                 protocol::error_message_of(response.body).value_or("unknown job") + " (HTTP 404)"));
-    if (response.status < 200 || response.status > 299)
-      return finish(call, failed(FailureCause::http_status, describe_status(response)));
-    std::string error;
-    const auto answer = protocol::read_status(response.body, error);
-    if (!answer) return finish(call, failed(FailureCause::bad_response, error));
-    if (answer->status == TranslationStatus::pending) retry_after = retry_after_of(response);
-    return finish(call, from_answer(*answer));
-  }
-
-  static TranslationResult from_answer(const StatusAnswer& answer) {
-    TranslationResult result;
-    result.status = answer.status;
-    result.cause = answer.cause;
-    result.error_message = answer.error_message;
-    result.progress = answer.progress;
-    result.eta_seconds = answer.eta_seconds;
-    return result;
-  }
-
-  struct Tracking;
-
-  /// Digests one answer: learns from it, and returns the wait before the next look, or nothing when the
-  /// result is final. Shared by the single wait and the bulk poller, so both poll alike.
-  /// `held`: the answer came from a long poll the server held, so the next look can go at once.
-  std::optional<Seconds> after_answer(const Call& call, Tracking& tracking, const TranslationResult& result,
-                                      const std::optional<Seconds>& retry_after, bool held) {
-    const Seconds answered_at = age(call);
-    note_hints(result, retry_after);
-    if (result.status != TranslationStatus::pending) {
-      learn_duration(tracking, result, answered_at);
-      return std::nullopt;
-    }
-    tracking.note_pending(answered_at, result.progress, held);
-    ++tracking.looks;
-    const Seconds wait = held ? Seconds(0) : next_wait(tracking, tracking.looks, answered_at, result, retry_after);
-    log(LogLevel::debug, [&] {
-      return "job " + call.job_id + ": pending after look " + std::to_string(tracking.looks) + "; next look in " +
-             std::to_string(detail::to_millis(wait).count()) + " ms";
-    });
-    return wait;
-  }
-
-  /// Per-call polling memory: what the previous looks saw.
-  struct Tracking {
-    int looks = 0;                          // pending answers so far
-    Seconds first_wait{0};                  // wait before the first look
-    std::optional<Seconds> last_pending{};  // age of the latest pending answer
-    bool last_held = false;                 // that answer came from a held long poll
-    struct ProgressSample {
-      Seconds age{0};
-      double progress = 0;
-    };
-    ProgressSample latest{};    // the latest answer that carried progress
-    ProgressSample previous{};  // the one before it
-    int progress_samples = 0;
-    std::optional<Seconds> predicted_finish{};  // age by which the server's hints said the job would be done
-    int overdue_looks = 0;
-
-    void note_pending(Seconds age, std::optional<double> progress, bool held) {
-      last_pending = age;
-      last_held = held;
-      if (predicted_finish && age >= *predicted_finish) ++overdue_looks;
-      if (!progress) return;
-      previous = latest;
-      latest = {age, *progress};
-      ++progress_samples;
-    }
-
-    /// Time left, extrapolated from the progress rate between the last two answers that carried progress.
-    [[nodiscard]] std::optional<Seconds> progress_remaining() const {
-      if (progress_samples < 2) return std::nullopt;
-      const double rate = (latest.progress - previous.progress) / (latest.age - previous.age).count();
-      if (!std::isfinite(rate) || rate <= 0.0) return std::nullopt;
-      return Seconds((1.0 - latest.progress) / rate);
-    }
-  };
-
-  Seconds age(const Call& call) const { return Seconds(clock_.now() - call.start); }
-
-  const DurationModel* learnt() const { return options_.polling.learn ? &profile_->durations() : nullptr; }
-
-  /// Look at once when the server will say more than the schedule knows; else where jobs start finishing.
-  Seconds first_wait() const {
-    const PollPolicy& policy = options_.polling;
-    if (policy.long_poll > Seconds(0) && profile_->long_poll() == Support::yes) return Seconds(0);
-    if (policy.use_hints && profile_->hints() == Support::yes) return Seconds(0);
-    return policy.first_wait(learnt());
-  }
-
-  /// How long to ask the server to hold this look: the policy's long poll, unless the server ignores it or
-  /// the deadline is too near to be worth it.
-  Seconds long_poll_budget(const Call& call) const {
-    const Seconds wanted = options_.polling.long_poll;
-    if (wanted <= Seconds(0) || profile_->long_poll() == Support::no) return Seconds(0);
-    const Seconds left = Seconds(call.deadline - clock_.now()) - Seconds(1);
-    return left >= Seconds(1) ? std::min(wanted, left) : Seconds(0);
-  }
-
-  /// A pending answer to a long poll that came back well before the hold tells us the server ignores `wait`.
-  bool long_poll_held(Seconds asked, Seconds took) {
-    if (asked <= Seconds(0)) return false;
-    const bool held = took >= asked * 0.5;
-    profile_->set_long_poll(held ? Support::yes : Support::no);
-    return held;
-  }
-
-  void note_hints(const TranslationResult& result, const std::optional<Seconds>& retry_after) {
-    const bool hinted = result.progress || result.eta_seconds || retry_after;
-    if (hinted)
-      profile_->set_hints(Support::yes);
-    else if (profile_->hints() == Support::unknown && result.status == TranslationStatus::pending)
-      profile_->set_hints(Support::no);
-  }
-
-  Seconds next_wait(Tracking& tracking, int looks, Seconds age_now, const TranslationResult& result,
-                    const std::optional<Seconds>& retry_after) {
-    PollContext context;
-    context.looks = looks;
-    context.age = age_now;
-    context.retry_after = retry_after;
-    if (result.eta_seconds) context.eta = Seconds(*result.eta_seconds);
-    context.progress_remaining = tracking.progress_remaining();
-    context.progress_seen = result.progress.has_value();
-    context.overdue_looks = tracking.overdue_looks;
-    context.learnt = learnt();
-    if (context.progress_remaining)
-      tracking.predicted_finish = age_now + *context.progress_remaining;
-    else if (context.eta)
-      tracking.predicted_finish = age_now + *context.eta;
-    return options_.polling.next_wait(context, uniform());
-  }
-
-  /// Remembers how long a finished job took. It finished between the last pending look and the answer that
-  /// said it was done (exactly then after a held long poll); a point drawn uniformly in that interval, rather
-  /// than its midpoint, keeps the learnt distribution smooth instead of clustered on past poll times.
-  /// A job already done at an immediate first look teaches nothing: it may have finished long before. One done
-  /// at a delayed first look finished before it: it is recorded a little earlier, so the model can move down
-  /// when the server gets faster without smearing mass over ages where no job finishes.
-  void learn_duration(const Tracking& tracking, const TranslationResult& result, Seconds answered_at) {
-    if (!options_.polling.learn || !result.job_finished()) return;
-    if (!tracking.last_pending && tracking.first_wait <= Seconds(0)) return;
-    const Seconds before = tracking.last_pending.value_or(answered_at * 0.8);
-    profile_->durations().record(tracking.last_held ? answered_at : before + (answered_at - before) * uniform());
-  }
-
-  /// Plain decimal seconds, truncated to milliseconds so a deadline-bounded hold never rounds up: "1500", "0.25".
-  static std::string format_seconds(Seconds seconds) {
-    const long long millis = detail::to_millis(Seconds(std::floor(seconds.count() * 1000.0) / 1000.0)).count();
-    std::string text = std::to_string(millis / 1000);
-    if (millis % 1000 != 0) {
-      char fraction[8];
-      std::snprintf(fraction, sizeof fraction, ".%03lld", millis % 1000);
-      text += fraction;
-      while (text.back() == '0') text.pop_back();
-    }
-    return text;
-  }
-
-  /// The bulk poller: jobs ordered by next-due time, served by a fixed pool of `limit` workers (the calling
-  /// thread is one of them; never a thread per job). Each job keeps its own deadline and polling state, as a
-  /// single wait would. When the server has the batch endpoint, every due job (up to 1,000) shares one request,
-  /// long-polled when the server holds them.
-  class BulkRun {
-   public:
-    BulkRun(BasicVideoTranslationClient& client, std::vector<std::string> ids, std::size_t limit, std::stop_token stop,
-            BulkCallback on_result)
-        : client_(client), stop_(std::move(stop)), on_result_(std::move(on_result)), limit_(limit) {
-      const Seconds first = client_.first_wait();
-      jobs_.reserve(ids.size());
-      for (auto& id : ids) {
-        Job job{client_.begin_call(id, stop_), {}, {}};
-        job.tracking.first_wait = first;
-        due_.push({job.call.start + detail::to_clock(first), jobs_.size()});
-        jobs_.push_back(std::move(job));
-      }
-      remaining_ = jobs_.size();
-      // A held per-job long poll occupies a worker: only worth it when every job has one.
-      per_job_long_poll_ = jobs_.size() <= limit_;
-    }
-
-    /// Runs the workers until every job has a result or the caller cancels; the rest are marked cancelled.
-    ResultMap execute() {
-      const std::size_t workers = std::min(limit_, jobs_.size());
-      {
-        std::vector<std::jthread> helpers;
-        helpers.reserve(workers > 0 ? workers - 1 : 0);
-        for (std::size_t i = 1; i < workers; ++i) helpers.emplace_back([this] { work(); });
-        if (workers > 0) work();
-      }
-      for (std::size_t i = 0; i < jobs_.size(); ++i)
-        if (!jobs_[i].done)
-          finish_job(i, client_.finish(jobs_[i].call, failed(FailureCause::cancelled, detail::cancelled_message)));
-      ResultMap out;
-      for (auto& job : jobs_) out.emplace(std::move(job.call.job_id), std::move(job.result));
-      return out;
-    }
-
-   private:
-    struct Job {
-      Call call;
-      Tracking tracking;
-      TranslationResult result;
-      bool done = false;
-      TimePoint not_before{};  // a worker taking jobs ahead of time takes this one no earlier
-    };
-    using Due = std::pair<TimePoint, std::size_t>;
-
-    /// One worker: take what is due, serve it, repeat. Only the worker that holds the timer sleeps until the
-    /// next due time; the others wait to be notified, so idle workers do not all wake for one job.
-    void work() {
-      std::vector<std::size_t> taken;  // reused: a worker takes work thousands of times
-      std::vector<Due> later;          // what the worker served and must look at again
-      std::unique_lock lock(mutex_);
-      while (remaining_ > 0 && !stop_.stop_requested()) {
-        // Requeued here, under the lock the loop takes anyway, rather than locking once more per job.
-        for (const Due& entry : later) due_.push(entry);
-        later.clear();
-        const TimePoint when = due_.empty() ? TimePoint::max() : due_.top().first;
-        if (when == TimePoint::max() || (when > client_.clock_.now() && when >= timer_until_)) {
-          work_ready_.wait(lock, stop_, [&] { return remaining_ == 0 || changed_; });
-          changed_ = false;
-          continue;
-        }
-        if (when > client_.clock_.now()) {
-          timer_until_ = when;
-          lock.unlock();
-          const bool awake = client_.clock_.sleep_until(when, stop_);
-          lock.lock();
-          if (timer_until_ == when) timer_until_ = TimePoint::max();
-          if (!awake) break;
-          continue;
-        }
-        take_due(taken);
-        serve_unlocked(lock, taken, later);
-      }
-      changed_ = true;  // leaving (done or cancelled): let the others see it too
-      work_ready_.notify_all();
-    }
-
-    /// Serves what the worker took, with the lock released meanwhile. Going busy, it hands on what is left (more
-    /// due work, or the timer nobody holds) to one idle worker. Requeues never notify: the worker that requeued
-    /// loops back and takes the earliest job itself.
-    void serve_unlocked(std::unique_lock<std::mutex>& lock, const std::vector<std::size_t>& taken,
-                        std::vector<Due>& later) {
-      const bool hand_on =
-          !due_.empty() && (due_.top().first <= client_.clock_.now() || timer_until_ == TimePoint::max());
-      if (hand_on) changed_ = true;
-      const bool per_job = !batching();
-      lock.unlock();
-      // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
-      if (hand_on) work_ready_.notify_one();
-      const TimePoint started = client_.clock_.now();
-      const std::size_t looked = serve(taken, later, started);
-      const Seconds took(client_.clock_.now() - started);
-      lock.lock();
-      if (per_job) note_look_time(took, looked);
-    }
-
-    /// Batch when the server may have the endpoint, unless every job can hold its own long poll (one request
-    /// per job, answered the moment it finishes, beats batch rounds that end at every finish).
-    bool batching() const {
-      return jobs_.size() > 1 && client_.profile_->batch() != Support::no && !per_job_polls_held();
-    }
-
-    /// Each job gets its own long poll, which the server may hold (so a look can block until the job ends).
-    bool per_job_polls_held() const {
-      return per_job_long_poll_ && client_.options_.polling.long_poll > Seconds(0) &&
-             client_.profile_->long_poll() != Support::no;
-    }
-
-    /// Fills `taken` with the earliest due job; with batching, every job due now (or within a short window) up to the
-    /// batch limit. Without batching, a worker still takes the jobs due within the next min_interval that are past
-    /// their not_before, as many as it can look at in that time, and serves them in turn: one wake-up for many
-    /// requests instead of one each, which is what spread-out looks cost most.
-    void take_due(std::vector<std::size_t>& taken) {
-      taken.clear();
-      const bool batch = batching();
-      const Seconds window = client_.options_.polling.min_interval * (batch ? 2.0 : 1.0);
-      const TimePoint now = client_.clock_.now();
-      const TimePoint horizon = now + detail::to_clock(window);
-      const std::size_t most = batch ? protocol::max_batch_ids : per_job_polls_held() ? 1 : looks_within(window);
-      while (!due_.empty() && taken.size() < most) {
-        const auto [when, i] = due_.top();
-        const bool ahead_ok = batch ? when <= horizon : when <= horizon && jobs_[i].not_before <= now;
-        if (!taken.empty() && !ahead_ok) break;  // the first is due: the caller checked
-        taken.push_back(i);
-        due_.pop();
-      }
-    }
-
-    /// How many looks one worker can make in `window`, judged by how long looks have been taking, so a slow server
-    /// spreads them over more workers instead of queueing them behind one.
-    std::size_t looks_within(Seconds window) const { return detail::looks_within(window, look_time_, max_take); }
-
-    /// Folds the time a worker took for `looks` per-job looks into the running estimate.
-    void note_look_time(Seconds took, std::size_t looks) {
-      if (looks == 0 || !(took >= Seconds(0))) return;
-      const Seconds each = took / static_cast<double>(looks);
-      look_time_ = look_time_ <= Seconds(0) ? each : look_time_ * 0.8 + each * 0.2;
-    }
-
-    static constexpr std::size_t max_take = 32;  // beyond this, fewer wake-ups no longer show in the CPU
-
-    /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
-    /// it held end with the error instead.
-    /// Returns how many per-job looks it made: once looking since `started` has taken longer than the take window (the
-    /// server slowed down), the rest go back to the queue for other workers.
-    std::size_t serve(const std::vector<std::size_t>& taken, std::vector<Due>& later, TimePoint started) noexcept {
-      std::size_t looked = 0;
-      try {
-        if (batching()) {
-          serve_batch(taken, later);
-          return 0;
-        }
-        const auto window = detail::to_clock(client_.options_.polling.min_interval);
-        for (; looked < taken.size(); ++looked) {
-          if (looked > 0 && client_.clock_.now() - started > window) break;
-          serve_one(taken[looked], later);
-        }
-        for (std::size_t rest = looked; rest < taken.size(); ++rest)
-          later.push_back({client_.clock_.now(), taken[rest]});
-      } catch (const std::exception& e) {
-        fail_all(taken, later, std::string("unexpected exception: ") + e.what());
-      } catch (...) {
-        fail_all(taken, later, "unexpected exception");
-      }
-      return looked;
-    }
-
-    /// Ends every job of the take that has no result yet with the error. `later` holds only this take's requeues,
-    /// and those jobs are ended now, so it is emptied: nothing ended goes back to the queue.
-    void fail_all(const std::vector<std::size_t>& taken, std::vector<Due>& later, const std::string& message) noexcept {
-      for (std::size_t i : taken)
-        if (!jobs_[i].done) finish_job(i, failed(FailureCause::transport, message));
-      later.clear();
-    }
-
-    /// One look at one job, exactly as get_translation_status would take it; a pending job goes to `later`.
-    void serve_one(std::size_t i, std::vector<Due>& later) {
-      Job& job = jobs_[i];
-      if (client_.clock_.now() >= job.call.deadline) return time_out(i);
-      const Seconds long_poll = per_job_long_poll_ ? client_.long_poll_budget(job.call) : Seconds(0);
-      const Seconds asked_at = client_.age(job.call);
-      std::optional<Seconds> retry_after;
-      TranslationResult result = client_.look(job.call, retry_after, long_poll);
-      const bool held = result.status == TranslationStatus::pending &&
-                        client_.long_poll_held(long_poll, client_.age(job.call) - asked_at);
-      if (auto next = settle(i, std::move(result), retry_after, held)) later.push_back(*next);
-    }
-
-    /// One batch request for many due jobs; falls back to per-job looks when the server has no batch endpoint.
-    void serve_batch(const std::vector<std::size_t>& taken, std::vector<Due>& later) {
-      std::vector<std::size_t> live;
-      for (std::size_t i : taken)
-        if (client_.clock_.now() >= jobs_[i].call.deadline)
-          time_out(i);
-        else
-          live.push_back(i);
-      if (live.empty()) return;
-      Call call = client_.begin_call("batch", stop_);
-      std::vector<const std::string*> ids;
-      ids.reserve(live.size());
-      for (std::size_t i : live) {
-        call.deadline = std::min(call.deadline, jobs_[i].call.deadline);
-        ids.push_back(&jobs_[i].call.job_id);
-      }
-      const Seconds long_poll = client_.long_poll_budget(call);
-      HttpRequest request = client_.make_request("POST", batch_target(long_poll));
-      request.headers.push_back({"Content-Type", "application/json"});
-      request.body = protocol::batch_body(ids);
-      const TimePoint asked = client_.clock_.now();
-      Exchange exchange = client_.send_with_retries(std::move(request), call, long_poll);
-      for (std::size_t i : live) {
-        jobs_[i].call.requests += call.requests;
-        if (call.last_http_status) jobs_[i].call.last_http_status = call.last_http_status;
-      }
-      if (!exchange.ok) {
-        for (std::size_t i : live)
-          finish_job(i, client_.finish(jobs_[i].call, failed(exchange.cause, exchange.message)));
-        return;
-      }
-      read_batch_answer(live, exchange.response, long_poll, Seconds(client_.clock_.now() - asked), later);
-    }
-
-    void read_batch_answer(const std::vector<std::size_t>& live, const HttpResponse& response, Seconds long_poll,
-                           Seconds took, std::vector<Due>& later) {
-      std::string error;
-      const bool has_endpoint = response.status >= 200 && response.status <= 299;
-      const auto answers = has_endpoint ? protocol::read_batch(response.body, error) : std::nullopt;
-      if (!answers) {
-        // No batch endpoint (404/405), or one we cannot read: remember, and look at these jobs one by one.
-        client_.profile_->set_batch(Support::no);
-        client_.log(LogLevel::info,
-                    [&] { return "server has no usable batch endpoint (" + describe_status(response) + ")"; });
-        for (std::size_t i : live) later.push_back({client_.clock_.now(), i});
-        return;
-      }
-      client_.profile_->set_batch(Support::yes);
-      const bool any_final = std::any_of(answers->begin(), answers->end(), [](const auto& entry) {
-        return entry.second.status != TranslationStatus::pending;
-      });
-      const bool held = long_poll > Seconds(0) && (any_final || client_.long_poll_held(long_poll, took));
-      const auto retry_after = client_.retry_after_of(response);
-      // A batch long poll ends as soon as one job finishes; asking again at once for the rest would cost a
-      // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
-      const Seconds gather = any_final ? client_.options_.polling.min_interval * 2.0 : Seconds(0);
-      for (std::size_t i : live) {
-        const auto answer = answers->find(jobs_[i].call.job_id);
-        if (answer == answers->end()) {  // the server left it out: look again shortly
-          later.push_back({client_.clock_.now() + detail::to_clock(client_.options_.polling.min_interval), i});
-          continue;
-        }
-        TranslationResult result = client_.finish(jobs_[i].call, from_answer(answer->second));
-        if (auto next = settle(i, std::move(result), retry_after, held, gather)) later.push_back(*next);
-      }
-    }
-
-    std::string batch_target(Seconds long_poll) const {
-      std::string target = client_.base_.prefix + client_.options_.endpoints.batch;
-      if (long_poll > Seconds(0))
-        target += (target.find('?') == std::string::npos ? "?wait=" : "&wait=") + format_seconds(long_poll);
-      return target;
-    }
-
-    /// A final result ends the job; a pending one gets its next due time (never past its deadline).
-    std::optional<Due> settle(std::size_t i, TranslationResult result, const std::optional<Seconds>& retry_after,
-                              bool held, Seconds gather = Seconds(0)) {
-      Job& job = jobs_[i];
-      auto wait = client_.after_answer(job.call, job.tracking, result, retry_after, held);
-      if (!wait || result.cause == FailureCause::cancelled) {
-        finish_job(i, std::move(result));
-        return std::nullopt;
-      }
-      *wait = std::max(*wait, gather);
-      const TimePoint now = client_.clock_.now();
-      // Taken ahead of time, a look goes at most a fifth of its wait early (and at most min_interval): the
-      // min_interval floor between looks holds, and an early look seldom misses a finish a punctual one would see.
-      const Seconds early = std::min(client_.options_.polling.min_interval, *wait / 5.0);
-      const TimePoint due = *wait >= Seconds(job.call.deadline - now)
-                                ? job.call.deadline
-                                : std::min(coalesced(now + detail::to_clock(*wait), *wait), job.call.deadline);
-      job.not_before = std::min(now + detail::to_clock(*wait - early), due);
-      return Due{due, i};
-    }
-
-    /// `due` moved to the end of its coalescing tick when the wait is long enough for that to be cheap.
-    TimePoint coalesced(TimePoint due, Seconds wait) const {
-      const Seconds tick = client_.options_.polling.coalesce;
-      if (tick <= Seconds(0) || wait < tick * 20.0) return due;
-      const auto step = std::max(detail::to_clock(tick), TimePoint::duration(1));
-      const auto since_epoch = due.time_since_epoch();
-      if (since_epoch.count() < 0 || since_epoch > TimePoint::duration::max() - step) return due;  // custom clocks
-      const auto past = since_epoch % step;
-      return past == TimePoint::duration::zero() ? due : due + (step - past);
-    }
-
-    void time_out(std::size_t i) {
-      finish_job(
-          i, client_.finish(jobs_[i].call, failed(FailureCause::deadline, client_.deadline_message(jobs_[i].call))));
-    }
-
-    /// Records a job's result and hands it to the caller's callback (serialized, exceptions contained).
-    void finish_job(std::size_t i, TranslationResult&& result) {
-      std::size_t done = 0;
-      {
-        std::lock_guard lock(mutex_);
-        if (jobs_[i].done) return;
-        jobs_[i].result = std::move(result);
-        jobs_[i].done = true;
-        --remaining_;
-        done = jobs_.size() - remaining_;
-        if (remaining_ == 0) work_ready_.notify_all();
-      }
-      if (!on_result_) return;
-      std::lock_guard lock(callback_mutex_);
-      client_.deliver(on_result_, jobs_[i].call.job_id, jobs_[i].result, BulkProgress{done, jobs_.size()});
-    }
-
-    BasicVideoTranslationClient& client_;
-    std::stop_token stop_;
-    BulkCallback on_result_;
-    std::size_t limit_;
-    std::vector<Job> jobs_;
-    std::mutex mutex_;  // guards due_, remaining_, look_time_ and each job's done/result
-    std::condition_variable_any work_ready_;
-    std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
-    std::size_t remaining_ = 0;
-    TimePoint timer_until_ = TimePoint::max();  // when the worker holding the timer wakes; max: nobody holds it
-    bool changed_ = false;                      // the queue changed since a waiting worker last looked
-    bool per_job_long_poll_ = false;
-    Seconds look_time_{0};       // recent wall time of one per-job look; zero until measured
-    std::mutex callback_mutex_;  // callbacks run one at a time
-  };
-
-  /// Hands a result to the caller's callback; what it throws is logged, never propagated into a worker.
-  void deliver(const BulkCallback& on_result, const std::string& job_id, const TranslationResult& result,
-               BulkProgress progress) const noexcept {
-    try {
-      on_result(job_id, result, progress);
-    } catch (const std::exception& e) {
-      log(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
-    } catch (...) {
-      log(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
-    }
-  }
-
-  /// get_translation_status that turns even an unexpected exception (e.g. bad_alloc) into a result.
-  TranslationResult status_or_failure(const std::string& job_id, std::stop_token stop) noexcept {
-    try {
-      return get_translation_status(job_id, stop);
-    } catch (const std::exception& e) {
-      TranslationResult result = failed(FailureCause::transport, std::string("exception: ") + e.what());
-      return result;
-    } catch (...) {
-      return failed(FailureCause::transport, "unknown exception");
-    }
-  }
-
-  ClientOptions options_;
-  BaseUrl base_;
-  std::string origin_ = base_.origin();  // "scheme://host:port", built once: every request's URL starts with it
-  std::vector<HttpHeader> headers_ = fixed_headers(options_);  // built once, copied into every request
-  std::shared_ptr<ServerProfile> profile_;
-  T transport_;
-  C clock_;
+  std::unique_ptr<Core> core_;
 };
 
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 14. The bundled cpp-httplib transport and VideoTranslationClient.
+// 21. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB

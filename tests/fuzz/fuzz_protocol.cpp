@@ -1,4 +1,4 @@
-// libFuzzer target: every response reader of heygen::protocol on arbitrary bytes. The readers promise to be
+// libFuzzer target: every response reader of heygen::tracker (and heygen::json) on arbitrary bytes. The readers promise to be
 // total (bad input gives an error value, never a crash or an exception) and to hand the client only sane values.
 #define HEYGEN_VT_NO_HTTPLIB
 #include <heygen/video_translation.hpp>
@@ -45,7 +45,7 @@ void check_answer(const StatusAnswer& answer, bool from_batch) {
 /// parse_object: an object on success, a message on failure; the other readers agree with it.
 bool check_parse_object(std::string_view body) {
   picojson::value json;
-  const auto problem = heygen::protocol::parse_object(body, json);
+  const auto problem = heygen::json::parse_object(body, json);
   if (problem)
     FUZZ_REQUIRE(!problem->empty());
   else
@@ -56,7 +56,7 @@ bool check_parse_object(std::string_view body) {
 /// read_status: a sane answer, or an error that says why; never an answer for a body that is not an object.
 void check_read_status(std::string_view body, bool is_object) {
   std::string error;
-  const auto answer = heygen::protocol::read_status(body, error);
+  const auto answer = heygen::tracker::read_status(body, error);
   if (answer) {
     FUZZ_REQUIRE(is_object);
     check_answer(*answer, false);
@@ -69,12 +69,12 @@ void check_read_status(std::string_view body, bool is_object) {
 /// errors included (a number beyond double range in a member it skips still makes the body malformed).
 void check_read_status_matches_full_parse(std::string_view body) {
   std::string fast_error;
-  const auto fast = heygen::protocol::read_status(body, fast_error);
+  const auto fast = heygen::tracker::read_status(body, fast_error);
   std::string full_error;
   std::optional<StatusAnswer> full;
   picojson::value json;
-  if (heygen::protocol::parse_object_into(body, json, full_error))
-    full = heygen::protocol::read_status_object(json.get<picojson::object>(), full_error);
+  if (heygen::json::parse_object_into(body, json, full_error))
+    full = heygen::tracker::read_status_object(json.get<picojson::object>(), full_error);
   FUZZ_REQUIRE(fast.has_value() == full.has_value());
   if (!fast) {
     FUZZ_REQUIRE(fast_error == full_error);
@@ -88,7 +88,7 @@ void check_read_status_matches_full_parse(std::string_view body) {
 /// read_job_id: a non-empty id, or an error that says why.
 void check_read_job_id(std::string_view body, bool is_object) {
   std::string error;
-  const auto id = heygen::protocol::read_job_id(body, error);
+  const auto id = heygen::tracker::read_job_id(body, error);
   if (id)
     FUZZ_REQUIRE(is_object && !id->empty());
   else
@@ -98,7 +98,7 @@ void check_read_job_id(std::string_view body, bool is_object) {
 /// read_batch: every entry it keeps is a sane answer (unknown ids included), or an error that says why.
 void check_read_batch(std::string_view body, bool is_object) {
   std::string error;
-  const auto answers = heygen::protocol::read_batch(body, error);
+  const auto answers = heygen::tracker::read_batch(body, error);
   if (!answers) {
     FUZZ_REQUIRE(!error.empty());
     return;
@@ -109,7 +109,7 @@ void check_read_batch(std::string_view body, bool is_object) {
 
 /// error_message_of: a short single-line message (it ends up in exceptions and logs), if any.
 void check_error_message_of(std::string_view body, bool is_object) {
-  const auto message = heygen::protocol::error_message_of(body);
+  const auto message = heygen::tracker::error_message_of(body);
   if (!message) return;
   FUZZ_REQUIRE(is_object);
   FUZZ_REQUIRE(message->size() <= 200 + 3);  // the excerpt's limit plus its "..."

@@ -1,4 +1,4 @@
-// libFuzzer target: BaseUrl::parse, detail::percent_encode and protocol::status_target. The input is up to
+// libFuzzer target: BaseUrl::parse, detail::percent_encode and tracker::status_target. The input is up to
 // three lines: a base URL, a status endpoint template, a job id (missing lines take the defaults). A base URL
 // is accepted only in a form the transport can use, or rejected with std::invalid_argument; a job id always
 // becomes one safe path segment.
@@ -103,7 +103,7 @@ std::string check_base_url(std::string_view text) {
 
 /// status_target: the template with the encoded id in the placeholder, or in a job_id query parameter.
 void check_status_target(const std::string& prefix, const std::string& path_template, std::string_view job_id) {
-  const std::string target = heygen::protocol::status_target(prefix, path_template, job_id);
+  const std::string target = heygen::tracker::status_target(prefix, path_template, job_id);
   const std::string encoded = heygen::detail::percent_encode(job_id);
   const auto at = path_template.find("{job_id}");
   if (at != std::string::npos) {

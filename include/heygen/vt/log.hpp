@@ -3,7 +3,9 @@
 
 #include <cstdio>
 #include <functional>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace heygen {
 
@@ -33,5 +35,27 @@ inline LogSink stderr_log_sink() {
                  static_cast<int>(message.size()), message.data());
   };
 }
+
+/// A sink and a threshold: builds a message only when it will be written, and scrubs control characters so a job
+/// id from a caller or a server cannot forge log lines.
+class Logger {
+ public:
+  /// A logger writing messages at `level` or above to `sink`; an empty sink is silent.
+  Logger(LogSink sink, LogLevel level) : sink_(std::move(sink)), level_(level) {}
+
+  /// Writes `make_message()` at `level`, if that level is enabled.
+  template <class MakeMessage>
+  void operator()(LogLevel level, MakeMessage&& make_message) const {
+    if (!sink_ || level < level_ || level_ == LogLevel::off) return;
+    std::string message = std::forward<MakeMessage>(make_message)();
+    for (char& c : message)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+    sink_(level, message);
+  }
+
+ private:
+  LogSink sink_;
+  LogLevel level_;
+};
 
 }  // namespace heygen

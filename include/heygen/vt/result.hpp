@@ -6,6 +6,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
 
 namespace heygen {
 
@@ -57,6 +60,21 @@ constexpr std::string_view to_string(FailureCause cause) noexcept {
   return "unknown";
 }
 
+/// What a finished job produced, as far as the server says; empty where it says nothing (the exercise's server
+/// never does). Output URLs may be presigned and expire: a fresh status look returns fresh ones.
+struct JobOutputs {
+  std::optional<std::string> video_url{};        ///< The translated video.
+  std::optional<std::string> audio_url{};        ///< The translated audio track.
+  std::vector<std::string> caption_urls{};       ///< Caption files (SRT, VTT), when captions were asked for.
+  std::optional<std::string> output_language{};  ///< The language this job translated into.
+  std::optional<double> duration_seconds{};      ///< Length of the output, in seconds.
+
+  /// True when the server said nothing about outputs.
+  [[nodiscard]] bool empty() const noexcept {
+    return !video_url && !audio_url && caption_urls.empty() && !output_language && !duration_seconds;
+  }
+};
+
 /// The outcome of a status check or wait: the seed's (status, error_message) plus what a caller needs to act.
 struct TranslationResult {
   TranslationStatus status = TranslationStatus::pending;  ///< Where the job stands.
@@ -67,6 +85,7 @@ struct TranslationResult {
   std::optional<double> eta_seconds{};                    ///< Server's estimate of time left, if it sent one.
   int requests = 0;                                       ///< HTTP requests this call made.
   std::chrono::milliseconds elapsed{0};                   ///< Time this call took.
+  JobOutputs outputs{};                                   ///< What the job produced, when the server says.
 
   /// True when the translation completed.
   [[nodiscard]] bool ok() const noexcept { return status == TranslationStatus::completed; }
@@ -93,6 +112,46 @@ class TranslationError : public std::runtime_error {
   FailureCause cause_;
   int http_status_;
   int requests_;
+};
+
+/// Why an operation gave no value: a cause and a message for people.
+struct Failure {
+  FailureCause cause = FailureCause::none;  ///< What went wrong.
+  std::string message{};                    ///< What happened, for logs and error messages.
+};
+
+/// A value, or the Failure that prevented it: the one shape of "result or failure" inside the library, and what
+/// a Protocol's readers return (`OrFailure<StatusAnswer>` reads "a status answer, or a failure").
+template <class T>
+class OrFailure {
+ public:
+  /// A success holding `value`.
+  OrFailure(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  /// A failure.
+  OrFailure(Failure failure)
+      : state_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT(google-explicit-constructor)
+
+  /// True when there is a value.
+  [[nodiscard]] bool ok() const noexcept { return state_.index() == 0; }
+  /// True when there is a value.
+  explicit operator bool() const noexcept { return ok(); }
+  /// The value; only when ok().
+  [[nodiscard]] T& value() & { return std::get<0>(state_); }
+  /// The value; only when ok().
+  [[nodiscard]] const T& value() const& { return std::get<0>(state_); }
+  /// The value, moved out; only when ok().
+  [[nodiscard]] T&& value() && { return std::get<0>(std::move(state_)); }
+  /// The value's members; only when ok().
+  T* operator->() { return &value(); }
+  /// The value's members; only when ok().
+  const T* operator->() const { return &value(); }
+  /// The failure; only when !ok().
+  [[nodiscard]] const Failure& failure() const& { return std::get<1>(state_); }
+  /// The failure, moved out; only when !ok().
+  [[nodiscard]] Failure&& failure() && { return std::get<1>(std::move(state_)); }
+
+ private:
+  std::variant<T, Failure> state_;
 };
 
 }  // namespace heygen

@@ -1,0 +1,177 @@
+// JSON reading with picojson: bounded nesting, whole-body parses, typed member access.
+#pragma once
+
+#include "heygen/vt/detail.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <picojson.h>
+
+/// Reads JSON bodies; every function is total: bad input gives an error value, never a crash.
+namespace heygen::json {
+
+/// Runs `parse(begin, end, error)` (a picojson parse that returns where it stopped) over the whole body, or
+/// returns an error message; `is_object()` then says whether the top-level value was an object.
+template <class Parse, class IsObject>
+std::optional<std::string> parse_whole(std::string_view body, Parse&& parse, IsObject&& is_object) {
+  if (body.empty()) return std::string("empty body");
+  std::string error;
+  const char* begin = body.data();
+  const char* end = begin + body.size();
+  const char* stop = begin;
+  try {
+    stop = parse(begin, end, &error);
+  } catch (const std::exception& e) {  // picojson throws on numbers beyond double range (1e999)
+    return "malformed JSON (" + std::string(e.what()) + ")";
+  }
+  if (!error.empty()) return "malformed JSON (" + detail::excerpt(body) + ")";
+  while (stop != end && (*stop == ' ' || *stop == '\n' || *stop == '\r' || *stop == '\t')) ++stop;
+  if (stop != end) return "trailing data after JSON (" + detail::excerpt(body) + ")";
+  if (!is_object()) return "JSON is not an object (" + detail::excerpt(body) + ")";
+  return std::nullopt;
+}
+
+/// How deeply arrays and objects may nest in an answer. picojson bounds only arrays, so a body of a million
+/// nested objects would recurse until the stack overflowed; every reader here bounds both.
+inline constexpr std::size_t max_json_depth = picojson::DEFAULT_MAX_DEPTHS;
+
+/// picojson's default context (a parse into a picojson::value), with objects counted in the nesting bound too.
+class ValueContext {
+ public:
+  explicit ValueContext(picojson::value* out, std::size_t depth_left = max_json_depth)
+      : out_(out), depth_left_(depth_left) {}
+
+  bool set_null() { return set(picojson::value()); }
+  bool set_bool(bool flag) { return set(picojson::value(flag)); }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t number) { return set(picojson::value(number)); }
+#endif
+  bool set_number(double number) { return set(picojson::value(number)); }  // throws beyond double range
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    *out_ = picojson::value(picojson::string_type, false);
+    return picojson::_parse_string(out_->get<std::string>(), in);
+  }
+  bool parse_array_start() { return depth_left_ > 0 && set(picojson::value(picojson::array_type, false)); }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    auto& items = out_->get<picojson::array>();
+    items.emplace_back();
+    ValueContext item(&items.back(), depth_left_ - 1);
+    return picojson::_parse(item, in);
+  }
+  bool parse_array_stop(std::size_t) { return true; }
+  bool parse_object_start() { return depth_left_ > 0 && set(picojson::value(picojson::object_type, false)); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+    ValueContext member(&out_->get<picojson::object>()[key], depth_left_ - 1);  // a repeated key: the last wins
+    return picojson::_parse(member, in);
+  }
+  bool parse_object_stop() { return true; }
+
+ private:
+  bool set(picojson::value value) {
+    *out_ = std::move(value);
+    return true;
+  }
+
+  picojson::value* out_;
+  std::size_t depth_left_;
+};
+
+/// A picojson parse context that checks JSON syntax and keeps nothing. It accepts exactly what ValueContext
+/// accepts: the same nesting bound, and numbers beyond double range rejected (picojson's null context takes them).
+class SkipContext {
+ public:
+  explicit SkipContext(std::size_t depth_left = max_json_depth) : depth_left_(depth_left) {}
+
+  bool set_null() { return true; }
+  bool set_bool(bool) { return true; }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t) { return true; }
+#endif
+  bool set_number(double number) {
+    if (!std::isfinite(number)) picojson::value{number};  // throws what ValueContext throws
+    return true;
+  }
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    picojson::null_parse_context::dummy_str ignored;
+    return picojson::_parse_string(ignored, in);
+  }
+  bool parse_array_start() { return enter(); }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_array_stop(std::size_t) { return leave(); }
+  bool parse_object_start() { return enter(); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string&) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_object_stop() { return leave(); }
+
+ protected:
+  /// Nesting left below the value being parsed.
+  [[nodiscard]] std::size_t depth_left() const noexcept { return depth_left_; }
+
+ private:
+  bool enter() {
+    if (depth_left_ == 0) return false;
+    --depth_left_;
+    return true;
+  }
+  bool leave() {
+    ++depth_left_;
+    return true;
+  }
+
+  std::size_t depth_left_;
+};
+
+/// Parses a body as a JSON object, or returns an error message.
+inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
+  return parse_whole(
+      body,
+      [&](const char* begin, const char* end, std::string* error) {
+        ValueContext context(&out);
+        return picojson::_parse(context, begin, end, error);
+      },
+      [&] { return out.is<picojson::object>(); });
+}
+
+/// parse_object for readers that report through an out-parameter: false (and `error` set) when unusable.
+inline bool parse_object_into(std::string_view body, picojson::value& out, std::string& error) {
+  auto problem = parse_object(body, out);
+  if (problem) error = std::move(*problem);
+  return !problem;
+}
+
+/// A finite number in [low, high], or nothing (absurd hints are dropped, not trusted).
+inline std::optional<double> number_value(const picojson::value& value, double low, double high) {
+  if (!value.is<double>()) return std::nullopt;
+  const double number = value.get<double>();
+  if (!std::isfinite(number) || number < low || number > high) return std::nullopt;
+  return number;
+}
+
+/// A string, or nothing.
+inline std::optional<std::string> string_value(const picojson::value& value) {
+  if (!value.is<std::string>()) return std::nullopt;
+  return value.get<std::string>();
+}
+
+/// A string field, or nothing.
+inline std::optional<std::string> string_field(const picojson::object& object, const char* name) {
+  const auto it = object.find(name);
+  return it == object.end() ? std::nullopt : string_value(it->second);
+}
+
+}  // namespace heygen::json

@@ -1,0 +1,104 @@
+// The bulk schedule: jobs ordered by next-due time, the take rule and coalescing. Pure: no threads, no clock.
+#pragma once
+
+#include "heygen/vt/clock.hpp"
+#include "heygen/vt/detail.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <queue>
+#include <utility>
+#include <vector>
+
+namespace heygen {
+
+/// When each job of a bulk wait is next due, and which jobs a worker takes at once. Every time is an argument,
+/// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the bulk poller holds a lock.
+class BulkSchedule {
+ public:
+  /// How a worker takes jobs: all due ones for one many-status request, several for one-by-one looks, or one
+  /// at a time (each look may be held by the server for long).
+  enum class Take { many_status, per_job, one };
+
+  /// Most per-job looks one worker takes at once: beyond this, fewer wake-ups no longer show in the CPU.
+  static constexpr std::size_t max_take = 32;
+
+  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval and coalescing tick.
+  BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce)
+      : not_before_(jobs), min_interval_(min_interval), coalesce_(coalesce) {}
+
+  /// Makes job `job` due at `when`.
+  void push(TimePoint when, std::size_t job) { due_.push({when, job}); }
+
+  /// The earliest due time; TimePoint::max() when nothing is queued.
+  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.top().first; }
+
+  /// True when nothing is queued.
+  [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
+
+  /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
+  /// for a many-status request, every job due within two min_intervals, up to `many_limit`; for per-job looks,
+  /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
+  /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
+  void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
+    taken.clear();
+    const bool many = mode == Take::many_status;
+    const Seconds window = min_interval_ * (many ? 2.0 : 1.0);
+    const TimePoint horizon = now + detail::to_clock(window);
+    const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(window);
+    while (!due_.empty() && taken.size() < most) {
+      const auto [when, job] = due_.top();
+      const bool ahead_ok = many ? when <= horizon : when <= horizon && not_before_[job] <= now;
+      if (!taken.empty() && !ahead_ok) break;
+      taken.push_back(job);
+      due_.pop();
+    }
+  }
+
+  /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
+  /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
+  /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
+  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
+    const Seconds early = std::min(min_interval_, wait / 5.0);
+    const TimePoint due =
+        wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
+    not_before_[job] = std::min(now + detail::to_clock(wait - early), due);
+    return due;
+  }
+
+  /// Folds the time a worker took for `looks` per-job looks into the running estimate.
+  void note_look_time(Seconds took, std::size_t looks) {
+    if (looks == 0 || !(took >= Seconds(0))) return;
+    const Seconds each = took / static_cast<double>(looks);
+    look_time_ = look_time_ <= Seconds(0) ? each : look_time_ * 0.8 + each * 0.2;
+  }
+
+  /// How many per-job looks fit in `window`, judged by how long looks have been taking, so a slow server
+  /// spreads them over more workers instead of queueing them behind one.
+  [[nodiscard]] std::size_t looks_within(Seconds window) const {
+    return detail::looks_within(window, look_time_, max_take);
+  }
+
+  /// `due` moved to the end of its coalescing tick when the wait is at least 20 ticks (lag grows by at most a
+  /// tick, ≤ 5 % of the wait), so the looks of many jobs fall together and a few wake-ups serve them.
+  [[nodiscard]] TimePoint coalesced(TimePoint due, Seconds wait) const {
+    if (coalesce_ <= Seconds(0) || wait < coalesce_ * 20.0) return due;
+    const auto step = std::max(detail::to_clock(coalesce_), TimePoint::duration(1));
+    const auto since_epoch = due.time_since_epoch();
+    if (since_epoch.count() < 0 || since_epoch > TimePoint::duration::max() - step) return due;  // custom clocks
+    const auto past = since_epoch % step;
+    return past == TimePoint::duration::zero() ? due : due + (step - past);
+  }
+
+ private:
+  using Due = std::pair<TimePoint, std::size_t>;
+
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  std::vector<TimePoint> not_before_;  // per job: a worker taking jobs ahead of time takes it no earlier
+  Seconds min_interval_;
+  Seconds coalesce_;
+  Seconds look_time_{0};  // recent wall time of one per-job look; zero until measured
+};
+
+}  // namespace heygen

@@ -1,0 +1,337 @@
+// TrackerProtocol: the exercise's status-tracker server and our extensions (batch, long poll, hints).
+#pragma once
+
+#include "heygen/vt/detail.hpp"
+#include "heygen/vt/json.hpp"
+#include "heygen/vt/options.hpp"
+#include "heygen/vt/policies.hpp"
+#include "heygen/vt/protocol.hpp"
+#include "heygen/vt/url.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <picojson.h>
+
+/// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
+/// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
+namespace heygen::tracker {
+
+/// The members of a status object that a reader looks at (null when absent); the rest are not kept.
+struct StatusFields {
+  picojson::value result;
+  picojson::value error_message;
+  picojson::value progress;
+  picojson::value eta_seconds;
+
+  /// Where the member `key` goes, or nullptr for a member no reader needs.
+  picojson::value* slot(std::string_view key) noexcept {
+    if (key == "result") return &result;
+    if (key == "error_message") return &error_message;
+    if (key == "progress") return &progress;
+    if (key == "eta_seconds") return &eta_seconds;
+    return nullptr;
+  }
+
+  /// The same members taken from an object already parsed (a batch answer's entries).
+  static StatusFields of(const picojson::object& object) {
+    StatusFields fields;
+    for (const auto& [key, value] : object)
+      if (picojson::value* slot = fields.slot(key)) *slot = value;
+    return fields;
+  }
+};
+
+/// A picojson parse context for one status answer: the members StatusFields keeps are parsed as values, the
+/// rest only checked, so a look builds no map. Any other top-level value is skipped and noted as not an object.
+class StatusFieldsContext : public json::SkipContext {
+ public:
+  explicit StatusFieldsContext(StatusFields& fields) : fields_(fields) {}
+
+  /// The top-level value was an object.
+  [[nodiscard]] bool is_object() const noexcept { return is_object_; }
+
+  // Only the top level comes here: values nested in a top-level array are json::SkipContext's.
+  bool parse_object_start() { return is_object_ = true; }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+    if (picojson::value* slot = fields_.slot(key)) {
+      json::ValueContext keep(slot, depth_left() - 1);  // a repeated member replaces the earlier one, as in a map
+      return picojson::_parse(keep, in);
+    }
+    json::SkipContext skip(depth_left() - 1);
+    return picojson::_parse(skip, in);
+  }
+  bool parse_object_stop() { return true; }
+
+ private:
+  StatusFields& fields_;
+  bool is_object_ = false;
+};
+
+/// Parses a body as a JSON object, keeping only the members a status reader needs; or returns an error message
+/// (the same one json::parse_object would).
+inline std::optional<std::string> parse_status_fields(std::string_view body, StatusFields& fields) {
+  StatusFieldsContext context(fields);
+  return json::parse_whole(
+      body,
+      [&](const char* begin, const char* end, std::string* error) {
+        return picojson::_parse(context, begin, end, error);
+      },
+      [&] { return context.is_object(); });
+}
+
+/// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
+inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
+  const auto result = json::string_value(fields.result);
+  if (!result) {
+    error = "no \"result\" string in the answer";
+    return std::nullopt;
+  }
+  StatusAnswer answer;
+  answer.progress = json::number_value(fields.progress, 0.0, 1.0);
+  answer.eta_seconds = json::number_value(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
+  if (*result == "pending") return answer;
+  if (*result == "completed") {
+    answer.status = TranslationStatus::completed;
+    return answer;
+  }
+  answer.status = TranslationStatus::error;
+  if (*result == "error") {
+    answer.cause = FailureCause::job_failed;
+    answer.error_message = json::string_value(fields.error_message).value_or("the job failed");
+  } else {
+    answer.cause = FailureCause::unexpected_result;
+    answer.error_message = "server answered result \"" + detail::excerpt(*result) + "\"";
+  }
+  return answer;
+}
+
+/// Reads one job's status object already parsed (an entry of a batch answer).
+inline std::optional<StatusAnswer> read_status_object(const picojson::object& object, std::string& error) {
+  return read_status_fields(StatusFields::of(object), error);
+}
+
+/// Reads a status body; on failure `error` says why. Runs for every look, so it keeps only the members it reads.
+inline std::optional<StatusAnswer> read_status(std::string_view body, std::string& error) {
+  StatusFields fields;
+  if (auto problem = parse_status_fields(body, fields)) {
+    error = std::move(*problem);
+    return std::nullopt;
+  }
+  return read_status_fields(fields, error);
+}
+
+/// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
+inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
+  picojson::value document;
+  if (!json::parse_object_into(body, document, error)) return std::nullopt;
+  const auto& object = document.get<picojson::object>();
+  const auto it = object.find("job_id");
+  if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
+    return it->second.get<std::string>();
+  if (it != object.end() && it->second.is<double>() && std::isfinite(it->second.get<double>()))
+    return it->second.to_str();
+  error = "no \"job_id\" in the answer (" + detail::excerpt(body) + ")";
+  return std::nullopt;
+}
+
+/// The error message a 4xx/5xx body carries (`error_message`, `error` or `message`), if any.
+inline std::optional<std::string> error_message_of(std::string_view body) {
+  picojson::value document;
+  if (json::parse_object(body, document)) return std::nullopt;
+  const auto& object = document.get<picojson::object>();
+  for (const char* name : {"error_message", "error", "message"})
+    if (auto text = json::string_field(object, name)) return detail::excerpt(*text, 200);
+  return std::nullopt;
+}
+
+/// Most ids one batch request names (the protocol's limit).
+inline constexpr std::size_t max_batch_ids = 1000;
+
+/// The body of a batch status request: `{"job_ids": [...]}`.
+inline std::string batch_body(std::span<const std::string* const> job_ids) {
+  picojson::array ids;
+  ids.reserve(job_ids.size());
+  for (const std::string* id : job_ids) ids.emplace_back(*id);
+  picojson::object body;
+  body["job_ids"] = picojson::value(std::move(ids));
+  return picojson::value(std::move(body)).serialize();
+}
+
+/// Reads a batch answer `{"results": {"<id>": {"result": ...}, ...}}`; entries it cannot read are left out
+/// (those jobs are simply looked at again).
+inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string_view body, std::string& error) {
+  picojson::value document;
+  if (!json::parse_object_into(body, document, error)) return std::nullopt;
+  const auto& object = document.get<picojson::object>();
+  const auto results = object.find("results");
+  if (results == object.end() || !results->second.is<picojson::object>()) {
+    error = "no \"results\" object in the batch answer";
+    return std::nullopt;
+  }
+  std::map<std::string, StatusAnswer> answers;
+  for (const auto& [id, entry] : results->second.get<picojson::object>()) {
+    std::string ignored;
+    if (!entry.is<picojson::object>()) continue;
+    auto answer = read_status_object(entry.get<picojson::object>(), ignored);
+    if (!answer) continue;
+    // The batch form has no per-id HTTP status: the protocol marks an unknown id with this message.
+    if (answer->cause == FailureCause::job_failed && answer->error_message == "unknown job")
+      answer->cause = FailureCause::unknown_job;
+    answers.emplace(id, std::move(*answer));
+  }
+  return answers;
+}
+
+/// The status target for a job: the endpoint template with the id percent-encoded into it.
+inline std::string status_target(const std::string& prefix, const std::string& status_template,
+                                 std::string_view job_id) {
+  static constexpr std::string_view placeholder = "{job_id}";
+  const auto at = status_template.find(placeholder);
+  std::string target;  // built in one buffer: this runs for every status look
+  target.reserve(prefix.size() + status_template.size() + job_id.size() * 3 + 8);
+  target += prefix;
+  if (at == std::string::npos) {
+    target += status_template;
+    target += status_template.find('?') == std::string::npos ? "?job_id=" : "&job_id=";
+    detail::append_percent_encoded(target, job_id);
+    return target;
+  }
+  target.append(status_template, 0, at);
+  detail::append_percent_encoded(target, job_id);
+  target.append(status_template, at + placeholder.size());
+  return target;
+}
+
+/// Plain decimal seconds, truncated to milliseconds so a deadline-bounded hold never rounds up: "1500", "0.25".
+inline std::string format_seconds(Seconds seconds) {
+  const long long millis = detail::to_millis(Seconds(std::floor(seconds.count() * 1000.0) / 1000.0)).count();
+  std::string text = std::to_string(millis / 1000);
+  if (millis % 1000 != 0) {
+    char fraction[8];
+    std::snprintf(fraction, sizeof fraction, ".%03lld", millis % 1000);
+    text += fraction;
+    while (text.back() == '0') text.pop_back();
+  }
+  return text;
+}
+
+/// The error message a non-2xx answer carries, after its status: "HTTP 503: overloaded".
+inline std::string describe_status(const HttpResponse& response) {
+  std::string text = "HTTP " + std::to_string(response.status);
+  if (auto message = error_message_of(response.body)) text += ": " + *message;
+  return text;
+}
+
+}  // namespace heygen::tracker
+
+namespace heygen {
+
+/// The Protocol of the exercise's status-tracker server (paths from ClientOptions::endpoints) and of our
+/// extensions, each used when the server offers it: Idempotency-Key, hints, `?wait=` long polls, the batch
+/// endpoint and 404 for an unknown id.
+class TrackerProtocol {
+ public:
+  /// A create takes nothing: the exercise's server makes a job from an empty body.
+  struct create_input {};
+
+  /// Takes the endpoint paths from the options; throws std::invalid_argument for a path that is not one.
+  explicit TrackerProtocol(const ClientOptions& options)
+      : prefix_(BaseUrl::parse(options.base_url).prefix), endpoints_(checked(options.endpoints)) {}
+
+  /// `POST {create_job}` with an empty JSON object and the Idempotency-Key.
+  void create_request(HttpRequest& out, const create_input&, std::string_view idempotency_key) const {
+    out.method = "POST";
+    out.target = prefix_ + endpoints_.create_job;
+    out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
+    out.headers.push_back({"Content-Type", "application/json"});
+    out.body = "{}";
+  }
+
+  /// `{"job_id": "..."}` → one id; any non-2xx answer is an http_status failure.
+  [[nodiscard]] OrFailure<std::vector<std::string>> read_created(const HttpResponse& response) const {
+    if (!success(response)) return Failure{FailureCause::http_status, tracker::describe_status(response)};
+    std::string error;
+    auto job_id = tracker::read_job_id(response.body, error);
+    if (!job_id) return Failure{FailureCause::bad_response, std::move(error)};
+    return std::vector<std::string>{std::move(*job_id)};
+  }
+
+  /// `GET {status}` with the id percent-encoded into it (or as `?job_id=`), and `?wait=` for a long poll.
+  void status_request(HttpRequest& out, std::string_view job_id, Seconds hold) const {
+    out.method = "GET";
+    out.target = tracker::status_target(prefix_, endpoints_.status, job_id);
+    if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
+  }
+
+  /// A status body; 404 is an unknown job, any other non-2xx answer an http_status failure.
+  [[nodiscard]] OrFailure<StatusAnswer> read_status(const HttpResponse& response) const {
+    if (response.status == 404)
+      return Failure{FailureCause::unknown_job,
+                     tracker::error_message_of(response.body).value_or("unknown job") + " (HTTP 404)"};
+    if (!success(response)) return Failure{FailureCause::http_status, tracker::describe_status(response)};
+    std::string error;
+    auto answer = tracker::read_status(response.body, error);
+    if (!answer) return Failure{FailureCause::bad_response, std::move(error)};
+    return std::move(*answer);
+  }
+
+  /// Ids one batch request names.
+  [[nodiscard]] std::size_t many_status_limit() const noexcept { return tracker::max_batch_ids; }
+
+  /// `POST {batch}` with `{"job_ids": [...]}` (the batch endpoint has one page), `?wait=` for a long poll.
+  void many_status_request(HttpRequest& out, std::span<const std::string* const> job_ids, std::string_view,
+                           Seconds hold) const {
+    out.method = "POST";
+    out.target = prefix_ + endpoints_.batch;
+    if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
+    out.headers.push_back({"Content-Type", "application/json"});
+    out.body = tracker::batch_body(job_ids);
+  }
+
+  /// `{"results": {...}}`; a 404 or 405 (no batch endpoint) or a body it cannot read is a failure.
+  [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
+    if (!success(response)) return Failure{FailureCause::http_status, tracker::describe_status(response)};
+    std::string error;
+    auto answers = tracker::read_batch(response.body, error);
+    if (!answers) return Failure{FailureCause::bad_response, std::move(error)};
+    ManyStatusAnswer page;
+    page.answers.reserve(answers->size());
+    for (auto& [id, answer] : *answers) page.answers.emplace_back(id, std::move(answer));
+    return page;
+  }
+
+  /// No answer (but an oversized body or a failed certificate), 408, 429 and 5xx.
+  [[nodiscard]] bool retryable(const HttpResponse& response) const noexcept { return RetryPolicy::retryable(response); }
+
+  /// "HTTP 503: <the body's error message>".
+  [[nodiscard]] std::string describe(const HttpResponse& response) const { return tracker::describe_status(response); }
+
+ private:
+  static bool success(const HttpResponse& response) noexcept {
+    return response.status >= 200 && response.status <= 299;
+  }
+
+  static Endpoints checked(Endpoints endpoints) {
+    for (const auto* path : {&endpoints.create_job, &endpoints.status, &endpoints.batch})
+      if (path->empty() || path->front() != '/' || detail::has_line_break(*path) ||
+          path->find(' ') != std::string::npos)
+        throw std::invalid_argument("heygen: endpoint paths must start with '/' and hold no whitespace or line breaks");
+    return endpoints;
+  }
+
+  std::string prefix_;
+  Endpoints endpoints_;
+};
+
+}  // namespace heygen
