@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "raw_http_server.hpp"
@@ -207,6 +208,30 @@ std::optional<std::string> misfit(const Fault& fault, const std::string& operati
   return "unknown expectation";
 }
 
+/// Log lines at warn and above, kept for a test to read.
+struct CapturedLog {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+
+  /// Routes `options`' log here at warn.
+  void attach(ClientOptions& options) {
+    options.log_level = LogLevel::warn;
+    options.log_sink = [this](LogLevel, std::string_view line) {
+      std::lock_guard lock(mutex);
+      lines.emplace_back(line);
+    };
+  }
+
+  /// Lines that mention `text`.
+  std::vector<std::string> mentioning(std::string_view text) {
+    std::lock_guard lock(mutex);
+    std::vector<std::string> found;
+    for (const auto& line : lines)
+      if (line.find(text) != std::string::npos) found.push_back(line);
+    return found;
+  }
+};
+
 std::string describe(const Outcome& out) {
   if (out.ok) return "ok";
   return std::string(to_string(out.status)) + "/" + std::string(to_string(out.cause));
@@ -290,4 +315,91 @@ TEST_CASE("bounds: max_body_bytes is the most a response body may take; one byte
   CHECK(result.cause == FailureCause::transport);
   CHECK(result.requests == 1);
   CHECK(result.error_message.value_or("").find("max_body_bytes") != std::string::npos);
+}
+
+TEST_CASE("keep-alive: a server that closes after every answer costs no counted attempt, no retry and no wait") {
+  // No `Connection: close`, so the client keeps each connection and its next request races the server's close:
+  // Then::close loses that race now and then, Then::close_late every time.
+  for (const Then then : {Then::close, Then::close_late}) {
+    CAPTURE(then == Then::close ? "close" : "close_late");
+    rawhttp::Server server([then](std::size_t, const RequestLine&) {
+      return Reply{rawhttp::response(200, R"({"result":"pending"})"), then};
+    });
+    ClientOptions options = options_for(server.base_url());
+    options.initial_backoff = ClientOptions{}.initial_backoff;  // what a lost race would wait: up to 0.5 s
+    options.max_backoff = ClientOptions{}.max_backoff;
+    CapturedLog log;
+    log.attach(options);
+    VideoTranslationClient client(options);
+    for (int call = 0; call < 20; ++call) {
+      const TranslationResult result = client.check_translation_status("job-1");
+      CHECK(result.status == TranslationStatus::pending);
+      CHECK(result.requests == 1);  // a resend on a fresh connection is not an attempt of its own
+    }
+    for (const auto& line : log.mentioning("retrying")) FAIL_CHECK(line);  // so no backoff was waited
+    CHECK(server.requests() == 20);
+    CHECK(server.connections() == 20);
+  }
+}
+
+TEST_CASE("keep-alive: a create on a connection the server closed is resent at once, with its Idempotency-Key") {
+  std::mutex mutex;
+  std::vector<std::string> keys;
+  rawhttp::Server server([&](std::size_t, const RequestLine& request) {
+    const auto at = request.head.find("Idempotency-Key: ");
+    std::lock_guard lock(mutex);
+    keys.push_back(at == std::string::npos ? "" : request.head.substr(at, request.head.find("\r\n", at) - at));
+    return Reply{rawhttp::response(200, R"({"job_id":"x"})"), Then::close_late};
+  });
+  ClientOptions options = options_for(server.base_url());
+  CapturedLog log;
+  log.attach(options);
+  VideoTranslationClient client(options);
+  for (int call = 0; call < 5; ++call) CHECK(client.create_translation_job() == "x");
+  for (const auto& line : log.mentioning("retrying")) FAIL_CHECK(line);
+  CHECK(server.requests() == 5);
+  std::lock_guard lock(mutex);
+  for (const auto& key : keys) CHECK(!key.empty());
+}
+
+TEST_CASE("keep-alive: a request the server read on a reused connection and closed unanswered is sent once more") {
+  rawhttp::Server server([](std::size_t n, const RequestLine&) {
+    if (n == 1) return Reply{"", Then::close};  // the second request, on the kept connection: read, no answer
+    return Reply{rawhttp::response(200, R"({"result":"completed"})")};
+  });
+  ClientOptions options = options_for(server.base_url());
+  CapturedLog log;
+  log.attach(options);
+  VideoTranslationClient client(options);
+  CHECK(client.check_translation_status("job-1").ok());
+  const TranslationResult second = client.check_translation_status("job-1");
+  CHECK(second.ok());
+  CHECK(second.requests == 1);
+  CHECK(log.mentioning("retrying").empty());
+  CHECK(server.requests() == 3);
+  CHECK(server.connections() == 2);
+}
+
+TEST_CASE("keep-alive: a request that fails on a fresh connection is not sent again by the transport") {
+  rawhttp::Server server([](std::size_t, const RequestLine&) { return Reply{"", Then::close}; });
+  ClientOptions options = options_for(server.base_url());
+  options.max_retries = 3;
+  VideoTranslationClient client(options);
+  const TranslationResult result = client.check_translation_status("job-1");
+  CHECK(result.status == TranslationStatus::error);
+  CHECK(result.requests == 4);
+  CHECK(server.requests() == 4);  // one request on the wire per counted attempt
+}
+
+TEST_CASE("keep-alive: a request that timed out on a reused connection is not sent again by the transport") {
+  rawhttp::Server server([](std::size_t n, const RequestLine&) {
+    if (n == 1) return Reply{"", Then::hang};  // the second request, on the kept connection: never answered
+    return Reply{rawhttp::response(200, R"({"result":"completed"})")};
+  });
+  VideoTranslationClient client(options_for(server.base_url()));
+  CHECK(client.check_translation_status("job-1").ok());
+  const TranslationResult second = client.check_translation_status("job-1");
+  CHECK(second.ok());
+  CHECK(second.requests == 2);  // the timeout was a counted failure; the client's retry answered
+  CHECK(server.requests() == 3);
 }

@@ -25,6 +25,7 @@ namespace rawhttp {
 enum class Then {
   keep_alive,  ///< wait for the next request on this connection
   close,       ///< close the connection cleanly
+  close_late,  ///< close once the next request starts to arrive, unread: a keep-alive close a reuse always races
   reset,       ///< close with an RST (SO_LINGER 0)
   hang,        ///< write nothing more and never close (until the client gives up or the server stops)
   trickle,     ///< write `bytes` one per `trickle_every`, then hang
@@ -95,6 +96,8 @@ class Server {
   [[nodiscard]] std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   /// Requests read so far.
   [[nodiscard]] std::size_t requests() const noexcept { return requests_; }
+  /// Connections accepted so far.
+  [[nodiscard]] std::size_t connections() const noexcept { return connections_; }
 
  private:
   static constexpr int poll_slice_ms = 20;  // how quickly a stopping server notices
@@ -105,6 +108,7 @@ class Server {
       if (::poll(&p, 1, poll_slice_ms) <= 0) continue;
       const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) continue;
+      ++connections_;
       std::lock_guard lock(mutex_);
       open_.push_back(fd);
       threads_.emplace_back([this, fd] { serve(fd); });
@@ -128,6 +132,9 @@ class Server {
     switch (reply.then) {
       case Then::keep_alive: return write_all(fd, reply.bytes);
       case Then::close: write_all(fd, reply.bytes); return false;
+      case Then::close_late:
+        if (write_all(fd, reply.bytes)) wait_readable(fd);
+        return false;  // closed with the request unread: the peer gets an RST
       case Then::reset: {
         write_all(fd, reply.bytes);
         const linger hard{1, 0};
@@ -161,6 +168,12 @@ class Server {
       }
     }
     return !stopping_;
+  }
+
+  /// Waits until the peer sends something (or hangs up), or the server stops.
+  void wait_readable(int fd) {
+    for (pollfd p{fd, POLLIN, 0}; !stopping_ && ::poll(&p, 1, poll_slice_ms) == 0;) {
+    }
   }
 
   /// Never answers; returns false once the peer hangs up or the server stops.
@@ -225,6 +238,7 @@ class Server {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> requests_{0};
+  std::atomic<std::size_t> connections_{0};
   std::mutex mutex_;
   std::vector<int> open_;
   std::vector<std::thread> threads_;

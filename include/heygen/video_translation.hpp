@@ -2628,17 +2628,45 @@ class HttplibTransport {
   }
 
   /// Sends one request on a pooled connection. Never throws for network trouble.
+  ///
+  /// A server may close a keep-alive connection after answering without saying so (no `Connection: close`);
+  /// cpp-httplib reconnects when it sees the close before sending, but when the close arrives just after, the
+  /// request meets a reset. A request that fails that way (on a reused socket, before any status line arrived,
+  /// neither cancelled nor timed out) is sent once more at once on a fresh connection, within the same timeout,
+  /// as curl and Go's net/http do: the caller sees one request. Safe for a create too: it carries an
+  /// Idempotency-Key.
   HttpResponse send(const HttpRequest& request) {
     const auto started = std::chrono::steady_clock::now();
+    const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     auto connection = pool_->acquire();
-    HttpResponse response = exchange(*connection, request, started);
-    pool_->release(std::move(connection), response.received());
-    return response;
+    Attempt attempt = exchange(*connection, request, started, timeout);
+    if (attempt.lost_to_close && !request.stop.stop_requested()) {
+      pool_->release(std::move(connection), false);
+      connection = pool_->open();
+      attempt = exchange(*connection, request, started, timeout);
+    }
+    pool_->release(std::move(connection), attempt.response.received());
+    return std::move(attempt.response);
   }
 
  private:
-  using Connection = std::unique_ptr<httplib::ClientImpl>;
   using SteadyTime = std::chrono::steady_clock::time_point;
+
+  /// One keep-alive connection. cpp-httplib opens a new socket by itself when the last one was closed (by
+  /// either side); `sockets` counts the sockets it opened, so a request can tell whether it went on a reused one.
+  struct Pooled {
+    std::unique_ptr<httplib::ClientImpl> client;
+    std::uint64_t sockets = 0;  // touched only by the thread holding the connection, inside its send()
+  };
+  using Connection = std::unique_ptr<Pooled>;
+
+  /// What one exchange on one connection came to.
+  struct Attempt {
+    HttpResponse response;
+    /// Failed on a reused socket before any status line arrived, neither cancelled nor out of time: most likely
+    /// the server closed the idle connection as the request went out, so it is worth sending again on a new one.
+    bool lost_to_close = false;
+  };
 
   /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
   /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
@@ -2785,13 +2813,15 @@ class HttplibTransport {
     /// The timer that ends requests overrunning their timeout.
     [[nodiscard]] Watchdog& watchdog() noexcept { return watchdog_; }
 
-   private:
-    /// A client built from host and port, not from a URL string: httplib's URL pattern takes only digits and
-    /// colons inside brackets, so "[2001:db8::1]" would silently become a host name.
+    /// The most a connect may take.
+    [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
+
+    /// A new connection, never an idle one. A client built from host and port, not from a URL string: httplib's
+    /// URL pattern takes only digits and colons inside brackets, so "[2001:db8::1]" would silently become a host.
     Connection open() const {
       const bool bracketed = base_.host.size() >= 2 && base_.host.front() == '[';
       const std::string host = bracketed ? base_.host.substr(1, base_.host.size() - 2) : base_.host;
-      Connection client;
+      std::unique_ptr<httplib::ClientImpl> client;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
       if (base_.scheme == "https") {
         auto tls = std::make_unique<httplib::SSLClient>(host, base_.port);
@@ -2805,9 +2835,14 @@ class HttplibTransport {
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
-      return client;
+      auto connection = std::make_unique<Pooled>();
+      // Called for every socket the client opens, on the thread sending through it; `Pooled` never moves.
+      client->set_socket_options([counted = connection.get()](socket_t) { ++counted->sockets; });
+      connection->client = std::move(client);
+      return connection;
     }
 
+   private:
     BaseUrl base_;
     std::size_t capacity_;
     std::chrono::milliseconds connect_timeout_;
@@ -2836,11 +2871,16 @@ class HttplibTransport {
   // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
   static constexpr std::chrono::milliseconds watchdog_grace{250};
 
-  HttpResponse exchange(httplib::ClientImpl& client, const HttpRequest& request,
-                        std::chrono::steady_clock::time_point started) const {
-    const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
-    client.set_read_timeout(timeout);
-    client.set_write_timeout(timeout);
+  /// Sends `request` on `connection` within what is left of `timeout` since `started`.
+  Attempt exchange(Pooled& connection, const HttpRequest& request, SteadyTime started,
+                   std::chrono::milliseconds timeout) const {
+    httplib::ClientImpl& client = *connection.client;
+    const auto left = std::max(
+        timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started),
+        std::chrono::milliseconds(1));
+    client.set_read_timeout(left);
+    client.set_write_timeout(left);
+    client.set_connection_timeout(std::min(pool_->connect_timeout(), left));
     httplib::Request out;
     out.method = request.method;
     out.path = request.target;
@@ -2854,6 +2894,8 @@ class HttplibTransport {
     std::atomic<bool> overran{false};
     httplib::Response in;
     httplib::Error error = httplib::Error::Success;
+    const bool had_socket = client.is_socket_open() != 0;
+    const std::uint64_t sockets_before = connection.sockets;
     const bool answered = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
       std::stop_callback abandon(request.stop, [&client] { client.stop(); });
@@ -2864,20 +2906,28 @@ class HttplibTransport {
       return client.send(out, in, error);  // this overload sends `out` as is; send(const Request&) copies it
     }();
     if (request.stop.stop_requested())
-      return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+      return {HttpResponse::failure(TransportError::cancelled, detail::cancelled_message)};
     if (overran && !answered)  // a response that arrived just as the timer fired still counts
-      return HttpResponse::failure(TransportError::timeout,
-                                   "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
+      return {HttpResponse::failure(TransportError::timeout, "request took longer than its timeout (" +
+                                                                 std::to_string(timeout.count()) + " ms)")};
     if (body.too_large)
-      return HttpResponse::failure(TransportError::body_too_large,
-                                   "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
-    if (!answered) return failure_of(error, std::chrono::steady_clock::now() - started, timeout);
+      return {HttpResponse::failure(TransportError::body_too_large,
+                                    "response body over max_body_bytes (" + std::to_string(body.cap) + ")")};
+    if (!answered) {
+      Attempt failed{failure_of(error, std::chrono::steady_clock::now() - started, timeout)};
+      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
+      const bool reused = had_socket && connection.sockets == sockets_before;
+      failed.lost_to_close = reused && failed.response.error == TransportError::reset &&
+                             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 &&
+                             body.text.empty();
+      return failed;
+    }
     HttpResponse response;
     response.status = in.status;
     response.headers.reserve(in.headers.size());
     for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
     response.body = std::move(body.text);
-    return response;
+    return {std::move(response)};
   }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
@@ -2888,7 +2938,8 @@ class HttplibTransport {
       case httplib::Error::ConnectionTimeout: return HttpResponse::failure(TransportError::timeout, detail);
       case httplib::Error::Read:
       case httplib::Error::Write:
-        // httplib reports a read timeout as a read error; the time taken tells them apart.
+        // httplib reports a read timeout as a read error; the time taken tells them apart (and a timeout is never
+        // sent again on a fresh connection: the server may be working on the request).
         return HttpResponse::failure(
             took + std::chrono::milliseconds(50) >= timeout ? TransportError::timeout : TransportError::reset, detail);
       // A handshake cut short is a broken connection like any other; a certificate that fails is not.
