@@ -33,6 +33,104 @@ namespace heygen {
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 
+namespace detail {
+
+/// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
+/// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
+/// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
+/// It cannot shorten a connect or a TLS handshake: httplib holds its socket lock through those, so a stop
+/// waits for them (they have timeouts of their own).
+class RequestWatchdog {
+ public:
+  using Ticket = std::pair<std::chrono::steady_clock::time_point, std::uint64_t>;
+
+  /// A timer that is disarmed when this goes out of scope, however the request ended (an exception too).
+  class Armed {
+   public:
+    Armed(RequestWatchdog& watchdog, std::chrono::steady_clock::time_point when, std::function<void()> action)
+        : watchdog_(watchdog), ticket_(watchdog.arm(when, std::move(action))) {}
+    Armed(const Armed&) = delete;
+    Armed& operator=(const Armed&) = delete;
+    ~Armed() { watchdog_.disarm(ticket_); }
+
+   private:
+    RequestWatchdog& watchdog_;
+    Ticket ticket_;
+  };
+
+  RequestWatchdog() = default;
+  RequestWatchdog(const RequestWatchdog&) = delete;
+  RequestWatchdog& operator=(const RequestWatchdog&) = delete;
+  ~RequestWatchdog() {
+    if (!thread_.joinable()) return;
+    thread_.request_stop();
+    thread_.join();
+  }
+
+ private:
+  /// Runs `action` at `when` unless disarmed first.
+  Ticket arm(std::chrono::steady_clock::time_point when, std::function<void()> action) {
+    std::lock_guard lock(mutex_);
+    // The thread first: if it cannot start, no timer is left behind pointing at the caller's stack.
+    if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    const Ticket ticket{when, next_id_++};
+    timers_.emplace(ticket, std::move(action));
+    // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
+    if (when < sleeping_until_) {
+      sleeping_until_ = when;
+      wake_.notify_one();
+    }
+    return ticket;
+  }
+
+  /// Cancels a timer. An action already running is waited for, so once this returns it is not running and
+  /// never will: the connection it would stop can safely go back to the pool.
+  void disarm(const Ticket& ticket) noexcept {
+    std::unique_lock lock(mutex_);
+    timers_.erase(ticket);
+    finished_.wait(lock, [&] { return running_ != ticket; });
+  }
+
+  /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
+  /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request.
+  void run(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (!stop.stop_requested()) {
+      if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
+        auto action = std::move(timers_.begin()->second);
+        running_ = timers_.begin()->first;
+        timers_.erase(timers_.begin());
+        lock.unlock();
+        action();
+        lock.lock();
+        running_.reset();
+        finished_.notify_all();
+        continue;
+      }
+      sleeping_until_ = timers_.empty() ? std::chrono::steady_clock::time_point::max() : timers_.begin()->first.first;
+      const std::chrono::steady_clock::time_point until = sleeping_until_;
+      const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
+      if (until == std::chrono::steady_clock::time_point::max())
+        wake_.wait(lock, stop, woken);
+      else
+        wake_.wait_until(lock, stop, until, woken);
+      sleeping_until_ = std::chrono::steady_clock::time_point::min();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::condition_variable finished_;  // an action ended
+  std::map<Ticket, std::function<void()>> timers_;
+  std::optional<Ticket> running_{};  // the timer whose action runs now, outside the lock
+  std::uint64_t next_id_ = 0;
+  std::chrono::steady_clock::time_point sleeping_until_ =
+      std::chrono::steady_clock::time_point::max();  // when the thread wakes by itself; min() while awake
+  std::jthread thread_;                              // last: it uses the members above
+};
+
+}  // namespace detail
+
 /// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
 /// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
 class HttplibTransport {
@@ -83,98 +181,7 @@ class HttplibTransport {
     bool lost_to_close = false;
   };
 
-  /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
-  /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
-  /// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
-  /// It cannot shorten a connect or a TLS handshake: httplib holds its socket lock through those, so a stop
-  /// waits for them (they have timeouts of their own).
-  class Watchdog {
-   public:
-    using Ticket = std::pair<SteadyTime, std::uint64_t>;
-
-    /// A timer that is disarmed when this goes out of scope, however the request ended (an exception too).
-    class Armed {
-     public:
-      Armed(Watchdog& watchdog, SteadyTime when, std::function<void()> action)
-          : watchdog_(watchdog), ticket_(watchdog.arm(when, std::move(action))) {}
-      Armed(const Armed&) = delete;
-      Armed& operator=(const Armed&) = delete;
-      ~Armed() { watchdog_.disarm(ticket_); }
-
-     private:
-      Watchdog& watchdog_;
-      Ticket ticket_;
-    };
-
-    Watchdog() = default;
-    Watchdog(const Watchdog&) = delete;
-    Watchdog& operator=(const Watchdog&) = delete;
-    ~Watchdog() {
-      if (!thread_.joinable()) return;
-      thread_.request_stop();
-      thread_.join();
-    }
-
-   private:
-    /// Runs `action` at `when` unless disarmed first.
-    Ticket arm(SteadyTime when, std::function<void()> action) {
-      std::lock_guard lock(mutex_);
-      // The thread first: if it cannot start, no timer is left behind pointing at the caller's stack.
-      if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-      const Ticket ticket{when, next_id_++};
-      timers_.emplace(ticket, std::move(action));
-      // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
-      if (when < sleeping_until_) {
-        sleeping_until_ = when;
-        wake_.notify_one();
-      }
-      return ticket;
-    }
-
-    /// Cancels a timer. An action already running is waited for, so once this returns it is not running and
-    /// never will: the connection it would stop can safely go back to the pool.
-    void disarm(const Ticket& ticket) noexcept {
-      std::unique_lock lock(mutex_);
-      timers_.erase(ticket);
-      finished_.wait(lock, [&] { return running_ != ticket; });
-    }
-
-    /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
-    /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request.
-    void run(std::stop_token stop) {
-      std::unique_lock lock(mutex_);
-      while (!stop.stop_requested()) {
-        if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
-          auto action = std::move(timers_.begin()->second);
-          running_ = timers_.begin()->first;
-          timers_.erase(timers_.begin());
-          lock.unlock();
-          action();
-          lock.lock();
-          running_.reset();
-          finished_.notify_all();
-          continue;
-        }
-        sleeping_until_ = timers_.empty() ? SteadyTime::max() : timers_.begin()->first.first;
-        const SteadyTime until = sleeping_until_;
-        const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
-        if (until == SteadyTime::max())
-          wake_.wait(lock, stop, woken);
-        else
-          wake_.wait_until(lock, stop, until, woken);
-        sleeping_until_ = SteadyTime::min();
-      }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable_any wake_;
-    std::condition_variable finished_;  // an action ended
-    std::map<Ticket, std::function<void()>> timers_;
-    std::optional<Ticket> running_{};  // the timer whose action runs now, outside the lock
-    std::uint64_t next_id_ = 0;
-    SteadyTime sleeping_until_ = SteadyTime::max();  // when the thread wakes by itself; min() while awake
-    std::jthread thread_;                            // last: it uses the members above
-  };
+  using Watchdog = detail::RequestWatchdog;
 
   /// cpp-httplib 0.11 writes without MSG_NOSIGNAL: a server closing mid-request would kill the process with
   /// SIGPIPE. Ignore it, unless the program installed its own handler (or defined HEYGEN_VT_KEEP_SIGPIPE).
