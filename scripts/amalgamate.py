@@ -17,12 +17,12 @@ OUTPUT = ROOT / "include" / "heygen" / "video_translation.hpp"
 # Dependency order: each part uses only parts before it.
 PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
-    "protocol", "tracker_protocol", "sender", "job_poller", "status_looks", "schedule", "bulk_poller", "client",
+    "protocol", "tracker_protocol", "heygen_v3_protocol", "sender", "job_poller", "status_looks", "schedule", "bulk_poller", "client",
     "transport_httplib",
 ]
 
 BANNER = "// " + "-" * 117
-LOCAL_INCLUDE = re.compile(r'^#include "heygen/vt/[a-z_]+\.hpp"$')
+LOCAL_INCLUDE = re.compile(r'^#include "heygen/vt/[a-z0-9_]+\.hpp"$')
 SYSTEM_INCLUDE = re.compile(r"^#include <([^>]+)>$")
 
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "heygen/vt/bulk_poller.hpp"
+#include "heygen/vt/heygen_v3_protocol.hpp"
 #include "heygen/vt/job_poller.hpp"
 #include "heygen/vt/options.hpp"
 #include "heygen/vt/policies.hpp"
@@ -76,16 +77,35 @@ class BasicVideoTranslationClient {
     HttpRequest request = core_->sender.blank_request();
     core_->protocol.create_request(request, input, detail::random_key());
     OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
-    if (!response) throw creation_error(call, response.failure());
+    if (!response) throw call_error("create_translation_job", call, response.failure());
     OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
-    if (!ids) throw creation_error(call, ids.failure());
-    if (ids->empty()) throw creation_error(call, {FailureCause::bad_response, "the answer named no job"});
+    if (!ids) throw call_error("create_translation_job", call, ids.failure());
+    if (ids->empty())
+      throw call_error("create_translation_job", call, {FailureCause::bad_response, "the answer named no job"});
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
              (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
              std::to_string(call.requests) + " requests)";
     });
     return std::move(ids).value();
+  }
+
+  /// The languages the server translates into (names to use in output_languages), for protocols that list them.
+  /// Throws TranslationError when the list cannot be had.
+  std::vector<std::string> list_languages(std::stop_token stop = {}) requires
+      requires(const P& protocol, HttpRequest& out, const HttpResponse& response) {
+    protocol.languages_request(out);
+    { protocol.read_languages(response) } -> std::same_as<OrFailure<std::vector<std::string>>>;
+  }
+  {
+    CallState call = core_->sender.begin({}, std::move(stop));
+    HttpRequest request = core_->sender.blank_request();
+    core_->protocol.languages_request(request);
+    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
+    if (!response) throw call_error("list_languages", call, response.failure());
+    OrFailure<std::vector<std::string>> languages = core_->protocol.read_languages(response.value());
+    if (!languages) throw call_error("list_languages", call, languages.failure());
+    return std::move(languages).value();
   }
 
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
@@ -203,8 +223,9 @@ class BasicVideoTranslationClient {
     return [&transport](const ClientOptions&) { return std::move(transport); };
   }
 
-  static TranslationError creation_error(const CallState& call, const Failure& failure) {
-    return {failure.cause, "create_translation_job: " + failure.message, call.last_http_status, call.requests};
+  /// The exception a call that has no result to return throws: `what` names the call.
+  static TranslationError call_error(std::string_view what, const CallState& call, const Failure& failure) {
+    return {failure.cause, std::string(what) + ": " + failure.message, call.last_http_status, call.requests};
   }
 
   static ClientOptions checked(ClientOptions options) {
@@ -232,6 +253,7 @@ class BasicVideoTranslationClient {
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
     require(options.connection_pool_size > 0, "connection_pool_size must be positive");
     require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
+    require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
     for (const auto& header : options.extra_headers)
       require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
                   header.name.find(':') == std::string::npos,

@@ -46,6 +46,7 @@ struct ClientOptions {
   Seconds connect_timeout{5.0};   ///< Budget for opening a connection (bundled transport).
   std::size_t max_body_bytes = HEYGEN_VT_DEFAULT_MAX_BODY_BYTES;  ///< Cap on a response body (bundled transport).
   std::string bearer_token{};               ///< Sent as `Authorization: Bearer ...` when non-empty; never logged.
+  std::string api_key{};                    ///< Sent as `X-Api-Key` when non-empty (HeyGen's API); never logged.
   std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
   Endpoints endpoints{};                    ///< Paths of the server's endpoints.
   bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).

@@ -148,11 +148,12 @@ class Sender {
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
 
  private:
-  /// The headers every request carries: the caller's extras, Accept and the token.
+  /// The headers every request carries: the caller's extras, Accept and the credentials.
   static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
     std::vector<HttpHeader> headers = options.extra_headers;
     headers.push_back({"Accept", "application/json"});
     if (!options.bearer_token.empty()) headers.push_back({"Authorization", "Bearer " + options.bearer_token});
+    if (!options.api_key.empty()) headers.push_back({"X-Api-Key", options.api_key});
     return headers;
   }
 

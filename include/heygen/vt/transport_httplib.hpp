@@ -379,6 +379,9 @@ class HttplibTransport {
 /// The client on the bundled cpp-httplib transport and the real clock: the one most callers want.
 using VideoTranslationClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock>;
 
+/// The client for HeyGen's v3 API on the bundled transport; build it with heygen_v3_options(api_key).
+using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, HeyGenV3Protocol>;
+
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 }  // namespace heygen

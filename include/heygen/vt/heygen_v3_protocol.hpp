@@ -1,0 +1,367 @@
+// HeyGenV3Protocol: HeyGen's v3 video-translation API, and TranslationRequest, what a create takes.
+#pragma once
+
+#include "heygen/vt/detail.hpp"
+#include "heygen/vt/json.hpp"
+#include "heygen/vt/options.hpp"
+#include "heygen/vt/policies.hpp"
+#include "heygen/vt/protocol.hpp"
+#include "heygen/vt/url.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <picojson.h>
+
+namespace heygen {
+
+/// One translation to create on HeyGen: a source video (a URL or an uploaded asset's id) and the languages to
+/// translate it into (names from the languages list, e.g. "Spanish (Spain)"), one job each. Typed fields for what
+/// most callers set; any other documented field goes in `extra_fields` as JSON text, without a new release.
+struct TranslationRequest {
+  std::string video_url{};                      ///< Public HTTPS URL of the source video (or set video_asset_id).
+  std::string video_asset_id{};                 ///< HeyGen asset id of the source video (or set video_url).
+  std::vector<std::string> output_languages{};  ///< Target languages; one job is created per language.
+  std::optional<std::string> title{};           ///< Display title.
+  std::optional<std::string> input_language{};  ///< Source language; auto-detected when absent.
+  std::optional<std::string> mode{};            ///< "speed" (HeyGen's default) or "precision".
+  std::optional<bool> translate_audio_only{};   ///< Translate the audio only, keep the video.
+  std::optional<int> speaker_num{};             ///< Number of speakers, for better separation.
+  std::optional<bool> enable_caption{};         ///< Also make captions (their URLs come with the result).
+  std::optional<std::string> callback_url{};    ///< Webhook URL HeyGen notifies when the job ends.
+  std::optional<std::string> callback_id{};     ///< Echoed back in the webhook.
+  std::map<std::string, std::string>
+      extra_fields{};  ///< Other body fields: name → JSON text, e.g. {"start_time", "12.5"}.
+
+  /// A request for `video_url` into `languages`.
+  static TranslationRequest from_url(std::string video_url, std::vector<std::string> languages) {
+    TranslationRequest request;
+    request.video_url = std::move(video_url);
+    request.output_languages = std::move(languages);
+    return request;
+  }
+};
+
+/// HeyGen's v3 wire format: bodies under `data`, errors as `{"error": {"code", "message"}}`. Every reader is
+/// total: bad input gives an error value, never a crash.
+namespace v3 {
+
+/// Most ids one `/statuses` request may name.
+inline constexpr std::size_t max_status_ids = 100;
+/// The query parameter that carries a `next_token` (UNCERTAIN in HeyGen's published schema; `token` as on its
+/// other paged endpoints).
+inline constexpr std::string_view page_parameter = "token";
+
+/// A JSON value of a request, checked: an object member's name and its JSON text.
+inline picojson::value parse_extra_field(const std::string& name, const std::string& text) {
+  picojson::value value;
+  std::string error;
+  const char* begin = text.data();
+  json::ValueContext context(&value);
+  const char* stop = begin;
+  try {
+    stop = picojson::_parse(context, begin, begin + text.size(), &error);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  while (stop != begin + text.size() && (*stop == ' ' || *stop == '\n' || *stop == '\t' || *stop == '\r')) ++stop;
+  if (!error.empty() || stop != begin + text.size())
+    throw std::invalid_argument("heygen: extra_fields[\"" + detail::excerpt(name) + "\"] is not one JSON value");
+  return value;
+}
+
+/// The source: `{"type": "url", "url": ...}` or `{"type": "asset_id", "asset_id": ...}`.
+inline picojson::value video_source(const TranslationRequest& request) {
+  if (request.video_url.empty() == request.video_asset_id.empty())
+    throw std::invalid_argument("heygen: a translation needs exactly one of video_url and video_asset_id");
+  picojson::object video;
+  const bool by_url = !request.video_url.empty();
+  video["type"] = picojson::value(by_url ? "url" : "asset_id");
+  video[by_url ? "url" : "asset_id"] = picojson::value(by_url ? request.video_url : request.video_asset_id);
+  return picojson::value(std::move(video));
+}
+
+/// Sets `body[name]` from an optional field, when it is set.
+template <class T>
+void put(picojson::object& body, const char* name, const std::optional<T>& field) {
+  if (!field) return;
+  if constexpr (std::is_same_v<T, int>)
+    body[name] = picojson::value(static_cast<double>(*field));
+  else
+    body[name] = picojson::value(*field);
+}
+
+/// The create body; throws std::invalid_argument for a request HeyGen would refuse for its shape.
+inline std::string create_body(const TranslationRequest& request) {
+  if (request.output_languages.empty())
+    throw std::invalid_argument("heygen: a translation needs at least one output language");
+  picojson::object body;
+  body["video"] = video_source(request);
+  picojson::array languages;
+  for (const auto& language : request.output_languages) {
+    if (language.empty()) throw std::invalid_argument("heygen: an output language is empty");
+    languages.emplace_back(language);
+  }
+  body["output_languages"] = picojson::value(std::move(languages));
+  put(body, "title", request.title);
+  put(body, "input_language", request.input_language);
+  put(body, "mode", request.mode);
+  put(body, "translate_audio_only", request.translate_audio_only);
+  put(body, "speaker_num", request.speaker_num);
+  put(body, "enable_caption", request.enable_caption);
+  put(body, "callback_url", request.callback_url);
+  put(body, "callback_id", request.callback_id);
+  for (const auto& [name, text] : request.extra_fields) {
+    if (body.count(name) != 0)
+      throw std::invalid_argument("heygen: extra_fields[\"" + detail::excerpt(name) + "\"] repeats a typed field");
+    body[name] = parse_extra_field(name, text);
+  }
+  return picojson::value(std::move(body)).serialize();
+}
+
+/// `{"error": {"code", "message"}}` in words: "HTTP 401 unauthorized: Invalid API key".
+inline std::string describe(const HttpResponse& response) {
+  std::string text = "HTTP " + std::to_string(response.status);
+  picojson::value document;
+  if (json::parse_object(response.body, document)) return text;
+  const auto& error = document.get("error");
+  if (!error.is<picojson::object>()) return text;
+  if (auto code = json::string_field(error.get<picojson::object>(), "code")) text += " " + detail::excerpt(*code, 60);
+  if (auto message = json::string_field(error.get<picojson::object>(), "message"))
+    text += ": " + detail::excerpt(*message, 200);
+  return text;
+}
+
+/// The error code of an error answer, if it has one.
+inline std::optional<std::string> error_code(const HttpResponse& response) {
+  picojson::value document;
+  if (json::parse_object(response.body, document)) return std::nullopt;
+  const auto& error = document.get("error");
+  if (!error.is<picojson::object>()) return std::nullopt;
+  return json::string_field(error.get<picojson::object>(), "code");
+}
+
+/// The `data` member of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
+inline OrFailure<picojson::value> data_of(const HttpResponse& response) {
+  if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
+  picojson::value document;
+  if (auto problem = json::parse_object(response.body, document)) return Failure{FailureCause::bad_response, *problem};
+  auto& object = document.get<picojson::object>();
+  const auto data = object.find("data");
+  if (data == object.end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+  return std::move(data->second);
+}
+
+/// A failed job's message: `failure_message`, else the `error` object's message or code.
+inline std::string failure_message(const picojson::object& entry) {
+  if (auto message = json::string_field(entry, "failure_message")) return detail::excerpt(*message, 200);
+  const auto error = entry.find("error");
+  if (error != entry.end() && error->second.is<picojson::object>()) {
+    const auto& details = error->second.get<picojson::object>();
+    for (const char* name : {"message", "code"})
+      if (auto text = json::string_field(details, name)) return detail::excerpt(*text, 200);
+  }
+  if (error != entry.end() && error->second.is<std::string>())
+    return detail::excerpt(error->second.get<std::string>(), 200);
+  return "the translation failed";
+}
+
+/// What a completed job produced: the fields the server gave (null or absent ones stay empty).
+inline JobOutputs outputs_of(const picojson::object& entry) {
+  JobOutputs outputs;
+  outputs.video_url = json::string_field(entry, "video_url");
+  outputs.audio_url = json::string_field(entry, "audio_url");
+  for (const char* name : {"srt_caption_url", "vtt_caption_url"})
+    if (auto url = json::string_field(entry, name)) outputs.caption_urls.push_back(std::move(*url));
+  outputs.output_language = json::string_field(entry, "output_language");
+  const auto duration = entry.find("duration");
+  if (duration != entry.end()) outputs.duration_seconds = json::number_value(duration->second, 0.0, 1e7);
+  return outputs;
+}
+
+/// A job's status word and the rest of its entry as a StatusAnswer; any word HeyGen does not document is a
+/// definite, named failure, never pending forever.
+inline StatusAnswer answer_for(std::string_view word, const picojson::object& entry) {
+  StatusAnswer answer;
+  if (word == "pending" || word == "running" || word == "queued" || word == "processing") return answer;
+  if (word == "completed") {
+    answer.status = TranslationStatus::completed;
+    answer.outputs = outputs_of(entry);
+    return answer;
+  }
+  answer.status = TranslationStatus::error;
+  if (word == "failed") {
+    answer.cause = FailureCause::job_failed;
+    answer.error_message = failure_message(entry);
+  } else if (word == "not_found") {
+    answer.cause = FailureCause::unknown_job;
+    answer.error_message = "not_found: the server knows no such translation";
+  } else {
+    answer.cause = FailureCause::unexpected_result;
+    answer.error_message = "server answered status \"" + detail::excerpt(word) + "\"";
+  }
+  return answer;
+}
+
+/// Reads one job's `data` object.
+inline OrFailure<StatusAnswer> read_job(const picojson::value& data) {
+  if (!data.is<picojson::object>()) return Failure{FailureCause::bad_response, "\"data\" is not an object"};
+  const auto& entry = data.get<picojson::object>();
+  const auto word = json::string_field(entry, "status");
+  if (!word) return Failure{FailureCause::bad_response, "no \"status\" string in the answer"};
+  return answer_for(*word, entry);
+}
+
+/// Reads a `/statuses` page; entries without an id or a status word are left out (looked at again).
+inline OrFailure<ManyStatusAnswer> read_statuses(const picojson::value& data, const picojson::object& document) {
+  if (!data.is<picojson::array>()) return Failure{FailureCause::bad_response, "\"data\" is not an array"};
+  ManyStatusAnswer page;
+  for (const auto& item : data.get<picojson::array>()) {
+    if (!item.is<picojson::object>()) continue;
+    const auto& entry = item.get<picojson::object>();
+    auto id = json::string_field(entry, "video_id");
+    const auto word = json::string_field(entry, "status");
+    if (!id || !word) continue;
+    page.answers.emplace_back(std::move(*id), answer_for(*word, entry));
+  }
+  const auto more = document.find("has_more");
+  const bool has_more = more != document.end() && more->second.is<bool>() && more->second.get<bool>();
+  if (has_more) page.next_page = json::string_field(document, "next_token").value_or("");
+  return page;
+}
+
+}  // namespace v3
+
+/// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
+/// language), `GET /v3/video-translations/{id}`, `GET /v3/video-translations/statuses` (up to 100 ids a request,
+/// paged), the languages list and the error envelope. Authenticate with ClientOptions::api_key (X-Api-Key) or
+/// bearer_token. HeyGen holds no long polls: a hold is never asked.
+class HeyGenV3Protocol {
+ public:
+  /// A create takes a TranslationRequest.
+  using create_input = TranslationRequest;
+
+  /// Reads the base URL's path prefix from the options.
+  explicit HeyGenV3Protocol(const ClientOptions& options) : prefix_(BaseUrl::parse(options.base_url).prefix) {}
+
+  /// `POST /v3/video-translations` with the request's JSON and the Idempotency-Key; throws std::invalid_argument
+  /// for a request without exactly one video source or without languages, or with an extra field that is not
+  /// JSON.
+  void create_request(HttpRequest& out, const TranslationRequest& input, std::string_view idempotency_key) const {
+    out.body = v3::create_body(input);
+    out.method = "POST";
+    out.target = prefix_ + "/v3/video-translations";
+    out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
+    out.headers.push_back({"Content-Type", "application/json"});
+  }
+
+  /// `{"data": {"video_translation_ids": [...]}}` → the ids, one per language.
+  [[nodiscard]] OrFailure<std::vector<std::string>> read_created(const HttpResponse& response) const {
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    const auto& ids = data->get("video_translation_ids");
+    if (!ids.is<picojson::array>()) return Failure{FailureCause::bad_response, "no \"video_translation_ids\" array"};
+    std::vector<std::string> out;
+    for (const auto& id : ids.get<picojson::array>()) {
+      if (!id.is<std::string>() || id.get<std::string>().empty())
+        return Failure{FailureCause::bad_response, "a video translation id is not a non-empty string"};
+      out.push_back(id.get<std::string>());
+    }
+    return out;
+  }
+
+  /// `GET /v3/video-translations/{id}`.
+  void status_request(HttpRequest& out, std::string_view job_id, Seconds) const {
+    out.method = "GET";
+    out.target = prefix_ + "/v3/video-translations/";
+    detail::append_percent_encoded(out.target, job_id);
+  }
+
+  /// One job's `data`; 404 is an unknown job.
+  [[nodiscard]] OrFailure<StatusAnswer> read_status(const HttpResponse& response) const {
+    if (response.status == 404) return Failure{FailureCause::unknown_job, v3::describe(response)};
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    return v3::read_job(data.value());
+  }
+
+  /// Ids one `/statuses` request names.
+  [[nodiscard]] std::size_t many_status_limit() const noexcept { return v3::max_status_ids; }
+
+  /// `GET /v3/video-translations/statuses?video_translation_ids=a,b,c` (each id percent-encoded), and the page
+  /// token after the first page.
+  void many_status_request(HttpRequest& out, std::span<const std::string* const> job_ids, std::string_view page,
+                           Seconds) const {
+    out.method = "GET";
+    out.target = prefix_ + "/v3/video-translations/statuses?video_translation_ids=";
+    for (std::size_t i = 0; i < job_ids.size(); ++i) {
+      if (i > 0) out.target += ',';
+      detail::append_percent_encoded(out.target, *job_ids[i]);
+    }
+    if (!page.empty()) append_query(out.target, v3::page_parameter, detail::percent_encode(page));
+  }
+
+  /// `{"data": [{video_id, status, error}, ...], "has_more", "next_token"}`.
+  [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
+    if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
+    picojson::value document;
+    if (auto problem = json::parse_object(response.body, document))
+      return Failure{FailureCause::bad_response, *problem};
+    const auto& object = document.get<picojson::object>();
+    const auto data = object.find("data");
+    if (data == object.end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+    return v3::read_statuses(data->second, object);
+  }
+
+  /// No answer (but an oversized body or a failed certificate), 408, 429, 5xx, and 409 `request_in_progress`
+  /// (the same Idempotency-Key still in flight). 400, 401, 402 and 403 end the call at once.
+  [[nodiscard]] bool retryable(const HttpResponse& response) const {
+    if (response.received() && response.status == 409) return v3::error_code(response) == "request_in_progress";
+    return RetryPolicy::retryable(response);
+  }
+
+  /// "HTTP 402 insufficient_credit: <message>".
+  [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
+
+  /// `GET /v3/video-translations/languages`.
+  void languages_request(HttpRequest& out) const {
+    out.method = "GET";
+    out.target = prefix_ + "/v3/video-translations/languages";
+  }
+
+  /// `{"data": {"languages": [...]}}` → the language names.
+  [[nodiscard]] OrFailure<std::vector<std::string>> read_languages(const HttpResponse& response) const {
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    const auto& languages = data->get("languages");
+    if (!languages.is<picojson::array>()) return Failure{FailureCause::bad_response, "no \"languages\" array"};
+    std::vector<std::string> out;
+    for (const auto& language : languages.get<picojson::array>())
+      if (language.is<std::string>()) out.push_back(language.get<std::string>());
+    return out;
+  }
+
+ private:
+  std::string prefix_;
+};
+
+/// Options for HeyGen's API with `api_key`: its base URL, and a deadline and polling that fit jobs of minutes
+/// (most translations take 5–15 minutes; HeyGen calls a job stuck after an hour).
+inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url = "https://api.heygen.com") {
+  ClientOptions options;
+  options.base_url = std::move(base_url);
+  options.api_key = std::move(api_key);
+  options.max_timeout = Seconds(3600);
+  return options;
+}
+
+}  // namespace heygen
