@@ -9,7 +9,7 @@ source scripts/lib.sh
 
 ensure_packages || exit 1
 build=build/cli-check
-targets=(examples/heygen-vt examples/status_server examples/usage examples/custom_transport examples/bulk_callback
+targets=(examples/heygen-vt sim/status_server examples/usage examples/custom_transport examples/bulk_callback
   examples/cancellation)
 configure_build "$build" g++ --buildtype=debug || exit 1  # -O0: half the compile time, and speed is not measured here
 ninja -j 2 -C "$build" "${targets[@]}" || exit 1
@@ -69,7 +69,7 @@ print(json.load(urllib.request.urlopen(sys.argv[1] + "/stats"))["totals"]["statu
 # created_ids: the ids of `heygen-vt create --json` output in $out, space-separated.
 created_ids() { python3 -c 'import json, sys; print(" ".join(j["id"] for j in json.load(sys.stdin)))' <<<"$out"; }
 
-status_server="$build/examples/status_server"
+status_server="$build/sim/status_server"
 
 echo "--- examples"
 for example in usage custom_transport bulk_callback cancellation; do
