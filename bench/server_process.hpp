@@ -14,12 +14,12 @@
 
 namespace bench {
 
-/// The status_server program beside this benchmark in the build tree: <build>/examples/status_server.
+/// The status_server program beside this benchmark in the build tree: <build>/sim/status_server.
 inline std::string default_server_path(const char* argv0) {
   std::string self(argv0);
   const auto slash = self.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : self.substr(0, slash);
-  return dir + "/../examples/status_server";
+  return dir + "/../sim/status_server";
 }
 
 /// A status_server child on an ephemeral loopback port; SIGTERM and reaped on destruction.

@@ -8,5 +8,5 @@ source scripts/lib.sh
 
 ensure_packages
 configure_build build/release g++ --buildtype=release >&2
-ninja -C build/release examples/demo >&2
-exec build/release/examples/demo "$@"
+ninja -C build/release tools/demo/demo >&2
+exec build/release/tools/demo/demo "$@"

@@ -9,7 +9,7 @@ source scripts/lib.sh
 
 ensure_packages || exit 1
 build=build/cli-check
-targets=(examples/heygen-vt examples/status_server examples/usage examples/custom_transport examples/bulk_callback
+targets=(tools/heygen-vt/heygen-vt sim/status_server examples/usage examples/custom_transport examples/bulk_callback
   examples/cancellation)
 configure_build "$build" g++ --buildtype=debug || exit 1  # -O0: half the compile time, and speed is not measured here
 ninja -j 2 -C "$build" "${targets[@]}" || exit 1
@@ -48,7 +48,7 @@ start_server() {
 
 # vt ARGS...: runs heygen-vt with a bounded run time; sets $out (stdout), $err (stderr) and $rc.
 vt() {
-  timeout 60 "$build/examples/heygen-vt" "$@" >"$work/vt.out" 2>"$work/vt.err"
+  timeout 60 "$build/tools/heygen-vt/heygen-vt" "$@" >"$work/vt.out" 2>"$work/vt.err"
   rc=$?
   out=$(cat "$work/vt.out")
   err=$(cat "$work/vt.err")
@@ -69,7 +69,7 @@ print(json.load(urllib.request.urlopen(sys.argv[1] + "/stats"))["totals"]["statu
 # created_ids: the ids of `heygen-vt create --json` output in $out, space-separated.
 created_ids() { python3 -c 'import json, sys; print(" ".join(j["id"] for j in json.load(sys.stdin)))' <<<"$out"; }
 
-status_server="$build/examples/status_server"
+status_server="$build/sim/status_server"
 
 echo "--- examples"
 for example in usage custom_transport bulk_callback cancellation; do
@@ -131,7 +131,7 @@ check "status --json: pending" json 'all(j["status"] == "pending" for j in jobs)
 # Interrupt once the tool is tracking: its handler is in place before its first status request.
 before=$(status_requests "$url")
 # shellcheck disable=SC2086
-timeout 60 "$build/examples/heygen-vt" --url "$url" --json wait $ids >"$work/vt.out" 2>"$work/vt.err" &
+timeout 60 "$build/tools/heygen-vt/heygen-vt" --url "$url" --json wait $ids >"$work/vt.out" 2>"$work/vt.err" &
 waiter=$!
 for _ in $(seq 100); do
   [ "$(status_requests "$url")" -gt "$before" ] && break

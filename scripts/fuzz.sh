@@ -3,10 +3,9 @@
 # time on a copy of its seed corpus (the repository is never written to). Prints the executions per target and
 # fails when a target finds a crash, a sanitizer error or a broken invariant.
 #
-#   bash scripts/fuzz.sh [--seconds N] [--strict] [TARGET...]
+#   bash scripts/fuzz.sh [--seconds N] [TARGET...]
 #
 #   --seconds N   fuzzing time per target (default 20, or $FUZZ_SECONDS)
-#   --strict      known, reported findings (see tests/fuzz/fuzz_support.hpp) fail the run too
 #   TARGET        protocol, retry_after, url (default: all three)
 #
 # A finding's input is printed in hex and kept in the temporary folder named at the end; to replay it:
@@ -16,14 +15,12 @@ cd "$(dirname "$0")/.." || exit 1
 source scripts/lib.sh
 
 seconds=${FUZZ_SECONDS:-20}
-strict=0
 targets=()
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
-    --strict) strict=1; shift ;;
     protocol|retry_after|url) targets+=("$1"); shift ;;
-    *) echo "usage: $0 [--seconds N] [--strict] [protocol|retry_after|url]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [protocol|retry_after|url]..." >&2; exit 2 ;;
   esac
 done
 [ ${#targets[@]} -eq 0 ] && targets=(protocol retry_after url)
@@ -37,7 +34,6 @@ work=$(mktemp -d)
 keep_work=0
 trap '[ "$keep_work" = 1 ] || rm -rf "$work"' EXIT
 
-export FUZZ_STRICT=$strict
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
@@ -68,7 +64,6 @@ fuzz_one() {
   stopped=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1 runs, stopped at a finding/p' "$dir/log")
   printf 'fuzz_%-12s %s, corpus %d -> %d inputs\n' "$target" "${runs:-${stopped:-no runs}}" "$seeds" \
     "$(find "$dir/corpus" -type f | wc -l)"
-  grep -h '^known finding still present' "$dir/log" | sed 's/^/  /'
   if [ "$rc" -ne 0 ] || [ -z "$runs" ] || compgen -G "$dir/crash-*" >/dev/null; then
     echo "fuzz_$target: FINDING (exit $rc); the end of its log:"
     grep -vE '^#[0-9]+|^INFO:' "$dir/log" | tail -n 40 | sed 's/^/  /'

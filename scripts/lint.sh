@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lint: clang-format --dry-run over every *.hpp/*.cpp under include/ examples/ tests/ bench/ (style: .clang-format),
+# Lint: clang-format over every *.hpp/*.cpp under include/ examples/ sim/ tools/ tests/ bench/ (style: .clang-format),
 # then clang-tidy (checks: .clang-tidy) over every .cpp the build compiles, read from the compile_commands.json of a
 # clang++ build folder of its own (LINT_BUILD_DIR, default build/lint). Any finding fails: exits non-zero.
 # Prints one line per tool and the time taken. Safe to re-run: the folder is reconfigured, not recreated.
@@ -12,7 +12,7 @@ build_dir=${LINT_BUILD_DIR:-build/lint}
 started=$SECONDS
 status=0
 
-mapfile -t sources < <(find include examples tests bench -type f \( -name '*.hpp' -o -name '*.cpp' \) | sort)
+mapfile -t sources < <(find include examples sim tools tests bench -type f \( -name '*.hpp' -o -name '*.cpp' \) | sort)
 unformatted=0
 for source in "${sources[@]}"; do
   # Compared by output, not --dry-run: clang-format 14 flags `}  // TEST_SUITE("x")` comments it would rewrite

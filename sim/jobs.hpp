@@ -1,0 +1,122 @@
+// Jobs and faults as the simulator keeps them: the random draws that fix a job at creation, what a status
+// answer reports, the counters, and the kinds of injected fault.
+#ifndef HEYGEN_SIM_JOBS_HPP
+#define HEYGEN_SIM_JOBS_HPP
+
+#include "options.hpp"
+#include "stats.hpp"
+#include "support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace heygen::sim::detail {
+
+/// The error_message of jobs whose outcome is error.
+inline constexpr std::string_view failure_message = "simulated translation failure";
+
+/// Random numbers with our own transforms, so a seed gives the same jobs with every standard library.
+class Rng {
+ public:
+  /// Seeds the engine.
+  explicit Rng(std::uint64_t seed) : engine_(seed) {}
+  /// Uniform in [0, 1).
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  /// Uniform in [lo, hi).
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  /// Standard normal (Box-Muller).
+  double normal() {
+    const double u1 = 1.0 - uniform();  // (0, 1]: log stays finite
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+/// One draw from the distribution, in seconds, clamped to [0, max_span_s].
+inline double sample_seconds(const DurationDistribution& d, Rng& rng) {
+  double s = d.a;
+  if (d.kind == DurationDistribution::Kind::uniform) s = rng.uniform(d.a, d.b);
+  if (d.kind == DurationDistribution::Kind::lognormal) s = d.a * std::exp(d.b * rng.normal());
+  return std::isfinite(s) ? std::clamp(s, 0.0, max_span_s) : max_span_s;
+}
+
+/// Status a job reports.
+enum class JobState { pending, completed, error };
+
+/// The wire name of a state.
+inline std::string_view state_name(JobState state) noexcept {
+  if (state == JobState::pending) return "pending";
+  return state == JobState::error ? "error" : "completed";
+}
+
+/// One job as the server keeps it.
+struct Job {
+  /// Its id.
+  std::string id;
+  /// When it was created.
+  Clock::time_point created;
+  /// When it leaves pending.
+  Clock::time_point completes;
+  /// Whether it ends in error.
+  bool fails = false;
+  /// Factor applied to the true remaining time to make eta_seconds.
+  double eta_factor = 1.0;
+  /// Status requests naming it.
+  std::uint64_t looks = 0;
+  /// When an answer first reported it terminal.
+  std::optional<Clock::time_point> first_terminal_seen;
+};
+
+/// A job's status as one answer reports it.
+struct JobView {
+  /// Reported state.
+  JobState state = JobState::pending;
+  /// Fraction of its duration elapsed, in [0, 1].
+  double progress = 0;
+  /// Estimated seconds until it leaves pending.
+  double eta_s = 0;
+};
+
+/// Counters behind StatsTotals.
+struct Counters {
+  /// See StatsTotals.
+  std::uint64_t create_requests = 0, idempotent_replays = 0, status_requests = 0, job_status_looks = 0,
+                batch_requests = 0;
+  /// Injected faults by kind.
+  FaultCounts faults;
+};
+
+/// An injected fault, as decided for one request.
+enum class Fault { none, fail_5xx, throttle, unavailable, drop, malformed, drop_after_commit };
+
+/// The fault replaces the answer entirely (no job looked at, nothing created).
+inline bool fault_preempts(Fault f) noexcept {
+  return f == Fault::fail_5xx || f == Fault::throttle || f == Fault::unavailable || f == Fault::drop;
+}
+
+/// The counter of one kind of fault; null for `none`.
+inline std::uint64_t* fault_counter(FaultCounts& counts, Fault f) noexcept {
+  switch (f) {
+    case Fault::fail_5xx: return &counts.fail_5xx;
+    case Fault::throttle: return &counts.throttle;
+    case Fault::unavailable: return &counts.unavailable;
+    case Fault::drop: return &counts.drop;
+    case Fault::malformed: return &counts.malformed;
+    case Fault::drop_after_commit: return &counts.drop_after_commit;
+    case Fault::none: break;
+  }
+  return nullptr;
+}
+
+}  // namespace heygen::sim::detail
+
+#endif  // HEYGEN_SIM_JOBS_HPP

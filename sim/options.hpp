@@ -1,0 +1,258 @@
+// What the simulator can be told: job durations, injected faults, protocol switches, limits and TLS, each
+// with its default, and the checks that refuse an unusable configuration before anything is bound.
+#ifndef HEYGEN_SIM_OPTIONS_HPP
+#define HEYGEN_SIM_OPTIONS_HPP
+
+#include "support.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace heygen::sim {
+
+/// How long a job stays pending; drawn once per job, at creation.
+struct DurationDistribution {
+  /// Shape of the distribution; selects the meaning of `a` and `b`.
+  enum class Kind { fixed, uniform, lognormal };
+
+  /// Which shape.
+  Kind kind = Kind::fixed;
+  /// Seconds for fixed, lower bound for uniform, median for lognormal.
+  double a = 0.2;
+  /// Upper bound for uniform, sigma of the underlying normal for lognormal; unused for fixed.
+  double b = 0.0;
+
+  /// Every job takes exactly `seconds`.
+  static DurationDistribution fixed(double seconds) { return {Kind::fixed, seconds, 0.0}; }
+  /// Uniform between `lo` and `hi` seconds.
+  static DurationDistribution uniform(double lo, double hi) { return {Kind::uniform, lo, hi}; }
+  /// Lognormal with the given median in seconds and sigma of the log.
+  static DurationDistribution lognormal(double median, double sigma) { return {Kind::lognormal, median, sigma}; }
+
+  /// Why the parameters are unusable, or an empty string when they are fine.
+  std::string validate() const;
+  /// The `--duration` spelling, e.g. `uniform:1:3`.
+  std::string to_string() const;
+};
+
+/// Failures injected into create and status answers; each rate is a probability per request.
+struct FaultConfig {
+  /// Answer 500 with a JSON error body.
+  double fail_5xx_rate = 0;
+  /// Answer 429 with Retry-After.
+  double throttle_rate = 0;
+  /// Answer 503 with Retry-After.
+  double unavailable_rate = 0;
+  /// Close the connection without writing a single byte of an answer.
+  double drop_rate = 0;
+  /// Answer 200 with a truncated, unparseable JSON body.
+  double malformed_rate = 0;
+  /// Create only: make the job (and bind its Idempotency-Key), then close the connection unanswered.
+  double drop_after_commit_rate = 0;
+  /// Whole seconds sent as Retry-After on 429 and 503 answers.
+  int retry_after_s = 1;
+  /// Delay added before answering every create or status request, in milliseconds.
+  double latency_ms = 0;
+  /// Extra delay per request, drawn uniformly from [0, latency_jitter_ms].
+  double latency_jitter_ms = 0;
+};
+
+/// Everything the simulator can be told; defaults are a full-featured, fault-free server on an ephemeral port.
+struct SimulatorConfig {
+  /// Address to bind.
+  std::string host = "127.0.0.1";
+  /// Port to bind; 0 picks a free one (read it back from StatusSimulator::port()).
+  int port = 0;
+  /// How long jobs stay pending.
+  DurationDistribution duration = DurationDistribution::fixed(0.2);
+  /// Probability that a job ends in error rather than completed.
+  double error_probability = 0;
+  /// Seed of the one random generator (durations, outcomes, estimate errors, faults).
+  std::uint64_t seed = 1;
+  /// Job ids are this prefix followed by a zero-padded sequence number.
+  std::string id_prefix = "job-";
+  /// Honour the Idempotency-Key header on create.
+  bool idempotency = true;
+  /// Add error_message, progress and eta_seconds to status answers.
+  bool extra_fields = true;
+  /// Send Retry-After on pending, 429 and 503 answers.
+  bool retry_after_hints = true;
+  /// Honour `?wait=S` on status requests.
+  bool long_poll = true;
+  /// Serve POST /status/batch.
+  bool batch = true;
+  /// Unknown ids get 404 with a JSON error; off, they get the seed's `200 {"result": "Job ID not found"}`.
+  bool not_found_404 = true;
+  /// Report each job as it was this many seconds ago (the seed server's stale cache); 0 is always fresh.
+  double stale_seconds = 0;
+  /// Relative error of eta_seconds: each job's estimate is off by a factor drawn from [1-e, 1+e].
+  double eta_error = 0.2;
+  /// Retry-After on pending answers in whole seconds; 0 derives it from the job's estimate (1 to 30 s).
+  int pending_retry_after_s = 0;
+  /// Longest long poll the server grants, in seconds; longer requests are cut to this.
+  double max_wait_s = 60;
+  /// Most ids one batch request may list.
+  std::size_t max_batch_ids = 1000;
+  /// Most jobs the server keeps; creates beyond it get 503 (memory stays bounded).
+  std::size_t max_jobs = 1'000'000;
+  /// Injected failures.
+  FaultConfig faults;
+  /// Most worker threads. Each open connection holds one worker (cpp-httplib's model) for as long as it is
+  /// open, long polls included, so this is also the most connections served at once; the rest wait queued.
+  std::size_t threads = 1024;
+  /// Largest request body accepted; larger ones get 413 and are never buffered.
+  std::size_t max_body_bytes = std::size_t{1} << 20;
+  /// Requests served on one keep-alive connection before it is closed.
+  std::size_t keep_alive_max_count = 10000;
+  /// Seconds an idle keep-alive connection is kept open.
+  int keep_alive_timeout_s = 15;
+  /// Seconds a stalled read of a request may take.
+  int read_timeout_s = 5;
+  /// Seconds a stalled write of an answer may take.
+  int write_timeout_s = 5;
+  /// Listen backlog; the library's built-in 5 drops connection bursts, so it is raised after binding.
+  int listen_backlog = 4096;
+  /// PEM certificate (chain) file; with tls_key_file set too, the server speaks HTTPS only.
+  std::string tls_cert_file{};
+  /// PEM private key file of tls_cert_file.
+  std::string tls_key_file{};
+
+  /// True when the server speaks HTTPS.
+  bool tls() const noexcept { return !tls_cert_file.empty(); }
+
+  /// A server speaking exactly the seed's protocol: every extension off, unknown ids answered the seed's way.
+  static SimulatorConfig core_only();
+  /// Turns every extension off (as core_only()), keeping the other settings.
+  SimulatorConfig& disable_extensions();
+  /// Why the configuration is unusable, or an empty string when it is fine.
+  std::string validate() const;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Validation
+
+inline std::string DurationDistribution::validate() const {
+  const bool finite = std::isfinite(a) && std::isfinite(b);
+  const double limit = detail::max_span_s;
+  switch (kind) {
+    case Kind::fixed: return finite && a >= 0 && a <= limit ? "" : "fixed duration must be between 0 and 1e8 seconds";
+    case Kind::uniform:
+      return finite && a >= 0 && a <= b && b <= limit ? "" : "uniform needs 0 <= A <= B <= 1e8 seconds";
+    case Kind::lognormal:
+      return finite && a > 0 && a <= limit && b >= 0 && b <= 10 ? ""
+                                                                : "lognormal needs MEDIAN > 0 and 0 <= SIGMA <= 10";
+  }
+  return "unknown distribution kind";
+}
+
+inline std::string DurationDistribution::to_string() const {
+  std::string out;
+  if (kind == Kind::fixed) out = "fixed:";
+  if (kind == Kind::uniform) out = "uniform:";
+  if (kind == Kind::lognormal) out = "lognormal:";
+  detail::append_json_number(out, a, 6);
+  if (kind == Kind::fixed) return out;
+  out += ':';
+  detail::append_json_number(out, b, 6);
+  return out;
+}
+
+inline SimulatorConfig SimulatorConfig::core_only() { return SimulatorConfig{}.disable_extensions(); }
+
+inline SimulatorConfig& SimulatorConfig::disable_extensions() {
+  idempotency = extra_fields = retry_after_hints = long_poll = batch = false;
+  not_found_404 = false;  // the seed answers an unknown id with 200 {"result": "Job ID not found"}
+  return *this;
+}
+
+namespace detail {
+
+/// Error text when `value` is not a probability.
+inline std::string check_probability(std::string_view name, double value) {
+  return value >= 0 && value <= 1 ? "" : std::string(name) + " must be between 0 and 1";
+}
+
+/// Error text when `value` is outside [lo, hi].
+inline std::string check_range(std::string_view name, double value, double lo, double hi) {
+  if (value >= lo && value <= hi) return "";
+  std::string out = std::string(name) + " must be between ";
+  append_json_number(out, lo, 3);
+  out += " and ";
+  append_json_number(out, hi, 3);
+  return out;
+}
+
+/// The first non-empty message, or empty.
+inline std::string first_error(std::initializer_list<std::string> errors) {
+  for (const auto& e : errors) {
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
+/// Problems with the fault settings.
+inline std::string validate_faults(const FaultConfig& f) {
+  const double answered = f.fail_5xx_rate + f.throttle_rate + f.unavailable_rate + f.drop_rate + f.malformed_rate;
+  return first_error({
+      check_probability("fail rate", f.fail_5xx_rate),
+      check_probability("throttle rate", f.throttle_rate),
+      check_probability("unavailable rate", f.unavailable_rate),
+      check_probability("drop rate", f.drop_rate),
+      check_probability("malformed rate", f.malformed_rate),
+      check_probability("drop-after-commit rate", f.drop_after_commit_rate),
+      answered + f.drop_after_commit_rate <= 1 + 1e-9 ? "" : "fault rates must add up to at most 1",
+      check_range("retry-after", f.retry_after_s, 0, 86400),
+      check_range("latency", f.latency_ms, 0, 600000),
+      check_range("latency jitter", f.latency_jitter_ms, 0, 600000),
+  });
+}
+
+/// Problems with the limits and timeouts.
+inline std::string validate_limits(const SimulatorConfig& c) {
+  return first_error({
+      check_range("threads", static_cast<double>(c.threads), 1, 65536),
+      check_range("max batch ids", static_cast<double>(c.max_batch_ids), 1, 1e7),
+      check_range("max jobs", static_cast<double>(c.max_jobs), 1, 1e9),
+      check_range("max body bytes", static_cast<double>(c.max_body_bytes), 1024, 1 << 30),
+      check_range("keep-alive max count", static_cast<double>(c.keep_alive_max_count), 1, 1e9),
+      check_range("keep-alive timeout", c.keep_alive_timeout_s, 1, 3600),
+      check_range("read timeout", c.read_timeout_s, 1, 3600),
+      check_range("write timeout", c.write_timeout_s, 1, 3600),
+      check_range("listen backlog", c.listen_backlog, 1, 65535),
+  });
+}
+/// TLS needs both files, and cpp-httplib built with OpenSSL.
+inline std::string validate_tls(const SimulatorConfig& c) {
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) return "TLS needs both a certificate and a key file";
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (c.tls()) return "TLS needs cpp-httplib built with OpenSSL";
+#endif
+  return "";
+}
+
+}  // namespace detail
+
+inline std::string SimulatorConfig::validate() const {
+  return detail::first_error({
+      host.empty() ? "host must not be empty" : "",
+      detail::check_range("port", port, 0, 65535),
+      duration.validate(),
+      detail::check_probability("error rate", error_probability),
+      id_prefix.size() <= 64 ? "" : "id prefix must be at most 64 bytes",
+      detail::check_range("stale", stale_seconds, 0, 1e6),
+      detail::check_range("eta error", eta_error, 0, 0.99),
+      detail::check_range("pending retry-after", pending_retry_after_s, 0, 86400),
+      detail::check_range("max wait", max_wait_s, 0.001, 3600),
+      detail::validate_faults(faults),
+      detail::validate_limits(*this),
+      detail::validate_tls(*this),
+  });
+}
+
+}  // namespace heygen::sim
+
+#endif  // HEYGEN_SIM_OPTIONS_HPP

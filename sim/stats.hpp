@@ -1,0 +1,146 @@
+// The server-side truth the simulator records for measuring clients: per job, when it really finished and
+// when an answer first reported it finished, plus request and fault counters; and its JSON form (GET /stats).
+#ifndef HEYGEN_SIM_STATS_HPP
+#define HEYGEN_SIM_STATS_HPP
+
+#include "support.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace heygen::sim {
+
+/// How a job ends; decided once, at creation.
+enum class JobOutcome { completed, error };
+
+/// "completed" or "error".
+inline std::string_view to_string(JobOutcome outcome) noexcept {
+  return outcome == JobOutcome::error ? "error" : "completed";
+}
+
+/// Server-side truth about one job. Times are milliseconds since StatusSimulator::start().
+struct JobStats {
+  /// The job's id.
+  std::string job_id;
+  /// When it was created.
+  double created_ms = 0;
+  /// When it really left pending.
+  double completes_ms = 0;
+  /// How it ended.
+  JobOutcome outcome = JobOutcome::completed;
+  /// Status requests naming it (per-job GETs and batch inclusions, faulted ones too).
+  std::uint64_t status_requests = 0;
+  /// When an answer first reported it terminal, if one has.
+  std::optional<double> first_terminal_seen_ms;
+  /// first_terminal_seen_ms - completes_ms: how late the client learnt the outcome.
+  std::optional<double> lag_ms;
+};
+
+/// How many faults of each kind were injected.
+struct FaultCounts {
+  /// 500 answers.
+  std::uint64_t fail_5xx = 0;
+  /// 429 answers.
+  std::uint64_t throttle = 0;
+  /// 503 answers.
+  std::uint64_t unavailable = 0;
+  /// Connections closed unanswered.
+  std::uint64_t drop = 0;
+  /// Truncated bodies.
+  std::uint64_t malformed = 0;
+  /// Creates committed then closed unanswered.
+  std::uint64_t drop_after_commit = 0;
+
+  /// All kinds together.
+  std::uint64_t total() const noexcept {
+    return fail_5xx + throttle + unavailable + drop + malformed + drop_after_commit;
+  }
+};
+
+/// Totals over the simulator's lifetime.
+struct StatsTotals {
+  /// Jobs created.
+  std::uint64_t jobs = 0;
+  /// HTTP requests to POST /create_job.
+  std::uint64_t create_requests = 0;
+  /// Creates answered with an existing job because of their Idempotency-Key.
+  std::uint64_t idempotent_replays = 0;
+  /// HTTP requests on status paths (per-job, original form and batch).
+  std::uint64_t status_requests = 0;
+  /// Per-job status looks: per-job requests plus every id a batch named.
+  std::uint64_t job_status_looks = 0;
+  /// HTTP requests to POST /status/batch.
+  std::uint64_t batch_requests = 0;
+  /// Jobs some answer has reported terminal (the jobs the lag figures cover).
+  std::uint64_t jobs_seen_terminal = 0;
+  /// Mean lag over jobs_seen_terminal, 0 when there are none.
+  double lag_mean_ms = 0;
+  /// 95th percentile lag (nearest rank), 0 when there are none.
+  double lag_p95_ms = 0;
+  /// Largest lag, 0 when there are none.
+  double lag_max_ms = 0;
+  /// Faults injected, all kinds.
+  std::uint64_t faults_injected = 0;
+  /// Faults injected, by kind.
+  FaultCounts faults;
+};
+
+/// A snapshot of the server-side truth, for measuring clients without parsing JSON.
+struct SimulatorStats {
+  /// Milliseconds since start().
+  double uptime_ms = 0;
+  /// Every job, in creation order.
+  std::vector<JobStats> jobs;
+  /// Figures over all jobs and requests.
+  StatsTotals totals;
+};
+
+/// The JSON served by GET /stats.
+inline std::string to_json(const SimulatorStats& stats) {
+  std::string jobs = "[";
+  for (const auto& job : stats.jobs) {
+    if (jobs.size() > 1) jobs += ',';
+    jobs += detail::JsonObject{}
+                .str("job_id", job.job_id)
+                .num("created_ms", job.created_ms)
+                .num("completes_ms", job.completes_ms)
+                .str("outcome", to_string(job.outcome))
+                .count("status_requests", job.status_requests)
+                .maybe("first_terminal_seen_ms", job.first_terminal_seen_ms)
+                .maybe("lag_ms", job.lag_ms)
+                .done();
+  }
+  jobs += ']';
+  const auto& t = stats.totals;
+  const auto& f = t.faults;
+  auto faults = detail::JsonObject{}
+                    .count("fail_5xx", f.fail_5xx)
+                    .count("throttle", f.throttle)
+                    .count("unavailable", f.unavailable)
+                    .count("drop", f.drop)
+                    .count("malformed", f.malformed)
+                    .count("drop_after_commit", f.drop_after_commit)
+                    .done();
+  auto totals = detail::JsonObject{}
+                    .count("jobs", t.jobs)
+                    .count("create_requests", t.create_requests)
+                    .count("idempotent_replays", t.idempotent_replays)
+                    .count("status_requests", t.status_requests)
+                    .count("job_status_looks", t.job_status_looks)
+                    .count("batch_requests", t.batch_requests)
+                    .count("jobs_seen_terminal", t.jobs_seen_terminal)
+                    .num("lag_mean_ms", t.lag_mean_ms)
+                    .num("lag_p95_ms", t.lag_p95_ms)
+                    .num("lag_max_ms", t.lag_max_ms)
+                    .count("faults_injected", t.faults_injected)
+                    .raw("faults", faults)
+                    .done();
+  return detail::JsonObject{}.num("uptime_ms", stats.uptime_ms).raw("jobs", jobs).raw("totals", totals).done();
+}
+
+}  // namespace heygen::sim
+
+#endif  // HEYGEN_SIM_STATS_HPP

@@ -1,0 +1,151 @@
+// StatusSimulator's job store and fault draws: creating jobs (idempotently), looking at them as of now (the
+// stale cache included), holding long polls until an answer changes, and deciding which requests fail.
+#ifndef HEYGEN_SIM_STORE_HPP
+#define HEYGEN_SIM_STORE_HPP
+
+#include "jobs.hpp"
+#include "simulator.hpp"
+#include "support.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace heygen::sim {
+
+// ---------------------------------------------------------------------------------------------------------
+// Jobs
+
+inline std::optional<std::string> StatusSimulator::create_or_replay(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!key.empty()) {
+    if (auto it = by_key_.find(key); it != by_key_.end()) {
+      ++counters_.idempotent_replays;
+      return jobs_[it->second].id;
+    }
+  }
+  if (jobs_.size() >= config_.max_jobs) return std::nullopt;
+  std::string id = make_job_locked(Clock::now());
+  if (!key.empty()) by_key_.emplace(key, jobs_.size() - 1);
+  return id;
+}
+
+inline std::string StatusSimulator::make_job_locked(Clock::time_point now) {
+  std::string seq = std::to_string(jobs_.size() + 1);
+  if (seq.size() < 6) seq.insert(0, 6 - seq.size(), '0');
+  detail::Job job;
+  job.id = config_.id_prefix + seq;
+  job.created = now;
+  job.completes = now + detail::to_clock(detail::sample_seconds(config_.duration, rng_));
+  job.fails = rng_.uniform() < config_.error_probability;
+  job.eta_factor = rng_.uniform(1.0 - config_.eta_error, 1.0 + config_.eta_error);
+  by_id_.emplace(job.id, jobs_.size());
+  jobs_.push_back(job);
+  return job.id;
+}
+
+inline std::string StatusSimulator::latest_job_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return jobs_.empty() ? std::string() : jobs_.back().id;
+}
+
+inline void StatusSimulator::hold(const std::vector<std::string>& ids, double wait_s) {
+  if (ids.empty() || wait_s <= 0) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  auto until = Clock::now() + detail::to_clock(wait_s);
+  for (const auto& id : ids) {
+    const auto it = by_id_.find(id);
+    if (it == by_id_.end()) return;  // an unknown id is already a terminal (error) answer
+    // A job's outcome is fixed at creation, so the moment its answer changes is known: no polling needed,
+    // the condition variable only has to wake early for stop().
+    until = std::min(until, jobs_[it->second].completes + stale_);
+  }
+  wake_.wait_until(lock, until, [this] { return stopping_; });
+}
+
+inline std::optional<detail::JobView> StatusSimulator::look_locked(const std::string& id, Clock::time_point now,
+                                                                   bool delivered) {
+  const auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  detail::Job& job = jobs_[it->second];
+  ++job.looks;
+  ++counters_.job_status_looks;
+  const detail::JobView view = view_of(job, now);
+  if (delivered && view.state != detail::JobState::pending && !job.first_terminal_seen) {
+    job.first_terminal_seen = now;
+  }
+  return view;
+}
+
+inline detail::JobView StatusSimulator::view_of(const detail::Job& job, Clock::time_point now) const {
+  // Stale cache: the job is reported as it was stale_seconds ago (a job younger than that reads as pending).
+  const Clock::time_point seen = now - stale_;
+  detail::JobView view;
+  if (seen >= job.completes) {
+    view.state = job.fails ? detail::JobState::error : detail::JobState::completed;
+    view.progress = 1.0;
+    return view;
+  }
+  const double total = std::chrono::duration<double>(job.completes - job.created).count();
+  const double elapsed = std::chrono::duration<double>(seen - job.created).count();
+  view.progress = total > 0 ? std::clamp(elapsed / total, 0.0, 1.0) : 0.0;
+  view.eta_s = std::chrono::duration<double>(job.completes - std::max(seen, job.created)).count() * job.eta_factor;
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Faults
+
+inline detail::Fault StatusSimulator::draw_fault(bool create) {
+  using detail::Fault;
+  const auto& f = config_.faults;
+  const std::array<std::pair<double, Fault>, 6> table{{
+      {f.fail_5xx_rate, Fault::fail_5xx},
+      {f.throttle_rate, Fault::throttle},
+      {f.unavailable_rate, Fault::unavailable},
+      {f.drop_rate, Fault::drop},
+      {f.malformed_rate, Fault::malformed},
+      {create ? f.drop_after_commit_rate : 0.0, Fault::drop_after_commit},
+  }};
+  double total = 0;
+  for (const auto& entry : table) total += entry.first;
+  if (total <= 0) return Fault::none;  // no draw: request traffic must not shift the jobs' random sequence
+  std::lock_guard<std::mutex> lock(mu_);
+  double u = rng_.uniform();
+  for (const auto& [rate, kind] : table) {
+    if (u < rate) {
+      if (auto* counter = detail::fault_counter(counters_.faults, kind)) ++*counter;
+      return kind;
+    }
+    u -= rate;
+  }
+  return Fault::none;
+}
+
+inline void StatusSimulator::apply_fault(Response& res, detail::Fault fault) const {
+  using detail::Fault;
+  if (fault == Fault::fail_5xx) send_json(res, 500, detail::error_json("simulated internal error"));
+  if (fault == Fault::throttle) send_json(res, 429, detail::error_json("simulated throttling"));
+  if (fault == Fault::unavailable) send_json(res, 503, detail::error_json("simulated unavailability"));
+  if (fault == Fault::throttle || fault == Fault::unavailable) send_retry_after(res, config_.faults.retry_after_s);
+  if (fault == Fault::drop && !detail::drop_connection()) {
+    send_json(res, 500, detail::error_json("simulated drop outside a connection"));
+  }
+}
+
+inline void StatusSimulator::inject_latency() {
+  const auto& f = config_.faults;
+  if (f.latency_ms <= 0 && f.latency_jitter_ms <= 0) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  const double ms = f.latency_ms + rng_.uniform(0.0, f.latency_jitter_ms);
+  wake_.wait_until(lock, Clock::now() + detail::to_clock(ms / 1000.0), [this] { return stopping_; });
+}
+
+}  // namespace heygen::sim
+
+#endif  // HEYGEN_SIM_STORE_HPP
