@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "fakes.hpp"
+#include "string_makers.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -31,30 +32,6 @@ using namespace heygen::testing;
 using namespace std::chrono_literals;
 
 using Sleeps = std::vector<std::chrono::milliseconds>;
-
-// Readable failure output for the types the checks compare.
-namespace doctest {
-template <>
-struct StringMaker<std::chrono::milliseconds> {
-  static String convert(std::chrono::milliseconds value) { return (std::to_string(value.count()) + "ms").c_str(); }
-};
-template <>
-struct StringMaker<Sleeps> {
-  static String convert(const Sleeps& values) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + std::to_string(values[i].count()) + "ms";
-    return (out + "}").c_str();
-  }
-};
-template <>
-struct StringMaker<heygen::TranslationStatus> {
-  static String convert(heygen::TranslationStatus value) { return std::string(heygen::to_string(value)).c_str(); }
-};
-template <>
-struct StringMaker<heygen::FailureCause> {
-  static String convert(heygen::FailureCause value) { return std::string(heygen::to_string(value)).c_str(); }
-};
-}  // namespace doctest
 
 namespace {
 

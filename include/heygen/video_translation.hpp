@@ -41,6 +41,7 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -823,6 +824,25 @@ struct BulkProgress {
 using BulkCallback =
     std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
 
+/// How far a submission of many creates has got. Creates go one after another: while the account runs as many
+/// jobs as it may, the server paces them (429 + Retry-After) and the rest stay queued instead of failing.
+struct SubmitProgress {
+  std::size_t created = 0;                    ///< Inputs created so far.
+  std::size_t failed = 0;                     ///< Inputs that could not be created.
+  std::size_t queued = 0;                     ///< Inputs not yet created (the one in flight included).
+  std::size_t total = 0;                      ///< Inputs submitted.
+  std::optional<Seconds> waiting_for_slot{};  ///< Set while the server paces the creates: the wait it asked for.
+};
+
+/// Receives a submission's progress after each create and whenever the server makes it wait.
+using SubmitCallback = std::function<void(const SubmitProgress& progress)>;
+
+/// What one submitted input came to: the ids of the jobs it started, or why none were.
+struct Submitted {
+  std::vector<std::string> job_ids{};  ///< One per job the create started (one per output language on HeyGen).
+  std::optional<Failure> failure{};    ///< Why the create failed; empty on success.
+};
+
 /// URL paths of the server's endpoints, relative to the base URL.
 struct Endpoints {
   std::string create_job = "/create_job";  ///< POST: create a job.
@@ -1138,6 +1158,8 @@ struct ManyStatusAnswer {
 ///   A read that fails tells the client the server has no usable endpoint: it falls back to one look per job.
 /// - `retryable`: whether a response (or no response) is worth another try.
 /// - `describe`: a response in words, with the server's own error message where the body carries one.
+/// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
+///   limit), to be waited out as its Retry-After says without using up retries.
 template <class P>
 concept Protocol = requires(const P& protocol, HttpRequest& out, const typename P::create_input& input,
                             std::string_view text, std::span<const std::string* const> ids, Seconds hold,
@@ -1580,8 +1602,11 @@ inline std::string create_body(const TranslationRequest& request) {
   put(body, "enable_caption", request.enable_caption);
   put(body, "callback_url", request.callback_url);
   put(body, "callback_id", request.callback_id);
+  static constexpr std::string_view typed[] = {"video",        "output_languages",     "title",       "input_language",
+                                               "mode",         "translate_audio_only", "speaker_num", "enable_caption",
+                                               "callback_url", "callback_id"};
   for (const auto& [name, text] : request.extra_fields) {
-    if (body.count(name) != 0)
+    if (std::find(std::begin(typed), std::end(typed), name) != std::end(typed))
       throw std::invalid_argument("heygen: extra_fields[\"" + detail::excerpt(name) + "\"] repeats a typed field");
     body[name] = parse_extra_field(name, text);
   }
@@ -1789,6 +1814,12 @@ class HeyGenV3Protocol {
     return RetryPolicy::retryable(response);
   }
 
+  /// A 429 (too many jobs running on the account, or a rate limit) is HeyGen pacing the client: waited out as its
+  /// Retry-After says, within the call's deadline, without using up retries.
+  [[nodiscard]] bool paces(const HttpResponse& response) const noexcept {
+    return response.received() && response.status == 429;
+  }
+
   /// "HTTP 402 insufficient_credit: <message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
 
@@ -1838,7 +1869,21 @@ struct CallState {
   int requests = 0;            ///< HTTP requests made so far.
   int last_http_status = 0;    ///< The last HTTP status received; 0 if none arrived.
   std::string last_failure{};  ///< The latest retried failure, so a deadline can say what kept failing.
+  /// Told each time the server paces the call (a wait it asked for that is no failure); may be empty.
+  std::function<void(Seconds wait)> on_paced{};
 };
+
+/// Whether `protocol` says `response` is the server pacing the client (e.g. an account's concurrency limit:
+/// 429 with Retry-After): such answers are waited out as told, within the deadline, without using up retries.
+template <class Protocol>
+bool paces(const Protocol& protocol, const HttpResponse& response) {
+  if constexpr (requires {
+                  { protocol.paces(response) } -> std::same_as<bool>;
+                })
+    return protocol.paces(response);
+  else
+    return false;
+}
 
 /// How a sleep ended.
 enum class Wake { on_time, cancelled, deadline };
@@ -1896,6 +1941,10 @@ class Sender {
       ++call.requests;
       if (response.received()) call.last_http_status = response.status;
       if (!protocol.retryable(response)) return final_answer(std::move(response), call, protocol);
+      if (auto paced = pace(response, call, protocol)) {
+        if (auto ended = pause(call, *paced)) return std::move(*ended);
+        continue;
+      }
       ++failures;
       call.last_failure = describe(response, protocol);
       if (failures > retry_.max_retries) return spent(response, call, failures);
@@ -1968,6 +2017,21 @@ class Sender {
     call.last_failure.clear();  // only a failure still unresolved explains a deadline
     if (response.received()) return response;
     return Failure{FailureCause::transport, describe(response, protocol)};
+  }
+
+  /// The wait a pacing answer asks for (logged and told to the call), or nothing when it is not one.
+  template <class Protocol>
+  std::optional<Seconds> pace(const HttpResponse& response, CallState& call, const Protocol& protocol) {
+    if (!paces(protocol, response)) return std::nullopt;
+    const auto wait = retry_after_of(response);
+    if (!wait || *wait <= Seconds(0)) return std::nullopt;  // no wait asked: an ordinary failure, counted
+    call.last_failure = describe(response, protocol);
+    log_(LogLevel::info, [&] {
+      return (call.job_id.empty() ? std::string("create") : "job " + call.job_id) + ": server asks to wait " +
+             std::to_string(detail::to_millis(*wait).count()) + " ms (" + call.last_failure + ")";
+    });
+    if (call.on_paced) call.on_paced(*wait);
+    return wait;
   }
 
   /// The failure after the last retry.
@@ -2777,23 +2841,45 @@ class BasicVideoTranslationClient {
   }
 
   /// Creates what `input` describes and returns the id of every job it started (one per output language on
-  /// servers that translate into several at once). Same retries and errors as create_translation_job.
+  /// servers that translate into several at once). Same retries and errors as create_translation_job; a server
+  /// that paces creates (HeyGen's 429 while the account runs its most jobs) is waited out within max_timeout.
   std::vector<std::string> create_translation_jobs(const typename P::create_input& input, std::stop_token stop = {}) {
     CallState call = core_->sender.begin({}, std::move(stop));
-    HttpRequest request = core_->sender.blank_request();
-    core_->protocol.create_request(request, input, detail::random_key());
-    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
-    if (!response) throw call_error("create_translation_job", call, response.failure());
-    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    OrFailure<std::vector<std::string>> ids = create(input, call);
     if (!ids) throw call_error("create_translation_job", call, ids.failure());
-    if (ids->empty())
-      throw call_error("create_translation_job", call, {FailureCause::bad_response, "the answer named no job"});
-    core_->sender.log()(LogLevel::info, [&] {
-      return "created job " + ids->front() +
-             (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
-             std::to_string(call.requests) + " requests)";
-    });
     return std::move(ids).value();
+  }
+
+  /// Creates every input, one after another, each with its own max_timeout; returns what each came to, in
+  /// order. When the account may run no more jobs, the rest wait their turn (`on_progress` says so) instead of
+  /// failing. Throws std::invalid_argument, before sending anything, for an input the protocol refuses.
+  std::vector<Submitted> submit_translations(const std::vector<typename P::create_input>& inputs,
+                                             SubmitCallback on_progress = {}, std::stop_token stop = {}) {
+    for (const auto& input : inputs) {  // every input checked first: a bad one must not strand the rest
+      HttpRequest probe;
+      core_->protocol.create_request(probe, input, "check");
+    }
+    std::vector<Submitted> out(inputs.size());
+    SubmitProgress progress{0, 0, inputs.size(), inputs.size(), std::nullopt};
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      CallState call = core_->sender.begin({}, stop);
+      call.on_paced = [&](Seconds wait) {
+        progress.waiting_for_slot = wait;
+        if (on_progress) on_progress(progress);
+      };
+      OrFailure<std::vector<std::string>> ids = create(inputs[i], call);
+      progress.waiting_for_slot.reset();
+      --progress.queued;
+      if (ids) {
+        ++progress.created;
+        out[i].job_ids = std::move(ids).value();
+      } else {
+        ++progress.failed;
+        out[i].failure = std::move(ids).failure();
+      }
+      if (on_progress) on_progress(progress);
+    }
+    return out;
   }
 
   /// The languages the server translates into (names to use in output_languages), for protocols that list them.
@@ -2922,6 +3008,23 @@ class BasicVideoTranslationClient {
                                          std::optional<P> protocol) {
     return std::make_unique<Core>(std::move(options), std::forward<MakeTransport>(make_transport), std::move(clock),
                                   std::move(protocol));
+  }
+
+  /// One create on `call`: the ids it started, or why none.
+  OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
+    HttpRequest request = core_->sender.blank_request();
+    core_->protocol.create_request(request, input, detail::random_key());
+    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
+    if (!response) return std::move(response).failure();
+    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (!ids) return ids;
+    if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
+    core_->sender.log()(LogLevel::info, [&] {
+      return "created job " + ids->front() +
+             (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
+             std::to_string(call.requests) + " requests)";
+    });
+    return ids;
   }
 
   /// A transport maker that hands over the one the caller gave.

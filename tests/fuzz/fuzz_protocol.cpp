@@ -1,5 +1,6 @@
-// libFuzzer target: every response reader of heygen::tracker (and heygen::json) on arbitrary bytes. The readers promise to be
-// total (bad input gives an error value, never a crash or an exception) and to hand the client only sane values.
+// libFuzzer target: every response reader of heygen::tracker, heygen::json and HeyGenV3Protocol on arbitrary
+// bytes. The readers promise to be total (bad input gives an error value, never a crash or an exception) and to hand
+// the client only sane values.
 #define HEYGEN_VT_NO_HTTPLIB
 #include <heygen/video_translation.hpp>
 
@@ -107,6 +108,39 @@ void check_read_batch(std::string_view body, bool is_object) {
   for (const auto& [id, answer] : *answers) check_answer(answer, true);
 }
 
+/// HeyGenV3Protocol's readers, on the body as a 200, a 404 and a 500 answer: a sane answer or a failure that
+/// names a cause; never a completed job from anything but a 2xx answer that says so.
+void check_v3_readers(std::string_view body) {
+  heygen::ClientOptions options;
+  options.base_url = "http://127.0.0.1:1";
+  const heygen::HeyGenV3Protocol v3(options);
+  for (const int status : {200, 404, 500}) {
+    heygen::HttpResponse response;
+    response.status = status;
+    response.body = std::string(body);
+    const auto one = v3.read_status(response);
+    if (one) {
+      FUZZ_REQUIRE(status == 200);
+      check_answer(*one, true);
+    } else {
+      FUZZ_REQUIRE(one.failure().cause != FailureCause::none && !one.failure().message.empty());
+      FUZZ_REQUIRE(!has_control_char(one.failure().message));
+    }
+    const auto many = v3.read_many_status(response);
+    if (many) {
+      FUZZ_REQUIRE(status == 200);
+      for (const auto& [id, answer] : many->answers) check_answer(answer, true);
+    }
+    const auto created = v3.read_created(response);
+    if (created) {
+      FUZZ_REQUIRE(status == 200);
+      for (const auto& id : *created) FUZZ_REQUIRE(!id.empty());
+    }
+    (void)v3.read_languages(response);
+    FUZZ_REQUIRE(!has_control_char(v3.describe(response)));
+  }
+}
+
 /// error_message_of: a short single-line message (it ends up in exceptions and logs), if any.
 void check_error_message_of(std::string_view body, bool is_object) {
   const auto message = heygen::tracker::error_message_of(body);
@@ -128,6 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_read_job_id(body, is_object);
     check_read_batch(body, is_object);
     check_error_message_of(body, is_object);
+    check_v3_readers(body);
   });
   return 0;
 }

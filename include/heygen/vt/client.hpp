@@ -71,23 +71,45 @@ class BasicVideoTranslationClient {
   }
 
   /// Creates what `input` describes and returns the id of every job it started (one per output language on
-  /// servers that translate into several at once). Same retries and errors as create_translation_job.
+  /// servers that translate into several at once). Same retries and errors as create_translation_job; a server
+  /// that paces creates (HeyGen's 429 while the account runs its most jobs) is waited out within max_timeout.
   std::vector<std::string> create_translation_jobs(const typename P::create_input& input, std::stop_token stop = {}) {
     CallState call = core_->sender.begin({}, std::move(stop));
-    HttpRequest request = core_->sender.blank_request();
-    core_->protocol.create_request(request, input, detail::random_key());
-    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
-    if (!response) throw call_error("create_translation_job", call, response.failure());
-    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    OrFailure<std::vector<std::string>> ids = create(input, call);
     if (!ids) throw call_error("create_translation_job", call, ids.failure());
-    if (ids->empty())
-      throw call_error("create_translation_job", call, {FailureCause::bad_response, "the answer named no job"});
-    core_->sender.log()(LogLevel::info, [&] {
-      return "created job " + ids->front() +
-             (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
-             std::to_string(call.requests) + " requests)";
-    });
     return std::move(ids).value();
+  }
+
+  /// Creates every input, one after another, each with its own max_timeout; returns what each came to, in
+  /// order. When the account may run no more jobs, the rest wait their turn (`on_progress` says so) instead of
+  /// failing. Throws std::invalid_argument, before sending anything, for an input the protocol refuses.
+  std::vector<Submitted> submit_translations(const std::vector<typename P::create_input>& inputs,
+                                             SubmitCallback on_progress = {}, std::stop_token stop = {}) {
+    for (const auto& input : inputs) {  // every input checked first: a bad one must not strand the rest
+      HttpRequest probe;
+      core_->protocol.create_request(probe, input, "check");
+    }
+    std::vector<Submitted> out(inputs.size());
+    SubmitProgress progress{0, 0, inputs.size(), inputs.size(), std::nullopt};
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      CallState call = core_->sender.begin({}, stop);
+      call.on_paced = [&](Seconds wait) {
+        progress.waiting_for_slot = wait;
+        if (on_progress) on_progress(progress);
+      };
+      OrFailure<std::vector<std::string>> ids = create(inputs[i], call);
+      progress.waiting_for_slot.reset();
+      --progress.queued;
+      if (ids) {
+        ++progress.created;
+        out[i].job_ids = std::move(ids).value();
+      } else {
+        ++progress.failed;
+        out[i].failure = std::move(ids).failure();
+      }
+      if (on_progress) on_progress(progress);
+    }
+    return out;
   }
 
   /// The languages the server translates into (names to use in output_languages), for protocols that list them.
@@ -216,6 +238,23 @@ class BasicVideoTranslationClient {
                                          std::optional<P> protocol) {
     return std::make_unique<Core>(std::move(options), std::forward<MakeTransport>(make_transport), std::move(clock),
                                   std::move(protocol));
+  }
+
+  /// One create on `call`: the ids it started, or why none.
+  OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
+    HttpRequest request = core_->sender.blank_request();
+    core_->protocol.create_request(request, input, detail::random_key());
+    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
+    if (!response) return std::move(response).failure();
+    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (!ids) return ids;
+    if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
+    core_->sender.log()(LogLevel::info, [&] {
+      return "created job " + ids->front() +
+             (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
+             std::to_string(call.requests) + " requests)";
+    });
+    return ids;
   }
 
   /// A transport maker that hands over the one the caller gave.

@@ -8,8 +8,10 @@
 #include "heygen/vt/protocol.hpp"
 #include "heygen/vt/url.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <span>
@@ -120,8 +122,11 @@ inline std::string create_body(const TranslationRequest& request) {
   put(body, "enable_caption", request.enable_caption);
   put(body, "callback_url", request.callback_url);
   put(body, "callback_id", request.callback_id);
+  static constexpr std::string_view typed[] = {"video",        "output_languages",     "title",       "input_language",
+                                               "mode",         "translate_audio_only", "speaker_num", "enable_caption",
+                                               "callback_url", "callback_id"};
   for (const auto& [name, text] : request.extra_fields) {
-    if (body.count(name) != 0)
+    if (std::find(std::begin(typed), std::end(typed), name) != std::end(typed))
       throw std::invalid_argument("heygen: extra_fields[\"" + detail::excerpt(name) + "\"] repeats a typed field");
     body[name] = parse_extra_field(name, text);
   }
@@ -327,6 +332,12 @@ class HeyGenV3Protocol {
   [[nodiscard]] bool retryable(const HttpResponse& response) const {
     if (response.received() && response.status == 409) return v3::error_code(response) == "request_in_progress";
     return RetryPolicy::retryable(response);
+  }
+
+  /// A 429 (too many jobs running on the account, or a rate limit) is HeyGen pacing the client: waited out as its
+  /// Retry-After says, within the call's deadline, without using up retries.
+  [[nodiscard]] bool paces(const HttpResponse& response) const noexcept {
+    return response.received() && response.status == 429;
   }
 
   /// "HTTP 402 insufficient_credit: <message>".

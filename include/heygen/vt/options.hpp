@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,25 @@ struct BulkProgress {
 /// Receives one job's result as soon as it is known, with the progress counts.
 using BulkCallback =
     std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
+
+/// How far a submission of many creates has got. Creates go one after another: while the account runs as many
+/// jobs as it may, the server paces them (429 + Retry-After) and the rest stay queued instead of failing.
+struct SubmitProgress {
+  std::size_t created = 0;                    ///< Inputs created so far.
+  std::size_t failed = 0;                     ///< Inputs that could not be created.
+  std::size_t queued = 0;                     ///< Inputs not yet created (the one in flight included).
+  std::size_t total = 0;                      ///< Inputs submitted.
+  std::optional<Seconds> waiting_for_slot{};  ///< Set while the server paces the creates: the wait it asked for.
+};
+
+/// Receives a submission's progress after each create and whenever the server makes it wait.
+using SubmitCallback = std::function<void(const SubmitProgress& progress)>;
+
+/// What one submitted input came to: the ids of the jobs it started, or why none were.
+struct Submitted {
+  std::vector<std::string> job_ids{};  ///< One per job the create started (one per output language on HeyGen).
+  std::optional<Failure> failure{};    ///< Why the create failed; empty on success.
+};
 
 /// URL paths of the server's endpoints, relative to the base URL.
 struct Endpoints {

@@ -46,6 +46,8 @@ struct ManyStatusAnswer {
 ///   A read that fails tells the client the server has no usable endpoint: it falls back to one look per job.
 /// - `retryable`: whether a response (or no response) is worth another try.
 /// - `describe`: a response in words, with the server's own error message where the body carries one.
+/// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
+///   limit), to be waited out as its Retry-After says without using up retries.
 template <class P>
 concept Protocol = requires(const P& protocol, HttpRequest& out, const typename P::create_input& input,
                             std::string_view text, std::span<const std::string* const> ids, Seconds hold,

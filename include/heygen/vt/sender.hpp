@@ -33,7 +33,21 @@ struct CallState {
   int requests = 0;            ///< HTTP requests made so far.
   int last_http_status = 0;    ///< The last HTTP status received; 0 if none arrived.
   std::string last_failure{};  ///< The latest retried failure, so a deadline can say what kept failing.
+  /// Told each time the server paces the call (a wait it asked for that is no failure); may be empty.
+  std::function<void(Seconds wait)> on_paced{};
 };
+
+/// Whether `protocol` says `response` is the server pacing the client (e.g. an account's concurrency limit:
+/// 429 with Retry-After): such answers are waited out as told, within the deadline, without using up retries.
+template <class Protocol>
+bool paces(const Protocol& protocol, const HttpResponse& response) {
+  if constexpr (requires {
+                  { protocol.paces(response) } -> std::same_as<bool>;
+                })
+    return protocol.paces(response);
+  else
+    return false;
+}
 
 /// How a sleep ended.
 enum class Wake { on_time, cancelled, deadline };
@@ -91,6 +105,10 @@ class Sender {
       ++call.requests;
       if (response.received()) call.last_http_status = response.status;
       if (!protocol.retryable(response)) return final_answer(std::move(response), call, protocol);
+      if (auto paced = pace(response, call, protocol)) {
+        if (auto ended = pause(call, *paced)) return std::move(*ended);
+        continue;
+      }
       ++failures;
       call.last_failure = describe(response, protocol);
       if (failures > retry_.max_retries) return spent(response, call, failures);
@@ -163,6 +181,21 @@ class Sender {
     call.last_failure.clear();  // only a failure still unresolved explains a deadline
     if (response.received()) return response;
     return Failure{FailureCause::transport, describe(response, protocol)};
+  }
+
+  /// The wait a pacing answer asks for (logged and told to the call), or nothing when it is not one.
+  template <class Protocol>
+  std::optional<Seconds> pace(const HttpResponse& response, CallState& call, const Protocol& protocol) {
+    if (!paces(protocol, response)) return std::nullopt;
+    const auto wait = retry_after_of(response);
+    if (!wait || *wait <= Seconds(0)) return std::nullopt;  // no wait asked: an ordinary failure, counted
+    call.last_failure = describe(response, protocol);
+    log_(LogLevel::info, [&] {
+      return (call.job_id.empty() ? std::string("create") : "job " + call.job_id) + ": server asks to wait " +
+             std::to_string(detail::to_millis(*wait).count()) + " ms (" + call.last_failure + ")";
+    });
+    if (call.on_paced) call.on_paced(*wait);
+    return wait;
   }
 
   /// The failure after the last retry.
