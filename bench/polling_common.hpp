@@ -28,6 +28,12 @@ inline std::vector<Workload> workloads() {
   };
 }
 
+/// HeyGen's real translations: lognormal around a median of 8 minutes, 480 s × exp(N(0, 0.5)).
+inline Workload heygen_like() {
+  return {"heygen-like",
+          [](std::mt19937_64& rng) { return 480.0 * std::exp(std::normal_distribution<double>(0.0, 0.5)(rng)); }};
+}
+
 /// Requests and detection lags of one workload × strategy run.
 struct Figures {
   int jobs = 0;

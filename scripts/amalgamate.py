@@ -78,7 +78,10 @@ def build():
         for header in hoisted:
             (standard if "." not in header else third_party).add(header)
         sections.append((number, name, title, tidy(body)))
-    toc = [f"//  {number:2}. {name + '.hpp':22} {title}" for number, name, title, _ in sections]
+    toc = [f"//  {number:2}. {name + '.hpp':23} {title}" for number, name, title, _ in sections]
+    for line in toc:
+        if len(line) > 120:
+            sys.exit(f"a part's first line is too long for the table of contents: {line!r}")
     out = [
         "// HeyGen video-translation client for C++ - one header, generated: do not edit.",
         "//",

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -278,29 +279,48 @@ TEST_CASE("status through the client: GET /v3/video-translations/{id}, polled un
   CHECK(h.transport.requests().at(0).target == "/v3/video-translations/t%201%2Fx");
 }
 
+/// A fake v3 server for bulk waits: `/statuses` answers each id with `word_of(id)`; a one-job look answers
+/// completed with its outputs. Counts both kinds of request.
+struct FakeV3Server {
+  std::function<std::string(const std::string&)> word_of;
+  int statuses_requests = 0;
+  int job_requests = 0;
+
+  HttpResponse operator()(const HttpRequest& request) {
+    const auto at = request.target.find("/statuses?video_translation_ids=");
+    if (at == std::string::npos) {
+      ++job_requests;
+      const std::string id = request.target.substr(request.target.rfind('/') + 1);
+      return job_answer("completed", R"(, "video_url": "https://s3/)" + id + R"(.mp4", "output_language": "Spanish")");
+    }
+    ++statuses_requests;
+    const std::string list = request.target.substr(at + 32, request.target.find('&') - at - 32);
+    std::string data;
+    for (std::size_t start = 0; start <= list.size();) {
+      const auto comma = std::min(list.find(',', start), list.size());
+      const std::string id = list.substr(start, comma - start);
+      const std::string word = word_of(id);
+      data += std::string(data.empty() ? "" : ",") + R"({"video_id": ")" + id + R"(", "status": ")" + word +
+              R"(", "error": )" +
+              (word == "failed" ? R"({"code": "bad_audio", "message": "audio unreadable"})" : "null") + "}";
+      start = comma + 1;
+    }
+    return answer(200, R"({"data": [)" + data + R"(], "has_more": false, "next_token": null})");
+  }
+};
+
 TEST_CASE("many-status: up to 100 ids a request, comma-separated, with every word mapped") {
   V3Harness h;
   std::vector<std::string> ids;
   for (int i = 0; i < 150; ++i) ids.push_back("id" + std::to_string(i));
-  h.transport.otherwise([](const HttpRequest& request) {
-    const auto at = request.target.find("video_translation_ids=");
-    std::string list = request.target.substr(at + 22);
-    std::string data;
-    std::size_t start = 0;
-    while (start <= list.size()) {
-      const auto comma = std::min(list.find(',', start), list.size());
-      const std::string id = list.substr(start, comma - start);
-      const std::string word = id == "id7" ? "failed" : id == "id8" ? "not_found" : "completed";
-      data += std::string(data.empty() ? "" : ",") + R"({"video_id": ")" + id + R"(", "status": ")" + word +
-              R"(", "error": )" + (id == "id7" ? R"({"code": "bad_audio", "message": "audio unreadable"})" : "null") +
-              "}";
-      start = comma + 1;
-    }
-    return answer(200, R"({"data": [)" + data + R"(], "has_more": false, "next_token": null})");
-  });
+  auto server = std::make_shared<FakeV3Server>();
+  server->word_of = [](const std::string& id) {
+    return std::string(id == "id7" ? "failed" : id == "id8" ? "not_found" : "completed");
+  };
+  h.transport.otherwise([server](const HttpRequest& request) { return (*server)(request); });
   const auto results = h.client.get_bulk_translation_statuses(ids);
   CHECK(results.size() == 150);
-  CHECK(h.transport.request_count() == 2);  // 100 + 50
+  CHECK(server->statuses_requests == 2);  // 100 + 50
   const auto first = h.transport.requests().at(0);
   CHECK(first.method == "GET");
   CHECK(first.target.rfind("/v3/video-translations/statuses?video_translation_ids=id0,id1,", 0) == 0);
@@ -308,6 +328,28 @@ TEST_CASE("many-status: up to 100 ids a request, comma-separated, with every wor
   CHECK(results.at("id7").cause == FailureCause::job_failed);
   CHECK(results.at("id7").error_message == "audio unreadable");
   CHECK(results.at("id8").cause == FailureCause::unknown_job);
+  // /statuses names no outputs: each completed job is looked at once on its own for them, and only those.
+  CHECK(server->job_requests == 148);
+  CHECK(results.at("id0").outputs.video_url == "https://s3/id0.mp4");
+  CHECK(results.at("id149").outputs.output_language == "Spanish");
+  CHECK(results.at("id0").requests == 2);  // its share of one /statuses request, and its own look
+  CHECK_FALSE(results.at("id7").outputs.video_url.has_value());
+}
+
+TEST_CASE("many-status: a completed job whose outputs cannot be fetched still ends completed") {
+  ClientOptions options = v3_options();
+  options.max_retries = 0;
+  V3Harness few(options);
+  few.transport
+      .then(answer(200, R"({"data": [{"video_id": "a", "status": "completed"}, {"video_id": "b", "status": )"
+                        R"("completed"}], "has_more": false})"))
+      .then(v3_error(404, "not_found", "gone"))
+      .then(no_answer(TransportError::reset));
+  const auto results = few.client.get_bulk_translation_statuses({"a", "b"});
+  CHECK(results.at("a").ok());
+  CHECK(results.at("b").ok());
+  CHECK_FALSE(results.at("a").outputs.video_url.has_value());
+  CHECK(few.transport.request_count() == 3);
 }
 
 TEST_CASE("many-status: pages are followed with the next_token; queued and processing are pending") {
@@ -315,14 +357,19 @@ TEST_CASE("many-status: pages are followed with the next_token; queued and proce
   h.transport
       .then(answer(200, R"({"data": [{"video_id": "a", "status": "queued"}], "has_more": true, "next_token": "p&2"})"))
       .then(answer(200, R"({"data": [{"video_id": "b", "status": "completed"}], "has_more": false})"))
-      .then(answer(200, R"({"data": [{"video_id": "a", "status": "completed"}], "has_more": false})"));
+      .then(job_answer("completed"))
+      .then(answer(200, R"({"data": [{"video_id": "a", "status": "processing"}], "has_more": false})"))
+      .then(answer(200, R"({"data": [{"video_id": "a", "status": "completed"}], "has_more": false})"))
+      .then(job_answer("completed"));
   const auto results = h.client.get_bulk_translation_statuses({"a", "b"});
   CHECK(results.at("a").ok());
   CHECK(results.at("b").ok());
   const auto sent = h.transport.requests();
-  REQUIRE(sent.size() == 3);
+  REQUIRE(sent.size() == 6);
   CHECK(sent[1].target == "/v3/video-translations/statuses?video_translation_ids=a,b&token=p%262");
-  CHECK(sent[2].target == "/v3/video-translations/statuses?video_translation_ids=a");
+  CHECK(sent[2].target == "/v3/video-translations/b");  // b's outputs
+  CHECK(sent[3].target == "/v3/video-translations/statuses?video_translation_ids=a");
+  CHECK(sent[5].target == "/v3/video-translations/a");
 }
 
 TEST_CASE("languages: GET /v3/video-translations/languages") {

@@ -3,28 +3,28 @@
 // Creates video-translation jobs and tells the caller, as early and as cheaply as possible, when each job
 // completed or failed and where its result is. Written as parts in include/heygen/vt/ (edit those) and
 // joined into this file by scripts/amalgamate.py. Read top to bottom:
-//   1. version.hpp            Version macros, written in from the VERSION file by scripts/amalgamate.py.
-//   2. config.hpp             Configuration macros: the bundled transport, and defaults a build may override.
-//   3. result.hpp             Public results: TranslationStatus, FailureCause, TranslationResult, TranslationError.
-//   4. clock.hpp              Time: the Clock concept, SteadyClock, Seconds and TimePoint.
-//   5. detail.hpp             detail: text, percent-encoding, HTTP dates, Retry-After, random numbers, durations.
-//   6. http.hpp               HTTP value types and the Transport concept.
-//   7. log.hpp                Logging: LogLevel, LogSink and a stderr sink.
-//   8. profile.hpp            What was learnt about one server: DurationModel, ServerProfile.
-//   9. policies.hpp           Policies: what is retried and how long to back off; when to look again.
-//  10. options.hpp            ClientOptions, Endpoints and the bulk callback type.
-//  11. url.hpp                BaseUrl: a base URL split into parts and checked.
-//  12. json.hpp               JSON reading with picojson: bounded nesting, whole-body parses, typed member access.
-//  13. protocol.hpp           The Protocol concept: what a wire format must build and read, in neutral values.
-//  14. tracker_protocol.hpp   TrackerProtocol: the exercise's status-tracker server and our extensions (batch, long poll, hints).
-//  15. heygen_v3_protocol.hpp HeyGenV3Protocol: HeyGen's v3 video-translation API, and TranslationRequest, what a create takes.
-//  16. sender.hpp             The sender: one request with retries, backoff, Retry-After, a deadline and cancellation.
-//  17. job_poller.hpp         The job poller: the polling state machine of one job, no I/O. An answer in; "done" or "look again in W" out.
-//  18. status_looks.hpp       Status looks: one job's status or many jobs' at once, through the protocol and the sender, as results.
-//  19. schedule.hpp           The bulk schedule: jobs ordered by next-due time, the take rule and coalescing. Pure: no threads, no clock.
-//  20. bulk_poller.hpp        The bulk poller: a fixed pool of workers serving a schedule of jobs, with per-job or many-status looks.
-//  21. client.hpp             BasicVideoTranslationClient<Transport, Clock, Protocol>: the seed's API, a thin facade over the parts.
-//  22. transport_httplib.hpp  The bundled cpp-httplib transport and VideoTranslationClient.
+//   1. version.hpp             Version macros, written in from the VERSION file by scripts/amalgamate.py.
+//   2. config.hpp              Configuration macros: the bundled transport, and defaults a build may override.
+//   3. result.hpp              Results: TranslationStatus, FailureCause, TranslationResult, OrFailure.
+//   4. clock.hpp               Time: the Clock concept, SteadyClock, Seconds and TimePoint.
+//   5. detail.hpp              detail: text, percent-encoding, HTTP dates, Retry-After, random numbers.
+//   6. http.hpp                HTTP value types and the Transport concept.
+//   7. log.hpp                 Logging: LogLevel, LogSink and a stderr sink.
+//   8. profile.hpp             What was learnt about one server: DurationModel, ServerProfile.
+//   9. policies.hpp            Policies: what is retried and how long to back off; when to look again.
+//  10. options.hpp             ClientOptions, Endpoints and the bulk callback type.
+//  11. url.hpp                 BaseUrl: a base URL split into parts and checked.
+//  12. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
+//  13. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
+//  14. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
+//  15. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
+//  16. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  17. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  18. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  19. schedule.hpp            The bulk schedule: due queue, take rule, coalescing. Pure: no threads.
+//  20. bulk_poller.hpp         The bulk poller: a fixed pool of workers serving the schedule.
+//  21. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  22. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -97,7 +97,7 @@
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 3. Public results: TranslationStatus, FailureCause, TranslationResult, TranslationError.
+// 3. Results: TranslationStatus, FailureCause, TranslationResult, OrFailure.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen {
@@ -280,7 +280,7 @@ class SteadyClock {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 5. detail: text, percent-encoding, HTTP dates, Retry-After, random numbers, durations.
+// 5. detail: text, percent-encoding, HTTP dates, Retry-After, random numbers.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace detail {
@@ -718,11 +718,11 @@ struct PollContext {
 
 /// When to look again at a pending job. Best information first: the server's own hints (progress rate,
 /// eta_seconds, Retry-After), then what earlier jobs on this server took, then a cold schedule. Long polls
-/// (`?wait=`) replace all of this on servers that hold them. Every wait is clamped to [min_interval,
-/// max_interval], and by the caller to the deadline; an absurd hint never breaks it.
+/// (`?wait=`) replace all of this on servers that hold them. Every wait between looks is clamped to
+/// [min_interval, max_interval], and by the caller to the deadline; an absurd hint never breaks it.
 struct PollPolicy {
   /// The one trade-off: acceptable detection lag as a fraction of the job's age; also the share of learnt
-  /// jobs one look may cover. Lower is quicker and costs more requests. Presets: 0.04 / 0.08 / 0.16.
+  /// jobs one look may cover. Lower is quicker and costs more requests. Presets: 0.04 / 0.08 / 0.16 (long_jobs: 0.05).
   double lag_ratio = 0.08;
   Seconds initial_interval{2.0};  ///< Cold schedule: wait before the second look.
   double multiplier = 2.0;        ///< Cold schedule: growth of the wait per look.
@@ -737,6 +737,10 @@ struct PollPolicy {
   /// Bulk only: a look due after a wait of at least 20 ticks is moved to the end of its tick, so the looks of
   /// many jobs fall together and a few wake-ups serve them (lag grows by at most a tick, ≤ 5 % of the wait).
   Seconds coalesce{0.05};
+  /// Bulk only, on a server with a many-status endpoint: the longest a job waits between looks (zero: as long as
+  /// it would alone). One request serves many jobs, so frequent rounds cost little: detection lag ≤ this. A round
+  /// takes every job due within this time, so the jobs of a bulk wait fall into step and share each request.
+  Seconds many_status_interval{0};
 
   /// Quick detection, more requests: lag ≈ 4 % of the job's age, cold looks at most 4 s apart.
   static PollPolicy low_latency() { return with_ratio(0.04, Seconds(4.0)); }
@@ -744,12 +748,33 @@ struct PollPolicy {
   static PollPolicy balanced() { return with_ratio(0.08, Seconds(8.0)); }
   /// Fewer requests, later detection: lag ≈ 16 % of the job's age, cold looks at most 16 s apart.
   static PollPolicy low_cost() { return with_ratio(0.16, Seconds(16.0)); }
+  /// Jobs of minutes (HeyGen's translations): looks at most 30 s apart, 4 s doubling cold, every 5 % of jobs warm.
+  static PollPolicy long_jobs() {
+    // Tuned with bench/polling's heygen-like workload (480 s × exp(N(0, 0.5))) against HeyGen's CLI (2 s doubling
+    // to 30 s, × U(0.75, 1.25)): cold, as many requests as the CLI and a lower lag p95; warm, 13 requests a job
+    // and a lag p95 under 30 s; 1,000 jobs through the many-status endpoint, well under a request a job.
+    // One learnt look per 5 % of jobs: ~30 s apart where most jobs end. Cold: 4, 8, 16, then 30 s (the CLI's cap;
+    // nothing that takes minutes ends in 2 s).
+    PollPolicy policy = with_ratio(0.05, Seconds(30.0));
+    policy.initial_interval = Seconds(4.0);
+    // No wait past 30 s, whatever the job's age: the age rule would stretch the looks at late jobs (a third of
+    // them run past 10 minutes) beyond 30 s, and their lag with it. The first look is not capped by it.
+    policy.max_interval = Seconds(30.0);
+    // A many-status look takes every job due within 2 × min_interval: 4 s gathers jobs created together, whose
+    // jittered 30 s waits end within 3 s of each other, into one request. Never a look sooner than 2 s.
+    policy.min_interval = Seconds(2.0);
+    // Tracked together through a many-status endpoint, rounds every 8 s: 100 jobs share a request, so a job's
+    // whole life costs well under one request, and lag stays under 8 s.
+    policy.many_status_interval = Seconds(8.0);
+    return policy;
+  }
 
-  /// Wait before the first look: none, unless what was learnt says no job finishes that early.
+  /// Wait before the first look: none, unless what was learnt says no job finishes that early. It is no wait
+  /// between looks, so max_interval does not cap it: jobs of minutes are first looked at where they start ending.
   [[nodiscard]] Seconds first_wait(const DurationModel* learnt) const {
     if (!learn || learnt == nullptr) return Seconds(0);
     const auto first = learnt->next_finish_after(Seconds(0), lag_ratio, warm_after);
-    return first ? clamp_interval(*first) : Seconds(0);
+    return first ? std::max(*first, min_interval) : Seconds(0);
   }
 
   /// Wait before the next look at a job that is still pending; `uniform01` is a U[0,1) draw for jitter.
@@ -956,7 +981,7 @@ struct BaseUrl {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 12. JSON reading with picojson: bounded nesting, whole-body parses, typed member access.
+// 12. JSON reading with picojson: bounded nesting, typed member access.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Reads JSON bodies; every function is total: bad input gives an error value, never a crash.
@@ -1123,7 +1148,7 @@ inline std::optional<std::string> string_field(const picojson::object& object, c
 }  // namespace heygen::json
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 13. The Protocol concept: what a wire format must build and read, in neutral values.
+// 13. The Protocol concept: what a wire format builds and reads, in neutral values.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen {
@@ -1158,6 +1183,8 @@ struct ManyStatusAnswer {
 ///   A read that fails tells the client the server has no usable endpoint: it falls back to one look per job.
 /// - `retryable`: whether a response (or no response) is worth another try.
 /// - `describe`: a response in words, with the server's own error message where the body carries one.
+/// - optional `static constexpr bool many_status_outputs`: false when many-status answers say a job completed
+///   but not what it produced; the bulk poller then fetches each completed job's outputs with one look of its own.
 /// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
 ///   limit), to be waited out as its Retry-After says without using up retries.
 template <class P>
@@ -1175,6 +1202,15 @@ concept Protocol = requires(const P& protocol, HttpRequest& out, const typename 
   { protocol.describe(response) } -> std::same_as<std::string>;
 };
 
+/// Whether a protocol's many-status answers carry what each completed job produced (true unless it says not).
+template <class P>
+constexpr bool many_status_has_outputs(const P&) {
+  if constexpr (requires { P::many_status_outputs; })
+    return P::many_status_outputs;
+  else
+    return true;
+}
+
 /// Appends `?name=value` or `&name=value` to a request target, as its query needs. Both go in as given: a
 /// value that may hold reserved characters (a page token) must be percent-encoded first.
 inline void append_query(std::string& target, std::string_view name, std::string_view value) {
@@ -1187,7 +1223,7 @@ inline void append_query(std::string& target, std::string_view name, std::string
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 14. TrackerProtocol: the exercise's status-tracker server and our extensions (batch, long poll, hints).
+// 14. TrackerProtocol: the exercise's server and our extensions.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
@@ -1503,7 +1539,7 @@ class TrackerProtocol {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 15. HeyGenV3Protocol: HeyGen's v3 video-translation API, and TranslationRequest, what a create takes.
+// 15. HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// One translation to create on HeyGen: a source video (a URL or an uploaded asset's id) and the languages to
@@ -1779,6 +1815,9 @@ class HeyGenV3Protocol {
     return v3::read_job(data.value());
   }
 
+  /// `/statuses` says a job completed but not where its video is: the bulk poller fetches it with one look.
+  static constexpr bool many_status_outputs = false;
+
   /// Ids one `/statuses` request names.
   [[nodiscard]] std::size_t many_status_limit() const noexcept { return v3::max_status_ids; }
 
@@ -1856,7 +1895,7 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 16. The sender: one request with retries, backoff, Retry-After, a deadline and cancellation.
+// 16. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -2103,7 +2142,7 @@ class Sender {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. The job poller: the polling state machine of one job, no I/O. An answer in; "done" or "look again in W" out.
+// 17. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -2262,7 +2301,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. Status looks: one job's status or many jobs' at once, through the protocol and the sender, as results.
+// 18. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -2394,7 +2433,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. The bulk schedule: jobs ordered by next-due time, the take rule and coalescing. Pure: no threads, no clock.
+// 19. The bulk schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// When each job of a bulk wait is next due, and which jobs a worker takes at once. Every time is an argument,
@@ -2408,9 +2447,13 @@ class BulkSchedule {
   /// Most per-job looks one worker takes at once: beyond this, fewer wake-ups no longer show in the CPU.
   static constexpr std::size_t max_take = 32;
 
-  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval and coalescing tick.
-  BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce)
-      : not_before_(jobs), min_interval_(min_interval), coalesce_(coalesce) {}
+  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval, coalescing tick and
+  /// many-status interval.
+  BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce, Seconds many_status_interval = Seconds(0))
+      : not_before_(jobs),
+        min_interval_(min_interval),
+        coalesce_(coalesce),
+        many_window_(std::max(min_interval * 2.0, many_status_interval)) {}
 
   /// Makes job `job` due at `when`.
   void push(TimePoint when, std::size_t job) { due_.push({when, job}); }
@@ -2422,13 +2465,14 @@ class BulkSchedule {
   [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
 
   /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
-  /// for a many-status request, every job due within two min_intervals, up to `many_limit`; for per-job looks,
+  /// for a many-status request, every job due within two min_intervals (or the many-status interval, when
+  /// longer: rounds then gather every pending job), up to `many_limit`; for per-job looks,
   /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
   /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
   void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
     taken.clear();
     const bool many = mode == Take::many_status;
-    const Seconds window = min_interval_ * (many ? 2.0 : 1.0);
+    const Seconds window = many ? many_window_ : min_interval_;
     const TimePoint horizon = now + detail::to_clock(window);
     const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(window);
     while (!due_.empty() && taken.size() < most) {
@@ -2482,11 +2526,12 @@ class BulkSchedule {
   std::vector<TimePoint> not_before_;  // per job: a worker taking jobs ahead of time takes it no earlier
   Seconds min_interval_;
   Seconds coalesce_;
+  Seconds many_window_;   // a many-status round takes the jobs due within this
   Seconds look_time_{0};  // recent wall time of one per-job look; zero until measured
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. The bulk poller: a fixed pool of workers serving a schedule of jobs, with per-job or many-status looks.
+// 20. The bulk poller: a fixed pool of workers serving the schedule.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -2507,8 +2552,10 @@ class BulkRun {
         stop_(std::move(stop)),
         on_result_(std::move(on_result)),
         limit_(limit),
-        schedule_(ids.size(), policy_.min_interval, policy_.coalesce) {
-    const Seconds first = looks.rules().first_wait();
+        schedule_(ids.size(), policy_.min_interval, policy_.coalesce, policy_.many_status_interval) {
+    // A held per-job long poll occupies a worker: only worth it when every job has one.
+    per_job_long_poll_ = ids.size() <= limit_;
+    const Seconds first = first_wait(ids.size());
     jobs_.reserve(ids.size());
     for (const auto& id : ids) {
       Job job{looks.sender().begin(id, stop_), JobPoller(first), {}, false};
@@ -2516,8 +2563,6 @@ class BulkRun {
       jobs_.push_back(std::move(job));
     }
     remaining_ = jobs_.size();
-    // A held per-job long poll occupies a worker: only worth it when every job has one.
-    per_job_long_poll_ = jobs_.size() <= limit_;
   }
 
   /// Runs the workers until every job has a result or the caller cancels; the rest are marked cancelled.
@@ -2601,12 +2646,23 @@ class BulkRun {
     if (per_job) schedule_.note_look_time(took, looked);
   }
 
+  /// The wait before every job's first look: the rules', but no longer than the many-status interval when `jobs`
+  /// will share many-status rounds (a round is cheap, so jobs that end early are not left waiting).
+  Seconds first_wait(std::size_t jobs) const {
+    const Seconds first = looks_.rules().first_wait();
+    const bool rounds = jobs > 1 && many_status_possible() && policy_.many_status_interval > Seconds(0);
+    return rounds ? std::min(first, policy_.many_status_interval) : first;
+  }
+
+  /// The server may have a many-status endpoint, and jobs will not hold long polls of their own instead.
+  bool many_status_possible() const {
+    return looks_.protocol().many_status_limit() > 0 && looks_.rules().profile().batch() != Support::no &&
+           !per_job_polls_held();
+  }
+
   /// Many-status looks when the server may have the endpoint, unless every job can hold its own long poll
   /// (one request per job, answered the moment it finishes, beats rounds that end at every finish).
-  bool batching() const {
-    return jobs_.size() > 1 && looks_.protocol().many_status_limit() > 0 &&
-           looks_.rules().profile().batch() != Support::no && !per_job_polls_held();
-  }
+  bool batching() const { return jobs_.size() > 1 && many_status_possible(); }
 
   /// Each job gets its own long poll, which the server may hold (so a look can block until the job ends).
   bool per_job_polls_held() const {
@@ -2724,8 +2780,18 @@ class BulkRun {
       }
       Look look{looks_.finish(jobs_[i].call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
                 answer.retry_after};
+      if (look.result.ok() && !many_status_has_outputs(looks_.protocol())) fetch_outputs(i, look);
       if (auto next = settle(i, look, held, gather)) later.push_back(*next);
     }
+  }
+
+  /// A job a many-status answer says completed, on a server whose many-status answers name no outputs (HeyGen's
+  /// `/statuses`): one look of its own fetches what it produced. The job completed either way: a look that fails
+  /// leaves the result completed, without outputs.
+  void fetch_outputs(std::size_t i, Look& look) {
+    Look own = looks_.look(jobs_[i].call, Seconds(0));
+    if (own.result.ok()) look.result = std::move(own.result);
+    look.result.requests = jobs_[i].call.requests;
   }
 
   /// A final result ends the job; a pending one gets its next due time (never past its deadline).
@@ -2736,6 +2802,8 @@ class BulkRun {
       finish_job(i, std::move(look.result));
       return std::nullopt;
     }
+    // Many-status rounds are cheap per job: the policy may ask for them more often than one job alone would look.
+    if (batching() && policy_.many_status_interval > Seconds(0)) *wait = std::min(*wait, policy_.many_status_interval);
     *wait = std::max(*wait, gather);
     // Unlocked: plan() touches only this job's entry, and no other worker holds this job until it is requeued.
     return Due{schedule_.plan(i, clock_.now(), *wait, job.call.deadline), i};
@@ -2795,7 +2863,7 @@ class BulkRun {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. BasicVideoTranslationClient<Transport, Clock, Protocol>: the seed's API, a thin facade over the parts.
+// 21. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -3053,7 +3121,8 @@ class BasicVideoTranslationClient {
             "connect_timeout must be positive");
     const PollPolicy& poll = options.polling;
     require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval) &&
-                non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce),
+                non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce) &&
+                non_negative(poll.many_status_interval),
             "polling intervals must be finite and not negative");
     require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
             "polling.lag_ratio must be in (0, 1]");

@@ -1,4 +1,4 @@
-// The bulk poller: a fixed pool of workers serving a schedule of jobs, with per-job or many-status looks.
+// The bulk poller: a fixed pool of workers serving the schedule.
 #pragma once
 
 #include "heygen/vt/job_poller.hpp"
@@ -39,8 +39,10 @@ class BulkRun {
         stop_(std::move(stop)),
         on_result_(std::move(on_result)),
         limit_(limit),
-        schedule_(ids.size(), policy_.min_interval, policy_.coalesce) {
-    const Seconds first = looks.rules().first_wait();
+        schedule_(ids.size(), policy_.min_interval, policy_.coalesce, policy_.many_status_interval) {
+    // A held per-job long poll occupies a worker: only worth it when every job has one.
+    per_job_long_poll_ = ids.size() <= limit_;
+    const Seconds first = first_wait(ids.size());
     jobs_.reserve(ids.size());
     for (const auto& id : ids) {
       Job job{looks.sender().begin(id, stop_), JobPoller(first), {}, false};
@@ -48,8 +50,6 @@ class BulkRun {
       jobs_.push_back(std::move(job));
     }
     remaining_ = jobs_.size();
-    // A held per-job long poll occupies a worker: only worth it when every job has one.
-    per_job_long_poll_ = jobs_.size() <= limit_;
   }
 
   /// Runs the workers until every job has a result or the caller cancels; the rest are marked cancelled.
@@ -133,12 +133,23 @@ class BulkRun {
     if (per_job) schedule_.note_look_time(took, looked);
   }
 
+  /// The wait before every job's first look: the rules', but no longer than the many-status interval when `jobs`
+  /// will share many-status rounds (a round is cheap, so jobs that end early are not left waiting).
+  Seconds first_wait(std::size_t jobs) const {
+    const Seconds first = looks_.rules().first_wait();
+    const bool rounds = jobs > 1 && many_status_possible() && policy_.many_status_interval > Seconds(0);
+    return rounds ? std::min(first, policy_.many_status_interval) : first;
+  }
+
+  /// The server may have a many-status endpoint, and jobs will not hold long polls of their own instead.
+  bool many_status_possible() const {
+    return looks_.protocol().many_status_limit() > 0 && looks_.rules().profile().batch() != Support::no &&
+           !per_job_polls_held();
+  }
+
   /// Many-status looks when the server may have the endpoint, unless every job can hold its own long poll
   /// (one request per job, answered the moment it finishes, beats rounds that end at every finish).
-  bool batching() const {
-    return jobs_.size() > 1 && looks_.protocol().many_status_limit() > 0 &&
-           looks_.rules().profile().batch() != Support::no && !per_job_polls_held();
-  }
+  bool batching() const { return jobs_.size() > 1 && many_status_possible(); }
 
   /// Each job gets its own long poll, which the server may hold (so a look can block until the job ends).
   bool per_job_polls_held() const {
@@ -256,8 +267,18 @@ class BulkRun {
       }
       Look look{looks_.finish(jobs_[i].call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
                 answer.retry_after};
+      if (look.result.ok() && !many_status_has_outputs(looks_.protocol())) fetch_outputs(i, look);
       if (auto next = settle(i, look, held, gather)) later.push_back(*next);
     }
+  }
+
+  /// A job a many-status answer says completed, on a server whose many-status answers name no outputs (HeyGen's
+  /// `/statuses`): one look of its own fetches what it produced. The job completed either way: a look that fails
+  /// leaves the result completed, without outputs.
+  void fetch_outputs(std::size_t i, Look& look) {
+    Look own = looks_.look(jobs_[i].call, Seconds(0));
+    if (own.result.ok()) look.result = std::move(own.result);
+    look.result.requests = jobs_[i].call.requests;
   }
 
   /// A final result ends the job; a pending one gets its next due time (never past its deadline).
@@ -268,6 +289,8 @@ class BulkRun {
       finish_job(i, std::move(look.result));
       return std::nullopt;
     }
+    // Many-status rounds are cheap per job: the policy may ask for them more often than one job alone would look.
+    if (batching() && policy_.many_status_interval > Seconds(0)) *wait = std::min(*wait, policy_.many_status_interval);
     *wait = std::max(*wait, gather);
     // Unlocked: plan() touches only this job's entry, and no other worker holds this job until it is requeued.
     return Due{schedule_.plan(i, clock_.now(), *wait, job.call.deadline), i};

@@ -1,4 +1,4 @@
-// BasicVideoTranslationClient<Transport, Clock, Protocol>: the seed's API, a thin facade over the parts.
+// BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 #pragma once
 
 #include "heygen/vt/bulk_poller.hpp"
@@ -283,7 +283,8 @@ class BasicVideoTranslationClient {
             "connect_timeout must be positive");
     const PollPolicy& poll = options.polling;
     require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval) &&
-                non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce),
+                non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce) &&
+                non_negative(poll.many_status_interval),
             "polling intervals must be finite and not negative");
     require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
             "polling.lag_ratio must be in (0, 1]");

@@ -1,4 +1,4 @@
-// detail: text, percent-encoding, HTTP dates, Retry-After, random numbers, durations.
+// detail: text, percent-encoding, HTTP dates, Retry-After, random numbers.
 #pragma once
 
 #include "heygen/vt/clock.hpp"

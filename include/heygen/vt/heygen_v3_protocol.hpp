@@ -1,4 +1,4 @@
-// HeyGenV3Protocol: HeyGen's v3 video-translation API, and TranslationRequest, what a create takes.
+// HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
 #pragma once
 
 #include "heygen/vt/detail.hpp"
@@ -298,6 +298,9 @@ class HeyGenV3Protocol {
     if (!data) return std::move(data).failure();
     return v3::read_job(data.value());
   }
+
+  /// `/statuses` says a job completed but not where its video is: the bulk poller fetches it with one look.
+  static constexpr bool many_status_outputs = false;
 
   /// Ids one `/statuses` request names.
   [[nodiscard]] std::size_t many_status_limit() const noexcept { return v3::max_status_ids; }

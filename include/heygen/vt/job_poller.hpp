@@ -1,4 +1,4 @@
-// The job poller: the polling state machine of one job, no I/O. An answer in; "done" or "look again in W" out.
+// The job poller: one job's polling state machine, no I/O.
 #pragma once
 
 #include "heygen/vt/clock.hpp"

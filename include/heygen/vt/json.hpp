@@ -1,4 +1,4 @@
-// JSON reading with picojson: bounded nesting, whole-body parses, typed member access.
+// JSON reading with picojson: bounded nesting, typed member access.
 #pragma once
 
 #include "heygen/vt/detail.hpp"

@@ -1,4 +1,4 @@
-// The Protocol concept: what a wire format must build and read, in neutral values.
+// The Protocol concept: what a wire format builds and reads, in neutral values.
 #pragma once
 
 #include "heygen/vt/clock.hpp"
@@ -46,6 +46,8 @@ struct ManyStatusAnswer {
 ///   A read that fails tells the client the server has no usable endpoint: it falls back to one look per job.
 /// - `retryable`: whether a response (or no response) is worth another try.
 /// - `describe`: a response in words, with the server's own error message where the body carries one.
+/// - optional `static constexpr bool many_status_outputs`: false when many-status answers say a job completed
+///   but not what it produced; the bulk poller then fetches each completed job's outputs with one look of its own.
 /// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
 ///   limit), to be waited out as its Retry-After says without using up retries.
 template <class P>
@@ -62,6 +64,15 @@ concept Protocol = requires(const P& protocol, HttpRequest& out, const typename 
   { protocol.retryable(response) } -> std::same_as<bool>;
   { protocol.describe(response) } -> std::same_as<std::string>;
 };
+
+/// Whether a protocol's many-status answers carry what each completed job produced (true unless it says not).
+template <class P>
+constexpr bool many_status_has_outputs(const P&) {
+  if constexpr (requires { P::many_status_outputs; })
+    return P::many_status_outputs;
+  else
+    return true;
+}
 
 /// Appends `?name=value` or `&name=value` to a request target, as its query needs. Both go in as given: a
 /// value that may hold reserved characters (a page token) must be percent-encoded first.

@@ -1,4 +1,4 @@
-// Public results: TranslationStatus, FailureCause, TranslationResult, TranslationError.
+// Results: TranslationStatus, FailureCause, TranslationResult, OrFailure.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// The bulk schedule: jobs ordered by next-due time, the take rule and coalescing. Pure: no threads, no clock.
+// The bulk schedule: due queue, take rule, coalescing. Pure: no threads.
 #pragma once
 
 #include "heygen/vt/clock.hpp"
@@ -24,9 +24,13 @@ class BulkSchedule {
   /// Most per-job looks one worker takes at once: beyond this, fewer wake-ups no longer show in the CPU.
   static constexpr std::size_t max_take = 32;
 
-  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval and coalescing tick.
-  BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce)
-      : not_before_(jobs), min_interval_(min_interval), coalesce_(coalesce) {}
+  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval, coalescing tick and
+  /// many-status interval.
+  BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce, Seconds many_status_interval = Seconds(0))
+      : not_before_(jobs),
+        min_interval_(min_interval),
+        coalesce_(coalesce),
+        many_window_(std::max(min_interval * 2.0, many_status_interval)) {}
 
   /// Makes job `job` due at `when`.
   void push(TimePoint when, std::size_t job) { due_.push({when, job}); }
@@ -38,13 +42,14 @@ class BulkSchedule {
   [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
 
   /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
-  /// for a many-status request, every job due within two min_intervals, up to `many_limit`; for per-job looks,
+  /// for a many-status request, every job due within two min_intervals (or the many-status interval, when
+  /// longer: rounds then gather every pending job), up to `many_limit`; for per-job looks,
   /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
   /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
   void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
     taken.clear();
     const bool many = mode == Take::many_status;
-    const Seconds window = min_interval_ * (many ? 2.0 : 1.0);
+    const Seconds window = many ? many_window_ : min_interval_;
     const TimePoint horizon = now + detail::to_clock(window);
     const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(window);
     while (!due_.empty() && taken.size() < most) {
@@ -98,6 +103,7 @@ class BulkSchedule {
   std::vector<TimePoint> not_before_;  // per job: a worker taking jobs ahead of time takes it no earlier
   Seconds min_interval_;
   Seconds coalesce_;
+  Seconds many_window_;   // a many-status round takes the jobs due within this
   Seconds look_time_{0};  // recent wall time of one per-job look; zero until measured
 };
 

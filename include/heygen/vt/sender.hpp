@@ -1,4 +1,4 @@
-// The sender: one request with retries, backoff, Retry-After, a deadline and cancellation.
+// The sender: one request with retries, Retry-After, deadline, cancellation.
 #pragma once
 
 #include "heygen/vt/clock.hpp"

@@ -1,4 +1,4 @@
-// Status looks: one job's status or many jobs' at once, through the protocol and the sender, as results.
+// Status looks: one job or many at once, through protocol and sender.
 #pragma once
 
 #include "heygen/vt/job_poller.hpp"

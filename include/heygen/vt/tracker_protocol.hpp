@@ -1,4 +1,4 @@
-// TrackerProtocol: the exercise's status-tracker server and our extensions (batch, long poll, hints).
+// TrackerProtocol: the exercise's server and our extensions.
 #pragma once
 
 #include "heygen/vt/detail.hpp"
