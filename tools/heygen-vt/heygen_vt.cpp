@@ -34,7 +34,7 @@ std::vector<std::string> distinct(const std::vector<std::string>& ids) {
 int report(const std::vector<JobReport>& jobs, const Args& args, bool interrupted, const Totals& totals) {
   if (interrupted) std::fprintf(stderr, "heygen-vt: interrupted; unfinished jobs are reported as cancelled\n");
   if (args.json)
-    print_json(jobs);
+    print_json(jobs, false);
   else
     print_table(jobs, totals);
   return exit_status(jobs, interrupted);
