@@ -84,6 +84,15 @@ vt --bogus status x; check "unknown option: 64" test "$rc" -eq 64
 vt --timeout soon wait x; check "bad --timeout: 64" test "$rc" -eq 64
 vt --url localhost:5000 status x; check "URL without scheme: 64" test "$rc" -eq 64
 vt --help; check "--help: 0 and documents the exit codes" test "$rc" -eq 0 -a -n "$(grep -F '130' <<<"$out")"
+vt --lang French create; check "a v3 option without --api heygen-v3: 64" test "$rc" -eq 64
+vt --api heygen-v4 status x; check "unknown --api: 64" test "$rc" -eq 64
+HEYGEN_API_KEY=k vt --api heygen-v3 create --lang French; check "v3 create without a video: 64" test "$rc" -eq 64
+HEYGEN_API_KEY=k vt --api heygen-v3 create --video-url https://example.com/v.mp4
+check "v3 create without --lang: 64" test "$rc" -eq 64
+env -u HEYGEN_API_KEY "$build/tools/heygen-vt/heygen-vt" --api heygen-v3 --url http://127.0.0.1:1 languages \
+  >"$work/vt.out" 2>"$work/vt.err"
+rc=$?
+check "v3 without HEYGEN_API_KEY: 64, says so" test "$rc" -eq 64 -a -n "$(grep -F HEYGEN_API_KEY "$work/vt.err")"
 
 echo "--- full-featured server"
 start_server full "$status_server" --duration fixed:0.3
@@ -224,6 +233,50 @@ check "original-only server with an explicit /status/{job_id}: 1 (404)" test "$r
 HEYGEN_API_TOKEN=$token vt --url "http://127.0.0.1:1" --verbose --retries 1 wait x
 printed+="$out$err"
 check "the token is never printed" test -z "$(grep -F "$token" <<<"$printed")"
+
+echo "--- HeyGen's v3 API (--api heygen-v3)"
+if "$status_server" --help 2>/dev/null | grep -q 'heygen-v3'; then
+  key="key-$RANDOM$RANDOM-secret"
+  start_server v3 "$status_server" --api heygen-v3 --api-key "$key" --duration fixed:0.3
+  export HEYGEN_API_KEY=$key
+  vt --api heygen-v3 --url "$url" languages
+  check "v3 languages: 0, one name a line" test "$rc" -eq 0 -a "$(grep -c . <<<"$out")" -ge 2
+  printed="$out$err"
+  mapfile -t languages <<<"$out"
+  vt --api heygen-v3 --url "$url" --json languages
+  check "v3 languages --json: an array of names" json 'len(jobs) >= 2 and all(isinstance(n, str) and n for n in jobs)'
+  vt --api heygen-v3 --url "$url" --json create --video-url https://example.com/talk.mp4 \
+    --lang "${languages[0]}" --lang "${languages[1]}"
+  check "v3 create with two --lang: 0, two ids" test "$rc" -eq 0 -a "$(created_ids | wc -w)" -eq 2
+  printed+="$out$err"
+  ids=$(created_ids)
+  # shellcheck disable=SC2086
+  vt --api heygen-v3 --url "$url" --json wait $ids
+  printed+="$out$err"
+  check "v3 wait: 0" test "$rc" -eq 0
+  check "v3 wait --json: completed, with outputs (video URL, language)" json \
+    'len(jobs) == 2 and all(j["outcome"] == "completed" and j["outputs"] and j["outputs"]["video_url"]
+     and j["outputs"]["output_language"] for j in jobs)'
+  # shellcheck disable=SC2086
+  vt --api heygen-v3 --url "$url" wait $ids
+  check "v3 wait prints the outputs under each row" test "$(grep -c '^  video: ' <<<"$out")" -eq 2
+  vt --api heygen-v3 --url "$url" --json status "${ids%% *}"
+  check "v3 status of a completed translation: 0, with outputs" \
+    test "$rc" -eq 0 -a -n "$(json 'jobs[0]["outputs"]["video_url"]' && echo yes)"
+  HEYGEN_API_KEY=wrong-key vt --api heygen-v3 --url "$url" languages
+  check "v3 wrong key, languages: 69, HTTP 401" test "$rc" -eq 69 -a -n "$(grep -F '401' <<<"$err")"
+  # shellcheck disable=SC2086
+  HEYGEN_API_KEY=wrong-key vt --api heygen-v3 --url "$url" --json wait $ids
+  check "v3 wrong key, wait: 69, cause http_status 401" \
+    test "$rc" -eq 69 -a -n "$(json 'all(j["cause"] == "http_status" and j["http_status"] == 401 for j in jobs)' && echo yes)"
+  vt --api heygen-v3 --url "$url" --verbose --retries 1 wait no-such-translation
+  printed+="$out$err"
+  check "v3 unknown id: 1" test "$rc" -eq 1
+  check "v3: the key is never printed" test -z "$(grep -F "$key" <<<"$printed")"
+  unset HEYGEN_API_KEY
+else
+  echo "skipped: this status_server has no --api heygen-v3"
+fi
 
 echo "--- unreachable server (69)"
 vt --url http://127.0.0.1:1 --retries 0 --json wait x

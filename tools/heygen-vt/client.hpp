@@ -38,6 +38,8 @@ class CountingTransport {
 
 /// The client the commands run on.
 using Client = heygen::BasicVideoTranslationClient<CountingTransport>;
+/// The client for --api heygen-v3.
+using V3Client = heygen::BasicVideoTranslationClient<CountingTransport, heygen::SteadyClock, heygen::HeyGenV3Protocol>;
 
 /// Seconds since `start`, for the summary line.
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -54,6 +56,21 @@ inline heygen::ClientOptions client_options(const Args& args) {
   options.max_retries = args.retries;
   options.connection_pool_size = args.concurrency;
   if (args.status_path != auto_status_path) options.endpoints.status = args.status_path;
+  if (args.verbose) options.log_sink = heygen::stderr_log_sink();
+  return options;
+}
+
+/// Client options for HeyGen's v3 API: the key from HEYGEN_API_KEY (a usage error when it is missing; never
+/// printed), --url or HeyGen's own URL (HEYGEN_API_URL and HEYGEN_API_TOKEN are the tracker's, and not sent to
+/// HeyGen), the deadline heygen_v3_options() picks unless --timeout says otherwise.
+inline heygen::ClientOptions v3_client_options(const Args& args) {
+  const char* key = std::getenv(api_key_variable);
+  if (key == nullptr || *key == '\0')
+    throw UsageError(std::string(api_key_variable) + " is not set: --api heygen-v3 needs your HeyGen API key in it");
+  heygen::ClientOptions options = heygen::heygen_v3_options(key, args.url.empty() ? heygen_v3_default_url : args.url);
+  if (args.timeout) options.max_timeout = heygen::Seconds(*args.timeout);
+  options.max_retries = args.retries;
+  options.connection_pool_size = args.concurrency;
   if (args.verbose) options.log_sink = heygen::stderr_log_sink();
   return options;
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "args.hpp"
@@ -30,21 +31,58 @@ std::vector<std::string> distinct(const std::vector<std::string>& ids) {
   return out;
 }
 
+/// True when the reports carry what each job produced (--api heygen-v3).
+bool with_outputs(const Args& args) { return args.api == api_heygen_v3; }
+
 /// Prints the reports as the user asked and returns the exit status.
 int report(const std::vector<JobReport>& jobs, const Args& args, bool interrupted, const Totals& totals) {
   if (interrupted) std::fprintf(stderr, "heygen-vt: interrupted; unfinished jobs are reported as cancelled\n");
   if (args.json)
-    print_json(jobs);
+    print_json(jobs, with_outputs(args));
   else
     print_table(jobs, totals);
   return exit_status(jobs, interrupted);
 }
 
+/// Calls `work(i)` for every i below `count`, `concurrency` at a time.
+template <class Work>
+void for_each_concurrently(std::size_t count, std::size_t concurrency, const Work& work) {
+  if (count == 0) return;
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < count; i = next++) work(i);
+  };
+  std::vector<std::jthread> workers(std::min(concurrency, count) - 1);
+  for (auto& thread : workers) thread = std::jthread(worker);
+  worker();
+}
+
+/// A many-status answer says only that a job completed, not what it produced: one look at each completed job
+/// without outputs fetches them (HeyGen's GET /v3/video-translations/{id}). A look that fails leaves the job
+/// completed, without outputs, and says so on stderr.
+template <class C>
+void fetch_outputs(C& client, std::vector<JobReport>& jobs, const Args& args, const InterruptWatcher& interrupt) {
+  std::vector<JobReport*> missing;
+  for (auto& job : jobs)
+    if (job.result.ok() && job.result.outputs.empty()) missing.push_back(&job);
+  for_each_concurrently(missing.size(), args.concurrency, [&](std::size_t i) {
+    JobReport& job = *missing[i];
+    heygen::TranslationResult look = client.check_translation_status(job.id, interrupt.token());
+    job.result.requests += look.requests;
+    if (look.ok())
+      job.result.outputs = std::move(look.outputs);
+    else if (!interrupt.interrupted())
+      std::fprintf(stderr, "heygen-vt: %s completed, but its outputs could not be read: %s\n", job.id.c_str(),
+                   look.error_message.value_or(std::string(heygen::to_string(look.status))).c_str());
+  });
+}
+
 /// `wait ID...`: one bulk call with a live progress line; a table (or JSON) at the end.
+template <class C>
 int run_wait(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
   const auto started = std::chrono::steady_clock::now();
   const auto ids = distinct(args.ids);
-  Client client(options, CountingTransport(options));
+  C client(options, CountingTransport(options));
   ProgressLine progress(ids.size());
   const auto results = client.get_bulk_translation_statuses(
       ids, args.concurrency, interrupt.token(),
@@ -55,26 +93,35 @@ int run_wait(const Args& args, const heygen::ClientOptions& options, const Inter
   std::vector<JobReport> jobs;
   jobs.reserve(ids.size());
   for (const auto& id : ids) jobs.push_back({id, results.at(id)});
+  if (with_outputs(args)) fetch_outputs(client, jobs, args, interrupt);
   return report(jobs, args, interrupt.interrupted(), {client.transport().sent(), seconds_since(started)});
 }
 
 /// `status ID...`: one look at each job, `--concurrency` at a time.
+template <class C>
 int run_status(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
   const auto started = std::chrono::steady_clock::now();
   const auto ids = distinct(args.ids);
-  Client client(options, CountingTransport(options));
+  C client(options, CountingTransport(options));
   std::vector<JobReport> jobs(ids.size());
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    for (std::size_t i = next++; i < ids.size(); i = next++)
-      jobs[i] = {ids[i], client.check_translation_status(ids[i], interrupt.token())};
-  };
-  {
-    std::vector<std::jthread> workers(std::min(args.concurrency, ids.size()) - 1);
-    for (auto& worker : workers) worker = std::jthread(work);
-    work();
-  }
+  for_each_concurrently(ids.size(), args.concurrency, [&](std::size_t i) {
+    jobs[i] = {ids[i], client.check_translation_status(ids[i], interrupt.token())};
+  });
   return report(jobs, args, interrupt.interrupted(), {client.transport().sent(), seconds_since(started)});
+}
+
+/// The exit status for a call that threw: 130 when cancelled, else 69 (the server could not be used).
+int failed_call(const heygen::TranslationError& e) {
+  std::fprintf(stderr, "heygen-vt: %s\n", e.what());
+  return e.cause() == heygen::FailureCause::cancelled ? exit_interrupted : exit_unavailable;
+}
+
+/// Prints created ids as one JSON array: `[{"id": ...}, ...]`.
+void print_created(const std::vector<std::string>& ids) {
+  std::printf("[");
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    std::printf("%s{\"id\":%s}", i == 0 ? "" : ",", json_string(ids[i]).c_str());
+  std::printf("]\n");
 }
 
 /// `create`: `--count` jobs, one id per line (or a JSON array) as each is created.
@@ -89,27 +136,73 @@ int run_create(const Args& args, const heygen::ClientOptions& options, const Int
       std::fflush(stdout);
     }
   } catch (const heygen::TranslationError& e) {
-    std::fprintf(stderr, "heygen-vt: %s\n", e.what());
-    status = e.cause() == heygen::FailureCause::cancelled ? exit_interrupted : exit_unavailable;
+    status = failed_call(e);
+  }
+  if (args.json) print_created(ids);
+  return interrupt.interrupted() ? exit_interrupted : status;
+}
+
+/// `--api heygen-v3 create`: one translation of the video into each --lang; one id per line (or a JSON array).
+int run_create_v3(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
+  heygen::TranslationRequest request;
+  request.video_url = args.video_url;
+  request.video_asset_id = args.asset_id;
+  request.output_languages = args.languages;
+  request.title = args.title;
+  request.mode = args.mode;
+  if (args.captions) request.enable_caption = true;
+  V3Client client(options, CountingTransport(options));
+  std::vector<std::string> ids;
+  try {
+    ids = client.create_translation_jobs(request, interrupt.token());
+  } catch (const heygen::TranslationError& e) {
+    return interrupt.interrupted() ? exit_interrupted : failed_call(e);
+  }
+  if (args.json)
+    print_created(ids);
+  else
+    for (const auto& id : ids) std::printf("%s\n", id.c_str());
+  return interrupt.interrupted() ? exit_interrupted : exit_completed;
+}
+
+/// `--api heygen-v3 languages`: the names --lang takes, one per line (or a JSON array).
+int run_languages(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
+  V3Client client(options, CountingTransport(options));
+  std::vector<std::string> languages;
+  try {
+    languages = client.list_languages(interrupt.token());
+  } catch (const heygen::TranslationError& e) {
+    return interrupt.interrupted() ? exit_interrupted : failed_call(e);
   }
   if (args.json) {
-    std::printf("[");
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      std::printf("%s{\"id\":%s}", i == 0 ? "" : ",", json_string(ids[i]).c_str());
-    std::printf("]\n");
+    picojson::array names(languages.begin(), languages.end());
+    std::printf("%s\n", picojson::value(std::move(names)).serialize().c_str());
+  } else {
+    for (const auto& language : languages) std::printf("%s\n", language.c_str());
   }
-  return interrupt.interrupted() ? exit_interrupted : status;
+  return exit_completed;
+}
+
+/// Runs a command on HeyGen's v3 API.
+int run_v3(const Args& args) {
+  const heygen::ClientOptions options = v3_client_options(args);
+  InterruptWatcher interrupt;
+  if (args.command == "create") return run_create_v3(args, options, interrupt);
+  if (args.command == "languages") return run_languages(args, options, interrupt);
+  if (args.command == "status") return run_status<V3Client>(args, options, interrupt);
+  return run_wait<V3Client>(args, options, interrupt);
 }
 
 /// Runs the parsed command; throws UsageError or std::invalid_argument for unusable input.
 int run(const Args& args) {
   validate(args);
+  if (args.api == api_heygen_v3) return run_v3(args);
   heygen::ClientOptions options = client_options(args);
   InterruptWatcher interrupt;
   if (args.command == "create") return run_create(args, options, interrupt);
   if (args.status_path == auto_status_path) options = detect_status_path(options, args.ids.front(), interrupt.token());
-  if (args.command == "status") return run_status(args, options, interrupt);
-  return run_wait(args, options, interrupt);
+  if (args.command == "status") return run_status<Client>(args, options, interrupt);
+  return run_wait<Client>(args, options, interrupt);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -73,8 +74,23 @@ inline int exit_status(const std::vector<JobReport>& jobs, bool interrupted) {
 /// A JSON string literal (picojson does the escaping).
 inline std::string json_string(const std::string& text) { return picojson::value(text).serialize(); }
 
-/// One job as a JSON object; absent values are null.
-inline std::string json_job(const JobReport& job) {
+/// What a job produced as a JSON object (absent values are null), or null when the server named nothing.
+inline std::string json_outputs(const heygen::JobOutputs& outputs) {
+  if (outputs.empty()) return "null";
+  auto optional = [](const auto& value) { return value ? picojson::value(*value) : picojson::value(); };
+  picojson::array captions;
+  for (const auto& url : outputs.caption_urls) captions.emplace_back(url);
+  picojson::object out;
+  out["video_url"] = optional(outputs.video_url);
+  out["audio_url"] = optional(outputs.audio_url);
+  out["caption_urls"] = picojson::value(std::move(captions));
+  out["output_language"] = optional(outputs.output_language);
+  out["duration_seconds"] = optional(outputs.duration_seconds);
+  return picojson::value(std::move(out)).serialize();
+}
+
+/// One job as a JSON object; absent values are null. `with_outputs` adds "outputs" (--api heygen-v3).
+inline std::string json_job(const JobReport& job, bool with_outputs) {
   const auto& r = job.result;
   char elapsed[32];
   std::snprintf(elapsed, sizeof elapsed, "%.3f", std::chrono::duration<double>(r.elapsed).count());
@@ -86,14 +102,26 @@ inline std::string json_job(const JobReport& job) {
   out += ",\"error_message\":" + (r.error_message ? json_string(*r.error_message) : std::string("null"));
   out += ",\"http_status\":" + std::to_string(r.http_status);
   out += ",\"requests\":" + std::to_string(r.requests);
-  return out + ",\"elapsed\":" + elapsed + "}";
+  out += std::string(",\"elapsed\":") + elapsed;
+  if (with_outputs) out += ",\"outputs\":" + json_outputs(r.outputs);
+  return out + "}";
 }
 
 /// Every job as one JSON array, one object per line.
-inline void print_json(const std::vector<JobReport>& jobs) {
+inline void print_json(const std::vector<JobReport>& jobs, bool with_outputs) {
   std::printf("[");
-  for (std::size_t i = 0; i < jobs.size(); ++i) std::printf("%s\n %s", i == 0 ? "" : ",", json_job(jobs[i]).c_str());
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    std::printf("%s\n %s", i == 0 ? "" : ",", json_job(jobs[i], with_outputs).c_str());
   std::printf("\n]\n");
+}
+
+/// What a job produced, one indented line per thing the server named (nothing when it named nothing).
+inline void print_outputs(const heygen::JobOutputs& outputs) {
+  if (outputs.output_language) std::printf("  language: %s\n", outputs.output_language->c_str());
+  if (outputs.duration_seconds) std::printf("  duration: %.1f s\n", *outputs.duration_seconds);
+  if (outputs.video_url) std::printf("  video: %s\n", outputs.video_url->c_str());
+  if (outputs.audio_url) std::printf("  audio: %s\n", outputs.audio_url->c_str());
+  for (const auto& url : outputs.caption_urls) std::printf("  captions: %s\n", url.c_str());
 }
 
 /// What a command cost as a whole, for the summary line.
@@ -102,16 +130,20 @@ struct Totals {
   double seconds = 0;
 };
 
-/// The per-job table and a summary line. A job's `requests` counts every request that named it, so a batch
-/// request counts once per job; the summary's http_requests is what went over the wire.
+/// The per-job table and a summary line; under a job's row, what it produced (when the server said). A job's
+/// `requests` counts every request that named it, so a batch request counts once per job; the summary's
+/// http_requests is what went over the wire. The id column is as wide as the longest id (at least 20).
 inline void print_table(const std::vector<JobReport>& jobs, const Totals& totals) {
-  std::printf("%-20s %-11s %-18s %8s %8s  %s\n", "id", "outcome", "cause", "requests", "seconds", "message");
+  int width = 20;
+  for (const auto& job : jobs) width = std::max(width, static_cast<int>(job.id.size()));
+  std::printf("%-*s %-11s %-18s %8s %8s  %s\n", width, "id", "outcome", "cause", "requests", "seconds", "message");
   std::map<Outcome, int> counts;
   for (const auto& [id, r] : jobs) {
     ++counts[classify(r)];
-    std::printf("%-20s %-11s %-18s %8d %8.2f  %s\n", id.c_str(), outcome_name(r).c_str(),
+    std::printf("%-*s %-11s %-18s %8d %8.2f  %s\n", width, id.c_str(), outcome_name(r).c_str(),
                 r.cause == heygen::FailureCause::none ? "-" : std::string(heygen::to_string(r.cause)).c_str(),
                 r.requests, std::chrono::duration<double>(r.elapsed).count(), r.error_message.value_or("").c_str());
+    print_outputs(r.outputs);
   }
   std::printf(
       "summary: jobs=%zu completed=%d failed=%d unavailable=%d unfinished=%d cancelled=%d http_requests=%d "
