@@ -147,7 +147,9 @@ TEST_CASE("create: a request HeyGen would refuse for its shape is std::invalid_a
 TEST_CASE("create: 400, 401, 402 and 403 end at once with the server's code and message") {
   const std::vector<std::pair<int, std::string>> cases{
       {400, "invalid_parameter"}, {401, "unauthorized"}, {402, "insufficient_credit"}, {403, "forbidden"}};
-  for (const auto& [status, code] : cases) {
+  for (const auto& entry : cases) {
+    const int status = entry.first;  // named, not bound: clang 14 cannot capture a structured binding
+    const std::string& code = entry.second;
     CAPTURE(status);
     V3Harness h;
     h.transport.then(v3_error(status, code, "told you so"));
@@ -300,9 +302,12 @@ struct FakeV3Server {
       const auto comma = std::min(list.find(',', start), list.size());
       const std::string id = list.substr(start, comma - start);
       const std::string word = word_of(id);
-      data += std::string(data.empty() ? "" : ",") + R"({"video_id": ")" + id + R"(", "status": ")" + word +
-              R"(", "error": )" +
-              (word == "failed" ? R"({"code": "bad_audio", "message": "audio unreadable"})" : "null") + "}";
+      data += data.empty() ? R"({"video_id": ")" : R"(,{"video_id": ")";
+      data += id;
+      data += R"(", "status": ")";
+      data += word;
+      data += R"(", "error": )";
+      data += word == "failed" ? R"({"code": "bad_audio", "message": "audio unreadable"}})" : "null}";
       start = comma + 1;
     }
     return answer(200, R"({"data": [)" + data + R"(], "has_more": false, "next_token": null})");

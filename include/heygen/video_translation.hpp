@@ -1885,12 +1885,15 @@ class HeyGenV3Protocol {
 };
 
 /// Options for HeyGen's API with `api_key`: its base URL, and a deadline and polling that fit jobs of minutes
-/// (most translations take 5–15 minutes; HeyGen calls a job stuck after an hour).
+/// (most translations take 5–15 minutes; HeyGen calls a job stuck after an hour): PollPolicy::long_jobs(), no
+/// long polls.
 inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url = "https://api.heygen.com") {
   ClientOptions options;
   options.base_url = std::move(base_url);
   options.api_key = std::move(api_key);
   options.max_timeout = Seconds(3600);
+  options.polling = PollPolicy::long_jobs();
+  options.polling.long_poll = Seconds(0);  // HeyGen answers at once: asking it to hold a look only costs a probe
   return options;
 }
 
@@ -2922,7 +2925,7 @@ class BasicVideoTranslationClient {
   /// order. When the account may run no more jobs, the rest wait their turn (`on_progress` says so) instead of
   /// failing. Throws std::invalid_argument, before sending anything, for an input the protocol refuses.
   std::vector<Submitted> submit_translations(const std::vector<typename P::create_input>& inputs,
-                                             SubmitCallback on_progress = {}, std::stop_token stop = {}) {
+                                             const SubmitCallback& on_progress = {}, std::stop_token stop = {}) {
     for (const auto& input : inputs) {  // every input checked first: a bad one must not strand the rest
       HttpRequest probe;
       core_->protocol.create_request(probe, input, "check");

@@ -84,7 +84,7 @@ class BasicVideoTranslationClient {
   /// order. When the account may run no more jobs, the rest wait their turn (`on_progress` says so) instead of
   /// failing. Throws std::invalid_argument, before sending anything, for an input the protocol refuses.
   std::vector<Submitted> submit_translations(const std::vector<typename P::create_input>& inputs,
-                                             SubmitCallback on_progress = {}, std::stop_token stop = {}) {
+                                             const SubmitCallback& on_progress = {}, std::stop_token stop = {}) {
     for (const auto& input : inputs) {  // every input checked first: a bad one must not strand the rest
       HttpRequest probe;
       core_->protocol.create_request(probe, input, "check");

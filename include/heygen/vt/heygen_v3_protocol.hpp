@@ -369,12 +369,15 @@ class HeyGenV3Protocol {
 };
 
 /// Options for HeyGen's API with `api_key`: its base URL, and a deadline and polling that fit jobs of minutes
-/// (most translations take 5–15 minutes; HeyGen calls a job stuck after an hour).
+/// (most translations take 5–15 minutes; HeyGen calls a job stuck after an hour): PollPolicy::long_jobs(), no
+/// long polls.
 inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url = "https://api.heygen.com") {
   ClientOptions options;
   options.base_url = std::move(base_url);
   options.api_key = std::move(api_key);
   options.max_timeout = Seconds(3600);
+  options.polling = PollPolicy::long_jobs();
+  options.polling.long_poll = Seconds(0);  // HeyGen answers at once: asking it to hold a look only costs a probe
   return options;
 }
 
