@@ -118,7 +118,7 @@ inline std::string parse_duration(std::string_view spec, DurationDistribution& o
 inline std::string set_duration(SimulatorConfig& config, std::string_view spec) {
   constexpr std::string_view preset = "heygen-like:";
   if (spec.substr(0, preset.size()) != preset) return parse_duration(spec, config.duration);
-  const std::string problem = set_number(config.duration_scale, spec.substr(preset.size()), 1e-9, 1e6);
+  std::string problem = set_number(config.duration_scale, spec.substr(preset.size()), 1e-9, 1e6);
   if (problem.empty()) config.duration = DurationDistribution::heygen_like();
   return problem;
 }

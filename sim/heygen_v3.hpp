@@ -59,7 +59,7 @@ inline constexpr std::size_t v3_max_languages = 100;
 /// Most ids one /statuses request may name.
 inline constexpr std::size_t v3_max_status_ids = 100;
 /// How long an output URL claims to stay valid, in seconds (HeyGen documented 7 days).
-inline constexpr std::int64_t v3_url_lifetime_s = 7 * 24 * 3600;
+inline constexpr std::int64_t v3_url_lifetime_s = std::int64_t{7} * 24 * 3600;
 
 /// True for a language the simulator knows.
 inline bool v3_known_language(std::string_view name) {
@@ -100,11 +100,11 @@ bool v3_optional(const picojson::object& body, const char* name, T& out) {
 inline std::string v3_video_problem(const picojson::object& body) {
   const auto video = body.find("video");
   if (video == body.end() || !video->second.is<picojson::object>())
-    return "video is required: {\"type\": \"url\", \"url\": ...} or {\"type\": \"asset_id\", \"asset_id\": ...}";
+    return R"(video is required: {"type": "url", "url": ...} or {"type": "asset_id", "asset_id": ...})";
   const auto& source = video->second.get<picojson::object>();
   std::string type;
   if (!v3_optional(source, "type", type) || (type != "url" && type != "asset_id"))
-    return "video.type must be \"url\" or \"asset_id\"";
+    return R"(video.type must be "url" or "asset_id")";
   std::string where;
   if (!v3_optional(source, type.c_str(), where) || where.empty())
     return "video." + type + " must be a non-empty string";
@@ -151,7 +151,7 @@ inline V3CreateParse parse_v3_create(const std::string& text) {
     return v3_invalid("enable_caption", "enable_caption must be a boolean");
   std::string mode = "speed";
   if (!v3_optional(body, "mode", mode) || (mode != "speed" && mode != "precision"))
-    return v3_invalid("mode", "mode must be \"speed\" or \"precision\"");
+    return v3_invalid("mode", R"(mode must be "speed" or "precision")");
   return {std::move(order), "", ""};
 }
 
@@ -393,7 +393,7 @@ inline void StatusSimulator::on_v3_file(Response& res, std::string_view rest) co
   bool known = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    known = by_id_.count(id) != 0;
+    known = by_id_.contains(id);
   }
   if (!known || name.empty()) return send_error(res, 404, "not_found", "no such file");
   res.status = 200;

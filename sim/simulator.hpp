@@ -89,7 +89,7 @@ class StatusSimulator {
   std::string v3_job_json_locked(std::size_t index, const detail::JobView& view) const;
   std::string v3_entry_json_locked(const std::string& id, const std::optional<detail::JobView>& view) const;
   std::string v3_file_url(const std::string& id, std::string_view name) const;
-  detail::V3Created create_v3(std::shared_ptr<const detail::V3Order> order, const std::string& key);
+  detail::V3Created create_v3(const std::shared_ptr<const detail::V3Order>& order, const std::string& key);
   void send_error(Response& res, int status, std::string_view code, std::string_view message,
                   std::string_view param = {}) const;
 

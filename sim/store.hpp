@@ -57,7 +57,7 @@ inline std::string StatusSimulator::make_job_locked(Clock::time_point now, std::
   return id;
 }
 
-inline detail::V3Created StatusSimulator::create_v3(std::shared_ptr<const detail::V3Order> order,
+inline detail::V3Created StatusSimulator::create_v3(const std::shared_ptr<const detail::V3Order>& order,
                                                     const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   detail::V3Created out;

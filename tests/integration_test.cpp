@@ -541,9 +541,9 @@ TEST_CASE("integration v3: injected 5xx answers are retried; every job ends righ
   REQUIRE(ids.size() == 9);
   const auto results = client.get_bulk_translation_statuses(ids);
   REQUIRE(results.size() == 9);
-  for (const auto& [id, result] : results) {
-    INFO(id, ": ", result.error_message.value_or(""));
-    CHECK(result.status == TranslationStatus::completed);
+  for (const auto& entry : results) {
+    INFO(entry.first, ": ", entry.second.error_message.value_or(""));
+    CHECK(entry.second.status == TranslationStatus::completed);
   }
   const auto totals = sim.server.stats().totals;
   CHECK(totals.jobs == 9);

@@ -771,7 +771,7 @@ picojson::object v3_error(const httplib::Result& res, int status) {
   const auto body = object_of(res->body);
   REQUIRE(body.count("error") == 1);
   REQUIRE(body.at("error").is<picojson::object>());
-  const auto error = body.at("error").get<picojson::object>();
+  auto error = body.at("error").get<picojson::object>();
   CHECK_FALSE(text(error, "code").empty());
   CHECK_FALSE(text(error, "message").empty());
   CHECK(error.count("param") == 1);
@@ -781,7 +781,7 @@ picojson::object v3_error(const httplib::Result& res, int status) {
 
 /// Creates translations into `languages` and returns their ids.
 std::vector<std::string> v3_create(httplib::Client& cli, const std::vector<std::string>& languages,
-                                   const std::string& extra = "", httplib::Headers headers = v3_key) {
+                                   const std::string& extra = "", const httplib::Headers& headers = v3_key) {
   const auto data = v3_data(cli.Post("/v3/video-translations", headers, v3_body(languages, extra), "application/json"));
   std::vector<std::string> ids;
   for (const auto& id : data.at("video_translation_ids").get<picojson::array>()) ids.push_back(id.get<std::string>());
@@ -884,7 +884,7 @@ TEST_CASE("simulator v3: the API key, as X-Api-Key or a bearer token") {
 TEST_CASE("simulator v3: bad creates get 400 invalid_parameter naming the parameter; Idempotency-Key replays") {
   Running s(v3(0.05));
   const std::string url_video = R"({"type":"url","url":"https://example.com/a.mp4"})";
-  for (const auto& [body, param] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [body_text, param] : std::vector<std::pair<std::string, std::string>>{
            {"not json", ""},
            {R"({"output_languages":["German"]})", "video"},
            {R"({"video":{"type":"file","url":"x"},"output_languages":["German"]})", "video"},
@@ -896,6 +896,7 @@ TEST_CASE("simulator v3: bad creates get 400 invalid_parameter naming the parame
            {R"({"video":)" + url_video + R"(,"output_languages":["German"],"title":5})", "title"},
            {R"({"video":)" + url_video + R"(,"output_languages":["German"],"enable_caption":"yes"})", "enable_caption"},
        }) {
+    const std::string& body = body_text;  // INFO cannot capture a structured binding
     INFO("body: ", body);
     const auto error = v3_error(s.cli.Post("/v3/video-translations", v3_key, body, "application/json"), 400);
     CHECK(text(error, "code") == "invalid_parameter");
