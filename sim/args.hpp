@@ -82,6 +82,10 @@ inline std::string set_probability(double& out, std::string_view text) { return 
 
 /// Parses `fixed:S`, `uniform:A:B`, `lognormal:MEDIAN:SIGMA` or a bare number of seconds.
 inline std::string parse_duration(std::string_view spec, DurationDistribution& out) {
+  if (spec == "heygen-like") {
+    out = DurationDistribution::heygen_like();
+    return "";
+  }
   std::vector<std::string_view> parts;
   for (std::size_t start = 0;;) {
     const auto colon = spec.find(':', start);
@@ -103,10 +107,31 @@ inline std::string parse_duration(std::string_view spec, DurationDistribution& o
   else if (parts[0] == "lognormal" && nums.size() == 2)
     d = DurationDistribution::lognormal(nums[0], nums[1]);
   else
-    return "expected fixed:S, uniform:A:B or lognormal:MEDIAN:SIGMA, got '" + std::string(spec) + "'";
+    return "expected fixed:S, uniform:A:B, lognormal:MEDIAN:SIGMA or heygen-like[:SCALE], got '" + std::string(spec) +
+           "'";
   if (auto problem = d.validate(); !problem.empty()) return problem;
   out = d;
   return "";
+}
+
+/// `--duration`: a distribution, or `heygen-like:SCALE`, which also sets the duration scale.
+inline std::string set_duration(SimulatorConfig& config, std::string_view spec) {
+  constexpr std::string_view preset = "heygen-like:";
+  if (spec.substr(0, preset.size()) != preset) return parse_duration(spec, config.duration);
+  std::string problem = set_number(config.duration_scale, spec.substr(preset.size()), 1e-9, 1e6);
+  if (problem.empty()) config.duration = DurationDistribution::heygen_like();
+  return problem;
+}
+
+/// `--api tracker|heygen-v3`.
+inline std::string set_api(SimulatorConfig& config, std::string_view name) {
+  for (const Api api : {Api::tracker, Api::heygen_v3}) {
+    if (name == to_string(api)) {
+      config.api = api;
+      return "";
+    }
+  }
+  return "expected tracker or heygen-v3, got '" + std::string(name) + "'";
 }
 
 /// Sets a switch; never fails.
@@ -137,8 +162,23 @@ inline const std::vector<FlagSpec>& flag_specs() {
          c.tls_key_file = std::string(v);
          return std::string(v.empty() ? "expected a file" : "");
        }},
-      {"duration", "SPEC", "job duration: fixed:S | uniform:A:B | lognormal:MEDIAN:SIGMA (default fixed:0.2)",
-       [](C& c, V v) { return parse_duration(v, c.duration); }},
+      {"api", "NAME", "API spoken: tracker (default) or heygen-v3 (HeyGen's /v3/video-translations)",
+       [](C& c, V v) { return set_api(c, v); }},
+      {"api-key", "KEY", "heygen-v3: key requests must carry as X-Api-Key or Bearer; empty: none (default sim-key)",
+       [](C& c, V v) {
+         c.api_key = std::string(v);
+         return std::string();
+       }},
+      {"max-concurrent", "N", "heygen-v3: most jobs running at once, more creates get 429; 0: no limit (default 0)",
+       [](C& c, V v) { return set_integer(c.max_concurrent_jobs, v, 0, 1'000'000'000); }},
+      {"statuses-page-size", "N", "heygen-v3: entries per /statuses page (default 100)",
+       [](C& c, V v) { return set_integer(c.statuses_page_size, v, 1, 100); }},
+      {"duration", "SPEC",
+       "job duration: fixed:S | uniform:A:B | lognormal:MEDIAN:SIGMA | heygen-like[:SCALE] (default fixed:0.2)",
+       [](C& c, V v) { return set_duration(c, v); }},
+      {"duration-scale", "F",
+       "multiply every duration by F (default 1); heygen-like is lognormal:480:0.5, heygen-like:F scales it",
+       [](C& c, V v) { return set_number(c.duration_scale, v, 1e-9, 1e6); }},
       {"error-rate", "P", "probability that a job ends in error (default 0)",
        [](C& c, V v) { return set_probability(c.error_probability, v); }},
       {"seed", "N", "random seed (default 1)", [](C& c, V v) { return set_integer(c.seed, v, 0, UINT64_MAX); }},
@@ -248,6 +288,9 @@ inline std::string usage(std::string_view program) {
       "Simulated video translation status server. Speaks the seed's protocol (POST /create_job, GET\n"
       "/status/{id}, GET /status[?job_id=ID]) plus Idempotency-Key, progress/eta fields, Retry-After,\n"
       "long poll (?wait=S), POST /status/batch; GET /stats has the server-side truth for measuring clients.\n"
+      "With --api heygen-v3 it speaks HeyGen's v3 API instead: POST /v3/video-translations (one job per\n"
+      "output language), GET /v3/video-translations/{id}, .../statuses?video_translation_ids=a,b (paged),\n"
+      ".../languages, with --api-key checked and --max-concurrent enforced by 429 + Retry-After.\n"
       "Prints 'listening on HOST:PORT' once ready; stops on SIGINT or SIGTERM.\n\n"
       "Limits: each open connection holds one worker thread (long polls included), so --threads (default 1024)\n"
       "is the most connections served at once; more are accepted and wait in a queue. Keep-alive: up to\n"

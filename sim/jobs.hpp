@@ -9,12 +9,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <numbers>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace heygen::sim::detail {
 
@@ -58,6 +61,24 @@ inline std::string_view state_name(JobState state) noexcept {
   return state == JobState::error ? "error" : "completed";
 }
 
+/// What one v3 create asked for, shared by the jobs it made (one per output language).
+struct V3Order {
+  /// The output languages, one job each, in the order given.
+  std::vector<std::string> output_languages;
+  /// Display title; empty when none was given.
+  std::string title;
+  /// Source language; empty when it was left to detection.
+  std::string input_language;
+  /// Webhook URL, stored only (no webhook is sent).
+  std::string callback_url;
+  /// Echoed back on every job of the create.
+  std::string callback_id;
+  /// Captions were asked for: completed jobs carry caption URLs.
+  bool captions = false;
+  /// When the create arrived, in Unix seconds (created_at).
+  std::int64_t created_unix = 0;
+};
+
 /// One job as the server keeps it.
 struct Job {
   /// Its id.
@@ -74,6 +95,10 @@ struct Job {
   std::uint64_t looks = 0;
   /// When an answer first reported it terminal.
   std::optional<Clock::time_point> first_terminal_seen;
+  /// heygen_v3: the create that made it (null in tracker mode).
+  std::shared_ptr<const V3Order> order;
+  /// heygen_v3: which of the order's output languages it translates into.
+  std::size_t language = 0;
 };
 
 /// A job's status as one answer reports it.
@@ -84,6 +109,18 @@ struct JobView {
   double progress = 0;
   /// Estimated seconds until it leaves pending.
   double eta_s = 0;
+};
+
+/// What a v3 create came to: the ids it made (or replayed), or why it made none.
+struct V3Created {
+  /// The jobs' ids, one per output language; empty when refused.
+  std::vector<std::string> ids;
+  /// Over the concurrency limit: whole seconds until enough running jobs have ended (0: not refused so).
+  int retry_after_s = 0;
+  /// More languages than the concurrency limit allows at all.
+  bool too_many = false;
+  /// The store is full (max_jobs).
+  bool full = false;
 };
 
 /// Counters behind StatsTotals.

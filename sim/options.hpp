@@ -32,6 +32,8 @@ struct DurationDistribution {
   static DurationDistribution uniform(double lo, double hi) { return {Kind::uniform, lo, hi}; }
   /// Lognormal with the given median in seconds and sigma of the log.
   static DurationDistribution lognormal(double median, double sigma) { return {Kind::lognormal, median, sigma}; }
+  /// HeyGen's translations as its guidance describes them: lognormal, median 8 minutes, sigma 0.5.
+  static DurationDistribution heygen_like() { return lognormal(480, 0.5); }
 
   /// Why the parameters are unusable, or an empty string when they are fine.
   std::string validate() const;
@@ -61,14 +63,33 @@ struct FaultConfig {
   double latency_jitter_ms = 0;
 };
 
+/// Which API the simulator speaks.
+enum class Api {
+  tracker,    ///< The status tracker's protocol (POST /create_job, GET /status/{id}, batch, long poll).
+  heygen_v3,  ///< HeyGen's v3 video-translation API (/v3/video-translations...), with an API key.
+};
+
+/// The `--api` spelling: "tracker" or "heygen-v3".
+inline std::string_view to_string(Api api) noexcept { return api == Api::heygen_v3 ? "heygen-v3" : "tracker"; }
+
 /// Everything the simulator can be told; defaults are a full-featured, fault-free server on an ephemeral port.
 struct SimulatorConfig {
   /// Address to bind.
   std::string host = "127.0.0.1";
   /// Port to bind; 0 picks a free one (read it back from StatusSimulator::port()).
   int port = 0;
+  /// The API spoken; the tracker's routes are served only in tracker mode, the v3 routes only in heygen_v3.
+  Api api = Api::tracker;
+  /// heygen_v3: the key every v3 request must carry (`X-Api-Key` or `Authorization: Bearer`); empty: none.
+  std::string api_key = "sim-key";
+  /// heygen_v3: most jobs running at once; a create beyond it gets 429 with Retry-After. 0 is no limit.
+  std::size_t max_concurrent_jobs = 0;
+  /// heygen_v3: entries per `/statuses` page (HeyGen answers up to 100 ids in one page).
+  std::size_t statuses_page_size = 100;
   /// How long jobs stay pending.
   DurationDistribution duration = DurationDistribution::fixed(0.2);
+  /// Factor applied to every drawn duration (e.g. heygen-like jobs of minutes made milliseconds for tests).
+  double duration_scale = 1.0;
   /// Probability that a job ends in error rather than completed.
   double error_probability = 0;
   /// Seed of the one random generator (durations, outcomes, estimate errors, faults).
@@ -223,7 +244,17 @@ inline std::string validate_limits(const SimulatorConfig& c) {
       check_range("read timeout", c.read_timeout_s, 1, 3600),
       check_range("write timeout", c.write_timeout_s, 1, 3600),
       check_range("listen backlog", c.listen_backlog, 1, 65535),
+      check_range("max concurrent jobs", static_cast<double>(c.max_concurrent_jobs), 0, 1e9),
+      check_range("statuses page size", static_cast<double>(c.statuses_page_size), 1, 100),
   });
+}
+
+/// The API key must fit in one header line.
+inline std::string validate_api_key(const SimulatorConfig& c) {
+  if (c.api_key.size() > 1024) return "api key must be at most 1024 bytes";
+  for (const char ch : c.api_key)
+    if (static_cast<unsigned char>(ch) < 0x21 || ch == 0x7F) return "api key must be printable, without spaces";
+  return "";
 }
 /// TLS needs both files, and cpp-httplib built with OpenSSL.
 inline std::string validate_tls(const SimulatorConfig& c) {
@@ -241,6 +272,7 @@ inline std::string SimulatorConfig::validate() const {
       host.empty() ? "host must not be empty" : "",
       detail::check_range("port", port, 0, 65535),
       duration.validate(),
+      duration_scale > 0 && duration_scale <= 1e6 ? "" : "duration scale must be above 0 and at most 1e6",
       detail::check_probability("error rate", error_probability),
       id_prefix.size() <= 64 ? "" : "id prefix must be at most 64 bytes",
       detail::check_range("stale", stale_seconds, 0, 1e6),
@@ -249,6 +281,7 @@ inline std::string SimulatorConfig::validate() const {
       detail::check_range("max wait", max_wait_s, 0.001, 3600),
       detail::validate_faults(faults),
       detail::validate_limits(*this),
+      detail::validate_api_key(*this),
       detail::validate_tls(*this),
   });
 }

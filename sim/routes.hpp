@@ -36,6 +36,18 @@ inline std::string_view error_phrase(int status) noexcept {
   }
 }
 
+/// The v3 error code of an error httplib raises itself.
+inline std::string_view error_code(int status) noexcept {
+  switch (status) {
+    case 400: return "invalid_parameter";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 413: return "payload_too_large";
+    case 414: return "uri_too_long";
+    default: return status >= 500 ? "internal_error" : "invalid_request";
+  }
+}
+
 /// Why the batch body is unusable; status 0 means it is fine.
 struct BatchParse {
   /// The ids listed, duplicates removed, first occurrence order kept.
@@ -86,14 +98,18 @@ inline void StatusSimulator::install_routes() {
   // over the (client-controlled, up to 8 KiB) path and could exhaust a worker's stack.
   httplib::Server::HandlerWithResponse pre = [this](const Request& q, Response& r) { return pre_route(q, r); };
   server_.set_pre_routing_handler(std::move(pre));
-  server_.Post("/create_job", [this](const Request& q, Response& r) { on_create(q, r); });
-  server_.Get("/status", [this](const Request& q, Response& r) { on_status_query(q, r); });
-  if (config_.batch) server_.Post("/status/batch", [this](const Request& q, Response& r) { on_batch(q, r); });
+  if (config_.api == Api::heygen_v3) {
+    install_v3_routes();
+  } else {
+    server_.Post("/create_job", [this](const Request& q, Response& r) { on_create(q, r); });
+    server_.Get("/status", [this](const Request& q, Response& r) { on_status_query(q, r); });
+    if (config_.batch) server_.Post("/status/batch", [this](const Request& q, Response& r) { on_batch(q, r); });
+  }
   server_.Get("/stats", [this](const Request& q, Response& r) { on_stats(q, r); });
   httplib::Server::HandlerWithResponse errors = [this](const Request& q, Response& r) { return on_error(q, r); };
   server_.set_error_handler(std::move(errors));
   server_.set_exception_handler([this](const Request&, Response& r, const std::exception_ptr&) {
-    send_json(r, 500, detail::error_json("internal error"));
+    send_error(r, 500, "internal_error", "internal error");
   });
 }
 
@@ -101,9 +117,10 @@ inline httplib::Server::HandlerResponse StatusSimulator::pre_route(const Request
   // Runs after the headers and before httplib reads any body.
   if (detail::plan_oversized_body(req, config_.max_body_bytes)) {
     detail::close_after_response(res);
-    send_json(res, 413, detail::error_json(detail::error_phrase(413)));
+    send_error(res, 413, "payload_too_large", detail::error_phrase(413));
     return HandlerResponse::Handled;
   }
+  if (config_.api == Api::heygen_v3) return route_v3(req, res) ? HandlerResponse::Handled : HandlerResponse::Unhandled;
   constexpr std::string_view prefix = "/status/";
   if (req.method != "GET" || req.path.compare(0, prefix.size(), prefix) != 0) return HandlerResponse::Unhandled;
   // httplib never reads a GET body; whatever follows in the stream can't be parsed as the next request.
@@ -120,7 +137,7 @@ inline httplib::Server::HandlerResponse StatusSimulator::on_error(const Request&
   if (conn != nullptr && conn->over_limit) res.status = 413;
   // Errors raised by httplib itself (bad request line, refused body) leave unread input behind.
   if (res.status != 404) detail::close_after_response(res);
-  res.set_content(detail::error_json(detail::error_phrase(res.status)), "application/json");
+  send_error(res, res.status, detail::error_code(res.status), detail::error_phrase(res.status));
   return HandlerResponse::Handled;
 }
 
@@ -236,6 +253,12 @@ inline void StatusSimulator::send_json(Response& res, int status, std::string bo
   res.status = status;
   res.body = std::move(body);
   res.set_header("Content-Type", "application/json");
+}
+
+inline void StatusSimulator::send_error(Response& res, int status, std::string_view code, std::string_view message,
+                                        std::string_view param) const {
+  if (config_.api == Api::heygen_v3) return send_json(res, status, detail::v3_error_json(code, message, param));
+  send_json(res, status, detail::error_json(message));
 }
 
 inline void StatusSimulator::send_status(Response& res, const detail::JobView& view) const {

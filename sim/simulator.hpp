@@ -18,10 +18,13 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -74,6 +77,22 @@ class StatusSimulator {
   void on_batch(const Request& req, Response& res);
   void on_stats(const Request& req, Response& res) const;
 
+  void install_v3_routes();
+  bool route_v3(const Request& req, Response& res);
+  void on_v3_create(const Request& req, Response& res);
+  void on_v3_job(const Request& req, Response& res, const std::string& id);
+  void on_v3_statuses(const Request& req, Response& res);
+  void on_v3_languages(const Request& req, Response& res);
+  void on_v3_file(Response& res, std::string_view rest) const;
+  bool v3_authorized(const Request& req) const;
+  bool v3_refused(const Request& req, Response& res, detail::Fault fault) const;
+  std::string v3_job_json_locked(std::size_t index, const detail::JobView& view) const;
+  std::string v3_entry_json_locked(const std::string& id, const std::optional<detail::JobView>& view) const;
+  std::string v3_file_url(const std::string& id, std::string_view name) const;
+  detail::V3Created create_v3(const std::shared_ptr<const detail::V3Order>& order, const std::string& key);
+  void send_error(Response& res, int status, std::string_view code, std::string_view message,
+                  std::string_view param = {}) const;
+
   void serve_status(const Request& req, Response& res, const std::string& id);
   void answer_batch(Response& res, const std::vector<std::string>& ids, detail::Fault fault);
   std::optional<double> wait_seconds(const Request& req) const;
@@ -82,7 +101,8 @@ class StatusSimulator {
   void inject_latency();
   void hold(const std::vector<std::string>& ids, double wait_s);
   std::optional<std::string> create_or_replay(const std::string& key);
-  std::string make_job_locked(Clock::time_point now);
+  std::string make_job_locked(Clock::time_point now, std::shared_ptr<const detail::V3Order> order = nullptr,
+                              std::size_t language = 0);
   std::optional<detail::JobView> look_locked(const std::string& id, Clock::time_point now, bool delivered);
   detail::JobView view_of(const detail::Job& job, Clock::time_point now) const;
   std::string latest_job_id() const;
@@ -103,6 +123,7 @@ class StatusSimulator {
   std::atomic<bool> listener_done_{false};
   std::atomic<int> port_{0};
   std::string host_;
+  std::string origin_;  // base_url(), fixed in start() before any handler runs (handlers must not lock below)
   mutable std::mutex lifecycle_mu_;
   bool started_ = false;
   bool stopped_ = false;
@@ -115,6 +136,7 @@ class StatusSimulator {
   std::vector<detail::Job> jobs_;
   std::unordered_map<std::string, std::size_t> by_id_;
   std::unordered_map<std::string, std::size_t> by_key_;
+  std::multiset<Clock::time_point> running_ends_;  // heygen_v3 with a concurrency limit: when running jobs end
   detail::Counters counters_;
 };
 
@@ -169,6 +191,8 @@ inline int StatusSimulator::start() {
   auto endpoint = server_.local_endpoint();
   host_ = endpoint.first.empty() ? config_.host : endpoint.first;
   port_ = bound;
+  const std::string address = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
+  origin_ = (config_.tls() ? "https://" : "http://") + address + ":" + std::to_string(bound);
   started_ = true;
   listener_ = std::thread([this] {
     server_.listen_after_bind();

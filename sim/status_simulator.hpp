@@ -16,10 +16,12 @@
 //   simulator.hpp   the StatusSimulator class: lifecycle and statistics
 //   store.hpp       its job store and fault draws
 //   routes.hpp      its routes, handlers and answers
+//   heygen_v3.hpp   its HeyGen v3 routes (--api heygen-v3)
 #ifndef HEYGEN_SIM_STATUS_SIMULATOR_HPP
 #define HEYGEN_SIM_STATUS_SIMULATOR_HPP
 
 #include "args.hpp"
+#include "heygen_v3.hpp"
 #include "options.hpp"
 #include "routes.hpp"
 #include "simulator.hpp"

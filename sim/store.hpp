@@ -10,6 +10,10 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,18 +39,66 @@ inline std::optional<std::string> StatusSimulator::create_or_replay(const std::s
   return id;
 }
 
-inline std::string StatusSimulator::make_job_locked(Clock::time_point now) {
+inline std::string StatusSimulator::make_job_locked(Clock::time_point now, std::shared_ptr<const detail::V3Order> order,
+                                                    std::size_t language) {
   std::string seq = std::to_string(jobs_.size() + 1);
   if (seq.size() < 6) seq.insert(0, 6 - seq.size(), '0');
   detail::Job job;
   job.id = config_.id_prefix + seq;
   job.created = now;
-  job.completes = now + detail::to_clock(detail::sample_seconds(config_.duration, rng_));
+  job.completes = now + detail::to_clock(detail::sample_seconds(config_.duration, rng_) * config_.duration_scale);
+  job.order = std::move(order);
+  job.language = language;
   job.fails = rng_.uniform() < config_.error_probability;
   job.eta_factor = rng_.uniform(1.0 - config_.eta_error, 1.0 + config_.eta_error);
   by_id_.emplace(job.id, jobs_.size());
-  jobs_.push_back(job);
-  return job.id;
+  std::string id = job.id;
+  jobs_.push_back(std::move(job));
+  return id;
+}
+
+inline detail::V3Created StatusSimulator::create_v3(const std::shared_ptr<const detail::V3Order>& order,
+                                                    const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  detail::V3Created out;
+  if (!key.empty()) {
+    if (auto it = by_key_.find(key); it != by_key_.end()) {
+      // The jobs of one create are consecutive: the first one's order says how many there are.
+      ++counters_.idempotent_replays;
+      const std::size_t first = it->second;
+      const std::size_t count = jobs_[first].order ? jobs_[first].order->output_languages.size() : 1;
+      for (std::size_t i = 0; i < count; ++i) out.ids.push_back(jobs_[first + i].id);
+      return out;
+    }
+  }
+  const std::size_t wanted = order->output_languages.size();
+  const std::size_t limit = config_.max_concurrent_jobs;
+  if (limit > 0 && wanted > limit) {
+    out.too_many = true;
+    return out;
+  }
+  if (jobs_.size() + wanted > config_.max_jobs) {
+    out.full = true;
+    return out;
+  }
+  const auto now = Clock::now();
+  if (limit > 0) {
+    running_ends_.erase(running_ends_.begin(), running_ends_.upper_bound(now));
+    if (running_ends_.size() + wanted > limit) {
+      // Room for `wanted` more once this many running jobs have ended; the last of them ends at `*room`.
+      const auto room =
+          std::next(running_ends_.begin(), static_cast<std::ptrdiff_t>(running_ends_.size() + wanted - limit - 1));
+      const double seconds = std::chrono::duration<double>(*room - now).count();
+      out.retry_after_s = static_cast<int>(std::clamp(std::ceil(seconds), 1.0, 86400.0));
+      return out;
+    }
+  }
+  if (!key.empty()) by_key_.emplace(key, jobs_.size());
+  for (std::size_t i = 0; i < wanted; ++i) {
+    out.ids.push_back(make_job_locked(now, order, i));
+    if (limit > 0) running_ends_.insert(jobs_.back().completes);
+  }
+  return out;
 }
 
 inline std::string StatusSimulator::latest_job_id() const {
@@ -129,12 +181,12 @@ inline detail::Fault StatusSimulator::draw_fault(bool create) {
 
 inline void StatusSimulator::apply_fault(Response& res, detail::Fault fault) const {
   using detail::Fault;
-  if (fault == Fault::fail_5xx) send_json(res, 500, detail::error_json("simulated internal error"));
-  if (fault == Fault::throttle) send_json(res, 429, detail::error_json("simulated throttling"));
-  if (fault == Fault::unavailable) send_json(res, 503, detail::error_json("simulated unavailability"));
+  if (fault == Fault::fail_5xx) send_error(res, 500, "internal_error", "simulated internal error");
+  if (fault == Fault::throttle) send_error(res, 429, "rate_limit_exceeded", "simulated throttling");
+  if (fault == Fault::unavailable) send_error(res, 503, "service_unavailable", "simulated unavailability");
   if (fault == Fault::throttle || fault == Fault::unavailable) send_retry_after(res, config_.faults.retry_after_s);
   if (fault == Fault::drop && !detail::drop_connection()) {
-    send_json(res, 500, detail::error_json("simulated drop outside a connection"));
+    send_error(res, 500, "internal_error", "simulated drop outside a connection");
   }
 }
 

@@ -139,6 +139,15 @@ class JsonObject {
 /// `{"error": message}`.
 inline std::string error_json(std::string_view message) { return JsonObject{}.str("error", message).done(); }
 
+/// HeyGen v3's error envelope: `{"error": {"code", "message", "param", "doc_url"}}`; an empty param is null.
+inline std::string v3_error_json(std::string_view code, std::string_view message, std::string_view param = {}) {
+  JsonObject error;
+  error.str("code", code).str("message", message);
+  if (param.empty()) error.raw("param", "null");
+  if (!param.empty()) error.str("param", param);
+  return JsonObject{}.raw("error", error.raw("doc_url", "null").done()).done();
+}
+
 }  // namespace detail
 
 }  // namespace heygen::sim

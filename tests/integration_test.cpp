@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <heygen/video_translation.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -404,4 +405,177 @@ TEST_CASE("integration: an IPv6 literal with hex digits reaches the server (IPv4
   options.max_timeout = 5s;
   VideoTranslationClient client(options);
   CHECK(client.get_translation_status(client.create_translation_job()).ok());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HeyGen v3: HeyGenClient against the simulator with --api heygen-v3
+
+namespace {
+
+/// A heygen_v3 simulator whose jobs take `seconds`.
+SimulatorConfig v3_jobs(double seconds = 0.2) {
+  SimulatorConfig config = short_jobs(seconds);
+  config.api = sim::Api::heygen_v3;
+  return config;
+}
+
+/// heygen_v3_options for the simulator, with test-sized retries, polling and deadline.
+ClientOptions v3_options(const StatusSimulator& server, std::string key = "sim-key") {
+  ClientOptions options = heygen_v3_options(std::move(key), server.base_url());
+  options.max_retries = 5;
+  options.initial_backoff = 10ms;
+  options.max_timeout = 10s;
+  options.request_timeout = 5s;
+  options.polling.initial_interval = 50ms;
+  options.polling.cold_cap = 100ms;
+  return options;
+}
+
+/// A translation of a sample video into `languages`.
+TranslationRequest v3_request(std::vector<std::string> languages) {
+  return TranslationRequest::from_url("https://example.com/talk.mp4", std::move(languages));
+}
+
+}  // namespace
+
+TEST_CASE("integration v3: three languages make three ids; /statuses completes them all; each record has outputs") {
+  RunningSimulator sim(v3_jobs());
+  ClientOptions options = v3_options(sim.server);
+  // HeyGen holds no long polls; with the default long_poll the bulk poller first tries one held poll per job.
+  options.polling.long_poll = Seconds(0);
+  HeyGenClient client(options);
+  const std::vector<std::string> languages{"Spanish (Spain)", "French (France)", "German"};
+  const auto ids = client.create_translation_jobs(v3_request(languages));
+  REQUIRE(ids.size() == 3);
+  CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 3);
+  const auto results = client.get_bulk_translation_statuses(ids);
+  REQUIRE(results.size() == 3);
+  for (const auto& id : ids) CHECK(results.at(id).status == TranslationStatus::completed);
+  const auto totals = sim.server.stats().totals;
+  CHECK(totals.batch_requests >= 1);
+  CHECK(totals.status_requests == totals.batch_requests);  // every look went through /statuses
+  CHECK(totals.jobs_seen_terminal == 3);
+  // /statuses entries carry no outputs (HeyGen's shape: video_id, status, error); each job's record has them.
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const TranslationResult one = client.get_translation_status(ids[i]);
+    CHECK(one.status == TranslationStatus::completed);
+    CHECK(one.requests == 1);
+    CHECK(one.outputs.output_language == languages[i]);
+    CHECK(one.outputs.duration_seconds.has_value());
+    REQUIRE(one.outputs.video_url.has_value());
+    CHECK(one.outputs.video_url->rfind(sim.server.base_url() + "/files/" + ids[i] + "/video.mp4?", 0) == 0);
+    CHECK(one.outputs.audio_url.has_value());
+  }
+}
+
+TEST_CASE("integration v3: a wrong API key ends create at once with the server's unauthorized") {
+  RunningSimulator sim(v3_jobs());
+  HeyGenClient client(v3_options(sim.server, "wrong-key"));
+  try {
+    client.create_translation_jobs(v3_request({"German"}));
+    FAIL("create succeeded with a wrong key");
+  } catch (const TranslationError& e) {
+    CHECK(e.cause() == FailureCause::http_status);
+    CHECK(e.http_status() == 401);
+    CHECK(e.requests() == 1);
+    CHECK(std::string(e.what()).find("unauthorized") != std::string::npos);
+  }
+  CHECK(sim.server.stats().totals.jobs == 0);
+}
+
+TEST_CASE("integration v3: an unknown id is unknown_job, alone (404) or in /statuses (not_found)") {
+  RunningSimulator sim(v3_jobs());
+  HeyGenClient client(v3_options(sim.server));
+  const TranslationResult alone = client.get_translation_status("no-such-id");
+  CHECK(alone.status == TranslationStatus::error);
+  CHECK(alone.cause == FailureCause::unknown_job);
+  CHECK(alone.http_status == 404);
+  const auto ids = client.create_translation_jobs(v3_request({"German"}));
+  const auto results = client.get_bulk_translation_statuses({ids.at(0), "no-such-id"});
+  CHECK(results.at(ids.at(0)).status == TranslationStatus::completed);
+  CHECK(results.at("no-such-id").cause == FailureCause::unknown_job);
+}
+
+TEST_CASE("integration v3: a failed job is job_failed with the server's failure_message") {
+  SimulatorConfig config = v3_jobs();
+  config.error_probability = 1;
+  RunningSimulator sim(config);
+  HeyGenClient client(v3_options(sim.server));
+  const auto ids = client.create_translation_jobs(v3_request({"German", "Japanese"}));
+  for (const auto& [id, result] : client.get_bulk_translation_statuses(ids)) {
+    CHECK(result.cause == FailureCause::job_failed);
+    REQUIRE(result.error_message.has_value());
+    CHECK(*result.error_message == std::string(sim::detail::failure_message));
+  }
+}
+
+TEST_CASE("integration v3: over --max-concurrent, create waits out the 429's Retry-After and succeeds") {
+  SimulatorConfig config = v3_jobs(0.5);
+  config.max_concurrent_jobs = 1;
+  RunningSimulator sim(config);
+  HeyGenClient client(v3_options(sim.server));
+  const auto first = client.create_translation_jobs(v3_request({"German"}));
+  const auto start = std::chrono::steady_clock::now();
+  const auto second = client.create_translation_jobs(v3_request({"Japanese"}));
+  CHECK(std::chrono::steady_clock::now() - start >= 900ms);  // Retry-After: 1
+  REQUIRE(second.size() == 1);
+  CHECK(second != first);
+  const auto totals = sim.server.stats().totals;
+  CHECK(totals.create_requests == 3);
+  CHECK(totals.jobs == 2);
+  CHECK(client.get_translation_status(second[0]).status == TranslationStatus::completed);
+}
+
+TEST_CASE("integration v3: injected 5xx answers are retried; every job ends right") {
+  SimulatorConfig config = v3_jobs();
+  config.faults.fail_5xx_rate = 0.3;
+  config.seed = 11;
+  RunningSimulator sim(config);
+  ClientOptions options = v3_options(sim.server);
+  options.max_retries = 15;
+  HeyGenClient client(options);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i)
+    for (auto& id : client.create_translation_jobs(v3_request({"English", "German", "Japanese"})))
+      ids.push_back(std::move(id));
+  REQUIRE(ids.size() == 9);
+  const auto results = client.get_bulk_translation_statuses(ids);
+  REQUIRE(results.size() == 9);
+  for (const auto& entry : results) {
+    INFO(entry.first, ": ", entry.second.error_message.value_or(""));
+    CHECK(entry.second.status == TranslationStatus::completed);
+  }
+  const auto totals = sim.server.stats().totals;
+  CHECK(totals.jobs == 9);
+  CHECK(totals.faults.fail_5xx > 0);
+}
+
+TEST_CASE("integration v3: /statuses pages of two over five ids are followed to the end") {
+  SimulatorConfig config = v3_jobs();
+  config.statuses_page_size = 2;
+  RunningSimulator sim(config);
+  ClientOptions options = v3_options(sim.server);
+  options.polling.long_poll = Seconds(0);  // every look through /statuses (see above)
+  HeyGenClient client(options);
+  const auto ids = client.create_translation_jobs(v3_request({"English", "German", "Japanese", "Italian", "Dutch"}));
+  REQUIRE(ids.size() == 5);
+  const auto results = client.get_bulk_translation_statuses(ids);
+  for (const auto& id : ids) CHECK(results.at(id).status == TranslationStatus::completed);
+  const auto stats = sim.server.stats();
+  CHECK(stats.totals.batch_requests >= 3);  // the first look alone is three pages
+  CHECK(stats.totals.status_requests == stats.totals.batch_requests);
+  CHECK(stats.totals.jobs_seen_terminal == 5);
+}
+
+TEST_CASE("integration v3: heygen-like durations scaled down; the languages list") {
+  SimulatorConfig config = v3_jobs();
+  config.duration = DurationDistribution::heygen_like();
+  config.duration_scale = 0.0005;  // median 0.24 s
+  RunningSimulator sim(config);
+  HeyGenClient client(v3_options(sim.server));
+  const auto languages = client.list_languages();
+  CHECK(std::find(languages.begin(), languages.end(), "Japanese") != languages.end());
+  const auto ids = client.create_translation_jobs(v3_request({"English", "Japanese", "Korean"}));
+  for (const auto& [id, result] : client.get_bulk_translation_statuses(ids))
+    CHECK(result.status == TranslationStatus::completed);
 }

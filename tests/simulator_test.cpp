@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <picojson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -726,4 +727,374 @@ TEST_CASE("simulator: parse_args") {
       CHECK_FALSE(parsed.error.empty());
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HeyGen v3 (--api heygen-v3)
+
+namespace {
+
+/// A heygen_v3 config whose jobs take `seconds`.
+SimulatorConfig v3(double seconds) {
+  SimulatorConfig config = quick(seconds);
+  config.api = Api::heygen_v3;
+  return config;
+}
+
+/// The default key's header.
+const httplib::Headers v3_key{{"X-Api-Key", "sim-key"}};
+
+/// A create body for a URL source into `languages`, with `extra` members (JSON text, comma-led) appended.
+std::string v3_body(const std::vector<std::string>& languages, const std::string& extra = "") {
+  picojson::array names;
+  for (const auto& language : languages) names.emplace_back(language);
+  return R"({"video":{"type":"url","url":"https://example.com/talk.mp4"},"output_languages":)" +
+         picojson::value(names).serialize() + extra + "}";
+}
+
+/// The `data` object of a 200 answer.
+picojson::object v3_data(const httplib::Result& res) {
+  REQUIRE(res);
+  INFO("body: ", res->body);
+  REQUIRE(res->status == 200);
+  const auto body = object_of(res->body);
+  REQUIRE(body.count("data") == 1);
+  REQUIRE(body.at("data").is<picojson::object>());
+  return body.at("data").get<picojson::object>();
+}
+
+/// Checks an answer is `status` with the v3 error envelope; returns its `error` object.
+picojson::object v3_error(const httplib::Result& res, int status) {
+  REQUIRE(res);
+  INFO("body: ", res->body);
+  CHECK(res->status == status);
+  const auto body = object_of(res->body);
+  REQUIRE(body.count("error") == 1);
+  REQUIRE(body.at("error").is<picojson::object>());
+  auto error = body.at("error").get<picojson::object>();
+  CHECK_FALSE(text(error, "code").empty());
+  CHECK_FALSE(text(error, "message").empty());
+  CHECK(error.count("param") == 1);
+  CHECK(error.at("doc_url").is<picojson::null>());
+  return error;
+}
+
+/// Creates translations into `languages` and returns their ids.
+std::vector<std::string> v3_create(httplib::Client& cli, const std::vector<std::string>& languages,
+                                   const std::string& extra = "", const httplib::Headers& headers = v3_key) {
+  const auto data = v3_data(cli.Post("/v3/video-translations", headers, v3_body(languages, extra), "application/json"));
+  std::vector<std::string> ids;
+  for (const auto& id : data.at("video_translation_ids").get<picojson::array>()) ids.push_back(id.get<std::string>());
+  return ids;
+}
+
+/// One job's record.
+picojson::object v3_job(httplib::Client& cli, const std::string& id) {
+  return v3_data(cli.Get("/v3/video-translations/" + id, v3_key));
+}
+
+/// A /statuses answer (the whole body).
+picojson::object v3_statuses(httplib::Client& cli, const std::string& query) {
+  const auto res = cli.Get("/v3/video-translations/statuses?" + query, v3_key);
+  REQUIRE(res);
+  INFO("body: ", res->body);
+  REQUIRE(res->status == 200);
+  return object_of(res->body);
+}
+
+}  // namespace
+
+TEST_CASE("simulator v3: a create makes one job per language; each goes pending, running, completed") {
+  SUBCASE("pending for the first tenth of the duration, then running") {
+    Running s(v3(3.0));
+    const auto ids = v3_create(s.cli, {"German", "Japanese"});
+    REQUIRE(ids.size() == 2);
+    const auto first = v3_job(s.cli, ids[0]);
+    CHECK(text(first, "id") == ids[0]);
+    CHECK(text(first, "status") == "pending");
+    CHECK(text(first, "output_language") == "German");
+    CHECK(text(v3_job(s.cli, ids[1]), "output_language") == "Japanese");
+    CHECK(first.count("video_url") == 0);
+    CHECK(first.count("failure_message") == 0);
+    std::this_thread::sleep_for(400ms);
+    CHECK(text(v3_job(s.cli, ids[0]), "status") == "running");
+    const auto listed = v3_statuses(s.cli, "video_translation_ids=" + ids[0]);
+    CHECK(text(listed.at("data").get<picojson::array>().at(0).get<picojson::object>(), "status") == "processing");
+  }
+  SUBCASE("completed: presigned-looking loopback URLs, captions when asked, callback_id echoed") {
+    Running s(v3(0.1));
+    const auto ids = v3_create(s.cli, {"Spanish (Spain)", "French (France)", "German"},
+                               R"(,"title":"Talk","enable_caption":true,"callback_id":"cb-7",)"
+                               R"("callback_url":"https://example.com/hook","input_language":"English")");
+    REQUIRE(ids.size() == 3);
+    CHECK(ids[0] != ids[1]);
+    std::this_thread::sleep_for(150ms);
+    const auto done = v3_job(s.cli, ids[1]);
+    CHECK(text(done, "status") == "completed");
+    CHECK(text(done, "title") == "Talk");
+    CHECK(text(done, "output_language") == "French (France)");
+    CHECK(text(done, "input_language") == "English");
+    CHECK(text(done, "callback_id") == "cb-7");
+    CHECK(number(done, "duration") > 0);
+    CHECK(number(done, "created_at") > 1.6e9);
+    const std::string video = text(done, "video_url");
+    const std::string origin = "http://127.0.0.1:" + std::to_string(s.sim.port());
+    CHECK(video.rfind(origin + "/files/" + ids[1] + "/video.mp4?Expires=", 0) == 0);
+    CHECK(video.find("&Signature=") != std::string::npos);
+    for (const char* name : {"audio_url", "srt_caption_url", "vtt_caption_url"}) CHECK(text(done, name).size() > 0);
+    CHECK(done.count("failure_message") == 0);
+    const auto file = s.cli.Get(video.substr(origin.size()));
+    REQUIRE(file);
+    CHECK(file->status == 200);
+    CHECK(file->get_header_value("Content-Type") == "video/mp4");
+    // No captions asked: no caption URLs; no title or callback_id given: null.
+    const auto plain = v3_create(s.cli, {"English"});
+    std::this_thread::sleep_for(150ms);
+    const auto bare = v3_job(s.cli, plain.at(0));
+    CHECK(bare.count("srt_caption_url") == 0);
+    CHECK(bare.count("vtt_caption_url") == 0);
+    CHECK(bare.at("title").is<picojson::null>());
+    CHECK(bare.at("callback_id").is<picojson::null>());
+    CHECK(s.sim.stats().totals.jobs == 4);
+  }
+}
+
+TEST_CASE("simulator v3: the API key, as X-Api-Key or a bearer token") {
+  Running s(v3(0.05));
+  const std::string body = v3_body({"German"});
+  for (const auto& headers :
+       std::vector<httplib::Headers>{{}, {{"X-Api-Key", "wrong"}}, {{"Authorization", "sim-key"}}}) {
+    const auto error = v3_error(s.cli.Post("/v3/video-translations", headers, body, "application/json"), 401);
+    CHECK(text(error, "code") == "unauthorized");
+    CHECK(error.at("param").is<picojson::null>());
+    v3_error(s.cli.Get("/v3/video-translations/job-000001", headers), 401);
+    v3_error(s.cli.Get("/v3/video-translations/statuses?video_translation_ids=a", headers), 401);
+    v3_error(s.cli.Get("/v3/video-translations/languages", headers), 401);
+  }
+  CHECK(s.sim.stats().totals.jobs == 0);
+  CHECK(v3_create(s.cli, {"German"}, "", {{"Authorization", "Bearer sim-key"}}).size() == 1);
+  CHECK(s.cli.Get("/stats")->status == 200);  // the simulator's own endpoint needs no key
+
+  SimulatorConfig open = v3(0.05);
+  open.api_key.clear();
+  Running o(open);
+  CHECK(v3_create(o.cli, {"German"}, "", {}).size() == 1);
+}
+
+TEST_CASE("simulator v3: bad creates get 400 invalid_parameter naming the parameter; Idempotency-Key replays") {
+  Running s(v3(0.05));
+  const std::string url_video = R"({"type":"url","url":"https://example.com/a.mp4"})";
+  for (const auto& [body_text, param] : std::vector<std::pair<std::string, std::string>>{
+           {"not json", ""},
+           {R"({"output_languages":["German"]})", "video"},
+           {R"({"video":{"type":"file","url":"x"},"output_languages":["German"]})", "video"},
+           {R"({"video":{"type":"asset_id"},"output_languages":["German"]})", "video"},
+           {R"({"video":)" + url_video + "}", "output_languages"},
+           {R"({"video":)" + url_video + R"(,"output_languages":[]})", "output_languages"},
+           {R"({"video":)" + url_video + R"(,"output_languages":["Klingon"]})", "output_languages"},
+           {R"({"video":)" + url_video + R"(,"output_languages":["German",3]})", "output_languages"},
+           {R"({"video":)" + url_video + R"(,"output_languages":["German"],"title":5})", "title"},
+           {R"({"video":)" + url_video + R"(,"output_languages":["German"],"enable_caption":"yes"})", "enable_caption"},
+       }) {
+    const std::string& body = body_text;  // INFO cannot capture a structured binding
+    INFO("body: ", body);
+    const auto error = v3_error(s.cli.Post("/v3/video-translations", v3_key, body, "application/json"), 400);
+    CHECK(text(error, "code") == "invalid_parameter");
+    CHECK(text(error, "param") == param);
+  }
+  httplib::Headers bad_key = v3_key;
+  bad_key.emplace("Idempotency-Key", "no spaces allowed");
+  const auto refused =
+      v3_error(s.cli.Post("/v3/video-translations", bad_key, v3_body({"German"}), "application/json"), 400);
+  CHECK(text(refused, "param") == "Idempotency-Key");
+  CHECK(s.sim.stats().totals.jobs == 0);
+
+  httplib::Headers keyed = v3_key;
+  keyed.emplace("Idempotency-Key", "order-42");
+  const auto first = v3_create(s.cli, {"German", "Japanese"}, "", keyed);
+  const auto again = v3_create(s.cli, {"German", "Japanese"}, "", keyed);
+  CHECK(first == again);
+  const auto totals = s.sim.stats().totals;
+  CHECK(totals.jobs == 2);
+  CHECK(totals.create_requests == 13);
+  CHECK(totals.idempotent_replays == 1);
+}
+
+TEST_CASE("simulator v3: unknown ids and paths are not_found; the tracker's routes are not served") {
+  Running s(v3(0.05));
+  const auto error = v3_error(s.cli.Get("/v3/video-translations/no-such-id", v3_key), 404);
+  CHECK(text(error, "code") == "not_found");
+  CHECK(text(v3_error(s.cli.Get("/v3/nothing/here", v3_key), 404), "code") == "not_found");
+  CHECK(text(v3_error(s.cli.Post("/create_job"), 404), "code") == "not_found");
+  CHECK(text(v3_error(s.cli.Get("/status/job-000001"), 404), "code") == "not_found");
+  const auto languages = v3_data(s.cli.Get("/v3/video-translations/languages", v3_key));
+  std::vector<std::string> names;
+  for (const auto& name : languages.at("languages").get<picojson::array>()) names.push_back(name.get<std::string>());
+  for (const char* name : {"English", "Spanish (Spain)", "French (France)", "German", "Japanese"})
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+}
+
+TEST_CASE("simulator v3: /statuses answers each id (not_found for unknown ones), paged, counted per id answered") {
+  SimulatorConfig config = v3(0.05);
+  config.statuses_page_size = 2;
+  config.error_probability = 0;
+  Running s(config);
+  auto ids = v3_create(s.cli, {"English", "German", "Japanese", "Italian"});
+  ids.push_back("no-such-id");
+  std::this_thread::sleep_for(100ms);
+  std::string list;
+  for (const auto& id : ids) list += (list.empty() ? "" : ",") + id;
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  for (;;) {
+    const auto page = v3_statuses(s.cli, "video_translation_ids=" + list + (token.empty() ? "" : "&token=" + token));
+    ++pages;
+    const auto& entries = page.at("data").get<picojson::array>();
+    CHECK(entries.size() <= 2);
+    for (const auto& entry : entries) {
+      const auto& item = entry.get<picojson::object>();
+      seen.push_back(text(item, "video_id"));
+      const bool unknown = text(item, "video_id") == "no-such-id";
+      CHECK(text(item, "status") == (unknown ? "not_found" : "completed"));
+      CHECK(item.at("error").is<picojson::object>() == unknown);
+    }
+    if (!page.at("has_more").get<bool>()) {
+      CHECK(page.at("next_token").is<picojson::null>());
+      break;
+    }
+    token = text(page, "next_token");
+    REQUIRE_FALSE(token.empty());
+  }
+  CHECK(pages == 3);
+  CHECK(seen == ids);
+  const auto stats = s.sim.stats();
+  CHECK(stats.totals.batch_requests == 3);
+  CHECK(stats.totals.status_requests == 3);
+  CHECK(stats.totals.job_status_looks == 4);
+  CHECK(stats.totals.jobs_seen_terminal == 4);
+  for (const auto& job : stats.jobs) CHECK(job.status_requests == 1);
+
+  std::string many;
+  for (int i = 0; i < 101; ++i) many += (many.empty() ? "x" : ",x") + std::to_string(i);
+  for (const std::string& query : {"video_translation_ids=" + many, std::string("video_translation_ids="),
+                                   std::string("other=1"), "video_translation_ids=" + list + "&token=bogus"}) {
+    INFO("query: ", query);
+    const auto error = v3_error(s.cli.Get("/v3/video-translations/statuses?" + query, v3_key), 400);
+    CHECK(text(error, "code") == "invalid_parameter");
+  }
+}
+
+TEST_CASE("simulator v3: failed jobs carry failure_message, and an error object in /statuses") {
+  SimulatorConfig config = v3(0.05);
+  config.error_probability = 1;
+  Running s(config);
+  const auto id = v3_create(s.cli, {"German"}).at(0);
+  std::this_thread::sleep_for(100ms);
+  const auto job = v3_job(s.cli, id);
+  CHECK(text(job, "status") == "failed");
+  CHECK(text(job, "failure_message") == std::string(detail::failure_message));
+  CHECK(job.count("video_url") == 0);
+  const auto entry =
+      v3_statuses(s.cli, "video_translation_ids=" + id).at("data").get<picojson::array>().at(0).get<picojson::object>();
+  CHECK(text(entry, "status") == "failed");
+  CHECK(text(entry.at("error").get<picojson::object>(), "message") == std::string(detail::failure_message));
+}
+
+TEST_CASE("simulator v3: --max-concurrent refuses creates beyond the running jobs with 429 and Retry-After") {
+  SimulatorConfig config = v3(0.4);
+  config.max_concurrent_jobs = 2;
+  Running s(config);
+  CHECK(v3_create(s.cli, {"German", "Japanese"}).size() == 2);
+  const auto over = s.cli.Post("/v3/video-translations", v3_key, v3_body({"English"}), "application/json");
+  CHECK(text(v3_error(over, 429), "code") == "rate_limit_exceeded");
+  CHECK(over->get_header_value("Retry-After") == "1");
+  const auto never =
+      s.cli.Post("/v3/video-translations", v3_key, v3_body({"English", "German", "Italian"}), "application/json");
+  CHECK(text(v3_error(never, 400), "param") == "output_languages");
+  std::this_thread::sleep_for(450ms);
+  CHECK(v3_create(s.cli, {"English", "Italian"}).size() == 2);
+  CHECK(s.sim.stats().totals.jobs == 4);
+}
+
+TEST_CASE("simulator v3: fault modes answer with the error envelope") {
+  SimulatorConfig config = v3(0.05);
+  SUBCASE("500") {
+    config.faults.fail_5xx_rate = 1;
+    Running s(config);
+    for (const auto& res : {s.cli.Post("/v3/video-translations", v3_key, v3_body({"German"}), "application/json"),
+                            s.cli.Get("/v3/video-translations/x", v3_key),
+                            s.cli.Get("/v3/video-translations/statuses?video_translation_ids=x", v3_key)}) {
+      CHECK(text(v3_error(res, 500), "code") == "internal_error");
+    }
+    CHECK(s.sim.stats().totals.faults.fail_5xx == 3);
+  }
+  SUBCASE("429 and 503 with Retry-After") {
+    config.faults.throttle_rate = 0.5;
+    config.faults.unavailable_rate = 0.5;
+    config.faults.retry_after_s = 2;
+    Running s(config);
+    for (int i = 0; i < 6; ++i) {
+      const auto res = s.cli.Get("/v3/video-translations/x", v3_key);
+      REQUIRE(res);
+      CHECK(text(v3_error(res, res->status), "code") ==
+            (res->status == 429 ? "rate_limit_exceeded" : "service_unavailable"));
+      CHECK(res->get_header_value("Retry-After") == "2");
+    }
+  }
+  SUBCASE("malformed") {
+    config.faults.malformed_rate = 1;
+    Running s(config);
+    const auto created = s.cli.Post("/v3/video-translations", v3_key, v3_body({"German"}), "application/json");
+    REQUIRE(created);
+    CHECK(created->status == 200);
+    CHECK(unparseable(created->body));
+    CHECK(s.sim.stats().totals.jobs == 1);
+  }
+  SUBCASE("drop") {
+    config.faults.drop_rate = 1;
+    Running s(config);
+    CHECK_FALSE(s.cli.Get("/v3/video-translations/languages", v3_key));
+  }
+}
+
+TEST_CASE("simulator v3: heygen-like durations, scaled; the v3 flags") {
+  const auto parsed = parse({"--api", "heygen-v3", "--api-key", "k-1", "--max-concurrent", "10", "--statuses-page-size",
+                             "5", "--duration", "heygen-like:0.001", "--seed", "3"});
+  REQUIRE(parsed.ok());
+  const auto& c = parsed.config;
+  CHECK(c.api == Api::heygen_v3);
+  CHECK(c.api_key == "k-1");
+  CHECK(c.max_concurrent_jobs == 10);
+  CHECK(c.statuses_page_size == 5);
+  CHECK(c.duration.to_string() == "lognormal:480:0.5");
+  CHECK(c.duration_scale == 0.001);
+  const auto scaled = parse({"--duration-scale", "0.5", "--duration", "heygen-like"});
+  REQUIRE(scaled.ok());
+  CHECK(scaled.config.duration_scale == 0.5);
+  CHECK(parse({}).config.api == Api::tracker);
+  for (const auto& args : std::vector<std::vector<const char*>>{{"--api", "v2"},
+                                                                {"--statuses-page-size", "0"},
+                                                                {"--statuses-page-size", "101"},
+                                                                {"--duration", "heygen-like:0"},
+                                                                {"--duration", "heygen-like:x"},
+                                                                {"--duration-scale", "0"}}) {
+    INFO(std::string(args.front()), " ", std::string(args.back()));
+    CHECK_FALSE(parse(args).ok());
+  }
+
+  SimulatorConfig config = v3(0);
+  config.duration = DurationDistribution::heygen_like();
+  config.duration_scale = 0.001;  // median 0.48 s
+  config.seed = 3;
+  Running s(config);
+  v3_create(s.cli, {"English", "German", "Japanese", "Italian", "Korean", "Hindi", "Dutch", "Polish", "Turkish",
+                    "Russian", "Swedish"});
+  std::vector<double> seconds;
+  for (const auto& job : s.sim.stats().jobs) seconds.push_back((job.completes_ms - job.created_ms) / 1000);
+  REQUIRE(seconds.size() == 11);
+  std::sort(seconds.begin(), seconds.end());
+  CHECK(seconds[5] > 0.2);
+  CHECK(seconds[5] < 1.0);
+  CHECK(seconds.back() < 5.0);
 }
