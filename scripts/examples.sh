@@ -10,7 +10,7 @@ source scripts/lib.sh
 ensure_packages || exit 1
 build=build/cli-check
 targets=(tools/heygen-vt/heygen-vt sim/status_server examples/usage examples/custom_transport examples/bulk_callback
-  examples/cancellation)
+  examples/cancellation examples/translate_three)
 configure_build "$build" g++ --buildtype=debug || exit 1  # -O0: half the compile time, and speed is not measured here
 ninja -j 2 -C "$build" "${targets[@]}" || exit 1
 
@@ -72,7 +72,7 @@ created_ids() { python3 -c 'import json, sys; print(" ".join(j["id"] for j in js
 status_server="$build/sim/status_server"
 
 echo "--- examples"
-for example in usage custom_transport bulk_callback cancellation; do
+for example in usage custom_transport bulk_callback cancellation translate_three; do
   check "example $example runs and exits 0" timeout 30 "$build/examples/$example"
 done
 
