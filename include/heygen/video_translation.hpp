@@ -12,7 +12,7 @@
 //   7. log.hpp                 Logging: LogLevel, LogSink and a stderr sink.
 //   8. profile.hpp             What was learnt about one server: DurationModel, ServerProfile.
 //   9. policies.hpp            Policies: what is retried and how long to back off; when to look again.
-//  10. options.hpp             ClientOptions, Endpoints and the bulk callback type.
+//  10. options.hpp             Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
 //  11. url.hpp                 BaseUrl: a base URL split into parts and checked.
 //  12. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
 //  13. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
@@ -836,7 +836,7 @@ struct PollPolicy {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 10. ClientOptions, Endpoints and the bulk callback type.
+// 10. Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How far a bulk call has got: results known so far, out of the distinct ids.

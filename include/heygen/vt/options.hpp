@@ -1,4 +1,4 @@
-// ClientOptions, Endpoints and the bulk callback type.
+// Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
 #pragma once
 
 #include "heygen/vt/config.hpp"
