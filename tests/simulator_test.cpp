@@ -585,7 +585,9 @@ TEST_CASE("simulator: concurrent long polls all return when their job completes"
   }
   for (auto& t : pollers) t.join();
   CHECK(completed == 40);
-  CHECK(since(start) < 2.0);
+  // Well before the 5 s hold ends: each poll returned when the job completed. (2 s was too tight under valgrind
+  // on a loaded 2-core machine.)
+  CHECK(since(start) < 4.0);
   CHECK(s.sim.stats().jobs.at(0).status_requests == 40);
 }
 
