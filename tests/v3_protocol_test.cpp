@@ -367,20 +367,25 @@ TEST_CASE("many-status: pages are followed with the next_token; queued and proce
   V3Harness h;
   h.transport
       .then(answer(200, R"({"data": [{"video_id": "a", "status": "queued"}], "has_more": true, "next_token": "p&2"})"))
-      .then(answer(200, R"({"data": [{"video_id": "b", "status": "completed"}], "has_more": false})"))
+      .then(answer(200, R"({"data": [{"video_id": "b", "status": "completed"}, {"video_id": "c", "status": )"
+                        R"("processing"}], "has_more": false})"))
       .then(job_answer("completed"))
-      .then(answer(200, R"({"data": [{"video_id": "a", "status": "processing"}], "has_more": false})"))
-      .then(answer(200, R"({"data": [{"video_id": "a", "status": "completed"}], "has_more": false})"))
+      .then(answer(200, R"({"data": [{"video_id": "a", "status": "completed"}, {"video_id": "c", "status": )"
+                        R"("completed"}], "has_more": false})"))
+      .then(job_answer("completed"))
       .then(job_answer("completed"));
-  const auto results = h.client.get_bulk_translation_statuses({"a", "b"});
+  const auto results = h.client.get_bulk_translation_statuses({"a", "b", "c"});
   CHECK(results.at("a").ok());
   CHECK(results.at("b").ok());
+  CHECK(results.at("c").ok());
   const auto sent = h.transport.requests();
   REQUIRE(sent.size() == 6);
-  CHECK(sent[1].target == "/v3/video-translations/statuses?video_translation_ids=a,b&token=p%262");
+  CHECK(sent[0].target == "/v3/video-translations/statuses?video_translation_ids=a,b,c");
+  CHECK(sent[1].target == "/v3/video-translations/statuses?video_translation_ids=a,b,c&token=p%262");
   CHECK(sent[2].target == "/v3/video-translations/b");  // b's outputs
-  CHECK(sent[3].target == "/v3/video-translations/statuses?video_translation_ids=a");
-  CHECK(sent[5].target == "/v3/video-translations/a");
+  CHECK(sent[3].target == "/v3/video-translations/statuses?video_translation_ids=a,c");
+  CHECK(sent[4].target == "/v3/video-translations/a");
+  CHECK(sent[5].target == "/v3/video-translations/c");
 }
 
 TEST_CASE("languages: GET /v3/video-translations/languages") {

@@ -21,8 +21,8 @@
 //  16. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
 //  17. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
 //  18. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  19. schedule.hpp            The bulk schedule: due queue, take rule, coalescing. Pure: no threads.
-//  20. bulk_poller.hpp         The bulk poller: a fixed pool of workers serving the schedule.
+//  19. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  20. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
 //  21. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 //  22. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
 //
@@ -46,15 +46,17 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <random>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -94,6 +96,11 @@
 #ifndef HEYGEN_VT_DEFAULT_BULK_CONCURRENCY
 /// Requests in flight for bulk tracking when the caller sets no concurrent_limit.
 #define HEYGEN_VT_DEFAULT_BULK_CONCURRENCY 8u
+#endif
+
+#ifndef HEYGEN_VT_DEFAULT_POLLER_THREADS
+/// Worker threads of a client's poller when the options set none.
+#define HEYGEN_VT_DEFAULT_POLLER_THREADS 8u
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -849,6 +856,15 @@ struct BulkProgress {
 using BulkCallback =
     std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
 
+/// A wait's own deadline and cancellation (`watch`, the `*_async` calls).
+struct WatchOptions {
+  std::stop_token stop{};            ///< Ends the wait `cancelled` when triggered.
+  std::optional<Seconds> timeout{};  ///< Ends the wait `timeout` after this long; empty: max_timeout.
+};
+
+/// Receives a watched job's result, once, on one of the poller's workers (or on the thread that cancels).
+using WatchCallback = std::function<void(const std::string& job_id, const TranslationResult& result)>;
+
 /// How far a submission of many creates has got. Creates go one after another: while the account runs as many
 /// jobs as it may, the server paces them (429 + Retry-After) and the rest stay queued instead of failing.
 struct SubmitProgress {
@@ -897,8 +913,11 @@ struct ClientOptions {
   bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
   std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
   std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
-  LogSink log_sink{};                       ///< Where log messages go; empty means silent.
-  LogLevel log_level = LogLevel::info;      ///< Least severe level passed to the sink.
+  /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
+  /// its waits; also the most status requests those waits have in flight at once.
+  std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
+  LogSink log_sink{};                   ///< Where log messages go; empty means silent.
+  LogLevel log_level = LogLevel::info;  ///< Least severe level passed to the sink.
   /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
   std::function<double()> random{};
 
@@ -2436,11 +2455,12 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. The bulk schedule: due queue, take rule, coalescing. Pure: no threads.
+// 19. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
-/// When each job of a bulk wait is next due, and which jobs a worker takes at once. Every time is an argument,
-/// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the bulk poller holds a lock.
+/// When each job is next due, and which jobs a worker takes at once. Jobs are numbered slots that may be
+/// added, removed and reused at any time (a long-lived poller's jobs come and go). Every time is an argument,
+/// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the poller holds a lock.
 class BulkSchedule {
  public:
   /// How a worker takes jobs: all due ones for one many-status request, several for one-by-one looks, or one
@@ -2450,22 +2470,46 @@ class BulkSchedule {
   /// Most per-job looks one worker takes at once: beyond this, fewer wake-ups no longer show in the CPU.
   static constexpr std::size_t max_take = 32;
 
-  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval, coalescing tick and
-  /// many-status interval.
+  /// Most queued jobs one take passes over because the caller would not admit them (a bulk call at its
+  /// concurrency limit), so a take stays cheap however many such jobs wait.
+  static constexpr std::size_t max_skipped = 64;
+
+  /// A schedule for slots 0..jobs-1 (more are added on demand), with the policy's min_interval, coalescing tick
+  /// and many-status interval.
   BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce, Seconds many_status_interval = Seconds(0))
-      : not_before_(jobs),
+      : slots_(jobs),
         min_interval_(min_interval),
         coalesce_(coalesce),
         many_window_(std::max(min_interval * 2.0, many_status_interval)) {}
 
-  /// Makes job `job` due at `when`.
-  void push(TimePoint when, std::size_t job) { due_.push({when, job}); }
+  /// Makes job `job` due at `when`; a job already queued moves there.
+  void push(TimePoint when, std::size_t job) {
+    if (job >= slots_.size()) slots_.resize(job + 1);
+    erase(job);
+    slots_[job].queued_at = when;
+    due_.insert({when, job});
+  }
+
+  /// Takes job `job` off the queue (nothing happens when it is not queued).
+  void erase(std::size_t job) {
+    if (!queued(job)) return;
+    due_.erase({slots_[job].queued_at, job});
+    slots_[job].queued_at = TimePoint::max();
+  }
+
+  /// True when job `job` is queued.
+  [[nodiscard]] bool queued(std::size_t job) const noexcept {
+    return job < slots_.size() && slots_[job].queued_at != TimePoint::max();
+  }
 
   /// The earliest due time; TimePoint::max() when nothing is queued.
-  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.top().first; }
+  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.begin()->first; }
 
   /// True when nothing is queued.
   [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
+
+  /// Jobs queued.
+  [[nodiscard]] std::size_t size() const noexcept { return due_.size(); }
 
   /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
   /// for a many-status request, every job due within two min_intervals (or the many-status interval, when
@@ -2473,28 +2517,46 @@ class BulkSchedule {
   /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
   /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
   void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
+    take(now, mode, many_limit, taken, [](std::size_t) { return true; });
+  }
+
+  /// take(), passing over (leaving queued) the due jobs `admit` refuses.
+  template <class Admit>
+  void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken, Admit&& admit) {
     taken.clear();
     const bool many = mode == Take::many_status;
-    const Seconds window = many ? many_window_ : min_interval_;
-    const TimePoint horizon = now + detail::to_clock(window);
-    const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(window);
-    while (!due_.empty() && taken.size() < most) {
-      const auto [when, job] = due_.top();
-      const bool ahead_ok = many ? when <= horizon : when <= horizon && not_before_[job] <= now;
-      if (!taken.empty() && !ahead_ok) break;
+    const TimePoint ahead = horizon(now, mode);
+    const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(min_interval_);
+    std::size_t skipped = 0;
+    for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
+      const auto [when, job] = *at;
+      const bool ahead_ok = when <= ahead && (many || slots_[job].not_before <= now);
+      if ((!taken.empty() || skipped > 0) && !ahead_ok) break;
+      if (!admit(job)) {
+        ++skipped;
+        ++at;
+        continue;
+      }
       taken.push_back(job);
-      due_.pop();
+      slots_[job].queued_at = TimePoint::max();
+      at = due_.erase(at);
     }
+  }
+
+  /// The latest due time a take in `mode` at `now` reaches ahead to.
+  [[nodiscard]] TimePoint horizon(TimePoint now, Take mode) const {
+    return now + detail::to_clock(mode == Take::many_status ? many_window_ : min_interval_);
   }
 
   /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
   /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
   /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
   TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
+    if (job >= slots_.size()) slots_.resize(job + 1);
     const Seconds early = std::min(min_interval_, wait / 5.0);
     const TimePoint due =
         wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
-    not_before_[job] = std::min(now + detail::to_clock(wait - early), due);
+    slots_[job].not_before = std::min(now + detail::to_clock(wait - early), due);
     return due;
   }
 
@@ -2523,10 +2585,13 @@ class BulkSchedule {
   }
 
  private:
-  using Due = std::pair<TimePoint, std::size_t>;
+  struct Slot {
+    TimePoint queued_at = TimePoint::max();  // its key in due_; max: not queued
+    TimePoint not_before{};                  // a worker taking jobs ahead of time takes it no earlier
+  };
 
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
-  std::vector<TimePoint> not_before_;  // per job: a worker taking jobs ahead of time takes it no earlier
+  std::set<std::pair<TimePoint, std::size_t>> due_;  // (due time, slot): ordered, and any entry can be erased
+  std::vector<Slot> slots_;
   Seconds min_interval_;
   Seconds coalesce_;
   Seconds many_window_;   // a many-status round takes the jobs due within this
@@ -2534,111 +2599,441 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. The bulk poller: a fixed pool of workers serving the schedule.
+// 20. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
 using ResultMap = std::map<std::string, TranslationResult>;
 
-/// One bulk wait: jobs ordered by next-due time, served by a fixed pool of `limit` workers (the calling thread is
-/// one of them; never a thread per job). Each job keeps its own deadline and polling state, as a single wait
-/// would. When the server has a many-status endpoint, due jobs share one request, long-polled when it holds them.
+/// Where a watched job's result goes: called exactly once per watch, never under the poller's lock.
+using WatchSink = std::function<void(const std::string& job_id, TranslationResult result)>;
+
+/// A cap on the requests in flight for the jobs of one caller (a bulk call's concurrent_limit), shared by its
+/// watches. Guarded by the poller's lock.
+struct RequestCap {
+  std::size_t limit = 0;      ///< Most workers serving this caller's jobs at once; 0: no cap.
+  std::size_t in_flight = 0;  ///< Workers serving them now.
+  std::size_t waits = 0;      ///< The caller's open waits.
+};
+
+/// What a poller is doing, for monitoring and benchmarks.
+struct PollerStats {
+  std::size_t workers = 0;      ///< Worker threads running (0 until the first wait).
+  std::size_t jobs = 0;         ///< Distinct jobs being watched.
+  std::size_t watches = 0;      ///< Waits outstanding.
+  std::uint64_t requests = 0;   ///< Status requests sent (a many-status request counts once).
+  std::uint64_t job_looks = 0;  ///< Jobs looked at (a many-status request counts once per job it names).
+};
+
+/// One long-lived poller: jobs ordered by next-due time, served by a fixed pool of workers started at the first
+/// wait. Every wait of a client goes through it: futures, callbacks and bulk calls. A job watched by several
+/// callers is polled once; due jobs of all callers share many-status requests where the server has them. Each
+/// wait keeps its own deadline and cancellation. Stopping ends every wait `cancelled` and joins the workers.
 template <Transport T, Clock C, Protocol P>
-class BulkRun {
+class Poller {
  public:
-  /// A run over distinct `ids`, at most `limit` requests in flight; `on_result` gets each result as it is known.
-  BulkRun(StatusLooks<T, C, P>& looks, const std::vector<std::string>& ids, std::size_t limit, std::stop_token stop,
-          BulkCallback on_result)
+  /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it.
+  Poller(StatusLooks<T, C, P>& looks, std::size_t workers)
       : looks_(looks),
         clock_(looks.sender().clock()),
         policy_(looks.rules().policy()),
-        stop_(std::move(stop)),
-        on_result_(std::move(on_result)),
-        limit_(limit),
-        schedule_(ids.size(), policy_.min_interval, policy_.coalesce, policy_.many_status_interval) {
-    // A held per-job long poll occupies a worker: only worth it when every job has one.
-    per_job_long_poll_ = ids.size() <= limit_;
-    const Seconds first = first_wait(ids.size());
-    jobs_.reserve(ids.size());
-    for (const auto& id : ids) {
-      Job job{looks.sender().begin(id, stop_), JobPoller(first), {}, false};
-      schedule_.push(job.call.start + detail::to_clock(first), jobs_.size());
-      jobs_.push_back(std::move(job));
-    }
-    remaining_ = jobs_.size();
+        workers_wanted_(std::max<std::size_t>(workers, 1)),
+        schedule_(0, policy_.min_interval, policy_.coalesce, policy_.many_status_interval) {}
+
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  /// Stops (see stop()).
+  ~Poller() { stop(); }
+
+  /// Watches `job_id` until `deadline` or until `stop` is triggered. `sink` gets the result exactly once: on a
+  /// worker, on the thread that triggers `stop`, or here at once when the poller has stopped. Callable from any
+  /// thread, from inside a sink too.
+  void watch(std::string job_id, TimePoint deadline, std::stop_token stop, WatchSink sink,
+             std::shared_ptr<RequestCap> cap = {}) {
+    std::vector<std::string> ids{std::move(job_id)};
+    watch_all(ids, deadline, std::move(stop), sink, std::move(cap));
   }
 
-  /// Runs the workers until every job has a result or the caller cancels; the rest are marked cancelled.
-  ResultMap execute() {
-    const std::size_t workers = std::min(limit_, jobs_.size());
-    {
-      std::vector<std::jthread> helpers;
-      helpers.reserve(workers > 0 ? workers - 1 : 0);
-      for (std::size_t i = 1; i < workers; ++i) helpers.emplace_back([this] { work(); });
-      if (workers > 0) work();
+  /// watch() for every id of `job_ids` (distinct), each wait getting its result through a copy of `sink`. All
+  /// are added at once, so their first looks fall together (one many-status request, where the server has it).
+  void watch_all(const std::vector<std::string>& job_ids, TimePoint deadline, std::stop_token stop,
+                 const WatchSink& sink, std::shared_ptr<RequestCap> cap = {}) {
+    if (job_ids.empty()) return;
+    const std::uint64_t first_serial = serial_.fetch_add(job_ids.size()) + 1;
+    // Made before the waits are added (unlocked: one runs cancel() at once when stop was requested already); a
+    // stop in between finds no wait to cancel, so the check after add_all() catches it.
+    std::vector<std::unique_ptr<StopListener>> listeners;
+    if (stop.stop_possible())
+      for (std::size_t i = 0; i < job_ids.size(); ++i) listeners.push_back(listen(job_ids[i], first_serial + i, stop));
+    if (stop.stop_requested() || !add_all(job_ids, first_serial, deadline, sink, std::move(cap), listeners)) {
+      listeners.clear();
+      for (const auto& id : job_ids) deliver(id, sink, cancelled());
     }
-    for (std::size_t i = 0; i < jobs_.size(); ++i)
-      if (!jobs_[i].done) end_job(i, Failure{FailureCause::cancelled, detail::cancelled_message});
-    ResultMap out;
-    for (auto& job : jobs_) out.emplace(std::move(job.call.job_id), std::move(job.result));
-    return out;
+  }
+
+  /// Ends every wait for `job_id` with `result` (an outcome the server pushed, verified by the caller): false
+  /// when nobody waits for that job. A look in flight for it is ignored when it returns.
+  bool settle(std::string_view job_id, TranslationResult result) {
+    std::vector<Watch> ended;
+    std::string id;
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = by_id_.find(job_id);
+      if (found == by_id_.end()) return false;
+      Job& job = *slots_[found->second];
+      id = job.call.job_id;
+      result.requests = job.requests;
+      ended = take_watches(job);
+      job.settled = true;
+      unindex(job);
+      if (!job.busy) drop(job);
+      ++outside_deliveries_;
+    }
+    deliver_all(id, ended, std::move(result));
+    delivered_outside();
+    return true;
+  }
+
+  /// Ends every outstanding wait with cause `cancelled`, stops the workers and joins them; no sink runs after it
+  /// returns. Later waits end `cancelled` at once. Must not be called from a sink (a worker cannot join itself).
+  void stop() noexcept {
+    std::vector<std::tuple<std::string, TranslationResult, Watch>> ended;
+    std::vector<std::jthread> workers;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      for (auto& slot : slots_) {
+        if (!slot) continue;
+        for (auto& watch : take_watches(*slot))
+          ended.push_back({slot->call.job_id, cancelled(*slot), std::move(watch)});
+        if (!slot->busy) drop(*slot);
+      }
+      timer_wake_.request_stop();
+      workers = std::move(workers_);
+    }
+    stop_source_.request_stop();
+    work_ready_.notify_all();
+    for (auto& [id, result, watch] : ended) deliver(id, std::move(watch.sink), std::move(result));
+    ended.clear();  // a stop_callback's destructor waits for its cancel() running on another thread
+    {
+      std::unique_lock lock(mutex_);
+      outside_delivered_.wait(lock, [&] { return outside_deliveries_ == 0; });
+    }
+    workers.clear();
+  }
+
+  /// What the poller is doing now.
+  [[nodiscard]] PollerStats stats() const {
+    std::lock_guard lock(mutex_);
+    return {workers_.size(), by_id_.size(), watches_, requests_.load(), job_looks_.load()};
   }
 
  private:
-  struct Job {
-    CallState call;
-    JobPoller poller;
-    TranslationResult result;
-    bool done = false;
+  /// Cancels a wait when its caller's stop token is triggered.
+  using StopListener = std::stop_callback<std::function<void()>>;
+
+  /// One caller's wait for a job.
+  struct Watch {
+    std::uint64_t serial = 0;
+    TimePoint deadline{};
+    WatchSink sink{};
+    std::shared_ptr<RequestCap> cap{};
+    std::unique_ptr<StopListener> on_stop{};
   };
+
+  /// One job being watched, by one caller or several.
+  struct Job {
+    std::size_t slot = 0;
+    CallState call{};              // its looks' state; touched outside the lock only by the worker holding it
+    JobPoller poller{};            // ditto
+    std::vector<Watch> watches{};  // the waits still open
+    TimePoint deadline{};          // the latest of its waits' deadlines (copied into call when taken)
+    TimePoint next_look{};         // when its next look is due
+    int requests = 0;              // requests made for it, as of its last look (readable under the lock)
+    bool busy = false;             // a worker holds it (it is off the queue)
+    bool settled = false;          // a push ended it while a worker held it
+  };
+
   using Due = std::pair<TimePoint, std::size_t>;
+  using Take = BulkSchedule::Take;
+
+  // ---- adding and ending waits ----
+
+  /// Adds a wait (serials from `first_serial` on) for each id and wakes a worker; false once stopping.
+  bool add_all(const std::vector<std::string>& job_ids, std::uint64_t first_serial, TimePoint deadline,
+               const WatchSink& sink, std::shared_ptr<RequestCap> cap,
+               std::vector<std::unique_ptr<StopListener>>& listeners) {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    start_workers();
+    TimePoint earliest = TimePoint::max();
+    for (std::size_t i = 0; i < job_ids.size(); ++i) {
+      Job& job = job_for(job_ids[i]);
+      job.watches.push_back(
+          Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
+      job.deadline = std::max(job.deadline, deadline);
+      note_started(cap.get());
+      if (!job.busy) earliest = std::min(earliest, queue(job));
+    }
+    if (earliest < timer_until_) timer_wake_.request_stop();
+    changed_ = true;
+    work_ready_.notify_one();
+    return true;
+  }
+
+  /// The job being watched under `job_id`, made (with its first look planned) when there is none.
+  Job& job_for(const std::string& job_id) {
+    if (const auto found = by_id_.find(job_id); found != by_id_.end()) return *slots_[found->second];
+    std::size_t slot = slots_.size();
+    if (free_.empty()) {
+      slots_.emplace_back();
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+    }
+    auto job = std::make_unique<Job>();
+    job->slot = slot;
+    job->call = looks_.sender().begin(job_id, stop_source_.get_token());
+    job->deadline = job->call.start;
+    const Seconds first = first_wait();
+    job->poller = JobPoller(first);
+    job->next_look = schedule_.plan(slot, job->call.start, first, TimePoint::max());
+    by_id_.emplace(job->call.job_id, slot);
+    slots_[slot] = std::move(job);
+    return *slots_[slot];
+  }
+
+  /// The wait before a new job's first look: the rules', but no longer than the many-status interval while
+  /// jobs share many-status rounds (a round is cheap, so jobs that end early are not left waiting).
+  Seconds first_wait() const {
+    const Seconds first = looks_.rules().first_wait();
+    const bool rounds = !by_id_.empty() && many_status_possible() && policy_.many_status_interval > Seconds(0);
+    return rounds ? std::min(first, policy_.many_status_interval) : first;
+  }
+
+  /// Queues `job` for its next look, or sooner when a wait's deadline comes first. Under the lock.
+  TimePoint queue(Job& job) {
+    const TimePoint due = std::min(job.next_look, earliest_deadline(job));
+    schedule_.push(due, job.slot);
+    return due;
+  }
+
+  /// Calls cancel() for the wait `serial` when `stop` is triggered.
+  std::unique_ptr<StopListener> listen(const std::string& job_id, std::uint64_t serial, std::stop_token stop) {
+    return std::make_unique<StopListener>(
+        std::move(stop), std::function<void()>([this, job_id, serial] { cancel(std::string(job_id), serial); }));
+  }
+
+  /// Ends the wait `serial` for `job_id` as cancelled (its caller's stop was triggered). Takes the id by value:
+  /// destroying the wait's stop_callback destroys the lambda that called this.
+  void cancel(std::string job_id, std::uint64_t serial) {
+    std::optional<Watch> ended;
+    TranslationResult result;
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = by_id_.find(job_id);
+      if (found == by_id_.end()) return;
+      Job& job = *slots_[found->second];
+      const auto at = std::find_if(job.watches.begin(), job.watches.end(),
+                                   [&](const Watch& watch) { return watch.serial == serial; });
+      if (at == job.watches.end()) return;
+      ended = std::move(*at);
+      job.watches.erase(at);
+      note_ended(*ended);
+      result = cancelled(job);
+      if (job.watches.empty() && !job.busy) drop(job);
+      ++outside_deliveries_;
+    }
+    deliver(job_id, std::move(ended->sink), std::move(result));
+    delivered_outside();
+  }
+
+  /// A sink run outside the workers (by cancel() or settle()) has returned: stop() waits for these.
+  void delivered_outside() {
+    {
+      std::lock_guard lock(mutex_);
+      --outside_deliveries_;
+    }
+    outside_delivered_.notify_all();
+  }
+
+  /// Takes every open wait off `job`. Under the lock; the waits are delivered to and destroyed after unlocking.
+  std::vector<Watch> take_watches(Job& job) {
+    for (const Watch& watch : job.watches) note_ended(watch);
+    return std::exchange(job.watches, {});
+  }
+
+  /// Counts a wait that ended. Under the lock.
+  void note_ended(const Watch& watch) {
+    --watches_;
+    RequestCap* cap = watch.cap.get();
+    if (cap && cap->limit > 0 && cap->waits-- == cap->limit + 1) --tight_caps_;
+  }
+
+  /// Counts a wait that started, and whether its caller's cap now holds its jobs back. Under the lock.
+  void note_started(RequestCap* cap) {
+    ++watches_;
+    if (cap && cap->limit > 0 && ++cap->waits == cap->limit + 1) ++tight_caps_;
+  }
+
+  /// Forgets `job` (no wait is open, no worker holds it): nothing of it stays behind. Under the lock.
+  void drop(Job& job) {
+    schedule_.erase(job.slot);
+    unindex(job);
+    free_.push_back(job.slot);
+    slots_[job.slot].reset();
+  }
+
+  /// Takes `job` out of the index by id, so a later wait for the same id starts a fresh job. Under the lock.
+  void unindex(const Job& job) {
+    const auto found = by_id_.find(job.call.job_id);
+    if (found != by_id_.end() && found->second == job.slot) by_id_.erase(found);
+  }
+
+  /// Ends the waits on `job` whose deadline has passed; the caller delivers `timed_out`. Under the lock.
+  void expire(Job& job, TimePoint now, std::vector<Watch>& timed_out) {
+    for (auto at = job.watches.begin(); at != job.watches.end();) {
+      if (at->deadline > now) {
+        ++at;
+        continue;
+      }
+      note_ended(*at);
+      timed_out.push_back(std::move(*at));
+      at = job.watches.erase(at);
+    }
+  }
+
+  /// The earliest deadline of `job`'s open waits. Under the lock.
+  static TimePoint earliest_deadline(const Job& job) {
+    TimePoint earliest = TimePoint::max();
+    for (const Watch& watch : job.watches) earliest = std::min(earliest, watch.deadline);
+    return earliest;
+  }
+
+  // ---- the workers ----
+
+  /// Starts the pool at the first wait. Under the lock.
+  void start_workers() {
+    if (!workers_.empty()) return;
+    workers_.reserve(workers_wanted_);
+    for (std::size_t i = 0; i < workers_wanted_; ++i) workers_.emplace_back([this] { work(); });
+  }
+
+  /// What one worker took, to serve unlocked: the jobs, how, and the caps it counts against.
+  struct Taken {
+    std::vector<Job*> jobs;
+    Take mode = Take::per_job;
+    std::vector<std::shared_ptr<RequestCap>> caps;
+  };
 
   /// One worker: take what is due, serve it, repeat. Only the worker that holds the timer sleeps until the
   /// next due time; the others wait to be notified, so idle workers do not all wake for one job.
   void work() {
-    std::vector<std::size_t> taken;  // reused: a worker takes work thousands of times
+    Taken taken;
+    std::vector<std::size_t> slots;  // reused: a worker takes work thousands of times
     std::vector<Due> later;          // what the worker served and must look at again
     std::unique_lock lock(mutex_);
-    while (remaining_ > 0 && !stop_.stop_requested()) {
+    while (!stopping_) {
       // Requeued here, under the lock the loop takes anyway, rather than locking once more per job.
-      for (const Due& entry : later) schedule_.push(entry.first, entry.second);
-      later.clear();
+      put_back(taken, later);
       const TimePoint when = schedule_.next_due();
-      if (when == TimePoint::max() || (when > clock_.now() && when >= timer_until_)) {
-        work_ready_.wait(lock, stop_, [&] { return remaining_ == 0 || changed_; });
-        changed_ = false;
+      const TimePoint now = clock_.now();
+      if (when == TimePoint::max() || (when > now && when >= timer_until_)) {
+        idle(lock);
         continue;
       }
-      if (when > clock_.now()) {
-        if (!sleep_as_timer(lock, when)) break;
+      if (when > now) {
+        sleep_as_timer(lock, when);
         continue;
       }
-      schedule_.take(clock_.now(), take_mode(), looks_.protocol().many_status_limit(), taken);
+      take(now, slots, taken);
+      if (taken.jobs.empty()) {  // every due job belongs to a caller at its cap: one of its workers comes back
+        idle(lock);
+        continue;
+      }
       serve_unlocked(lock, taken, later);
     }
-    changed_ = true;  // leaving (done or cancelled): let the others see it too
-    work_ready_.notify_all();
+    put_back(taken, later);
   }
 
-  /// Holds the timer: sleeps unlocked until `when`; false when cancelled.
-  bool sleep_as_timer(std::unique_lock<std::mutex>& lock, TimePoint when) {
+  /// Waits until the queue changes (or the poller stops). Under the lock.
+  void idle(std::unique_lock<std::mutex>& lock) {
+    work_ready_.wait(lock, [&] { return stopping_ || changed_; });
+    changed_ = false;
+  }
+
+  /// Holds the timer: sleeps unlocked until `when`, or until a job due sooner arrives or the poller stops.
+  void sleep_as_timer(std::unique_lock<std::mutex>& lock, TimePoint when) {
+    std::stop_source wake;
+    timer_wake_ = wake;
     timer_until_ = when;
     lock.unlock();
-    const bool awake = clock_.sleep_until(when, stop_);
+    {
+      std::stop_callback forward(stop_source_.get_token(), [&wake] { wake.request_stop(); });
+      clock_.sleep_until(when, wake.get_token());
+    }
     lock.lock();
     if (timer_until_ == when) timer_until_ = TimePoint::max();
-    return awake;
+  }
+
+  /// Takes due jobs by the current take rule, passing over those whose caller is at its cap. Under the lock.
+  void take(TimePoint now, std::vector<std::size_t>& slots, Taken& taken) {
+    taken.mode = take_mode();
+    taken.jobs.clear();
+    taken.caps.clear();
+    schedule_.take(now, taken.mode, looks_.protocol().many_status_limit(), slots,
+                   [&](std::size_t slot) { return admit(*slots_[slot], taken.caps); });
+    for (std::size_t slot : slots) {
+      Job& job = *slots_[slot];
+      job.busy = true;
+      job.call.deadline = job.deadline;  // the worker reads its own copy unlocked
+      taken.jobs.push_back(&job);
+    }
+  }
+
+  /// Whether a worker may take `job`: none of its callers is at its cap, counting each cap once per take (one
+  /// worker has one request in flight at a time). Charges the caps it takes. Under the lock.
+  static bool admit(const Job& job, std::vector<std::shared_ptr<RequestCap>>& charged) {
+    auto counted = [&](const RequestCap* cap) {
+      return std::any_of(charged.begin(), charged.end(), [&](const auto& c) { return c.get() == cap; });
+    };
+    for (const Watch& watch : job.watches)
+      if (watch.cap && watch.cap->limit > 0 && !counted(watch.cap.get()) && watch.cap->in_flight >= watch.cap->limit)
+        return false;
+    for (const Watch& watch : job.watches)
+      if (watch.cap && !counted(watch.cap.get())) {
+        ++watch.cap->in_flight;
+        charged.push_back(watch.cap);
+      }
+    return true;
+  }
+
+  /// Puts back what a worker served: pending jobs are requeued (or dropped when nobody waits any more), and its
+  /// caps are released. Under the lock.
+  void put_back(Taken& taken, std::vector<Due>& later) {
+    for (const auto& cap : taken.caps) --cap->in_flight;
+    taken.caps.clear();
+    for (const auto& [when, slot] : later) {
+      Job& job = *slots_[slot];
+      job.busy = false;
+      job.next_look = when;
+      job.requests = job.call.requests;
+      if (job.watches.empty() || job.settled || stopping_)
+        drop(job);
+      else
+        queue(job);
+    }
+    later.clear();
+    taken.jobs.clear();
   }
 
   /// Serves what the worker took, with the lock released meanwhile. Going busy, it hands on what is left (more
-  /// due work, or the timer nobody holds) to one idle worker. Requeues never notify: the worker that requeued
-  /// loops back and takes the earliest job itself.
-  void serve_unlocked(std::unique_lock<std::mutex>& lock, const std::vector<std::size_t>& taken,
-                      std::vector<Due>& later) {
+  /// due work, or the timer nobody holds) to one idle worker.
+  void serve_unlocked(std::unique_lock<std::mutex>& lock, Taken& taken, std::vector<Due>& later) {
     const bool hand_on =
         !schedule_.empty() && (schedule_.next_due() <= clock_.now() || timer_until_ == TimePoint::max());
     if (hand_on) changed_ = true;
-    const bool per_job = !batching();
     lock.unlock();
     // Notified after unlocking: a woken worker that preempted us would only block on the lock we hold.
     if (hand_on) work_ready_.notify_one();
@@ -2646,15 +3041,17 @@ class BulkRun {
     const std::size_t looked = serve(taken, later, started);
     const Seconds took(clock_.now() - started);
     lock.lock();
-    if (per_job) schedule_.note_look_time(took, looked);
+    if (taken.mode != Take::many_status) schedule_.note_look_time(took, looked);
   }
 
-  /// The wait before every job's first look: the rules', but no longer than the many-status interval when `jobs`
-  /// will share many-status rounds (a round is cheap, so jobs that end early are not left waiting).
-  Seconds first_wait(std::size_t jobs) const {
-    const Seconds first = looks_.rules().first_wait();
-    const bool rounds = jobs > 1 && many_status_possible() && policy_.many_status_interval > Seconds(0);
-    return rounds ? std::min(first, policy_.many_status_interval) : first;
+  // ---- how jobs are taken ----
+
+  /// Each job gets its own long poll, which the server may hold: only while every job can have a worker of its
+  /// own and one worker stays free for jobs that arrive meanwhile. Under the lock.
+  bool per_job_polls_held() const {
+    // A caller capped below its number of jobs could not have them all held: they would wait behind each other.
+    return by_id_.size() < workers_wanted_ && tight_caps_ == 0 && policy_.long_poll > Seconds(0) &&
+           looks_.rules().profile().long_poll() != Support::no;
   }
 
   /// The server may have a many-status endpoint, and jobs will not hold long polls of their own instead.
@@ -2663,109 +3060,155 @@ class BulkRun {
            !per_job_polls_held();
   }
 
-  /// Many-status looks when the server may have the endpoint, unless every job can hold its own long poll
-  /// (one request per job, answered the moment it finishes, beats rounds that end at every finish).
-  bool batching() const { return jobs_.size() > 1 && many_status_possible(); }
-
-  /// Each job gets its own long poll, which the server may hold (so a look can block until the job ends).
-  bool per_job_polls_held() const {
-    return per_job_long_poll_ && policy_.long_poll > Seconds(0) && looks_.rules().profile().long_poll() != Support::no;
+  /// Many-status looks when several jobs are watched and the server may have the endpoint; else one job a
+  /// request, held by the server when each job can have a worker of its own. Under the lock.
+  Take take_mode() const {
+    if (by_id_.size() > 1 && many_status_possible()) return Take::many_status;
+    return per_job_polls_held() ? Take::one : Take::per_job;
   }
 
-  BulkSchedule::Take take_mode() const {
-    if (batching()) return BulkSchedule::Take::many_status;
-    return per_job_polls_held() ? BulkSchedule::Take::one : BulkSchedule::Take::per_job;
+  /// Claims a worker for a look the server may hold: at most all workers but one hold looks at once, so jobs
+  /// that arrive meanwhile always find a worker.
+  bool claim_hold() {
+    if (held_.fetch_add(1) + 1 < workers_wanted_) return true;
+    held_.fetch_sub(1);
+    return false;
   }
+
+  // ---- serving ----
 
   /// Serves what a worker took; nothing thrown here (bad_alloc, say) may escape a worker thread, so the jobs
   /// it held end with the error instead. Returns how many per-job looks it made: once looking since `started`
   /// has taken longer than the take window (the server slowed down), the rest go back for other workers.
-  std::size_t serve(const std::vector<std::size_t>& taken, std::vector<Due>& later, TimePoint started) noexcept {
+  std::size_t serve(Taken& taken, std::vector<Due>& later, TimePoint started) noexcept {
     std::size_t looked = 0;
     try {
-      if (batching()) {
-        serve_many(taken, later);
+      std::vector<Job*> live = still_watched(taken.jobs, taken.mode, later);
+      if (taken.mode == Take::many_status) {
+        if (!live.empty()) serve_many(live, later);
         return 0;
       }
       const auto window = detail::to_clock(policy_.min_interval);
-      for (; looked < taken.size(); ++looked) {
+      for (; looked < live.size(); ++looked) {
         if (looked > 0 && clock_.now() - started > window) break;
-        serve_one(taken[looked], later);
+        serve_one(*live[looked], taken.mode == Take::one, later);
       }
-      for (std::size_t rest = looked; rest < taken.size(); ++rest) later.push_back({clock_.now(), taken[rest]});
+      for (std::size_t rest = looked; rest < live.size(); ++rest) later.push_back({clock_.now(), live[rest]->slot});
     } catch (const std::exception& e) {
-      fail_all(taken, later, std::string("unexpected exception: ") + e.what());
+      fail_all(taken.jobs, later, std::string("unexpected exception: ") + e.what());
     } catch (...) {
-      fail_all(taken, later, "unexpected exception");
+      fail_all(taken.jobs, later, "unexpected exception");
     }
     return looked;
   }
 
-  /// Ends every job of the take that has no result yet with the error. `later` holds only this take's requeues,
-  /// and those jobs are ended now, so it is emptied: nothing ended goes back to the queue.
-  void fail_all(const std::vector<std::size_t>& taken, std::vector<Due>& later, const std::string& message) noexcept {
-    for (std::size_t i : taken)
-      if (!jobs_[i].done) finish_job(i, StatusLooks<T, C, P>::failed(FailureCause::transport, message));
+  /// The taken jobs that still need a look now: waits past their deadline end `timeout` first; a job nobody
+  /// waits for any more, or taken early only for a wait's deadline, goes back without a look.
+  std::vector<Job*> still_watched(const std::vector<Job*>& jobs, Take mode, std::vector<Due>& later) {
+    std::vector<Job*> live;
+    live.reserve(jobs.size());
+    std::vector<std::pair<Job*, std::vector<Watch>>> timed_out;
+    {
+      std::lock_guard lock(mutex_);
+      const TimePoint now = clock_.now();
+      const TimePoint horizon = schedule_.horizon(now, mode);
+      for (Job* job : jobs) {
+        std::vector<Watch> ended;
+        expire(*job, now, ended);
+        if (!ended.empty()) timed_out.emplace_back(job, std::move(ended));
+        const bool early = job->next_look > horizon;  // taken for a wait's deadline, not for a look
+        if (job->watches.empty() || job->settled || early)
+          later.push_back({job->next_look, job->slot});
+        else
+          live.push_back(job);
+      }
+    }
+    for (auto& [job, ended] : timed_out) {
+      const TranslationResult result =
+          looks_.finish(job->call, failed(FailureCause::deadline, looks_.sender().deadline_message(job->call)));
+      deliver_all(job->call.job_id, ended, result);
+    }
+    return live;
+  }
+
+  /// Ends every job of the take with the error. `later` is emptied: the jobs are ended, and go back to be
+  /// dropped, not requeued.
+  void fail_all(const std::vector<Job*>& jobs, std::vector<Due>& later, const std::string& message) noexcept {
     later.clear();
+    for (Job* job : jobs) finish(*job, failed(FailureCause::transport, message), later);
   }
 
   /// One look at one job, exactly as a single wait would take it; a pending job goes to `later`.
-  void serve_one(std::size_t i, std::vector<Due>& later) {
-    Job& job = jobs_[i];
-    if (clock_.now() >= job.call.deadline) return time_out(i);
+  void serve_one(Job& job, bool may_hold, std::vector<Due>& later) {
+    const bool hold_claimed = may_hold && claim_hold();
     const Seconds hold =
-        per_job_long_poll_ ? looks_.rules().long_poll_budget(Seconds(job.call.deadline - clock_.now())) : Seconds(0);
+        hold_claimed ? looks_.rules().long_poll_budget(Seconds(soonest_deadline(job) - clock_.now())) : Seconds(0);
+    const int before = job.call.requests;
     const TimePoint asked = clock_.now();
     Look look = looks_.look(job.call, hold);
+    if (hold_claimed) held_.fetch_sub(1);
+    requests_ += static_cast<std::uint64_t>(job.call.requests - before);
+    ++job_looks_;
     const bool held = look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
-    if (auto next = settle(i, look, held)) later.push_back(*next);
+    settle_look(job, look, held, Seconds(0), Take::per_job, later);
+  }
+
+  /// The earliest deadline of the job's open waits (read under the lock: other threads add waits).
+  TimePoint soonest_deadline(const Job& job) {
+    std::lock_guard lock(mutex_);
+    return std::min(earliest_deadline(job), job.call.deadline);
   }
 
   /// One many-status look for the due jobs; falls back to per-job looks when the server has no such endpoint.
-  void serve_many(const std::vector<std::size_t>& taken, std::vector<Due>& later) {
-    std::vector<std::size_t> live;
-    for (std::size_t i : taken)
-      if (clock_.now() >= jobs_[i].call.deadline)
-        time_out(i);
-      else
-        live.push_back(i);
-    if (live.empty()) return;
-    CallState call = looks_.sender().begin("batch", stop_);
+  void serve_many(const std::vector<Job*>& live, std::vector<Due>& later) {
+    CallState call = looks_.sender().begin("batch", stop_source_.get_token());
     std::vector<const std::string*> ids;
     ids.reserve(live.size());
-    for (std::size_t i : live) {
-      call.deadline = std::min(call.deadline, jobs_[i].call.deadline);
-      ids.push_back(&jobs_[i].call.job_id);
+    for (Job* job : live) {
+      call.deadline = std::min(call.deadline, soonest_deadline(*job));
+      ids.push_back(&job->call.job_id);
     }
-    const Seconds hold = looks_.rules().long_poll_budget(Seconds(call.deadline - clock_.now()));
+    const bool hold_claimed = claim_hold();
+    const Seconds hold =
+        hold_claimed ? looks_.rules().long_poll_budget(Seconds(call.deadline - clock_.now())) : Seconds(0);
     const TimePoint asked = clock_.now();
     OrFailure<ManyLook> answer = looks_.look_many(ids, call, hold);
-    for (std::size_t i : live) {
-      jobs_[i].call.requests += call.requests;
-      if (call.last_http_status) jobs_[i].call.last_http_status = call.last_http_status;
+    if (hold_claimed) held_.fetch_sub(1);
+    requests_ += static_cast<std::uint64_t>(call.requests);
+    job_looks_ += live.size();
+    for (Job* job : live) {
+      job->call.requests += call.requests;
+      if (call.last_http_status) job->call.last_http_status = call.last_http_status;
     }
-    if (!answer) {
-      for (std::size_t i : live) end_job(i, answer.failure());
-      return;
-    }
+    if (!answer) return many_failed(live, answer.failure(), later);
     if (answer->unusable) return fall_back(live, *answer->unusable, later);
     read_many(live, answer.value(), hold, Seconds(clock_.now() - asked), later);
   }
 
+  /// A many-status request got no answer: the jobs whose waits ran out of time end, the rest look again soon
+  /// (a wait ends by its own deadline, as a single wait's would, not by a failure of a request it shared).
+  void many_failed(const std::vector<Job*>& live, const Failure& failure, std::vector<Due>& later) {
+    for (Job* job : live) {
+      if (failure.cause != FailureCause::deadline || clock_.now() >= soonest_deadline(*job))
+        finish(*job, looks_.finish(job->call, failed(failure)), later);
+      else
+        later.push_back({clock_.now() + detail::to_clock(policy_.min_interval), job->slot});
+    }
+  }
+
   /// No many-status endpoint (404/405), or one we cannot read: remember, and look at these jobs one by one.
-  void fall_back(const std::vector<std::size_t>& live, const Failure& failure, std::vector<Due>& later) {
+  void fall_back(const std::vector<Job*>& live, const Failure& failure, std::vector<Due>& later) {
     looks_.rules().profile().set_batch(Support::no);
     looks_.sender().log()(LogLevel::info,
                           [&] { return "server has no usable many-status endpoint (" + failure.message + ")"; });
-    for (std::size_t i : live) later.push_back({clock_.now(), i});
+    for (Job* job : live) later.push_back({clock_.now(), job->slot});
   }
 
   /// Settles each job of a many-status answer; a job the server left out is looked at again shortly.
-  void read_many(const std::vector<std::size_t>& live, ManyLook& answer, Seconds hold, Seconds took,
-                 std::vector<Due>& later) {
+  void read_many(const std::vector<Job*>& live, ManyLook& answer, Seconds hold, Seconds took, std::vector<Due>& later) {
     looks_.rules().profile().set_batch(Support::yes);
-    std::map<std::string_view, StatusAnswer*> by_id;
+    std::unordered_map<std::string_view, StatusAnswer*> by_id;
     bool any_final = false;
     for (auto& [id, status] : answer.answers) {
       by_id.emplace(id, &status);
@@ -2775,72 +3218,86 @@ class BulkRun {
     // A many-status long poll ends as soon as one job finishes; asking again at once for the rest would cost a
     // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
     const Seconds gather = any_final ? policy_.min_interval * 2.0 : Seconds(0);
-    for (std::size_t i : live) {
-      const auto found = by_id.find(jobs_[i].call.job_id);
+    for (Job* job : live) {
+      const auto found = by_id.find(job->call.job_id);
       if (found == by_id.end()) {
-        later.push_back({clock_.now() + detail::to_clock(policy_.min_interval), i});
+        later.push_back({clock_.now() + detail::to_clock(policy_.min_interval), job->slot});
         continue;
       }
-      Look look{looks_.finish(jobs_[i].call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
+      Look look{looks_.finish(job->call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
                 answer.retry_after};
-      if (look.result.ok() && !many_status_has_outputs(looks_.protocol())) fetch_outputs(i, look);
-      if (auto next = settle(i, look, held, gather)) later.push_back(*next);
+      if (look.result.ok() && !many_status_has_outputs(looks_.protocol())) fetch_outputs(*job, look);
+      settle_look(*job, look, held, gather, Take::many_status, later);
     }
   }
 
   /// A job a many-status answer says completed, on a server whose many-status answers name no outputs (HeyGen's
   /// `/statuses`): one look of its own fetches what it produced. The job completed either way: a look that fails
   /// leaves the result completed, without outputs.
-  void fetch_outputs(std::size_t i, Look& look) {
-    Look own = looks_.look(jobs_[i].call, Seconds(0));
+  void fetch_outputs(Job& job, Look& look) {
+    const int before = job.call.requests;
+    Look own = looks_.look(job.call, Seconds(0));
+    requests_ += static_cast<std::uint64_t>(job.call.requests - before);
     if (own.result.ok()) look.result = std::move(own.result);
-    look.result.requests = jobs_[i].call.requests;
+    look.result.requests = job.call.requests;
   }
 
-  /// A final result ends the job; a pending one gets its next due time (never past its deadline).
-  std::optional<Due> settle(std::size_t i, Look& look, bool held, Seconds gather = Seconds(0)) {
-    Job& job = jobs_[i];
+  /// A final result ends the job; a pending one gets its next due time (never past its waits' deadlines).
+  void settle_look(Job& job, Look& look, bool held, Seconds gather, Take mode, std::vector<Due>& later) {
     auto wait = looks_.digest(job.call, job.poller, look, held);
-    if (!wait || look.result.cause == FailureCause::cancelled) {
-      finish_job(i, std::move(look.result));
-      return std::nullopt;
-    }
+    if (!wait || look.result.cause == FailureCause::cancelled) return finish(job, std::move(look.result), later);
     // Many-status rounds are cheap per job: the policy may ask for them more often than one job alone would look.
-    if (batching() && policy_.many_status_interval > Seconds(0)) *wait = std::min(*wait, policy_.many_status_interval);
+    if (mode == Take::many_status && policy_.many_status_interval > Seconds(0))
+      *wait = std::min(*wait, policy_.many_status_interval);
     *wait = std::max(*wait, gather);
-    // Unlocked: plan() touches only this job's entry, and no other worker holds this job until it is requeued.
-    return Due{schedule_.plan(i, clock_.now(), *wait, job.call.deadline), i};
+    // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
+    std::lock_guard lock(mutex_);
+    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
   }
 
-  void time_out(std::size_t i) {
-    end_job(i, Failure{FailureCause::deadline, looks_.sender().deadline_message(jobs_[i].call)});
-  }
-
-  void end_job(std::size_t i, Failure failure) {
-    finish_job(i, looks_.finish(jobs_[i].call, StatusLooks<T, C, P>::failed(std::move(failure))));
-  }
-
-  /// Records a job's result and hands it to the caller's callback (serialized, exceptions contained).
-  void finish_job(std::size_t i, TranslationResult&& result) {
-    std::size_t done = 0;
+  /// Ends `job` with a final result: every open wait gets it, and the job goes back to be dropped.
+  void finish(Job& job, TranslationResult result, std::vector<Due>& later) noexcept {
+    std::vector<Watch> ended;
     {
       std::lock_guard lock(mutex_);
-      if (jobs_[i].done) return;
-      jobs_[i].result = std::move(result);
-      jobs_[i].done = true;
-      --remaining_;
-      done = jobs_.size() - remaining_;
-      if (remaining_ == 0) work_ready_.notify_all();
+      ended = take_watches(job);
+      job.settled = true;
+      unindex(job);
     }
-    if (!on_result_) return;
-    std::lock_guard lock(callback_mutex_);
-    deliver(jobs_[i].call.job_id, jobs_[i].result, BulkProgress{done, jobs_.size()});
+    later.push_back({clock_.now(), job.slot});
+    deliver_all(job.call.job_id, ended, std::move(result));
   }
 
-  /// Hands a result to the caller's callback; what it throws is logged, never propagated into a worker.
-  void deliver(const std::string& job_id, const TranslationResult& result, BulkProgress progress) const noexcept {
+  // ---- results ----
+
+  /// A result that says a wait was cancelled.
+  static TranslationResult cancelled() { return failed(FailureCause::cancelled, detail::cancelled_message); }
+
+  /// A result that says a wait for `job` was cancelled, with the requests made for it so far. Under the lock.
+  TranslationResult cancelled(const Job& job) const {
+    TranslationResult result = cancelled();
+    result.requests = job.requests;
+    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - job.call.start);
+    return result;
+  }
+
+  static TranslationResult failed(FailureCause cause, std::string message) {
+    return StatusLooks<T, C, P>::failed(cause, std::move(message));
+  }
+  static TranslationResult failed(Failure failure) { return StatusLooks<T, C, P>::failed(std::move(failure)); }
+
+  /// Hands `result` to every wait in `ended` (unlocked), then destroys them.
+  void deliver_all(const std::string& job_id, std::vector<Watch>& ended, TranslationResult result) noexcept {
+    for (std::size_t i = 0; i < ended.size(); ++i)
+      deliver(job_id, std::move(ended[i].sink), i + 1 == ended.size() ? std::move(result) : TranslationResult(result));
+    ended.clear();
+  }
+
+  /// Hands a result to a wait's sink; what it throws is logged, never propagated into a worker.
+  void deliver(const std::string& job_id, WatchSink sink, TranslationResult result) const noexcept {
+    if (!sink) return;
     try {
-      on_result_(job_id, result, progress);
+      sink(job_id, std::move(result));
     } catch (const std::exception& e) {
       looks_.sender().log()(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
     } catch (...) {
@@ -2851,18 +3308,28 @@ class BulkRun {
   StatusLooks<T, C, P>& looks_;
   C& clock_;
   const PollPolicy& policy_;
-  std::stop_token stop_;
-  BulkCallback on_result_;
-  std::size_t limit_;
-  std::vector<Job> jobs_;
-  std::mutex mutex_;  // guards the schedule, remaining_ and each job's done/result
-  std::condition_variable_any work_ready_;
+  const std::size_t workers_wanted_;
+  std::atomic<std::uint64_t> serial_{0};
+  std::atomic<std::size_t> held_{0};  // looks in flight that the server may hold
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> job_looks_{0};
+  std::stop_source stop_source_;  // stops the workers' sleeps and requests at shutdown
+
+  mutable std::mutex mutex_;  // guards everything below, and each job's waits, busy and settled flags
+  std::condition_variable work_ready_;
+  std::condition_variable outside_delivered_;
+  std::size_t outside_deliveries_ = 0;  // sinks running on threads that are not workers (cancel, settle)
   BulkSchedule schedule_;
-  std::size_t remaining_ = 0;
-  TimePoint timer_until_ = TimePoint::max();  // when the worker holding the timer wakes; max: nobody holds it
-  bool changed_ = false;                      // the queue changed since a waiting worker last looked
-  bool per_job_long_poll_ = false;
-  std::mutex callback_mutex_;  // callbacks run one at a time
+  std::vector<std::unique_ptr<Job>> slots_;  // a job per slot; empty slots are reused
+  std::vector<std::size_t> free_;
+  std::unordered_map<std::string_view, std::size_t> by_id_;  // job id (viewing the job's own copy) → slot
+  std::size_t watches_ = 0;
+  std::size_t tight_caps_ = 0;                     // callers with more open waits than their cap lets be in flight
+  TimePoint timer_until_ = TimePoint::max();       // when the worker holding the timer wakes; max: nobody holds it
+  std::stop_source timer_wake_{std::nostopstate};  // wakes the timer's holder early
+  bool changed_ = false;                           // the queue changed since a waiting worker last looked
+  bool stopping_ = false;
+  std::vector<std::jthread> workers_;
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -2998,20 +3465,34 @@ class BasicVideoTranslationClient {
     return std::move(look.result);
   }
 
-  /// Waits for every job, at most `concurrent_limit` at a time (default HEYGEN_VT_DEFAULT_BULK_CONCURRENCY).
-  /// Duplicate ids are tracked once; the map has one entry per distinct id. `on_result`, when given, gets each
-  /// result the moment it is known (calls are serialized; an exception it throws is logged and ignored).
+  /// Waits for every job on the client's poller, with at most `concurrent_limit` requests in flight for them
+  /// (empty: as many as the poller has workers). Duplicate ids are tracked once; the map has one entry per
+  /// distinct id. `on_result`, when given, gets each result the moment it is known (calls are serialized; an
+  /// exception it throws is logged and ignored).
   ResultMap get_bulk_translation_statuses(const std::vector<std::string>& job_ids,
                                           std::optional<std::size_t> concurrent_limit = std::nullopt,
                                           std::stop_token stop = {}, BulkCallback on_result = {}) {
-    if (concurrent_limit && *concurrent_limit == 0)
-      throw std::invalid_argument("heygen: concurrent_limit must be at least 1");
-    std::vector<std::string> unique(job_ids);
-    std::sort(unique.begin(), unique.end());
-    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    BulkRun<T, C, P> run(core_->looks, unique, concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY),
-                         std::move(stop), std::move(on_result));
-    return run.execute();
+    return get_bulk_translation_statuses_async(job_ids, concurrent_limit, std::move(stop), std::move(on_result)).get();
+  }
+
+  /// Watches a job on the client's poller: the future gets its result (completed, failed, timeout after the
+  /// wait's timeout, or cancelled by its stop token or the client's shutdown). No thread of its own: any number
+  /// of waits share the poller's workers, and a job watched twice is polled once.
+  std::future<TranslationResult> watch(std::string job_id, WatchOptions options = {}) {
+    auto promise = std::make_shared<std::promise<TranslationResult>>();
+    std::future<TranslationResult> result = promise->get_future();
+    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
+                        [promise](const std::string&, TranslationResult r) { promise->set_value(std::move(r)); });
+    return result;
+  }
+
+  /// Watches a job on the client's poller: `on_result` gets its result once, on a worker of the poller (or on
+  /// the thread that cancels the wait). It may watch more jobs; an exception it throws is logged and ignored.
+  void watch(std::string job_id, WatchCallback on_result, WatchOptions options = {}) {
+    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
+                        [callback = std::move(on_result)](const std::string& id, TranslationResult r) {
+                          if (callback) callback(id, r);
+                        });
   }
 
   /// create_translation_job on another thread. The client must outlive the future.
@@ -3019,21 +3500,35 @@ class BasicVideoTranslationClient {
     return std::async(std::launch::async, [this, stop] { return create_translation_job(stop); });
   }
 
-  /// get_translation_status on another thread. The client must outlive the future.
+  /// Waits for the job on the client's poller (see watch()); the seed's name for it.
   std::future<TranslationResult> get_translation_status_async(std::string job_id, std::stop_token stop = {}) {
-    return std::async(std::launch::async,
-                      [this, id = std::move(job_id), stop] { return get_translation_status(id, stop); });
+    return watch(std::move(job_id), WatchOptions{.stop = std::move(stop)});
   }
 
-  /// get_bulk_translation_statuses on another thread. The client must outlive the future.
+  /// get_bulk_translation_statuses on the client's poller: no thread of its own. Throws std::invalid_argument
+  /// for a concurrent_limit of 0.
   std::future<ResultMap> get_bulk_translation_statuses_async(std::vector<std::string> job_ids,
                                                              std::optional<std::size_t> concurrent_limit = std::nullopt,
                                                              std::stop_token stop = {}, BulkCallback on_result = {}) {
-    return std::async(std::launch::async,
-                      [this, ids = std::move(job_ids), concurrent_limit, stop, callback = std::move(on_result)] {
-                        return get_bulk_translation_statuses(ids, concurrent_limit, stop, callback);
-                      });
+    if (concurrent_limit && *concurrent_limit == 0)
+      throw std::invalid_argument("heygen: concurrent_limit must be at least 1");
+    std::sort(job_ids.begin(), job_ids.end());
+    job_ids.erase(std::unique(job_ids.begin(), job_ids.end()), job_ids.end());
+    auto collect = std::make_shared<BulkCollector>(job_ids.size(), std::move(on_result), core_->sender.log());
+    std::future<ResultMap> out = collect->future();
+    auto cap = std::make_shared<RequestCap>(RequestCap{concurrent_limit.value_or(0), 0});
+    core_->poller.watch_all(
+        job_ids, deadline_of({}), std::move(stop),
+        [collect](const std::string& job_id, TranslationResult r) { collect->add(job_id, std::move(r)); }, cap);
+    return out;
   }
+
+  /// Ends every outstanding wait `cancelled` and stops the poller's workers; later waits end `cancelled` at once.
+  /// The destructor does this too. Must not be called from a result callback.
+  void shutdown() noexcept { core_->poller.stop(); }
+
+  /// What the client's poller is doing: workers, jobs and waits, requests sent.
+  [[nodiscard]] PollerStats poller_stats() const { return core_->poller.stats(); }
 
   /// The options this client was built with (validated).
   [[nodiscard]] const ClientOptions& options() const noexcept { return core_->options; }
@@ -3055,6 +3550,7 @@ class BasicVideoTranslationClient {
     Sender<T, C> sender;
     PollingRules rules;
     StatusLooks<T, C, P> looks;
+    Poller<T, C, P> poller;  // last: stopped and joined before the parts it uses go
 
     template <class MakeTransport>
     Core(ClientOptions checked_options, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
@@ -3063,7 +3559,8 @@ class BasicVideoTranslationClient {
           protocol(pick_protocol(given_protocol, options)),
           sender(options, make_transport(options), std::move(clock)),
           rules(options.polling, *profile, [this] { return sender.uniform(); }),
-          looks(sender, protocol, rules) {}
+          looks(sender, protocol, rules),
+          poller(looks, options.poller_threads) {}
   };
 
   /// The protocol the caller gave, else one made from the options.
@@ -3096,6 +3593,53 @@ class BasicVideoTranslationClient {
              std::to_string(call.requests) + " requests)";
     });
     return ids;
+  }
+
+  /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized).
+  class BulkCollector {
+   public:
+    BulkCollector(std::size_t total, BulkCallback on_result, const Logger& log)
+        : total_(total), on_result_(std::move(on_result)), log_(log) {
+      if (total_ == 0) promise_.set_value({});
+    }
+
+    std::future<ResultMap> future() { return promise_.get_future(); }
+
+    /// Records one job's result; the last one fulfils the future.
+    void add(const std::string& job_id, TranslationResult result) {
+      std::lock_guard lock(mutex_);
+      const auto [at, fresh] = results_.emplace(job_id, std::move(result));
+      if (!fresh) return;
+      tell(job_id, at->second);
+      if (results_.size() == total_) promise_.set_value(std::move(results_));
+    }
+
+   private:
+    void tell(const std::string& job_id, const TranslationResult& result) noexcept {
+      if (!on_result_) return;
+      try {
+        on_result_(job_id, result, BulkProgress{results_.size(), total_});
+      } catch (const std::exception& e) {
+        log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
+      } catch (...) {
+        log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
+      }
+    }
+
+    std::mutex mutex_;
+    std::size_t total_;
+    BulkCallback on_result_;
+    const Logger& log_;
+    ResultMap results_;
+    std::promise<ResultMap> promise_;
+  };
+
+  /// When a wait started now with `options` ends: its timeout, else max_timeout.
+  TimePoint deadline_of(const WatchOptions& options) const {
+    const Seconds timeout = options.timeout.value_or(core_->options.max_timeout);
+    if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
+      throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
+    return core_->sender.clock().now() + detail::to_clock(timeout);
   }
 
   /// A transport maker that hands over the one the caller gave.
@@ -3133,6 +3677,7 @@ class BasicVideoTranslationClient {
     require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
     require(options.connection_pool_size > 0, "connection_pool_size must be positive");
+    require(options.poller_threads > 0, "poller_threads must be positive");
     require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
     require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
     for (const auto& header : options.extra_headers)

@@ -1,11 +1,11 @@
 // BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 #pragma once
 
-#include "heygen/vt/bulk_poller.hpp"
 #include "heygen/vt/heygen_v3_protocol.hpp"
 #include "heygen/vt/job_poller.hpp"
 #include "heygen/vt/options.hpp"
 #include "heygen/vt/policies.hpp"
+#include "heygen/vt/poller.hpp"
 #include "heygen/vt/profile.hpp"
 #include "heygen/vt/protocol.hpp"
 #include "heygen/vt/sender.hpp"
@@ -157,20 +157,34 @@ class BasicVideoTranslationClient {
     return std::move(look.result);
   }
 
-  /// Waits for every job, at most `concurrent_limit` at a time (default HEYGEN_VT_DEFAULT_BULK_CONCURRENCY).
-  /// Duplicate ids are tracked once; the map has one entry per distinct id. `on_result`, when given, gets each
-  /// result the moment it is known (calls are serialized; an exception it throws is logged and ignored).
+  /// Waits for every job on the client's poller, with at most `concurrent_limit` requests in flight for them
+  /// (empty: as many as the poller has workers). Duplicate ids are tracked once; the map has one entry per
+  /// distinct id. `on_result`, when given, gets each result the moment it is known (calls are serialized; an
+  /// exception it throws is logged and ignored).
   ResultMap get_bulk_translation_statuses(const std::vector<std::string>& job_ids,
                                           std::optional<std::size_t> concurrent_limit = std::nullopt,
                                           std::stop_token stop = {}, BulkCallback on_result = {}) {
-    if (concurrent_limit && *concurrent_limit == 0)
-      throw std::invalid_argument("heygen: concurrent_limit must be at least 1");
-    std::vector<std::string> unique(job_ids);
-    std::sort(unique.begin(), unique.end());
-    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    BulkRun<T, C, P> run(core_->looks, unique, concurrent_limit.value_or(HEYGEN_VT_DEFAULT_BULK_CONCURRENCY),
-                         std::move(stop), std::move(on_result));
-    return run.execute();
+    return get_bulk_translation_statuses_async(job_ids, concurrent_limit, std::move(stop), std::move(on_result)).get();
+  }
+
+  /// Watches a job on the client's poller: the future gets its result (completed, failed, timeout after the
+  /// wait's timeout, or cancelled by its stop token or the client's shutdown). No thread of its own: any number
+  /// of waits share the poller's workers, and a job watched twice is polled once.
+  std::future<TranslationResult> watch(std::string job_id, WatchOptions options = {}) {
+    auto promise = std::make_shared<std::promise<TranslationResult>>();
+    std::future<TranslationResult> result = promise->get_future();
+    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
+                        [promise](const std::string&, TranslationResult r) { promise->set_value(std::move(r)); });
+    return result;
+  }
+
+  /// Watches a job on the client's poller: `on_result` gets its result once, on a worker of the poller (or on
+  /// the thread that cancels the wait). It may watch more jobs; an exception it throws is logged and ignored.
+  void watch(std::string job_id, WatchCallback on_result, WatchOptions options = {}) {
+    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
+                        [callback = std::move(on_result)](const std::string& id, TranslationResult r) {
+                          if (callback) callback(id, r);
+                        });
   }
 
   /// create_translation_job on another thread. The client must outlive the future.
@@ -178,21 +192,35 @@ class BasicVideoTranslationClient {
     return std::async(std::launch::async, [this, stop] { return create_translation_job(stop); });
   }
 
-  /// get_translation_status on another thread. The client must outlive the future.
+  /// Waits for the job on the client's poller (see watch()); the seed's name for it.
   std::future<TranslationResult> get_translation_status_async(std::string job_id, std::stop_token stop = {}) {
-    return std::async(std::launch::async,
-                      [this, id = std::move(job_id), stop] { return get_translation_status(id, stop); });
+    return watch(std::move(job_id), WatchOptions{.stop = std::move(stop)});
   }
 
-  /// get_bulk_translation_statuses on another thread. The client must outlive the future.
+  /// get_bulk_translation_statuses on the client's poller: no thread of its own. Throws std::invalid_argument
+  /// for a concurrent_limit of 0.
   std::future<ResultMap> get_bulk_translation_statuses_async(std::vector<std::string> job_ids,
                                                              std::optional<std::size_t> concurrent_limit = std::nullopt,
                                                              std::stop_token stop = {}, BulkCallback on_result = {}) {
-    return std::async(std::launch::async,
-                      [this, ids = std::move(job_ids), concurrent_limit, stop, callback = std::move(on_result)] {
-                        return get_bulk_translation_statuses(ids, concurrent_limit, stop, callback);
-                      });
+    if (concurrent_limit && *concurrent_limit == 0)
+      throw std::invalid_argument("heygen: concurrent_limit must be at least 1");
+    std::sort(job_ids.begin(), job_ids.end());
+    job_ids.erase(std::unique(job_ids.begin(), job_ids.end()), job_ids.end());
+    auto collect = std::make_shared<BulkCollector>(job_ids.size(), std::move(on_result), core_->sender.log());
+    std::future<ResultMap> out = collect->future();
+    auto cap = std::make_shared<RequestCap>(RequestCap{concurrent_limit.value_or(0), 0});
+    core_->poller.watch_all(
+        job_ids, deadline_of({}), std::move(stop),
+        [collect](const std::string& job_id, TranslationResult r) { collect->add(job_id, std::move(r)); }, cap);
+    return out;
   }
+
+  /// Ends every outstanding wait `cancelled` and stops the poller's workers; later waits end `cancelled` at once.
+  /// The destructor does this too. Must not be called from a result callback.
+  void shutdown() noexcept { core_->poller.stop(); }
+
+  /// What the client's poller is doing: workers, jobs and waits, requests sent.
+  [[nodiscard]] PollerStats poller_stats() const { return core_->poller.stats(); }
 
   /// The options this client was built with (validated).
   [[nodiscard]] const ClientOptions& options() const noexcept { return core_->options; }
@@ -214,6 +242,7 @@ class BasicVideoTranslationClient {
     Sender<T, C> sender;
     PollingRules rules;
     StatusLooks<T, C, P> looks;
+    Poller<T, C, P> poller;  // last: stopped and joined before the parts it uses go
 
     template <class MakeTransport>
     Core(ClientOptions checked_options, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
@@ -222,7 +251,8 @@ class BasicVideoTranslationClient {
           protocol(pick_protocol(given_protocol, options)),
           sender(options, make_transport(options), std::move(clock)),
           rules(options.polling, *profile, [this] { return sender.uniform(); }),
-          looks(sender, protocol, rules) {}
+          looks(sender, protocol, rules),
+          poller(looks, options.poller_threads) {}
   };
 
   /// The protocol the caller gave, else one made from the options.
@@ -255,6 +285,53 @@ class BasicVideoTranslationClient {
              std::to_string(call.requests) + " requests)";
     });
     return ids;
+  }
+
+  /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized).
+  class BulkCollector {
+   public:
+    BulkCollector(std::size_t total, BulkCallback on_result, const Logger& log)
+        : total_(total), on_result_(std::move(on_result)), log_(log) {
+      if (total_ == 0) promise_.set_value({});
+    }
+
+    std::future<ResultMap> future() { return promise_.get_future(); }
+
+    /// Records one job's result; the last one fulfils the future.
+    void add(const std::string& job_id, TranslationResult result) {
+      std::lock_guard lock(mutex_);
+      const auto [at, fresh] = results_.emplace(job_id, std::move(result));
+      if (!fresh) return;
+      tell(job_id, at->second);
+      if (results_.size() == total_) promise_.set_value(std::move(results_));
+    }
+
+   private:
+    void tell(const std::string& job_id, const TranslationResult& result) noexcept {
+      if (!on_result_) return;
+      try {
+        on_result_(job_id, result, BulkProgress{results_.size(), total_});
+      } catch (const std::exception& e) {
+        log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
+      } catch (...) {
+        log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
+      }
+    }
+
+    std::mutex mutex_;
+    std::size_t total_;
+    BulkCallback on_result_;
+    const Logger& log_;
+    ResultMap results_;
+    std::promise<ResultMap> promise_;
+  };
+
+  /// When a wait started now with `options` ends: its timeout, else max_timeout.
+  TimePoint deadline_of(const WatchOptions& options) const {
+    const Seconds timeout = options.timeout.value_or(core_->options.max_timeout);
+    if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
+      throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
+    return core_->sender.clock().now() + detail::to_clock(timeout);
   }
 
   /// A transport maker that hands over the one the caller gave.
@@ -292,6 +369,7 @@ class BasicVideoTranslationClient {
     require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
     require(options.connection_pool_size > 0, "connection_pool_size must be positive");
+    require(options.poller_threads > 0, "poller_threads must be positive");
     require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
     require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
     for (const auto& header : options.extra_headers)

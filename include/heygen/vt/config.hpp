@@ -20,3 +20,8 @@
 /// Requests in flight for bulk tracking when the caller sets no concurrent_limit.
 #define HEYGEN_VT_DEFAULT_BULK_CONCURRENCY 8u
 #endif
+
+#ifndef HEYGEN_VT_DEFAULT_POLLER_THREADS
+/// Worker threads of a client's poller when the options set none.
+#define HEYGEN_VT_DEFAULT_POLLER_THREADS 8u
+#endif

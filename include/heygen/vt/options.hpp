@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,15 @@ struct BulkProgress {
 /// Receives one job's result as soon as it is known, with the progress counts.
 using BulkCallback =
     std::function<void(const std::string& job_id, const TranslationResult& result, BulkProgress progress)>;
+
+/// A wait's own deadline and cancellation (`watch`, the `*_async` calls).
+struct WatchOptions {
+  std::stop_token stop{};            ///< Ends the wait `cancelled` when triggered.
+  std::optional<Seconds> timeout{};  ///< Ends the wait `timeout` after this long; empty: max_timeout.
+};
+
+/// Receives a watched job's result, once, on one of the poller's workers (or on the thread that cancels).
+using WatchCallback = std::function<void(const std::string& job_id, const TranslationResult& result)>;
 
 /// How far a submission of many creates has got. Creates go one after another: while the account runs as many
 /// jobs as it may, the server paces them (429 + Retry-After) and the rest stay queued instead of failing.
@@ -72,8 +82,11 @@ struct ClientOptions {
   bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
   std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
   std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
-  LogSink log_sink{};                       ///< Where log messages go; empty means silent.
-  LogLevel log_level = LogLevel::info;      ///< Least severe level passed to the sink.
+  /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
+  /// its waits; also the most status requests those waits have in flight at once.
+  std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
+  LogSink log_sink{};                   ///< Where log messages go; empty means silent.
+  LogLevel log_level = LogLevel::info;  ///< Least severe level passed to the sink.
   /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
   std::function<double()> random{};
 

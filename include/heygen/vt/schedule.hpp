@@ -1,4 +1,4 @@
-// The bulk schedule: due queue, take rule, coalescing. Pure: no threads.
+// The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 #pragma once
 
 #include "heygen/vt/clock.hpp"
@@ -7,14 +7,15 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
-#include <queue>
+#include <set>
 #include <utility>
 #include <vector>
 
 namespace heygen {
 
-/// When each job of a bulk wait is next due, and which jobs a worker takes at once. Every time is an argument,
-/// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the bulk poller holds a lock.
+/// When each job is next due, and which jobs a worker takes at once. Jobs are numbered slots that may be
+/// added, removed and reused at any time (a long-lived poller's jobs come and go). Every time is an argument,
+/// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the poller holds a lock.
 class BulkSchedule {
  public:
   /// How a worker takes jobs: all due ones for one many-status request, several for one-by-one looks, or one
@@ -24,22 +25,46 @@ class BulkSchedule {
   /// Most per-job looks one worker takes at once: beyond this, fewer wake-ups no longer show in the CPU.
   static constexpr std::size_t max_take = 32;
 
-  /// A schedule for `jobs` jobs (numbered 0..jobs-1), with the policy's min_interval, coalescing tick and
-  /// many-status interval.
+  /// Most queued jobs one take passes over because the caller would not admit them (a bulk call at its
+  /// concurrency limit), so a take stays cheap however many such jobs wait.
+  static constexpr std::size_t max_skipped = 64;
+
+  /// A schedule for slots 0..jobs-1 (more are added on demand), with the policy's min_interval, coalescing tick
+  /// and many-status interval.
   BulkSchedule(std::size_t jobs, Seconds min_interval, Seconds coalesce, Seconds many_status_interval = Seconds(0))
-      : not_before_(jobs),
+      : slots_(jobs),
         min_interval_(min_interval),
         coalesce_(coalesce),
         many_window_(std::max(min_interval * 2.0, many_status_interval)) {}
 
-  /// Makes job `job` due at `when`.
-  void push(TimePoint when, std::size_t job) { due_.push({when, job}); }
+  /// Makes job `job` due at `when`; a job already queued moves there.
+  void push(TimePoint when, std::size_t job) {
+    if (job >= slots_.size()) slots_.resize(job + 1);
+    erase(job);
+    slots_[job].queued_at = when;
+    due_.insert({when, job});
+  }
+
+  /// Takes job `job` off the queue (nothing happens when it is not queued).
+  void erase(std::size_t job) {
+    if (!queued(job)) return;
+    due_.erase({slots_[job].queued_at, job});
+    slots_[job].queued_at = TimePoint::max();
+  }
+
+  /// True when job `job` is queued.
+  [[nodiscard]] bool queued(std::size_t job) const noexcept {
+    return job < slots_.size() && slots_[job].queued_at != TimePoint::max();
+  }
 
   /// The earliest due time; TimePoint::max() when nothing is queued.
-  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.top().first; }
+  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.begin()->first; }
 
   /// True when nothing is queued.
   [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
+
+  /// Jobs queued.
+  [[nodiscard]] std::size_t size() const noexcept { return due_.size(); }
 
   /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
   /// for a many-status request, every job due within two min_intervals (or the many-status interval, when
@@ -47,28 +72,46 @@ class BulkSchedule {
   /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
   /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
   void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
+    take(now, mode, many_limit, taken, [](std::size_t) { return true; });
+  }
+
+  /// take(), passing over (leaving queued) the due jobs `admit` refuses.
+  template <class Admit>
+  void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken, Admit&& admit) {
     taken.clear();
     const bool many = mode == Take::many_status;
-    const Seconds window = many ? many_window_ : min_interval_;
-    const TimePoint horizon = now + detail::to_clock(window);
-    const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(window);
-    while (!due_.empty() && taken.size() < most) {
-      const auto [when, job] = due_.top();
-      const bool ahead_ok = many ? when <= horizon : when <= horizon && not_before_[job] <= now;
-      if (!taken.empty() && !ahead_ok) break;
+    const TimePoint ahead = horizon(now, mode);
+    const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(min_interval_);
+    std::size_t skipped = 0;
+    for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
+      const auto [when, job] = *at;
+      const bool ahead_ok = when <= ahead && (many || slots_[job].not_before <= now);
+      if ((!taken.empty() || skipped > 0) && !ahead_ok) break;
+      if (!admit(job)) {
+        ++skipped;
+        ++at;
+        continue;
+      }
       taken.push_back(job);
-      due_.pop();
+      slots_[job].queued_at = TimePoint::max();
+      at = due_.erase(at);
     }
+  }
+
+  /// The latest due time a take in `mode` at `now` reaches ahead to.
+  [[nodiscard]] TimePoint horizon(TimePoint now, Take mode) const {
+    return now + detail::to_clock(mode == Take::many_status ? many_window_ : min_interval_);
   }
 
   /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
   /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
   /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
   TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
+    if (job >= slots_.size()) slots_.resize(job + 1);
     const Seconds early = std::min(min_interval_, wait / 5.0);
     const TimePoint due =
         wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
-    not_before_[job] = std::min(now + detail::to_clock(wait - early), due);
+    slots_[job].not_before = std::min(now + detail::to_clock(wait - early), due);
     return due;
   }
 
@@ -97,10 +140,13 @@ class BulkSchedule {
   }
 
  private:
-  using Due = std::pair<TimePoint, std::size_t>;
+  struct Slot {
+    TimePoint queued_at = TimePoint::max();  // its key in due_; max: not queued
+    TimePoint not_before{};                  // a worker taking jobs ahead of time takes it no earlier
+  };
 
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
-  std::vector<TimePoint> not_before_;  // per job: a worker taking jobs ahead of time takes it no earlier
+  std::set<std::pair<TimePoint, std::size_t>> due_;  // (due time, slot): ordered, and any entry can be erased
+  std::vector<Slot> slots_;
   Seconds min_interval_;
   Seconds coalesce_;
   Seconds many_window_;   // a many-status round takes the jobs due within this
