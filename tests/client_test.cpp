@@ -2027,6 +2027,7 @@ TEST_CASE("bulk: the scheduler serves jobs by next-due time, interleaved, one sl
 TEST_CASE("bulk: coalescing moves a long wait's look to the end of its tick, so looks fall together") {
   ClientOptions options = roomy_options();
   options.random = [] { return 0.37; };  // cold wait 2 s × (1 - 0.1 × 0.37) = 1926 ms
+  options.poller_threads = 1;            // one worker: its sleeps are the only ones the fake clock records
   for (const double tick : {0.0, 0.05, 0.5}) {
     CAPTURE(tick);
     options.polling.coalesce = Seconds(tick);

@@ -158,10 +158,12 @@ TEST_CASE("poller: a wait cancelled while its job is in a request ends at once; 
   Server server;
   server.pendings["x"] = 2;
   std::stop_source cancel_one;
+  Gate both_added;
   Gate checked;
   std::future<TranslationResult> one;
   bool ended_during_request = false;
   h.transport.otherwise([&](const HttpRequest& r) {
+    both_added.wait();
     if (!checked.is_open()) {
       cancel_one.request_stop();  // on the worker, mid-request: the wait ends now, the request goes on
       ended_during_request = ready(one);
@@ -171,6 +173,7 @@ TEST_CASE("poller: a wait cancelled while its job is in a request ends at once; 
   });
   one = h.client.watch("x", WatchOptions{.stop = cancel_one.get_token()});
   auto two = h.client.watch("x");
+  both_added.open();
   const TranslationResult cancelled = one.get();
   CHECK(cancelled.cause == FailureCause::cancelled);
   CHECK(cancelled.status == TranslationStatus::error);
