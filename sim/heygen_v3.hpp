@@ -1,7 +1,8 @@
 // StatusSimulator speaking HeyGen's v3 video-translation API (--api heygen-v3): the create with one job per
 // output language, one job's record, the paged /statuses, the languages list, the API key, the concurrency
-// limit, the error envelope and presigned-looking loopback output URLs. The facts it follows are HeyGen's
-// (see "The simulator" in README.md); faults, latency and /stats work as in tracker mode.
+// limit, the error envelope, presigned-looking loopback output URLs and the webhook event pushed when a job
+// ends. The facts it follows are HeyGen's (see "The simulator" in README.md); faults, latency and /stats work
+// as in tracker mode.
 #ifndef HEYGEN_SIM_HEYGEN_V3_HPP
 #define HEYGEN_SIM_HEYGEN_V3_HPP
 
@@ -64,11 +65,6 @@ inline constexpr std::int64_t v3_url_lifetime_s = std::int64_t{7} * 24 * 3600;
 /// True for a language the simulator knows.
 inline bool v3_known_language(std::string_view name) {
   return std::find(v3_languages.begin(), v3_languages.end(), name) != v3_languages.end();
-}
-
-/// Seconds since the Unix epoch, now.
-inline std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 /// What parsing a create body came to: the order, or the offending parameter and why.
@@ -143,6 +139,8 @@ inline V3CreateParse parse_v3_create(const std::string& text) {
                                     {"callback_id", &order->callback_id}}) {
     if (!v3_optional(body, name, *field)) return v3_invalid(name, std::string(name) + " must be a string");
   }
+  if (!order->callback_url.empty() && !parse_callback_url(order->callback_url))
+    return v3_invalid("callback_url", "callback_url must be an http:// or https:// URL");
   for (const char* name : {"translate_audio_only", "enable_dynamic_duration", "keep_the_same_format"}) {
     bool ignored = false;
     if (!v3_optional(body, name, ignored)) return v3_invalid(name, std::string(name) + " must be a boolean");
@@ -438,6 +436,27 @@ inline std::string StatusSimulator::v3_job_json_locked(std::size_t index, const 
   if (order.callback_id.empty()) out.raw("callback_id", "null");
   if (!order.callback_id.empty()) out.str("callback_id", order.callback_id);
   return out.count("created_at", static_cast<std::uint64_t>(std::max<std::int64_t>(order.created_unix, 0))).done();
+}
+
+inline std::string StatusSimulator::v3_push_body(const detail::Job& job) const {
+  // HeyGen's webhook event: video_translate.success with the video's URL, or video_translate.fail.
+  static const detail::V3Order no_order;
+  const detail::V3Order& order = job.order ? *job.order : no_order;
+  detail::JsonObject data;
+  data.str("video_translate_id", job.id);
+  if (job.fails)
+    data.str("message", detail::failure_message);
+  else
+    data.str("url", v3_file_url(job.id, "video.mp4"));
+  if (order.callback_id.empty()) data.raw("callback_id", "null");
+  if (!order.callback_id.empty()) data.str("callback_id", order.callback_id);
+  if (!job.fails)
+    data.str("output_language",
+             job.language < order.output_languages.size() ? order.output_languages[job.language] : "");
+  return detail::JsonObject{}
+      .str("event_type", job.fails ? "video_translate.fail" : "video_translate.success")
+      .raw("event_data", data.done())
+      .done();
 }
 
 inline std::string StatusSimulator::v3_entry_json_locked(const std::string& id,
