@@ -107,6 +107,20 @@ inline std::string v3_video_problem(const picojson::object& body) {
   return "";
 }
 
+/// Reads the create body's optional strings into `order`; refuses one of another type, and a callback_url
+/// the simulator could not push to. The refusal's message is empty when all is fine.
+inline V3CreateParse v3_read_strings(const picojson::object& body, V3Order& order) {
+  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"title", &order.title},
+                                    {"input_language", &order.input_language},
+                                    {"callback_url", &order.callback_url},
+                                    {"callback_id", &order.callback_id}}) {
+    if (!v3_optional(body, name, *field)) return v3_invalid(name, std::string(name) + " must be a string");
+  }
+  if (!order.callback_url.empty() && !parse_callback_url(order.callback_url))
+    return v3_invalid("callback_url", "callback_url must be an http:// or https:// URL");
+  return {};
+}
+
 /// Reads a create body; refuses a missing or malformed video, missing or unknown output languages, and
 /// optional fields of the wrong type.
 inline V3CreateParse parse_v3_create(const std::string& text) {
@@ -133,14 +147,7 @@ inline V3CreateParse parse_v3_create(const std::string& text) {
       return v3_invalid("output_languages", "output language " + language + " is repeated");
     order->output_languages.push_back(language);
   }
-  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"title", &order->title},
-                                    {"input_language", &order->input_language},
-                                    {"callback_url", &order->callback_url},
-                                    {"callback_id", &order->callback_id}}) {
-    if (!v3_optional(body, name, *field)) return v3_invalid(name, std::string(name) + " must be a string");
-  }
-  if (!order->callback_url.empty() && !parse_callback_url(order->callback_url))
-    return v3_invalid("callback_url", "callback_url must be an http:// or https:// URL");
+  if (auto refused = v3_read_strings(body, *order); !refused.message.empty()) return refused;
   for (const char* name : {"translate_audio_only", "enable_dynamic_duration", "keep_the_same_format"}) {
     bool ignored = false;
     if (!v3_optional(body, name, ignored)) return v3_invalid(name, std::string(name) + " must be a boolean");

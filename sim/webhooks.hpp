@@ -59,57 +59,63 @@ inline std::string hmac_sha256_hex(std::string_view key, std::string_view data) 
   return out;
 }
 
-/// An http:// (or, with OpenSSL, https://) URL with a host, an optional port and no user info; nullopt otherwise.
-inline std::optional<CallbackTarget> parse_callback_url(std::string_view url) {
-  if (url.empty() || url.size() > 2048) return std::nullopt;
-  for (const char ch : url) {
-    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7F) return std::nullopt;
-  }
-  CallbackTarget out;
-  const auto lower_prefix = [&](std::string_view prefix) {
-    if (url.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-      const char ch = url[i];
-      if ((ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch) != prefix[i]) return false;
-    }
-    return true;
+/// The length of `url`'s scheme and "://" when it is http:// (or, with OpenSSL, https://); 0 otherwise.
+inline std::size_t callback_scheme(std::string_view url, bool& tls) {
+  const auto lower = [](char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; };
+  const auto starts = [&](std::string_view prefix) {
+    return url.size() >= prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), url.begin(), [&](char p, char u) { return p == lower(u); });
   };
-  std::string_view rest;
-  if (lower_prefix("http://")) rest = url.substr(7);
+  tls = false;
+  if (starts("http://")) return 7;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  if (lower_prefix("https://")) {
-    rest = url.substr(8);
-    out.tls = true;
-  }
+  tls = starts("https://");
+  if (tls) return 8;
 #endif
-  if (rest.empty()) return std::nullopt;
-  const std::size_t end = std::min(rest.find_first_of("/?#"), rest.size());
-  const std::string_view authority = rest.substr(0, end);
-  std::string_view target = rest.substr(end);
-  target = target.substr(0, std::min(target.find('#'), target.size()));
-  out.path = target.empty() || target.front() != '/' ? "/" + std::string(target) : std::string(target);
-  if (authority.find('@') != std::string_view::npos) return std::nullopt;
+  return 0;
+}
+
+/// Splits `host[:port]` or `[v6]:port` into `out` (the port left as it is when none is given); false when
+/// malformed.
+inline bool callback_authority(std::string_view authority, CallbackTarget& out) {
+  if (authority.find('@') != std::string_view::npos) return false;  // no user info
   std::string_view host = authority;
-  std::string_view port;
+  std::optional<std::string_view> port;
   if (authority.starts_with('[')) {
     const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
+    if (close == std::string_view::npos) return false;
     host = authority.substr(1, close - 1);
     const std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && !after.starts_with(':')) return std::nullopt;
+    if (!after.empty() && !after.starts_with(':')) return false;
     if (!after.empty()) port = after.substr(1);
   } else if (const std::size_t colon = authority.find(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
   }
-  if (host.empty() || host.find_first_of("[]") != std::string_view::npos) return std::nullopt;
+  if (host.empty() || host.find_first_of("[]") != std::string_view::npos) return false;
   out.host = std::string(host);
+  if (!port) return true;
+  const auto number = to_uint(*port);
+  if (!number || *number == 0 || *number > 65535) return false;
+  out.port = static_cast<int>(*number);
+  return true;
+}
+
+/// An http:// (or, with OpenSSL, https://) URL with a host, an optional port and no user info; nullopt otherwise.
+inline std::optional<CallbackTarget> parse_callback_url(std::string_view url) {
+  if (url.size() > 2048) return std::nullopt;
+  if (std::any_of(url.begin(), url.end(), [](char ch) { return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7F; }))
+    return std::nullopt;
+  CallbackTarget out;
+  const std::size_t scheme = callback_scheme(url, out.tls);
+  if (scheme == 0) return std::nullopt;
+  const std::string_view rest = url.substr(scheme);
+  const std::size_t end = std::min(rest.find_first_of("/?#"), rest.size());
   out.port = out.tls ? 443 : 80;
-  if (!port.empty() || authority.ends_with(':')) {
-    const auto number = to_uint(port);
-    if (!number || *number == 0 || *number > 65535) return std::nullopt;
-    out.port = static_cast<int>(*number);
-  }
+  if (!callback_authority(rest.substr(0, end), out)) return std::nullopt;
+  std::string_view target = rest.substr(end);
+  target = target.substr(0, std::min(target.find('#'), target.size()));
+  out.path = target.starts_with('/') ? std::string(target) : "/" + std::string(target);
   return out;
 }
 
@@ -340,7 +346,7 @@ inline bool PushSender::post(const Push& push, const httplib::Headers& headers) 
   if (target.tls) {
     auto tls = std::make_unique<httplib::SSLClient>(target.host, target.port);
     tls->enable_server_certificate_verification(true);
-    if (!config_.ca_file.empty()) tls->set_ca_cert_path(config_.ca_file.c_str());
+    if (!config_.ca_file.empty()) tls->set_ca_cert_path(config_.ca_file);
     client = std::move(tls);
   }
 #endif
