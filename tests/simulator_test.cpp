@@ -1519,7 +1519,7 @@ TEST_CASE("simulator push: stop() returns promptly with pushes in flight and que
   REQUIRE(down.wait_for(1).size() == 1);     // its retry waits a minute in the queue
   const auto start = Clock::now();
   s->sim.stop();
-  CHECK(since(start) < 2.0);
+  CHECK(since(start) < 3.0);  // far below the 30 s timeout and the 60 s backoff; generous for valgrind
   const auto totals = s->sim.stats().totals;
   CHECK(totals.pushes.sent == 0);
   CHECK(totals.pushes.failed == 0);
