@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,7 +29,8 @@ struct ParsedArgs {
   bool ok() const noexcept { return error.empty(); }
 };
 
-/// Parses status_server's command line (argv[0] is the program and is skipped).
+/// Parses status_server's command line (argv[0] is the program and is skipped); HEYGEN_WEBHOOK_SECRET, when
+/// set, is the default of --webhook-secret.
 ParsedArgs parse_args(int argc, const char* const* argv);
 
 /// The --help text.
@@ -134,6 +136,23 @@ inline std::string set_api(SimulatorConfig& config, std::string_view name) {
   return "expected tracker or heygen-v3, got '" + std::string(name) + "'";
 }
 
+/// `--webhook-signed body|timestamp-dot-body`.
+inline std::string set_webhook_signed(SimulatorConfig& config, std::string_view name) {
+  for (const WebhookSigned what : {WebhookSigned::body, WebhookSigned::timestamp_dot_body}) {
+    if (name == to_string(what)) {
+      config.webhooks.signed_string = what;
+      return "";
+    }
+  }
+  return "expected body or timestamp-dot-body, got '" + std::string(name) + "'";
+}
+
+/// Sets a string; an empty one is refused unless `empty_ok`.
+inline std::string set_text(std::string& field, std::string_view value, bool empty_ok = false) {
+  field = std::string(value);
+  return value.empty() && !empty_ok ? "expected a value" : "";
+}
+
 /// Sets a switch; never fails.
 inline std::string set_switch(bool& field, bool value) {
   field = value;
@@ -235,6 +254,36 @@ inline const std::vector<FlagSpec>& flag_specs() {
          c.id_prefix = std::string(v);
          return std::string();
        }},
+      {"no-webhooks", "", "never push to callback URLs (they are still stored and echoed)",
+       [](C& c, V) { return set_switch(c.webhooks.enabled, false); }},
+      {"webhook-secret", "S",
+       "push signing key; empty: unsigned (default $HEYGEN_WEBHOOK_SECRET, else sim-webhook-secret)",
+       [](C& c, V v) { return set_text(c.webhooks.secret, v, true); }},
+      {"webhook-signature-header", "NAME", "header carrying the hex signature (default X-HeyGen-Signature)",
+       [](C& c, V v) { return set_text(c.webhooks.signature_header, v); }},
+      {"webhook-signed", "WHAT", "what is signed: body (default) or timestamp-dot-body (\"<timestamp>.<body>\")",
+       [](C& c, V v) { return set_webhook_signed(c, v); }},
+      {"webhook-lost", "P", "probability that a job's push is never sent (default 0)",
+       [](C& c, V v) { return set_probability(c.webhooks.lost_rate, v); }},
+      {"webhook-duplicate", "P", "probability that a push is sent twice (default 0)",
+       [](C& c, V v) { return set_probability(c.webhooks.duplicate_rate, v); }},
+      {"webhook-delay", "S",
+       "each push waits an extra U(0, S) s, so pushes reorder; scaled by --duration-scale (default 0)",
+       [](C& c, V v) { return set_number(c.webhooks.max_delay_s, v, 0, 86400); }},
+      {"webhook-bad-signature", "P", "probability that a push is signed with another secret (default 0)",
+       [](C& c, V v) { return set_probability(c.webhooks.bad_signature_rate, v); }},
+      {"webhook-replay", "P", "probability that an earlier job's delivered push is resent after a push (default 0)",
+       [](C& c, V v) { return set_probability(c.webhooks.replay_rate, v); }},
+      {"webhook-retries", "N", "retries when the receiver is down or answers non-2xx, then give up (default 3)",
+       [](C& c, V v) { return set_integer(c.webhooks.retries, v, 0, 20); }},
+      {"webhook-backoff", "S", "seconds before the first retry, doubling; scaled by --duration-scale (default 0.2)",
+       [](C& c, V v) { return set_number(c.webhooks.retry_backoff_s, v, 0, 3600); }},
+      {"webhook-timeout", "S", "connect, read and write timeout of each push, real seconds (default 5)",
+       [](C& c, V v) { return set_number(c.webhooks.timeout_s, v, 0.001, 3600); }},
+      {"webhook-senders", "N", "push sender threads (default 2)",
+       [](C& c, V v) { return set_integer(c.webhooks.senders, v, 1, 64); }},
+      {"webhook-ca-file", "PEM", "certificates https callback URLs are verified against (default: the system's)",
+       [](C& c, V v) { return set_text(c.webhooks.ca_file, v); }},
   };
   return specs;
 }
@@ -272,6 +321,8 @@ inline std::string apply_flag(SimulatorConfig& config, int argc, const char* con
 
 inline ParsedArgs parse_args(int argc, const char* const* argv) {
   ParsedArgs out;
+  // Read once, before any flag (a --webhook-secret overrides it); nothing else changes the environment here.
+  if (const char* secret = std::getenv("HEYGEN_WEBHOOK_SECRET")) out.config.webhooks.secret = secret;
   for (int i = 1; i < argc && out.ok(); ++i) {
     const std::string_view arg = argv[i] != nullptr ? argv[i] : "";
     out.help = out.help || arg == "--help" || arg == "-h";
@@ -291,6 +342,9 @@ inline std::string usage(std::string_view program) {
       "With --api heygen-v3 it speaks HeyGen's v3 API instead: POST /v3/video-translations (one job per\n"
       "output language), GET /v3/video-translations/{id}, .../statuses?video_translation_ids=a,b (paged),\n"
       ".../languages, with --api-key checked and --max-concurrent enforced by 429 + Retry-After.\n"
+      "A job created with a callback_url (and optional callback_id) in its body has its final status POSTed\n"
+      "there when it ends (v3: HeyGen's video_translate.success/fail event), signed: X-HeyGen-Timestamp and\n"
+      "a hex HMAC-SHA256 in --webhook-signature-header; the --webhook-* flags inject faults and retries.\n"
       "Prints 'listening on HOST:PORT' once ready; stops on SIGINT or SIGTERM.\n\n"
       "Limits: each open connection holds one worker thread (long polls included), so --threads (default 1024)\n"
       "is the most connections served at once; more are accepted and wait in a queue. Keep-alive: up to\n"

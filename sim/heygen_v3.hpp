@@ -1,7 +1,8 @@
 // StatusSimulator speaking HeyGen's v3 video-translation API (--api heygen-v3): the create with one job per
 // output language, one job's record, the paged /statuses, the languages list, the API key, the concurrency
-// limit, the error envelope and presigned-looking loopback output URLs. The facts it follows are HeyGen's
-// (see "The simulator" in README.md); faults, latency and /stats work as in tracker mode.
+// limit, the error envelope, presigned-looking loopback output URLs and the webhook event pushed when a job
+// ends. The facts it follows are HeyGen's (see "The simulator" in README.md); faults, latency and /stats work
+// as in tracker mode.
 #ifndef HEYGEN_SIM_HEYGEN_V3_HPP
 #define HEYGEN_SIM_HEYGEN_V3_HPP
 
@@ -66,11 +67,6 @@ inline bool v3_known_language(std::string_view name) {
   return std::find(v3_languages.begin(), v3_languages.end(), name) != v3_languages.end();
 }
 
-/// Seconds since the Unix epoch, now.
-inline std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 /// What parsing a create body came to: the order, or the offending parameter and why.
 struct V3CreateParse {
   /// The order; null when the body was refused.
@@ -111,6 +107,20 @@ inline std::string v3_video_problem(const picojson::object& body) {
   return "";
 }
 
+/// Reads the create body's optional strings into `order`; refuses one of another type, and a callback_url
+/// the simulator could not push to. The refusal's message is empty when all is fine.
+inline V3CreateParse v3_read_strings(const picojson::object& body, V3Order& order) {
+  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"title", &order.title},
+                                    {"input_language", &order.input_language},
+                                    {"callback_url", &order.callback_url},
+                                    {"callback_id", &order.callback_id}}) {
+    if (!v3_optional(body, name, *field)) return v3_invalid(name, std::string(name) + " must be a string");
+  }
+  if (!order.callback_url.empty() && !parse_callback_url(order.callback_url))
+    return v3_invalid("callback_url", "callback_url must be an http:// or https:// URL");
+  return {};
+}
+
 /// Reads a create body; refuses a missing or malformed video, missing or unknown output languages, and
 /// optional fields of the wrong type.
 inline V3CreateParse parse_v3_create(const std::string& text) {
@@ -137,12 +147,7 @@ inline V3CreateParse parse_v3_create(const std::string& text) {
       return v3_invalid("output_languages", "output language " + language + " is repeated");
     order->output_languages.push_back(language);
   }
-  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"title", &order->title},
-                                    {"input_language", &order->input_language},
-                                    {"callback_url", &order->callback_url},
-                                    {"callback_id", &order->callback_id}}) {
-    if (!v3_optional(body, name, *field)) return v3_invalid(name, std::string(name) + " must be a string");
-  }
+  if (auto refused = v3_read_strings(body, *order); !refused.message.empty()) return refused;
   for (const char* name : {"translate_audio_only", "enable_dynamic_duration", "keep_the_same_format"}) {
     bool ignored = false;
     if (!v3_optional(body, name, ignored)) return v3_invalid(name, std::string(name) + " must be a boolean");
@@ -438,6 +443,27 @@ inline std::string StatusSimulator::v3_job_json_locked(std::size_t index, const 
   if (order.callback_id.empty()) out.raw("callback_id", "null");
   if (!order.callback_id.empty()) out.str("callback_id", order.callback_id);
   return out.count("created_at", static_cast<std::uint64_t>(std::max<std::int64_t>(order.created_unix, 0))).done();
+}
+
+inline std::string StatusSimulator::v3_push_body(const detail::Job& job) const {
+  // HeyGen's webhook event: video_translate.success with the video's URL, or video_translate.fail.
+  static const detail::V3Order no_order;
+  const detail::V3Order& order = job.order ? *job.order : no_order;
+  detail::JsonObject data;
+  data.str("video_translate_id", job.id);
+  if (job.fails)
+    data.str("message", detail::failure_message);
+  else
+    data.str("url", v3_file_url(job.id, "video.mp4"));
+  if (order.callback_id.empty()) data.raw("callback_id", "null");
+  if (!order.callback_id.empty()) data.str("callback_id", order.callback_id);
+  if (!job.fails)
+    data.str("output_language",
+             job.language < order.output_languages.size() ? order.output_languages[job.language] : "");
+  return detail::JsonObject{}
+      .str("event_type", job.fails ? "video_translate.fail" : "video_translate.success")
+      .raw("event_data", data.done())
+      .done();
 }
 
 inline std::string StatusSimulator::v3_entry_json_locked(const std::string& id,

@@ -1,5 +1,5 @@
 // Jobs and faults as the simulator keeps them: the random draws that fix a job at creation, what a status
-// answer reports, the counters, and the kinds of injected fault.
+// answer reports, where its final status is pushed, the counters, and the kinds of injected fault.
 #ifndef HEYGEN_SIM_JOBS_HPP
 #define HEYGEN_SIM_JOBS_HPP
 
@@ -69,7 +69,7 @@ struct V3Order {
   std::string title;
   /// Source language; empty when it was left to detection.
   std::string input_language;
-  /// Webhook URL, stored only (no webhook is sent).
+  /// Webhook URL: the jobs' final statuses are pushed there (see webhooks.hpp).
   std::string callback_url;
   /// Echoed back on every job of the create.
   std::string callback_id;
@@ -77,6 +77,28 @@ struct V3Order {
   bool captions = false;
   /// When the create arrived, in Unix seconds (created_at).
   std::int64_t created_unix = 0;
+};
+
+/// Where a callback URL points: what a client needs to connect, and the request target.
+struct CallbackTarget {
+  /// https rather than http.
+  bool tls = false;
+  /// Host name or address (an IPv6 address without its brackets).
+  std::string host;
+  /// Port (80 or 443 when the URL names none).
+  int port = 0;
+  /// Path and query, at least "/".
+  std::string path;
+};
+
+/// The webhook a create asked for, shared by the jobs it made.
+struct Callback {
+  /// The URL as given.
+  std::string url;
+  /// Echoed in every push; empty when none was given.
+  std::string id;
+  /// The URL, parsed.
+  CallbackTarget target;
 };
 
 /// One job as the server keeps it.
@@ -99,6 +121,10 @@ struct Job {
   std::shared_ptr<const V3Order> order;
   /// heygen_v3: which of the order's output languages it translates into.
   std::size_t language = 0;
+  /// Where its final status is pushed; null when the create named no callback_url.
+  std::shared_ptr<const Callback> callback;
+  /// When a push of its final status was first answered 2xx.
+  std::optional<Clock::time_point> push_delivered;
 };
 
 /// A job's status as one answer reports it.

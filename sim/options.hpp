@@ -5,6 +5,7 @@
 
 #include "support.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -61,6 +62,52 @@ struct FaultConfig {
   double latency_ms = 0;
   /// Extra delay per request, drawn uniformly from [0, latency_jitter_ms].
   double latency_jitter_ms = 0;
+};
+
+/// What a webhook signature covers.
+enum class WebhookSigned {
+  body,                ///< The raw body.
+  timestamp_dot_body,  ///< `<timestamp>.<body>`, the timestamp being the X-HeyGen-Timestamp header's value.
+};
+
+/// The `--webhook-signed` spelling: "body" or "timestamp-dot-body".
+inline std::string_view to_string(WebhookSigned what) noexcept {
+  return what == WebhookSigned::timestamp_dot_body ? "timestamp-dot-body" : "body";
+}
+
+/// Webhook pushes: a job created with a callback_url gets its final status POSTed there when it ends, signed,
+/// from a few sender threads of the simulator's own, with the faults real webhook senders show. Times are in
+/// the jobs' time: multiplied by SimulatorConfig::duration_scale, as durations are.
+struct WebhookConfig {
+  /// Push at all; off, callback_url and callback_id are only stored (and echoed).
+  bool enabled = true;
+  /// HMAC-SHA256 key of the signature; empty: pushes go unsigned (status_server also reads
+  /// HEYGEN_WEBHOOK_SECRET).
+  std::string secret = "sim-webhook-secret";
+  /// Header carrying the signature (lowercase hex). The timestamp always goes in X-HeyGen-Timestamp.
+  std::string signature_header = "X-HeyGen-Signature";
+  /// What the signature covers.
+  WebhookSigned signed_string = WebhookSigned::body;
+  /// Probability that a job's push is never sent.
+  double lost_rate = 0;
+  /// Probability that a push is sent twice.
+  double duplicate_rate = 0;
+  /// Probability that a push carries the signature of another secret (so it does not verify).
+  double bad_signature_rate = 0;
+  /// Probability that, after its own push, an earlier job's delivered push is sent again, byte for byte.
+  double replay_rate = 0;
+  /// Each push waits an extra U(0, max_delay_s) seconds after its job ends (so pushes also arrive out of order).
+  double max_delay_s = 0;
+  /// Attempts after the first when the receiver cannot be reached or answers other than 2xx.
+  int retries = 3;
+  /// Seconds before the first retry; doubles for each next one.
+  double retry_backoff_s = 0.2;
+  /// Seconds to connect, and for each read and write of one attempt (real seconds, not scaled).
+  double timeout_s = 5;
+  /// Sender threads, started with the first push; a receiver that stalls holds one of them.
+  std::size_t senders = 2;
+  /// PEM file of the certificates https callback URLs are verified against; empty: the system's.
+  std::string ca_file{};
 };
 
 /// Which API the simulator speaks.
@@ -122,6 +169,8 @@ struct SimulatorConfig {
   std::size_t max_jobs = 1'000'000;
   /// Injected failures.
   FaultConfig faults;
+  /// Webhook pushes to the jobs' callback URLs, and their faults.
+  WebhookConfig webhooks;
   /// Most worker threads. Each open connection holds one worker (cpp-httplib's model) for as long as it is
   /// open, long polls included, so this is also the most connections served at once; the rest wait queued.
   std::size_t threads = 1024;
@@ -232,6 +281,32 @@ inline std::string validate_faults(const FaultConfig& f) {
   });
 }
 
+/// True for a header name (an RFC 9110 token).
+inline bool header_token(std::string_view name) {
+  constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
+  return !name.empty() && name.size() <= 256 && std::all_of(name.begin(), name.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           specials.find(c) != std::string_view::npos;
+  });
+}
+
+/// Problems with the webhook settings.
+inline std::string validate_webhooks(const WebhookConfig& w) {
+  return first_error({
+      w.secret.size() <= 4096 ? "" : "webhook secret must be at most 4096 bytes",
+      header_token(w.signature_header) ? "" : "webhook signature header must be a header name",
+      check_probability("webhook lost rate", w.lost_rate),
+      check_probability("webhook duplicate rate", w.duplicate_rate),
+      check_probability("webhook bad-signature rate", w.bad_signature_rate),
+      check_probability("webhook replay rate", w.replay_rate),
+      check_range("webhook max delay", w.max_delay_s, 0, 86400),
+      check_range("webhook retries", w.retries, 0, 20),
+      check_range("webhook backoff", w.retry_backoff_s, 0, 3600),
+      check_range("webhook timeout", w.timeout_s, 0.001, 3600),
+      check_range("webhook senders", static_cast<double>(w.senders), 1, 64),
+  });
+}
+
 /// Problems with the limits and timeouts.
 inline std::string validate_limits(const SimulatorConfig& c) {
   return first_error({
@@ -280,6 +355,7 @@ inline std::string SimulatorConfig::validate() const {
       detail::check_range("pending retry-after", pending_retry_after_s, 0, 86400),
       detail::check_range("max wait", max_wait_s, 0.001, 3600),
       detail::validate_faults(faults),
+      detail::validate_webhooks(webhooks),
       detail::validate_limits(*this),
       detail::validate_api_key(*this),
       detail::validate_tls(*this),

@@ -1,5 +1,5 @@
 // StatusSimulator's HTTP side: the routes, the create and status handlers (per job, the original query form
-// and batch), and how answers are written.
+// and batch), and how answers (and webhook push bodies) are written.
 #ifndef HEYGEN_SIM_ROUTES_HPP
 #define HEYGEN_SIM_ROUTES_HPP
 
@@ -14,9 +14,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace heygen::sim {
@@ -88,6 +91,40 @@ inline BatchParse parse_batch_body(const std::string& body, std::size_t max_ids)
   return out;
 }
 
+/// What a create body asked for: a callback, or why the body is refused.
+struct CreateParse {
+  /// The callback; null when none was asked for.
+  std::shared_ptr<const Callback> callback;
+  /// Why the body is refused; empty when it is fine.
+  std::string problem;
+};
+
+/// Reads the optional `{"callback_url": "...", "callback_id": "..."}` of a create. A body that is not a JSON
+/// object asks for nothing (the seed's server ignores the body); members of the wrong type are refused.
+inline CreateParse parse_create_body(const std::string& body) {
+  CreateParse out;
+  picojson::value doc;
+  if (body.empty() || !picojson::parse(doc, body).empty() || !doc.is<picojson::object>()) return out;
+  const auto& members = doc.get<picojson::object>();
+  std::string url;
+  std::string id;
+  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"callback_url", &url}, {"callback_id", &id}}) {
+    const auto it = members.find(name);
+    if (it == members.end() || it->second.is<picojson::null>()) continue;
+    if (!it->second.is<std::string>()) {
+      out.problem = std::string(name) + " must be a string";
+      return out;
+    }
+    *field = it->second.get<std::string>();
+  }
+  if (!url.empty() && !parse_callback_url(url)) {
+    out.problem = "callback_url must be an http:// or https:// URL";
+    return out;
+  }
+  out.callback = make_callback(url, id);
+  return out;
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------------
@@ -154,8 +191,10 @@ inline void StatusSimulator::on_create(const Request& req, Response& res) {
   inject_latency();
   const detail::Fault fault = draw_fault(true);
   if (detail::fault_preempts(fault)) return apply_fault(res, fault);
+  auto asked = detail::parse_create_body(req.body);
+  if (!asked.problem.empty()) return send_json(res, 400, detail::error_json(asked.problem));
   const std::string key = config_.idempotency ? req.get_header_value("Idempotency-Key") : std::string();
-  const auto id = create_or_replay(key);
+  const auto id = create_or_replay(key, std::move(asked.callback));
   if (!id) return send_json(res, 503, detail::error_json("job limit reached"));
   send_json(res, 200, detail::JsonObject{}.str("job_id", *id).done());
   if (fault == detail::Fault::malformed) garble(res);
@@ -237,10 +276,30 @@ inline std::optional<double> StatusSimulator::wait_seconds(const Request& req) c
 
 inline std::string StatusSimulator::status_json(const detail::JobView& view) const {
   detail::JsonObject out;
+  status_members(out, view);
+  return out.done();
+}
+
+inline void StatusSimulator::status_members(detail::JsonObject& out, const detail::JobView& view) const {
   out.str("result", detail::state_name(view.state));
-  if (!config_.extra_fields) return out.done();
+  if (!config_.extra_fields) return;
   if (view.state == detail::JobState::error) out.str("error_message", detail::failure_message);
-  return out.num("progress", view.progress, 4).num("eta_seconds", view.eta_s, 3).done();
+  out.num("progress", view.progress, 4).num("eta_seconds", view.eta_s, 3);
+}
+
+inline std::string StatusSimulator::push_body(std::size_t index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const detail::Job& job = jobs_.at(index);
+  if (config_.api == Api::heygen_v3) return v3_push_body(job);
+  // The final status answer, as GET /status/{id} gives it once the job has ended, naming the job.
+  detail::JobView view;
+  view.state = job.fails ? detail::JobState::error : detail::JobState::completed;
+  view.progress = 1.0;
+  detail::JsonObject out;
+  status_members(out, view);
+  out.str("job_id", job.id);
+  if (job.callback && !job.callback->id.empty()) out.str("callback_id", job.callback->id);
+  return out.done();
 }
 
 inline int StatusSimulator::pending_hint_s(const detail::JobView& view) const {

@@ -8,6 +8,7 @@
 #include "options.hpp"
 #include "stats.hpp"
 #include "support.hpp"
+#include "webhooks.hpp"
 
 #include <httplib.h>
 
@@ -45,7 +46,8 @@ class StatusSimulator {
   /// Binds, serves on a background thread, returns the bound port. Throws std::runtime_error when binding
   /// fails and std::logic_error when called twice.
   int start();
-  /// Stops serving: every long poll answers at once, idle connections close, threads are joined. Idempotent.
+  /// Stops serving: every long poll answers at once, idle connections close, webhook pushes not yet sent are
+  /// dropped (one in flight is aborted), threads are joined. Idempotent.
   void stop();
   /// The bound port (0 before start()).
   int port() const noexcept { return port_.load(); }
@@ -89,6 +91,7 @@ class StatusSimulator {
   std::string v3_job_json_locked(std::size_t index, const detail::JobView& view) const;
   std::string v3_entry_json_locked(const std::string& id, const std::optional<detail::JobView>& view) const;
   std::string v3_file_url(const std::string& id, std::string_view name) const;
+  std::string v3_push_body(const detail::Job& job) const;
   detail::V3Created create_v3(const std::shared_ptr<const detail::V3Order>& order, const std::string& key);
   void send_error(Response& res, int status, std::string_view code, std::string_view message,
                   std::string_view param = {}) const;
@@ -100,13 +103,16 @@ class StatusSimulator {
   void apply_fault(Response& res, detail::Fault fault) const;
   void inject_latency();
   void hold(const std::vector<std::string>& ids, double wait_s);
-  std::optional<std::string> create_or_replay(const std::string& key);
-  std::string make_job_locked(Clock::time_point now, std::shared_ptr<const detail::V3Order> order = nullptr,
-                              std::size_t language = 0);
+  std::optional<std::string> create_or_replay(const std::string& key, std::shared_ptr<const detail::Callback> callback);
+  std::string make_job_locked(Clock::time_point now, std::shared_ptr<const detail::Callback> callback,
+                              std::shared_ptr<const detail::V3Order> order = nullptr, std::size_t language = 0);
+  std::string push_body(std::size_t index) const;
+  void note_push_delivered(std::size_t index, Clock::time_point when);
   std::optional<detail::JobView> look_locked(const std::string& id, Clock::time_point now, bool delivered);
   detail::JobView view_of(const detail::Job& job, Clock::time_point now) const;
   std::string latest_job_id() const;
   std::string status_json(const detail::JobView& view) const;
+  void status_members(detail::JsonObject& out, const detail::JobView& view) const;
   int pending_hint_s(const detail::JobView& view) const;
   void send_json(Response& res, int status, std::string body) const;
   void send_status(Response& res, const detail::JobView& view) const;
@@ -138,13 +144,21 @@ class StatusSimulator {
   std::unordered_map<std::string, std::size_t> by_key_;
   std::multiset<Clock::time_point> running_ends_;  // heygen_v3 with a concurrency limit: when running jobs end
   detail::Counters counters_;
+
+  detail::PushSender pushes_;  // last: its threads are joined (in stop()) while everything above still exists
 };
 
 // ---------------------------------------------------------------------------------------------------------
 // Lifecycle
 
 inline StatusSimulator::StatusSimulator(SimulatorConfig config)
-    : config_(std::move(config)), stale_(detail::to_clock(config_.stale_seconds)), rng_(config_.seed) {
+    : config_(std::move(config)),
+      stale_(detail::to_clock(config_.stale_seconds)),
+      rng_(config_.seed),
+      pushes_(
+          config_.webhooks, config_.duration_scale, config_.seed,
+          [this](std::size_t index) { return push_body(index); },
+          [this](std::size_t index, Clock::time_point when) { note_push_delivered(index, when); }) {
   if (auto problem = config_.validate(); !problem.empty()) throw std::invalid_argument(problem);
   configure_server();
   install_routes();
@@ -224,7 +238,8 @@ inline void StatusSimulator::stop() {
   wake_.notify_all();
   server_.begin_shutdown();
   server_.stop();
-  listener_.join();
+  listener_.join();  // every handler has returned: no job is made, so no push is queued, after this
+  pushes_.stop();
 }
 
 inline std::string StatusSimulator::host() const {
@@ -266,6 +281,7 @@ inline JobStats StatusSimulator::job_stats(const detail::Job& job) const {
     out.first_terminal_seen_ms = detail::ms_between(epoch_, *job.first_terminal_seen);
     out.lag_ms = detail::ms_between(job.completes, *job.first_terminal_seen);
   }
+  if (job.push_delivered) out.push_delivered_ms = detail::ms_between(epoch_, *job.push_delivered);
   return out;
 }
 
@@ -279,6 +295,7 @@ inline StatsTotals StatusSimulator::totals_locked(std::vector<double> lags) cons
   t.batch_requests = counters_.batch_requests;
   t.faults = counters_.faults;
   t.faults_injected = counters_.faults.total();
+  t.pushes = pushes_.counts();
   t.jobs_seen_terminal = lags.size();
   if (lags.empty()) return t;
   std::sort(lags.begin(), lags.end());

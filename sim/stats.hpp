@@ -1,5 +1,6 @@
 // The server-side truth the simulator records for measuring clients: per job, when it really finished and
-// when an answer first reported it finished, plus request and fault counters; and its JSON form (GET /stats).
+// when an answer first reported it finished and when a webhook push delivered it, plus request, fault and push
+// counters; and its JSON form (GET /stats).
 #ifndef HEYGEN_SIM_STATS_HPP
 #define HEYGEN_SIM_STATS_HPP
 
@@ -37,6 +38,8 @@ struct JobStats {
   std::optional<double> first_terminal_seen_ms;
   /// first_terminal_seen_ms - completes_ms: how late the client learnt the outcome.
   std::optional<double> lag_ms;
+  /// When a webhook push of its final status was first answered 2xx (replays not counted), if one was.
+  std::optional<double> push_delivered_ms;
 };
 
 /// How many faults of each kind were injected.
@@ -58,6 +61,24 @@ struct FaultCounts {
   std::uint64_t total() const noexcept {
     return fail_5xx + throttle + unavailable + drop + malformed + drop_after_commit;
   }
+};
+
+/// What the webhook sender did. A push is one job's notification; a POST is one attempt to deliver it.
+struct PushCounts {
+  /// POSTs answered 2xx (first attempts, retries, duplicates and replays alike).
+  std::uint64_t sent = 0;
+  /// Pushes (or their duplicates) given up after the last retry.
+  std::uint64_t failed = 0;
+  /// Pushes never sent (the lost fault).
+  std::uint64_t lost = 0;
+  /// Pushes sent a second time (the duplicate fault).
+  std::uint64_t duplicated = 0;
+  /// Pushes signed with another secret (the bad-signature fault).
+  std::uint64_t bad_signature = 0;
+  /// Earlier deliveries POSTed again byte for byte (the replay fault).
+  std::uint64_t replayed = 0;
+  /// POSTs that were retries after a connection failure or a non-2xx answer.
+  std::uint64_t retries = 0;
 };
 
 /// Totals over the simulator's lifetime.
@@ -86,6 +107,8 @@ struct StatsTotals {
   std::uint64_t faults_injected = 0;
   /// Faults injected, by kind.
   FaultCounts faults;
+  /// Webhook pushes.
+  PushCounts pushes;
 };
 
 /// A snapshot of the server-side truth, for measuring clients without parsing JSON.
@@ -111,6 +134,7 @@ inline std::string to_json(const SimulatorStats& stats) {
                 .count("status_requests", job.status_requests)
                 .maybe("first_terminal_seen_ms", job.first_terminal_seen_ms)
                 .maybe("lag_ms", job.lag_ms)
+                .maybe("push_delivered_ms", job.push_delivered_ms)
                 .done();
   }
   jobs += ']';
@@ -137,6 +161,13 @@ inline std::string to_json(const SimulatorStats& stats) {
                     .num("lag_max_ms", t.lag_max_ms)
                     .count("faults_injected", t.faults_injected)
                     .raw("faults", faults)
+                    .count("pushes_sent", t.pushes.sent)
+                    .count("pushes_failed", t.pushes.failed)
+                    .count("pushes_lost", t.pushes.lost)
+                    .count("pushes_duplicated", t.pushes.duplicated)
+                    .count("pushes_bad_signature", t.pushes.bad_signature)
+                    .count("pushes_replayed", t.pushes.replayed)
+                    .count("push_retries", t.pushes.retries)
                     .done();
   return detail::JsonObject{}.num("uptime_ms", stats.uptime_ms).raw("jobs", jobs).raw("totals", totals).done();
 }

@@ -6,13 +6,14 @@
 //
 // This header includes the parts in reading order:
 //   support.hpp     the clock, number parsing, the JSON writer
-//   options.hpp     SimulatorConfig (durations, faults, switches, limits, TLS) and its validation
+//   options.hpp     SimulatorConfig (durations, faults, switches, limits, TLS, webhooks) and its validation
 //   stats.hpp       the server-side truth (SimulatorStats) and its JSON for GET /stats
 //   args.hpp        status_server's command line (parse_args, usage)
 //   tls.hpp         OpenSSL for the connection loop
 //   connection.hpp  per-connection state and the socket stream httplib parses
 //   http.hpp        the worker pool and the HTTP server with its own connection loop
 //   jobs.hpp        jobs and faults as the server keeps them
+//   webhooks.hpp    signed pushes of jobs' final states to their callback URLs, with faults
 //   simulator.hpp   the StatusSimulator class: lifecycle and statistics
 //   store.hpp       its job store and fault draws
 //   routes.hpp      its routes, handlers and answers
@@ -27,5 +28,6 @@
 #include "simulator.hpp"
 #include "stats.hpp"
 #include "store.hpp"
+#include "webhooks.hpp"
 
 #endif  // HEYGEN_SIM_STATUS_SIMULATOR_HPP

@@ -1,5 +1,6 @@
-// StatusSimulator's job store and fault draws: creating jobs (idempotently), looking at them as of now (the
-// stale cache included), holding long polls until an answer changes, and deciding which requests fail.
+// StatusSimulator's job store and fault draws: creating jobs (idempotently, queuing their webhook pushes), looking
+// at them as of now (the stale cache included), holding long polls until an answer changes, and deciding which
+// requests fail.
 #ifndef HEYGEN_SIM_STORE_HPP
 #define HEYGEN_SIM_STORE_HPP
 
@@ -25,7 +26,8 @@ namespace heygen::sim {
 // ---------------------------------------------------------------------------------------------------------
 // Jobs
 
-inline std::optional<std::string> StatusSimulator::create_or_replay(const std::string& key) {
+inline std::optional<std::string> StatusSimulator::create_or_replay(const std::string& key,
+                                                                    std::shared_ptr<const detail::Callback> callback) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!key.empty()) {
     if (auto it = by_key_.find(key); it != by_key_.end()) {
@@ -34,12 +36,14 @@ inline std::optional<std::string> StatusSimulator::create_or_replay(const std::s
     }
   }
   if (jobs_.size() >= config_.max_jobs) return std::nullopt;
-  std::string id = make_job_locked(Clock::now());
+  std::string id = make_job_locked(Clock::now(), std::move(callback));
   if (!key.empty()) by_key_.emplace(key, jobs_.size() - 1);
   return id;
 }
 
-inline std::string StatusSimulator::make_job_locked(Clock::time_point now, std::shared_ptr<const detail::V3Order> order,
+inline std::string StatusSimulator::make_job_locked(Clock::time_point now,
+                                                    std::shared_ptr<const detail::Callback> callback,
+                                                    std::shared_ptr<const detail::V3Order> order,
                                                     std::size_t language) {
   std::string seq = std::to_string(jobs_.size() + 1);
   if (seq.size() < 6) seq.insert(0, 6 - seq.size(), '0');
@@ -51,6 +55,9 @@ inline std::string StatusSimulator::make_job_locked(Clock::time_point now, std::
   job.language = language;
   job.fails = rng_.uniform() < config_.error_probability;
   job.eta_factor = rng_.uniform(1.0 - config_.eta_error, 1.0 + config_.eta_error);
+  job.callback = std::move(callback);
+  // The outcome and the moment the job reaches it are fixed now, so its push can be queued now.
+  if (job.callback && config_.webhooks.enabled) pushes_.schedule(jobs_.size(), job.callback, job.completes);
   by_id_.emplace(job.id, jobs_.size());
   std::string id = job.id;
   jobs_.push_back(std::move(job));
@@ -94,11 +101,17 @@ inline detail::V3Created StatusSimulator::create_v3(const std::shared_ptr<const 
     }
   }
   if (!key.empty()) by_key_.emplace(key, jobs_.size());
+  const auto callback = detail::make_callback(order->callback_url, order->callback_id);
   for (std::size_t i = 0; i < wanted; ++i) {
-    out.ids.push_back(make_job_locked(now, order, i));
+    out.ids.push_back(make_job_locked(now, callback, order, i));
     if (limit > 0) running_ends_.insert(jobs_.back().completes);
   }
   return out;
+}
+
+inline void StatusSimulator::note_push_delivered(std::size_t index, Clock::time_point when) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index < jobs_.size() && !jobs_[index].push_delivered) jobs_[index].push_delivered = when;
 }
 
 inline std::string StatusSimulator::latest_job_id() const {

@@ -36,6 +36,11 @@ inline double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+/// Seconds since the Unix epoch, now.
+inline std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 /// A whole string parsed as a finite double.
 inline std::optional<double> to_double(std::string_view text) {
   double value = 0;

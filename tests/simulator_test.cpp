@@ -4,11 +4,19 @@
 
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <picojson.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -824,7 +832,9 @@ TEST_CASE("simulator v3: a create makes one job per language; each goes pending,
     CHECK(text(listed.at("data").get<picojson::array>().at(0).get<picojson::object>(), "status") == "processing");
   }
   SUBCASE("completed: presigned-looking loopback URLs, captions when asked, callback_id echoed") {
-    Running s(v3(0.1));
+    SimulatorConfig config = v3(0.1);
+    config.webhooks.enabled = false;  // the callback URL is stored and its id echoed, but nothing is pushed
+    Running s(config);
     const auto ids = v3_create(s.cli, {"Spanish (Spain)", "French (France)", "German"},
                                R"(,"title":"Talk","enable_caption":true,"callback_id":"cb-7",)"
                                R"("callback_url":"https://example.com/hook","input_language":"English")");
@@ -858,6 +868,7 @@ TEST_CASE("simulator v3: a create makes one job per language; each goes pending,
     CHECK(bare.at("title").is<picojson::null>());
     CHECK(bare.at("callback_id").is<picojson::null>());
     CHECK(s.sim.stats().totals.jobs == 4);
+    CHECK(s.sim.stats().totals.pushes.lost + s.sim.stats().totals.pushes.failed == 0);
   }
 }
 
@@ -1099,4 +1110,530 @@ TEST_CASE("simulator v3: heygen-like durations, scaled; the v3 flags") {
   CHECK(seconds[5] > 0.2);
   CHECK(seconds[5] < 1.0);
   CHECK(seconds.back() < 5.0);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Webhook pushes: a tiny receiver on loopback records what the simulator POSTs to the jobs' callback URLs.
+
+namespace {
+
+/// One request the receiver got.
+struct Received {
+  std::string path;
+  std::string body;
+  httplib::Headers headers;
+  Clock::time_point at;
+
+  /// A header's value, or "" when absent.
+  std::string header(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+/// A webhook receiver on an ephemeral loopback port (HTTPS with the test certificate when `tls`). It answers
+/// the statuses in `answers` to its first requests, then 200; held, it keeps each request until released.
+class Receiver {
+ public:
+  explicit Receiver(std::deque<int> answers = {}, bool tls = false) : answers_(std::move(answers)) {
+    if (tls) {
+      server_ = std::make_unique<httplib::SSLServer>(HEYGEN_TEST_TLS_DIR "/cert.pem", HEYGEN_TEST_TLS_DIR "/key.pem");
+    } else {
+      server_ = std::make_unique<httplib::Server>();
+    }
+    server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) { on_post(req, res); });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    while (!server_->is_running()) std::this_thread::sleep_for(1ms);
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver() {
+    release();
+    server_->stop();
+    thread_.join();
+  }
+
+  /// The URL of `path` on this receiver.
+  std::string url(const std::string& path = "/hook") const {
+    return std::string(tls() ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  /// Keeps every request from now on until release().
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  /// Lets held requests (and later ones) answer.
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+  /// Waits (up to a generous bound: valgrind is slow) until `n` requests have arrived; returns them all.
+  std::vector<Received> wait_for(std::size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, 30s, [&] { return got_.size() >= n; });
+    return got_;
+  }
+  /// What has arrived so far.
+  std::vector<Received> received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_;
+  }
+
+ private:
+  bool tls() const { return dynamic_cast<httplib::SSLServer*>(server_.get()) != nullptr; }
+
+  void on_post(const httplib::Request& req, httplib::Response& res) {
+    std::unique_lock<std::mutex> lock(mu_);
+    got_.push_back({req.path, req.body, req.headers, Clock::now()});
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !held_; });
+    res.status = answers_.empty() ? 200 : answers_.front();
+    if (!answers_.empty()) answers_.pop_front();
+    res.set_content("{}", "application/json");
+  }
+
+  std::unique_ptr<httplib::Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> answers_;
+  std::vector<Received> got_;
+  bool held_ = false;
+};
+
+/// Lowercase hex HMAC-SHA256, computed here with OpenSSL (not with the simulator's helper).
+std::string hmac_hex(const std::string& key, const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), digest, &length);
+  std::string out;
+  static constexpr char hex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+/// Waits (polling the stats, up to a generous bound) until `done` holds for them; returns the last snapshot.
+SimulatorStats stats_when(const StatusSimulator& sim, const std::function<bool(const SimulatorStats&)>& done) {
+  const auto give_up = Clock::now() + 30s;
+  for (;;) {
+    auto stats = sim.stats();
+    if (done(stats) || Clock::now() > give_up) return stats;
+    std::this_thread::sleep_for(2ms);
+  }
+}
+
+/// A tracker config for push tests: instant jobs, quick retries.
+SimulatorConfig pushing(double seconds = 0) {
+  SimulatorConfig config = quick(seconds);
+  config.webhooks.retry_backoff_s = 0.01;
+  return config;
+}
+
+/// Creates a tracker job whose create body is `body`; returns its id.
+std::string create_with(httplib::Client& cli, const std::string& body) {
+  const auto res = cli.Post("/create_job", body, "application/json");
+  REQUIRE(res);
+  INFO("body: ", res->body);
+  REQUIRE(res->status == 200);
+  return text(object_of(res->body), "job_id");
+}
+
+/// A tracker create body naming a callback.
+std::string callback_body(const std::string& url, const std::string& id = "") {
+  picojson::object body;
+  body["callback_url"] = picojson::value(url);
+  if (!id.empty()) body["callback_id"] = picojson::value(id);
+  return picojson::value(body).serialize();
+}
+
+/// The Unix time now, in seconds.
+long long unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+TEST_CASE("simulator push: the tracker's final status answer, with job_id and callback_id, signed") {
+  Receiver receiver;
+  const long long before = unix_seconds();
+  SUBCASE("completed, with a callback_id") {
+    Running s(pushing(0.05));
+    const std::string id = create_with(s.cli, callback_body(receiver.url("/hook?from=sim"), "cb-1"));
+    const auto got = receiver.wait_for(1);
+    REQUIRE(got.size() == 1);
+    const auto& push = got[0];
+    CHECK(push.path == "/hook");
+    CHECK(push.body ==
+          R"({"result":"completed","progress":1,"eta_seconds":0,"job_id":")" + id + R"(","callback_id":"cb-1"})");
+    CHECK(push.header("Content-Type") == "application/json");
+    const long long stamp = std::stoll(push.header("X-HeyGen-Timestamp"));
+    CHECK(stamp >= before);
+    CHECK(stamp <= unix_seconds());
+    CHECK(push.header("X-HeyGen-Signature") == hmac_hex("sim-webhook-secret", push.body));
+    // It went out once the job had ended, and the stats say when it was delivered.
+    const auto stats =
+        stats_when(s.sim, [](const SimulatorStats& t) { return t.jobs.at(0).push_delivered_ms.has_value(); });
+    const auto& job = stats.jobs.at(0);
+    REQUIRE(job.push_delivered_ms);
+    CHECK(*job.push_delivered_ms >= job.completes_ms);
+    CHECK(stats.totals.pushes.sent == 1);
+    CHECK(stats.totals.pushes.failed + stats.totals.pushes.retries + stats.totals.pushes.lost == 0);
+    const auto json = object_of(s.cli.Get("/stats")->body);
+    CHECK(number(json.at("totals").get<picojson::object>(), "pushes_sent") == 1);
+    CHECK(number(json.at("jobs").get<picojson::array>().at(0).get<picojson::object>(), "push_delivered_ms") >= 0);
+  }
+  SUBCASE("error, without a callback_id; core protocol fields only") {
+    auto config = pushing(0);
+    config.error_probability = 1;
+    Running s(config);
+    const std::string id = create_with(s.cli, callback_body(receiver.url()));
+    REQUIRE(receiver.wait_for(1).size() == 1);
+    CHECK(receiver.received()[0].body == R"({"result":"error","error_message":"simulated translation failure",)"
+                                         R"("progress":1,"eta_seconds":0,"job_id":")" +
+                                             id + R"("})");
+    auto bare = pushing(0);
+    bare.extra_fields = false;
+    Running b(bare);
+    const std::string other = create_with(b.cli, callback_body(receiver.url(), "cb-2"));
+    REQUIRE(receiver.wait_for(2).size() == 2);
+    CHECK(receiver.received()[1].body == R"({"result":"completed","job_id":")" + other + R"(","callback_id":"cb-2"})");
+  }
+  SUBCASE("no callback_url, no push") {
+    Running s(pushing(0));
+    create(s.cli);
+    create_with(s.cli, R"({"callback_id":"only-an-id"})");
+    create_with(s.cli, "not JSON: the body is ignored, as the seed's server does");
+    CHECK(s.sim.stats().totals.jobs == 3);
+    CHECK(receiver.received().empty());
+  }
+}
+
+TEST_CASE("simulator push: the tracker's create refuses a callback it cannot use") {
+  Running s(pushing(0));
+  for (const std::string body :
+       {R"({"callback_url":5})", R"({"callback_url":"http://127.0.0.1:1/","callback_id":[]})",
+        R"({"callback_url":"ftp://127.0.0.1/x"})", R"({"callback_url":"http://"})",
+        R"({"callback_url":"http://user@127.0.0.1/"})", R"({"callback_url":"http://127.0.0.1:99999/"})"}) {
+    INFO("body: ", body);
+    const auto res = s.cli.Post("/create_job", body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK_FALSE(text(object_of(res->body), "error").empty());
+  }
+  CHECK(s.sim.stats().totals.jobs == 0);
+}
+
+TEST_CASE("simulator push: HeyGen v3 events, success and fail") {
+  Receiver receiver;
+  SUBCASE("video_translate.success per language, with the URL the status answer gives") {
+    SimulatorConfig config = v3(0.05);
+    Running s(config);
+    const auto ids =
+        v3_create(s.cli, {"German", "Japanese"}, R"(,"callback_url":")" + receiver.url() + R"(","callback_id":"cb-7")");
+    REQUIRE(ids.size() == 2);
+    auto got = receiver.wait_for(2);
+    REQUIRE(got.size() == 2);
+    std::sort(got.begin(), got.end(), [](const Received& a, const Received& b) { return a.body < b.body; });
+    const std::string origin = "http://127.0.0.1:" + std::to_string(s.sim.port());
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto event = object_of(got[i].body);
+      const std::string url = text(event.at("event_data").get<picojson::object>(), "url");
+      CHECK(url.rfind(origin + "/files/" + ids[i] + "/video.mp4?Expires=", 0) == 0);
+      CHECK(got[i].body == R"({"event_type":"video_translate.success","event_data":{"video_translate_id":")" + ids[i] +
+                               R"(","url":")" + url + R"(","callback_id":"cb-7","output_language":")" +
+                               (i == 0 ? "German" : "Japanese") + R"("}})");
+      CHECK(got[i].header("X-HeyGen-Signature") == hmac_hex("sim-webhook-secret", got[i].body));
+      const std::string answered = text(v3_job(s.cli, ids[i]), "video_url");
+      CHECK(answered.substr(0, answered.find("?Expires=")) == url.substr(0, url.find("?Expires=")));
+    }
+  }
+  SUBCASE("video_translate.fail, callback_id null") {
+    SimulatorConfig config = v3(0);
+    config.error_probability = 1;
+    Running s(config);
+    const auto id = v3_create(s.cli, {"German"}, R"(,"callback_url":")" + receiver.url() + R"(")").at(0);
+    REQUIRE(receiver.wait_for(1).size() == 1);
+    CHECK(receiver.received()[0].body ==
+          R"({"event_type":"video_translate.fail","event_data":{"video_translate_id":")" + id +
+              R"(","message":"simulated translation failure","callback_id":null}})");
+  }
+  SUBCASE("a callback_url that is no URL is refused") {
+    Running s(v3(0));
+    const auto error = v3_error(s.cli.Post("/v3/video-translations", v3_key,
+                                           v3_body({"German"}, R"(,"callback_url":"not a url")"), "application/json"),
+                                400);
+    CHECK(text(error, "param") == "callback_url");
+  }
+}
+
+TEST_CASE("simulator push: signing options") {
+  Receiver receiver;
+  SUBCASE("timestamp-dot-body, another header, a secret of the caller's") {
+    auto config = pushing(0);
+    config.webhooks.signed_string = WebhookSigned::timestamp_dot_body;
+    config.webhooks.signature_header = "Signature";
+    config.webhooks.secret = "whsec-42";
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url()));
+    const auto got = receiver.wait_for(1).at(0);
+    CHECK(got.header("X-HeyGen-Signature").empty());
+    CHECK(got.header("Signature") == hmac_hex("whsec-42", got.header("X-HeyGen-Timestamp") + "." + got.body));
+  }
+  SUBCASE("no secret: unsigned, the timestamp still sent") {
+    auto config = pushing(0);
+    config.webhooks.secret.clear();
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url()));
+    const auto got = receiver.wait_for(1).at(0);
+    CHECK_FALSE(got.headers.count("X-HeyGen-Signature"));
+    CHECK_FALSE(got.header("X-HeyGen-Timestamp").empty());
+  }
+}
+
+TEST_CASE("simulator push: faults at rate 1") {
+  Receiver receiver;
+  auto config = pushing(0);
+  SUBCASE("lost: nothing is sent") {
+    config.webhooks.lost_rate = 1;
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url()));
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.lost == 1; });
+    CHECK(stats.totals.pushes.lost == 1);
+    s.sim.stop();
+    CHECK(receiver.received().empty());
+    CHECK(s.sim.stats().totals.pushes.sent == 0);
+    CHECK_FALSE(s.sim.stats().jobs.at(0).push_delivered_ms);
+  }
+  SUBCASE("duplicated: the same push twice") {
+    config.webhooks.duplicate_rate = 1;
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url(), "cb"));
+    const auto got = receiver.wait_for(2);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].body == got[1].body);
+    for (const auto& push : got) CHECK(push.header("X-HeyGen-Signature") == hmac_hex("sim-webhook-secret", push.body));
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 2; });
+    CHECK(stats.totals.pushes.duplicated == 1);
+    CHECK(stats.totals.pushes.sent == 2);
+  }
+  SUBCASE("badly signed: a well-formed signature that does not verify") {
+    config.webhooks.bad_signature_rate = 1;
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url()));
+    const auto got = receiver.wait_for(1).at(0);
+    const std::string signature = got.header("X-HeyGen-Signature");
+    CHECK(signature.size() == 64);
+    CHECK(signature != hmac_hex("sim-webhook-secret", got.body));
+    CHECK(s.sim.stats().totals.pushes.bad_signature == 1);
+  }
+  SUBCASE("replayed: an earlier job's delivered push, byte for byte, after a later push") {
+    config.webhooks.replay_rate = 1;
+    Running s(config);
+    const std::string first = create_with(s.cli, callback_body(receiver.url()));
+    REQUIRE(receiver.wait_for(1).size() == 1);
+    stats_when(s.sim, [](const SimulatorStats& t) { return t.jobs.at(0).push_delivered_ms.has_value(); });
+    const std::string second = create_with(s.cli, callback_body(receiver.url()));
+    const auto got = receiver.wait_for(3);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].body.find(first) != std::string::npos);
+    CHECK(got[1].body.find(second) != std::string::npos);
+    CHECK(got[2].body == got[0].body);
+    for (const char* name : {"X-HeyGen-Timestamp", "X-HeyGen-Signature", "Content-Type"})
+      CHECK(got[2].header(name) == got[0].header(name));
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 3; });
+    CHECK(stats.totals.pushes.replayed == 1);
+  }
+  SUBCASE("delayed: each push within the delay of its job's end") {
+    config.webhooks.max_delay_s = 0.2;
+    Running s(config);
+    for (int i = 0; i < 4; ++i) create_with(s.cli, callback_body(receiver.url()));
+    REQUIRE(receiver.wait_for(4).size() == 4);
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 4; });
+    for (const auto& job : stats.jobs) {
+      REQUIRE(job.push_delivered_ms);
+      CHECK(*job.push_delivered_ms >= job.completes_ms);
+    }
+  }
+}
+
+TEST_CASE("simulator push: a receiver that is down is retried, then given up") {
+  auto config = pushing(0);
+  SUBCASE("non-2xx answers: retried with doubling backoff, then counted failed") {
+    Receiver receiver({503, 500, 503, 502});
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url()));
+    const auto got = receiver.wait_for(4);
+    REQUIRE(got.size() == 4);
+    for (const auto& push : got) CHECK(push.body == got[0].body);
+    CHECK(std::chrono::duration<double>(got[3].at - got[0].at).count() >= 0.07 - 0.005);  // 0.01 + 0.02 + 0.04
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.failed == 1; });
+    CHECK(stats.totals.pushes.failed == 1);
+    CHECK(stats.totals.pushes.retries == 3);
+    CHECK(stats.totals.pushes.sent == 0);
+    CHECK_FALSE(stats.jobs.at(0).push_delivered_ms);
+  }
+  SUBCASE("down, then up again: delivered on a retry") {
+    Receiver receiver({500, 503});
+    Running s(config);
+    create_with(s.cli, callback_body(receiver.url()));
+    REQUIRE(receiver.wait_for(3).size() == 3);
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 1; });
+    CHECK(stats.totals.pushes.retries == 2);
+    CHECK(stats.totals.pushes.failed == 0);
+    CHECK(stats.jobs.at(0).push_delivered_ms);
+  }
+  SUBCASE("nobody listening: connection refused, retried, then counted failed") {
+    std::string url;
+    {
+      Receiver gone;
+      url = gone.url();
+    }
+    config.webhooks.retries = 2;
+    Running s(config);
+    create_with(s.cli, callback_body(url));
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.failed == 1; });
+    CHECK(stats.totals.pushes.failed == 1);
+    CHECK(stats.totals.pushes.retries == 2);
+  }
+}
+
+TEST_CASE("simulator push: stop() returns promptly with pushes in flight and queued") {
+  Receiver stalled;
+  stalled.hold();
+  Receiver down({503, 503, 503, 503});
+  auto config = pushing(0);
+  config.webhooks.retry_backoff_s = 60;
+  config.webhooks.timeout_s = 30;
+  std::unique_ptr<Running> s = std::make_unique<Running>(config);
+  create_with(s->cli, callback_body(stalled.url()));
+  create_with(s->cli, callback_body(down.url()));
+  REQUIRE(stalled.wait_for(1).size() == 1);  // in flight: the receiver keeps it
+  REQUIRE(down.wait_for(1).size() == 1);     // its retry waits a minute in the queue
+  const auto start = Clock::now();
+  s->sim.stop();
+  CHECK(since(start) < 3.0);  // far below the 30 s timeout and the 60 s backoff; generous for valgrind
+  const auto totals = s->sim.stats().totals;
+  CHECK(totals.pushes.sent == 0);
+  CHECK(totals.pushes.failed == 0);
+  s.reset();
+  stalled.release();
+}
+
+TEST_CASE("simulator push: https callback URLs, verified against a given certificate") {
+  Receiver receiver({}, true);
+  auto config = pushing(0);
+  config.webhooks.ca_file = HEYGEN_TEST_TLS_DIR "/cert.pem";
+  Running s(config);
+  create_with(s.cli, callback_body(receiver.url(), "tls"));
+  const auto got = receiver.wait_for(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].body.find(R"("callback_id":"tls")") != std::string::npos);
+  CHECK(stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 1; }).totals.pushes.sent == 1);
+
+  // Without the certificate the receiver is not trusted: every attempt fails, and the push is given up.
+  auto untrusting = pushing(0);
+  untrusting.webhooks.retries = 1;
+  Running u(untrusting);
+  create_with(u.cli, callback_body(receiver.url()));
+  const auto stats = stats_when(u.sim, [](const SimulatorStats& t) { return t.totals.pushes.failed == 1; });
+  CHECK(stats.totals.pushes.failed == 1);
+  CHECK(stats.totals.pushes.retries == 1);
+  CHECK(receiver.received().size() == 1);
+}
+
+TEST_CASE("simulator push: the webhook flags, and HEYGEN_WEBHOOK_SECRET") {
+  const auto parsed = parse({"--webhook-secret",
+                             "s3",
+                             "--webhook-signature-header",
+                             "Signature",
+                             "--webhook-signed",
+                             "timestamp-dot-body",
+                             "--webhook-lost",
+                             "0.1",
+                             "--webhook-duplicate",
+                             "0.2",
+                             "--webhook-delay",
+                             "1.5",
+                             "--webhook-bad-signature",
+                             "0.3",
+                             "--webhook-replay",
+                             "0.4",
+                             "--webhook-retries",
+                             "5",
+                             "--webhook-backoff",
+                             "0.5",
+                             "--webhook-timeout",
+                             "2",
+                             "--webhook-senders",
+                             "3",
+                             "--webhook-ca-file",
+                             "ca.pem"});
+  REQUIRE(parsed.ok());
+  const auto& w = parsed.config.webhooks;
+  CHECK(w.enabled);
+  CHECK(w.secret == "s3");
+  CHECK(w.signature_header == "Signature");
+  CHECK(w.signed_string == WebhookSigned::timestamp_dot_body);
+  CHECK(w.lost_rate == 0.1);
+  CHECK(w.duplicate_rate == 0.2);
+  CHECK(w.max_delay_s == 1.5);
+  CHECK(w.bad_signature_rate == 0.3);
+  CHECK(w.replay_rate == 0.4);
+  CHECK(w.retries == 5);
+  CHECK(w.retry_backoff_s == 0.5);
+  CHECK(w.timeout_s == 2);
+  CHECK(w.senders == 3);
+  CHECK(w.ca_file == "ca.pem");
+  CHECK_FALSE(parse({"--no-webhooks"}).config.webhooks.enabled);
+  CHECK(parse({}).config.webhooks.secret == "sim-webhook-secret");
+  CHECK(parse({"--webhook-secret="}).config.webhooks.secret.empty());
+  ::setenv("HEYGEN_WEBHOOK_SECRET", "from-env", 1);
+  CHECK(parse({}).config.webhooks.secret == "from-env");
+  CHECK(parse({"--webhook-secret", "flag"}).config.webhooks.secret == "flag");
+  ::unsetenv("HEYGEN_WEBHOOK_SECRET");
+  CHECK(usage().find("--webhook-replay") != std::string::npos);
+  for (const auto& args : std::vector<std::vector<const char*>>{{"--webhook-signed", "header"},
+                                                                {"--webhook-lost", "2"},
+                                                                {"--webhook-signature-header", "Bad Header"},
+                                                                {"--webhook-signature-header="},
+                                                                {"--webhook-retries", "21"},
+                                                                {"--webhook-senders", "0"},
+                                                                {"--webhook-timeout", "0"},
+                                                                {"--webhook-delay", "-1"}}) {
+    INFO(std::string(args.front()), " ", std::string(args.back()));
+    CHECK_FALSE(parse(args).ok());
+  }
+}
+
+TEST_CASE("simulator push: callback URLs") {
+  const auto parsed = detail::parse_callback_url("HTTP://[::1]:8080/a/b?c=d#frag");
+  REQUIRE(parsed);
+  CHECK_FALSE(parsed->tls);
+  CHECK(parsed->host == "::1");
+  CHECK(parsed->port == 8080);
+  CHECK(parsed->path == "/a/b?c=d");
+  const auto bare = detail::parse_callback_url("http://example.com?x=1");
+  REQUIRE(bare);
+  CHECK(bare->port == 80);
+  CHECK(bare->path == "/?x=1");
+  const auto secure = detail::parse_callback_url("https://example.com");
+  REQUIRE(secure);
+  CHECK(secure->tls);
+  CHECK(secure->port == 443);
+  CHECK(secure->path == "/");
+  for (const char* bad : {"", "example.com/hook", "http://", "http://:80/", "http://a:0/", "http://a:x/", "http://a:/",
+                          "http://[::1/", "http://a b/", "http://u:p@a/", "ftp://a/"}) {
+    INFO(bad);
+    CHECK_FALSE(detail::parse_callback_url(bad));
+  }
+  CHECK(detail::hmac_sha256_hex("key", "The quick brown fox jumps over the lazy dog") ==
+        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
 }
