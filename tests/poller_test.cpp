@@ -159,27 +159,35 @@ TEST_CASE("poller: a wait cancelled while its job is in a request ends at once; 
   server.pendings["x"] = 2;
   std::stop_source cancel_one;
   Gate both_added;
+  Gate one_ended;
   Gate checked;
-  std::future<TranslationResult> one;
+  TranslationResult one;
   bool ended_during_request = false;
   h.transport.otherwise([&](const HttpRequest& r) {
     both_added.wait();
     if (!checked.is_open()) {
       cancel_one.request_stop();  // on the worker, mid-request: the wait ends now, the request goes on
-      ended_during_request = ready(one);
+      ended_during_request = one_ended.is_open();
       checked.open();
     }
     return server.answer_for(r);
   });
-  one = h.client.watch("x", WatchOptions{.stop = cancel_one.get_token()});
+  h.client.watch(
+      "x",
+      [&](const std::string&, const TranslationResult& r) {
+        one = r;
+        one_ended.open();
+      },
+      WatchOptions{.stop = cancel_one.get_token()});
   auto two = h.client.watch("x");
   both_added.open();
-  const TranslationResult cancelled = one.get();
-  CHECK(cancelled.cause == FailureCause::cancelled);
-  CHECK(cancelled.status == TranslationStatus::error);
-  CHECK(two.get().ok());
+  const TranslationResult second = two.get();
+  CAPTURE(second.error_message.value_or(""));
+  CHECK(second.ok());
   checked.wait();
   CHECK(ended_during_request);
+  CHECK(one.cause == FailureCause::cancelled);
+  CHECK(one.status == TranslationStatus::error);
 }
 
 TEST_CASE("poller: a job whose only wait is cancelled is dropped without another look") {
@@ -194,7 +202,9 @@ TEST_CASE("poller: a job whose only wait is cancelled is dropped without another
   // The look in flight returns pending; nobody waits, so the job goes and is not looked at again.
   auto other = h.client.watch("y", WatchOptions{.stop = std::stop_token{}});
   h.transport.otherwise([](const HttpRequest&) { return status_answer("completed"); });
-  CHECK(other.get().ok());
+  const TranslationResult y = other.get();
+  CAPTURE(y.error_message.value_or(""));
+  CHECK(y.ok());
   CHECK(h.client.poller_stats().jobs == 0u);
   int looks_at_x = 0;
   for (const auto& request : h.transport.requests()) looks_at_x += request.target == "/status/x" ? 1 : 0;
@@ -271,10 +281,12 @@ TEST_CASE("poller: a wait added after shutdown ends cancelled at once") {
 TEST_CASE("poller: a callback may watch another job, and one that throws harms nothing") {
   std::vector<std::string> logged;
   std::mutex log_mutex;
+  Gate threw_logged;
   ClientOptions options = poller_options(2);
-  options.log_sink = [&](LogLevel, std::string_view message) {
+  options.log_sink = [&](LogLevel level, std::string_view message) {
     std::lock_guard lock(log_mutex);
     logged.emplace_back(message);
+    if (level == LogLevel::error) threw_logged.open();
   };
   Harness h(options);
   Server server;
@@ -287,6 +299,7 @@ TEST_CASE("poller: a callback may watch another job, and one that throws harms n
   CHECK(second.get_future().get().ok());
   auto after = h.client.watch("third");
   CHECK(after.get().ok());
+  threw_logged.wait();
   std::lock_guard lock(log_mutex);
   CHECK(std::any_of(logged.begin(), logged.end(), [](const std::string& m) {
     return m.find("first") != std::string::npos && m.find("boom") != std::string::npos;
