@@ -1169,6 +1169,14 @@ struct ManyStatusAnswer {
   std::string next_page{};                                      ///< Token of the next page; empty on the last.
 };
 
+/// A job's final status as a push notification (webhook) delivered it, read by a protocol's `read_push`.
+struct PushedStatus {
+  std::string job_id{};       ///< The job the push is about (the id its create answered).
+  std::string callback_id{};  ///< The `callback_id` the create sent, echoed back; empty when the push has none.
+  std::string event_type{};   ///< The server's name for the event (HeyGen: "video_translate.success"); may be empty.
+  StatusAnswer answer{};      ///< The job's final status: completed or error, never pending.
+};
+
 /// How a client speaks to one kind of server. A protocol builds requests (method, target below the base URL,
 /// its own headers and body: the client adds the URL, Accept, authentication and the timeout) and reads final
 /// answers (after retries) into neutral values, mapping the server's error answers to failure causes. The
@@ -1187,6 +1195,9 @@ struct ManyStatusAnswer {
 ///   but not what it produced; the bulk poller then fetches each completed job's outputs with one look of its own.
 /// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
 ///   limit), to be waited out as its Retry-After says without using up retries.
+/// - optional `OrFailure<PushedStatus> read_push(body)`: a push notification's body (a webhook the server POSTs
+///   when a job ends), read into the job's final status; a body that is not one is a bad_response failure. A
+///   protocol that has it is a PushProtocol.
 template <class P>
 concept Protocol = requires(const P& protocol, HttpRequest& out, const typename P::create_input& input,
                             std::string_view text, std::span<const std::string* const> ids, Seconds hold,
@@ -1200,6 +1211,13 @@ concept Protocol = requires(const P& protocol, HttpRequest& out, const typename 
   { protocol.read_many_status(response) } -> std::same_as<OrFailure<ManyStatusAnswer>>;
   { protocol.retryable(response) } -> std::same_as<bool>;
   { protocol.describe(response) } -> std::same_as<std::string>;
+};
+
+/// A Protocol whose server can push a job's final status (a webhook): `read_push` reads the pushed body. It only
+/// reads: checking the sender (signature, freshness) is WebhookVerifier's.
+template <class P>
+concept PushProtocol = Protocol<P> && requires(const P& protocol, std::string_view body) {
+  { protocol.read_push(body) } -> std::same_as<OrFailure<PushedStatus>>;
 };
 
 /// Whether a protocol's many-status answers carry what each completed job produced (true unless it says not).
@@ -1230,12 +1248,15 @@ inline void append_query(std::string& target, std::string_view name, std::string
 /// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
 namespace heygen::tracker {
 
-/// The members of a status object that a reader looks at (null when absent); the rest are not kept.
+/// The members of a status object that a reader looks at (null when absent); the rest are not kept. A pushed
+/// status is the same object with the job's id and callback id added, so one parse serves both.
 struct StatusFields {
   picojson::value result;
   picojson::value error_message;
   picojson::value progress;
   picojson::value eta_seconds;
+  picojson::value job_id;       // a push only
+  picojson::value callback_id;  // a push only
 
   /// Where the member `key` goes, or nullptr for a member no reader needs.
   picojson::value* slot(std::string_view key) noexcept {
@@ -1243,6 +1264,8 @@ struct StatusFields {
     if (key == "error_message") return &error_message;
     if (key == "progress") return &progress;
     if (key == "eta_seconds") return &eta_seconds;
+    if (key == "job_id") return &job_id;
+    if (key == "callback_id") return &callback_id;
     return nullptr;
   }
 
@@ -1335,18 +1358,52 @@ inline std::optional<StatusAnswer> read_status(std::string_view body, std::strin
   return read_status_fields(fields, error);
 }
 
+/// A job id member: a non-empty string, or a number as its decimal text (servers that count their jobs).
+inline std::optional<std::string> job_id_of(const picojson::value& value) {
+  if (value.is<std::string>() && !value.get<std::string>().empty()) return value.get<std::string>();
+  if (value.is<double>() && std::isfinite(value.get<double>())) return value.to_str();
+  return std::nullopt;
+}
+
 /// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
 inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
   picojson::value document;
   if (!json::parse_object_into(body, document, error)) return std::nullopt;
   const auto& object = document.get<picojson::object>();
   const auto it = object.find("job_id");
-  if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
-    return it->second.get<std::string>();
-  if (it != object.end() && it->second.is<double>() && std::isfinite(it->second.get<double>()))
-    return it->second.to_str();
+  if (it != object.end())
+    if (auto id = job_id_of(it->second)) return id;
   error = "no \"job_id\" in the answer (" + detail::excerpt(body) + ")";
   return std::nullopt;
+}
+
+/// Reads a pushed status (our extension): the job's final status answer plus `"job_id"` and, when the create sent
+/// one, `"callback_id"`, read by the same code as a look. A push says a job ended: "pending" is malformed.
+inline OrFailure<PushedStatus> read_push(std::string_view body) {
+  StatusFields fields;
+  if (auto problem = parse_status_fields(body, fields)) return Failure{FailureCause::bad_response, std::move(*problem)};
+  std::string error;
+  auto answer = read_status_fields(fields, error);
+  if (!answer) return Failure{FailureCause::bad_response, std::move(error)};
+  if (answer->status == TranslationStatus::pending)
+    return Failure{FailureCause::bad_response, "a pushed status must be final, not \"pending\""};
+  auto job_id = job_id_of(fields.job_id);
+  if (!job_id) return Failure{FailureCause::bad_response, "no \"job_id\" in the pushed status"};
+  PushedStatus push;
+  push.job_id = std::move(*job_id);
+  push.callback_id = json::string_value(fields.callback_id).value_or("");
+  push.answer = std::move(*answer);
+  return push;
+}
+
+/// The body of a create: `{}`, or the callback members that are set (`{"callback_url": ..., "callback_id": ...}`).
+inline std::string create_body(const std::optional<std::string>& callback_url,
+                               const std::optional<std::string>& callback_id) {
+  if (!callback_url && !callback_id) return "{}";  // exactly what the exercise's server has always been sent
+  picojson::object body;
+  if (callback_url) body["callback_url"] = picojson::value(*callback_url);
+  if (callback_id) body["callback_id"] = picojson::value(*callback_id);
+  return picojson::value(std::move(body)).serialize();
 }
 
 /// The error message a 4xx/5xx body carries (`error_message`, `error` or `message`), if any.
@@ -1446,20 +1503,24 @@ namespace heygen {
 /// endpoint and 404 for an unknown id.
 class TrackerProtocol {
  public:
-  /// A create takes nothing: the exercise's server makes a job from an empty body.
-  struct create_input {};
+  /// What a create takes: nothing for the exercise's server, which makes a job from an empty body; a server with
+  /// our push extension also takes where to POST the job's final status.
+  struct create_input {
+    std::optional<std::string> callback_url{};  ///< URL the server POSTs the final status to (a webhook).
+    std::optional<std::string> callback_id{};   ///< Echoed back in the push, to tell the caller's jobs apart.
+  };
 
   /// Takes the endpoint paths from the options; throws std::invalid_argument for a path that is not one.
   explicit TrackerProtocol(const ClientOptions& options)
       : prefix_(BaseUrl::parse(options.base_url).prefix), endpoints_(checked(options.endpoints)) {}
 
-  /// `POST {create_job}` with an empty JSON object and the Idempotency-Key.
-  void create_request(HttpRequest& out, const create_input&, std::string_view idempotency_key) const {
+  /// `POST {create_job}` with the Idempotency-Key and an empty JSON object, or the input's callback members.
+  void create_request(HttpRequest& out, const create_input& input, std::string_view idempotency_key) const {
     out.method = "POST";
     out.target = prefix_ + endpoints_.create_job;
     out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
     out.headers.push_back({"Content-Type", "application/json"});
-    out.body = "{}";
+    out.body = tracker::create_body(input.callback_url, input.callback_id);
   }
 
   /// `{"job_id": "..."}` → one id; any non-2xx answer is an http_status failure.
@@ -1520,6 +1581,10 @@ class TrackerProtocol {
 
   /// "HTTP 503: <the body's error message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return tracker::describe_status(response); }
+
+  /// A pushed status `{"job_id", "result": "completed" | "error" | ..., "error_message"?, "callback_id"?}` (our
+  /// simulator's extension: the final status answer and its id); "pending" or a body without an id is malformed.
+  [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return tracker::read_push(body); }
 
  private:
   static bool success(const HttpResponse& response) noexcept {
@@ -1760,6 +1825,62 @@ inline OrFailure<ManyStatusAnswer> read_statuses(const picojson::value& data, co
   return page;
 }
 
+/// The webhook events of a translation HeyGen sends, and what each says of the job.
+inline std::optional<TranslationStatus> event_status(std::string_view event_type) {
+  if (event_type == "video_translate.success") return TranslationStatus::completed;
+  if (event_type == "video_translate.fail" || event_type == "video_translate.preflight.validation_failed" ||
+      event_type == "video_translate.preflight.download_failed")
+    return TranslationStatus::error;
+  return std::nullopt;  // another event (another product's, or a new one): not a final status to act on
+}
+
+/// The final status an event's `event_data` gives: the translated video at `url` (or the job's usual output
+/// fields), or the failure's `message`.
+inline StatusAnswer pushed_answer(TranslationStatus status, std::string_view event_type, const picojson::object& data) {
+  StatusAnswer answer;
+  answer.status = status;
+  if (status == TranslationStatus::completed) {
+    answer.outputs = outputs_of(data);
+    if (!answer.outputs.video_url) answer.outputs.video_url = json::string_field(data, "url");
+    return answer;
+  }
+  answer.cause = FailureCause::job_failed;
+  if (auto message = json::string_field(data, "message"))
+    answer.error_message = detail::excerpt(*message, 200);
+  else if (data.contains("failure_message") || data.contains("error"))
+    answer.error_message = failure_message(data);
+  else
+    answer.error_message = std::string(event_type);  // "video_translate.preflight.download_failed" says why
+  return answer;
+}
+
+/// Reads a webhook body `{"event_type": "video_translate.success", "event_data": {"video_translate_id", "url",
+/// "callback_id", "output_language"}}` (or `.fail` with `"message"`, or a `.preflight.*` failure). Any other
+/// event type, or a body without the id, is a bad_response failure.
+inline OrFailure<PushedStatus> read_push(std::string_view body) {
+  picojson::value document;
+  if (auto problem = json::parse_object(body, document)) return Failure{FailureCause::bad_response, *problem};
+  const auto& object = document.get<picojson::object>();
+  auto event_type = json::string_field(object, "event_type");
+  if (!event_type) return Failure{FailureCause::bad_response, "no \"event_type\" string in the push"};
+  const auto status = event_status(*event_type);
+  if (!status)
+    return Failure{FailureCause::bad_response, "unknown event type \"" + detail::excerpt(*event_type) + "\""};
+  const auto data = object.find("event_data");
+  if (data == object.end() || !data->second.is<picojson::object>())
+    return Failure{FailureCause::bad_response, "no \"event_data\" object in the push"};
+  const auto& fields = data->second.get<picojson::object>();
+  auto job_id = json::string_field(fields, "video_translate_id");
+  if (!job_id || job_id->empty())
+    return Failure{FailureCause::bad_response, "no \"video_translate_id\" in the push's event_data"};
+  PushedStatus push;
+  push.job_id = std::move(*job_id);
+  push.callback_id = json::string_field(fields, "callback_id").value_or("");
+  push.answer = pushed_answer(*status, *event_type, fields);
+  push.event_type = std::move(*event_type);
+  return push;
+}
+
 }  // namespace v3
 
 /// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
@@ -1861,6 +1982,12 @@ class HeyGenV3Protocol {
 
   /// "HTTP 402 insufficient_credit: <message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
+
+  /// A webhook body: `video_translate.success` (completed, `url` as the video) or `video_translate.fail` and the
+  /// `.preflight.*` failures (job_failed with the `message`); any other event type is a bad_response failure.
+  /// Send `callback_url` (and `callback_id`) in the TranslationRequest for HeyGen to push; the signature is
+  /// WebhookVerifier's to check.
+  [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return v3::read_push(body); }
 
   /// `GET /v3/video-translations/languages`.
   void languages_request(HttpRequest& out) const {
