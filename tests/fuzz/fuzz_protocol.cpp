@@ -1,6 +1,6 @@
 // libFuzzer target: every response reader of heygen::tracker, heygen::json and HeyGenV3Protocol, and both
-// protocols' push (webhook) readers, on arbitrary bytes. The readers promise to be total (bad input gives an error value, never a crash or an exception) and to hand
-// the client only sane values.
+// protocols' push (webhook) readers, on arbitrary bytes. The readers promise to be total (bad input gives an error
+// value, never a crash or an exception) and to hand the client only sane values.
 #define HEYGEN_VT_NO_HTTPLIB
 #include <heygen/video_translation.hpp>
 
