@@ -6,7 +6,7 @@
 #   bash scripts/fuzz.sh [--seconds N] [TARGET...]
 #
 #   --seconds N   fuzzing time per target (default 20, or $FUZZ_SECONDS)
-#   TARGET        protocol, retry_after, url (default: all three)
+#   TARGET        protocol, retry_after, url, webhook (default: all four)
 #
 # A finding's input is printed in hex and kept in the temporary folder named at the end; to replay it:
 #   build/fz-fuzz/tests/fuzz/fuzz_TARGET FILE
@@ -19,11 +19,11 @@ targets=()
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
-    protocol|retry_after|url) targets+=("$1"); shift ;;
-    *) echo "usage: $0 [--seconds N] [protocol|retry_after|url]..." >&2; exit 2 ;;
+    protocol|retry_after|url|webhook) targets+=("$1"); shift ;;
+    *) echo "usage: $0 [--seconds N] [protocol|retry_after|url|webhook]..." >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(protocol retry_after url)
+[ ${#targets[@]} -eq 0 ] && targets=(protocol retry_after url webhook)
 
 ensure_packages || exit 1
 build_dir=build/fz-fuzz

@@ -31,4 +31,8 @@ template <>
 struct StringMaker<heygen::FailureCause> {
   static String convert(heygen::FailureCause value) { return std::string(heygen::to_string(value)).c_str(); }
 };
+template <>
+struct StringMaker<heygen::WebhookVerdict> {
+  static String convert(heygen::WebhookVerdict value) { return std::string(heygen::to_string(value)).c_str(); }
+};
 }  // namespace doctest

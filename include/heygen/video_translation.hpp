@@ -4,7 +4,7 @@
 // completed or failed and where its result is. Written as parts in include/heygen/vt/ (edit those) and
 // joined into this file by scripts/amalgamate.py. Read top to bottom:
 //   1. version.hpp             Version macros, written in from the VERSION file by scripts/amalgamate.py.
-//   2. config.hpp              Configuration macros: the bundled transport, and defaults a build may override.
+//   2. config.hpp              Configuration macros: the bundled transport, OpenSSL, and defaults a build may override.
 //   3. result.hpp              Results: TranslationStatus, FailureCause, TranslationResult, OrFailure.
 //   4. clock.hpp               Time: the Clock concept, SteadyClock, Seconds and TimePoint.
 //   5. detail.hpp              detail: text, percent-encoding, HTTP dates, Retry-After, random numbers.
@@ -18,18 +18,20 @@
 //  13. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
 //  14. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
 //  15. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
-//  16. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
-//  17. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
-//  18. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  19. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
-//  20. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  21. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  22. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  16. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+//  17. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  18. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  19. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  20. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  21. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
+//  22. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  23. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -38,10 +40,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <future>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +62,7 @@
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -77,7 +83,7 @@
 #define HEYGEN_VT_VERSION "0.1.0"
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 2. Configuration macros: the bundled transport, and defaults a build may override.
+// 2. Configuration macros: the bundled transport, OpenSSL, and defaults a build may override.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Define HEYGEN_VT_NO_HTTPLIB to use the header with your own transport and no cpp-httplib at all.
@@ -86,6 +92,13 @@
 /// Set when the bundled cpp-httplib transport is compiled in.
 #define HEYGEN_VT_WITH_HTTPLIB 1
 #endif
+#endif
+
+/// Set when OpenSSL's libcrypto is there for the webhook's HMAC-SHA256: define it yourself (and link libcrypto), or
+/// it follows from a cpp-httplib built with OpenSSL (its pkg-config flags define CPPHTTPLIB_OPENSSL_SUPPORT).
+/// Without it a WebhookVerifier needs a verify function of the caller's, or it refuses every push.
+#if !defined(HEYGEN_VT_WITH_OPENSSL) && defined(HEYGEN_VT_WITH_HTTPLIB) && defined(CPPHTTPLIB_OPENSSL_SUPPORT)
+#define HEYGEN_VT_WITH_OPENSSL 1
 #endif
 
 #ifndef HEYGEN_VT_DEFAULT_MAX_BODY_BYTES
@@ -1188,6 +1201,14 @@ struct ManyStatusAnswer {
   std::string next_page{};                                      ///< Token of the next page; empty on the last.
 };
 
+/// A job's final status as a push notification (webhook) delivered it, read by a protocol's `read_push`.
+struct PushedStatus {
+  std::string job_id{};       ///< The job the push is about (the id its create answered).
+  std::string callback_id{};  ///< The `callback_id` the create sent, echoed back; empty when the push has none.
+  std::string event_type{};   ///< The server's name for the event (HeyGen: "video_translate.success"); may be empty.
+  StatusAnswer answer{};      ///< The job's final status: completed or error, never pending.
+};
+
 /// How a client speaks to one kind of server. A protocol builds requests (method, target below the base URL,
 /// its own headers and body: the client adds the URL, Accept, authentication and the timeout) and reads final
 /// answers (after retries) into neutral values, mapping the server's error answers to failure causes. The
@@ -1206,6 +1227,9 @@ struct ManyStatusAnswer {
 ///   but not what it produced; the bulk poller then fetches each completed job's outputs with one look of its own.
 /// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
 ///   limit), to be waited out as its Retry-After says without using up retries.
+/// - optional `OrFailure<PushedStatus> read_push(body)`: a push notification's body (a webhook the server POSTs
+///   when a job ends), read into the job's final status; a body that is not one is a bad_response failure. A
+///   protocol that has it is a PushProtocol.
 template <class P>
 concept Protocol = requires(const P& protocol, HttpRequest& out, const typename P::create_input& input,
                             std::string_view text, std::span<const std::string* const> ids, Seconds hold,
@@ -1219,6 +1243,13 @@ concept Protocol = requires(const P& protocol, HttpRequest& out, const typename 
   { protocol.read_many_status(response) } -> std::same_as<OrFailure<ManyStatusAnswer>>;
   { protocol.retryable(response) } -> std::same_as<bool>;
   { protocol.describe(response) } -> std::same_as<std::string>;
+};
+
+/// A Protocol whose server can push a job's final status (a webhook): `read_push` reads the pushed body. It only
+/// reads: checking the sender (signature, freshness) is WebhookVerifier's.
+template <class P>
+concept PushProtocol = Protocol<P> && requires(const P& protocol, std::string_view body) {
+  { protocol.read_push(body) } -> std::same_as<OrFailure<PushedStatus>>;
 };
 
 /// Whether a protocol's many-status answers carry what each completed job produced (true unless it says not).
@@ -1249,12 +1280,15 @@ inline void append_query(std::string& target, std::string_view name, std::string
 /// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
 namespace heygen::tracker {
 
-/// The members of a status object that a reader looks at (null when absent); the rest are not kept.
+/// The members of a status object that a reader looks at (null when absent); the rest are not kept. A pushed
+/// status is the same object with the job's id and callback id added, so one parse serves both.
 struct StatusFields {
   picojson::value result;
   picojson::value error_message;
   picojson::value progress;
   picojson::value eta_seconds;
+  picojson::value job_id;       // a push only
+  picojson::value callback_id;  // a push only
 
   /// Where the member `key` goes, or nullptr for a member no reader needs.
   picojson::value* slot(std::string_view key) noexcept {
@@ -1262,6 +1296,8 @@ struct StatusFields {
     if (key == "error_message") return &error_message;
     if (key == "progress") return &progress;
     if (key == "eta_seconds") return &eta_seconds;
+    if (key == "job_id") return &job_id;
+    if (key == "callback_id") return &callback_id;
     return nullptr;
   }
 
@@ -1354,18 +1390,52 @@ inline std::optional<StatusAnswer> read_status(std::string_view body, std::strin
   return read_status_fields(fields, error);
 }
 
+/// A job id member: a non-empty string, or a number as its decimal text (servers that count their jobs).
+inline std::optional<std::string> job_id_of(const picojson::value& value) {
+  if (value.is<std::string>() && !value.get<std::string>().empty()) return value.get<std::string>();
+  if (value.is<double>() && std::isfinite(value.get<double>())) return value.to_str();
+  return std::nullopt;
+}
+
 /// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
 inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
   picojson::value document;
   if (!json::parse_object_into(body, document, error)) return std::nullopt;
   const auto& object = document.get<picojson::object>();
   const auto it = object.find("job_id");
-  if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
-    return it->second.get<std::string>();
-  if (it != object.end() && it->second.is<double>() && std::isfinite(it->second.get<double>()))
-    return it->second.to_str();
+  if (it != object.end())
+    if (auto id = job_id_of(it->second)) return id;
   error = "no \"job_id\" in the answer (" + detail::excerpt(body) + ")";
   return std::nullopt;
+}
+
+/// Reads a pushed status (our extension): the job's final status answer plus `"job_id"` and, when the create sent
+/// one, `"callback_id"`, read by the same code as a look. A push says a job ended: "pending" is malformed.
+inline OrFailure<PushedStatus> read_push(std::string_view body) {
+  StatusFields fields;
+  if (auto problem = parse_status_fields(body, fields)) return Failure{FailureCause::bad_response, std::move(*problem)};
+  std::string error;
+  auto answer = read_status_fields(fields, error);
+  if (!answer) return Failure{FailureCause::bad_response, std::move(error)};
+  if (answer->status == TranslationStatus::pending)
+    return Failure{FailureCause::bad_response, "a pushed status must be final, not \"pending\""};
+  auto job_id = job_id_of(fields.job_id);
+  if (!job_id) return Failure{FailureCause::bad_response, "no \"job_id\" in the pushed status"};
+  PushedStatus push;
+  push.job_id = std::move(*job_id);
+  push.callback_id = json::string_value(fields.callback_id).value_or("");
+  push.answer = std::move(*answer);
+  return push;
+}
+
+/// The body of a create: `{}`, or the callback members that are set (`{"callback_url": ..., "callback_id": ...}`).
+inline std::string create_body(const std::optional<std::string>& callback_url,
+                               const std::optional<std::string>& callback_id) {
+  if (!callback_url && !callback_id) return "{}";  // exactly what the exercise's server has always been sent
+  picojson::object body;
+  if (callback_url) body["callback_url"] = picojson::value(*callback_url);
+  if (callback_id) body["callback_id"] = picojson::value(*callback_id);
+  return picojson::value(std::move(body)).serialize();
 }
 
 /// The error message a 4xx/5xx body carries (`error_message`, `error` or `message`), if any.
@@ -1465,20 +1535,24 @@ namespace heygen {
 /// endpoint and 404 for an unknown id.
 class TrackerProtocol {
  public:
-  /// A create takes nothing: the exercise's server makes a job from an empty body.
-  struct create_input {};
+  /// What a create takes: nothing for the exercise's server, which makes a job from an empty body; a server with
+  /// our push extension also takes where to POST the job's final status.
+  struct create_input {
+    std::optional<std::string> callback_url{};  ///< URL the server POSTs the final status to (a webhook).
+    std::optional<std::string> callback_id{};   ///< Echoed back in the push, to tell the caller's jobs apart.
+  };
 
   /// Takes the endpoint paths from the options; throws std::invalid_argument for a path that is not one.
   explicit TrackerProtocol(const ClientOptions& options)
       : prefix_(BaseUrl::parse(options.base_url).prefix), endpoints_(checked(options.endpoints)) {}
 
-  /// `POST {create_job}` with an empty JSON object and the Idempotency-Key.
-  void create_request(HttpRequest& out, const create_input&, std::string_view idempotency_key) const {
+  /// `POST {create_job}` with the Idempotency-Key and an empty JSON object, or the input's callback members.
+  void create_request(HttpRequest& out, const create_input& input, std::string_view idempotency_key) const {
     out.method = "POST";
     out.target = prefix_ + endpoints_.create_job;
     out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
     out.headers.push_back({"Content-Type", "application/json"});
-    out.body = "{}";
+    out.body = tracker::create_body(input.callback_url, input.callback_id);
   }
 
   /// `{"job_id": "..."}` → one id; any non-2xx answer is an http_status failure.
@@ -1539,6 +1613,10 @@ class TrackerProtocol {
 
   /// "HTTP 503: <the body's error message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return tracker::describe_status(response); }
+
+  /// A pushed status `{"job_id", "result": "completed" | "error" | ..., "error_message"?, "callback_id"?}` (our
+  /// simulator's extension: the final status answer and its id); "pending" or a body without an id is malformed.
+  [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return tracker::read_push(body); }
 
  private:
   static bool success(const HttpResponse& response) noexcept {
@@ -1779,6 +1857,62 @@ inline OrFailure<ManyStatusAnswer> read_statuses(const picojson::value& data, co
   return page;
 }
 
+/// The webhook events of a translation HeyGen sends, and what each says of the job.
+inline std::optional<TranslationStatus> event_status(std::string_view event_type) {
+  if (event_type == "video_translate.success") return TranslationStatus::completed;
+  if (event_type == "video_translate.fail" || event_type == "video_translate.preflight.validation_failed" ||
+      event_type == "video_translate.preflight.download_failed")
+    return TranslationStatus::error;
+  return std::nullopt;  // another event (another product's, or a new one): not a final status to act on
+}
+
+/// The final status an event's `event_data` gives: the translated video at `url` (or the job's usual output
+/// fields), or the failure's `message`.
+inline StatusAnswer pushed_answer(TranslationStatus status, std::string_view event_type, const picojson::object& data) {
+  StatusAnswer answer;
+  answer.status = status;
+  if (status == TranslationStatus::completed) {
+    answer.outputs = outputs_of(data);
+    if (!answer.outputs.video_url) answer.outputs.video_url = json::string_field(data, "url");
+    return answer;
+  }
+  answer.cause = FailureCause::job_failed;
+  if (auto message = json::string_field(data, "message"))
+    answer.error_message = detail::excerpt(*message, 200);
+  else if (data.contains("failure_message") || data.contains("error"))
+    answer.error_message = failure_message(data);
+  else
+    answer.error_message = std::string(event_type);  // "video_translate.preflight.download_failed" says why
+  return answer;
+}
+
+/// Reads a webhook body `{"event_type": "video_translate.success", "event_data": {"video_translate_id", "url",
+/// "callback_id", "output_language"}}` (or `.fail` with `"message"`, or a `.preflight.*` failure). Any other
+/// event type, or a body without the id, is a bad_response failure.
+inline OrFailure<PushedStatus> read_push(std::string_view body) {
+  picojson::value document;
+  if (auto problem = json::parse_object(body, document)) return Failure{FailureCause::bad_response, *problem};
+  const auto& object = document.get<picojson::object>();
+  auto event_type = json::string_field(object, "event_type");
+  if (!event_type) return Failure{FailureCause::bad_response, "no \"event_type\" string in the push"};
+  const auto status = event_status(*event_type);
+  if (!status)
+    return Failure{FailureCause::bad_response, "unknown event type \"" + detail::excerpt(*event_type) + "\""};
+  const auto data = object.find("event_data");
+  if (data == object.end() || !data->second.is<picojson::object>())
+    return Failure{FailureCause::bad_response, "no \"event_data\" object in the push"};
+  const auto& fields = data->second.get<picojson::object>();
+  auto job_id = json::string_field(fields, "video_translate_id");
+  if (!job_id || job_id->empty())
+    return Failure{FailureCause::bad_response, "no \"video_translate_id\" in the push's event_data"};
+  PushedStatus push;
+  push.job_id = std::move(*job_id);
+  push.callback_id = json::string_field(fields, "callback_id").value_or("");
+  push.answer = pushed_answer(*status, *event_type, fields);
+  push.event_type = std::move(*event_type);
+  return push;
+}
+
 }  // namespace v3
 
 /// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
@@ -1881,6 +2015,12 @@ class HeyGenV3Protocol {
   /// "HTTP 402 insufficient_credit: <message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
 
+  /// A webhook body: `video_translate.success` (completed, `url` as the video) or `video_translate.fail` and the
+  /// `.preflight.*` failures (job_failed with the `message`); any other event type is a bad_response failure.
+  /// Send `callback_url` (and `callback_id`) in the TranslationRequest for HeyGen to push; the signature is
+  /// WebhookVerifier's to check.
+  [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return v3::read_push(body); }
+
   /// `GET /v3/video-translations/languages`.
   void languages_request(HttpRequest& out) const {
     out.method = "GET";
@@ -1916,8 +2056,393 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
   return options;
 }
 
+}  // namespace heygen
+
 // ---------------------------------------------------------------------------------------------------------------------
-// 16. The sender: one request with retries, Retry-After, deadline, cancellation.
+// 16. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_OPENSSL
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#endif
+
+namespace heygen {
+
+/// What a webhook entry point made of one request. http_status() gives the answer to send back.
+enum class WebhookVerdict {
+  accepted,       ///< Signed, fresh and readable: a final status for the client to complete a wait with.
+  duplicate,      ///< Signed and readable, for a job already settled (a redelivery, or polling came first).
+  bad_signature,  ///< No signature, a wrong one, or no means to check one: never accepted unchecked.
+  unknown_job,    ///< Signed and readable, but no wait of this process was waiting for the job.
+  malformed,      ///< Signed, but the body is not a final status the protocol reads.
+  too_large,      ///< The body is over WebhookOptions::max_body_bytes; nothing else was looked at.
+  stale,          ///< The timestamp is missing, unreadable or outside WebhookOptions::timestamp_tolerance.
+};
+
+/// The snake_case name of a verdict, e.g. "bad_signature".
+constexpr std::string_view to_string(WebhookVerdict verdict) noexcept {
+  switch (verdict) {
+    case WebhookVerdict::accepted: return "accepted";
+    case WebhookVerdict::duplicate: return "duplicate";
+    case WebhookVerdict::bad_signature: return "bad_signature";
+    case WebhookVerdict::unknown_job: return "unknown_job";
+    case WebhookVerdict::malformed: return "malformed";
+    case WebhookVerdict::too_large: return "too_large";
+    case WebhookVerdict::stale: return "stale";
+  }
+  return "unknown";
+}
+
+/// The HTTP status to answer a push with. A sender retries any non-2xx answer (and may disable an endpoint that
+/// keeps failing), so every push that was genuine and read gets 200: a duplicate (retrying it changes nothing) and
+/// an unknown job too (usually one this process stopped waiting for: timed out, cancelled, or before a restart;
+/// redelivering it cannot help, and a 404 would count against the endpoint the other jobs need). What cannot be
+/// trusted gets 401 (bad_signature, stale); what cannot be read 400 (malformed) or 413 (too_large).
+constexpr int http_status(WebhookVerdict verdict) noexcept {
+  switch (verdict) {
+    case WebhookVerdict::accepted:
+    case WebhookVerdict::duplicate:
+    case WebhookVerdict::unknown_job: return 200;
+    case WebhookVerdict::bad_signature:
+    case WebhookVerdict::stale: return 401;
+    case WebhookVerdict::malformed: return 400;
+    case WebhookVerdict::too_large: return 413;
+  }
+  return 500;
+}
+
+/// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
+/// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
+/// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
+struct WebhookOptions {
+  std::string secret{};                                 ///< The endpoint's signing secret; required without `verify`.
+  std::string signature_header = "X-HeyGen-Signature";  ///< Header with the hex signature (`sha256=` prefix allowed).
+  /// What is signed: `{body}` is the raw body, `{timestamp}` the timestamp header's value (e.g. "{timestamp}.{body}").
+  std::string signed_string = "{body}";
+  std::string timestamp_header = "X-HeyGen-Timestamp";  ///< Header with the time of sending, in unix seconds.
+  /// How far the timestamp may be from now, either way; 0 checks no timestamp. A replayed push is refused past it.
+  Seconds timestamp_tolerance{0};
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
+  std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
+  /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
+  /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
+  /// threads at once; compare in constant time (detail::constant_time_equal).
+  std::function<bool(std::string_view signed_string, std::string_view signature)> verify{};
+};
+
+namespace detail {
+
+/// Whether two byte strings are equal, in time that depends on their lengths only (never on where they differ),
+/// so a forger cannot learn a signature a byte at a time from how fast a wrong one is refused.
+inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    difference =
+        static_cast<unsigned char>(difference | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
+  return difference == 0;
+}
+
+/// The value of a hex digit (either case), or -1.
+constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// A SHA-256 digest's bytes from a signature header value: 64 hex digits, after an optional `sha256=` and around
+/// blanks; nothing for anything else.
+inline std::optional<std::string> signature_digest(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.size() > 7 && iequals(value.substr(0, 7), "sha256=")) value.remove_prefix(7);
+  if (value.size() != 64) return std::nullopt;
+  std::string digest(32, '\0');
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    const int high = hex_value(value[2 * i]);
+    const int low = hex_value(value[2 * i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    digest[i] = static_cast<char>((high << 4) | low);
+  }
+  return digest;
+}
+
+/// The first header named `name` (case-insensitive), if present.
+inline std::optional<std::string_view> header_value(const std::vector<HttpHeader>& headers, std::string_view name) {
+  for (const auto& header : headers)
+    if (iequals(header.name, name)) return std::string_view(header.value);
+  return std::nullopt;
+}
+
+/// Unix seconds from a timestamp header: 1 to 12 decimal digits around blanks; nothing for anything else.
+inline std::optional<double> unix_seconds(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty() || value.size() > 12) return std::nullopt;
+  double seconds = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  return seconds;
+}
+
+/// The signed string: `format` with each `{body}` and `{timestamp}` replaced by the body and the timestamp.
+inline std::string expand_signed_string(std::string_view format, std::string_view body, std::string_view timestamp) {
+  static constexpr std::string_view body_field = "{body}";
+  static constexpr std::string_view timestamp_field = "{timestamp}";
+  std::string out;
+  out.reserve(format.size() + body.size() + timestamp.size());
+  for (std::size_t i = 0; i < format.size();) {
+    if (format.substr(i, body_field.size()) == body_field) {
+      out += body;
+      i += body_field.size();
+    } else if (format.substr(i, timestamp_field.size()) == timestamp_field) {
+      out += timestamp;
+      i += timestamp_field.size();
+    } else {
+      out += format[i++];
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
+#ifdef HEYGEN_VT_WITH_OPENSSL
+namespace detail {
+
+/// The HMAC-SHA256 of `text` with `key`, 32 bytes, through OpenSSL's one-shot HMAC(); nothing if libcrypto fails
+/// (a FIPS provider refusing a short key, say), which a caller must treat as "not verified".
+inline std::optional<std::string> hmac_sha256(std::string_view key, std::string_view text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (key.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) return std::nullopt;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
+           text.size(), digest.data(), &length) == nullptr ||
+      length != 32)
+    return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+}
+
+}  // namespace detail
+
+/// The signature of `signed_string` with `secret`: its HMAC-SHA256 in lowercase hex, as a sender puts it in the
+/// signature header (for tests and for servers that push). Only with OpenSSL (HEYGEN_VT_WITH_OPENSSL); throws
+/// std::runtime_error if libcrypto fails.
+inline std::string webhook_signature(std::string_view secret, std::string_view signed_string) {
+  const auto digest = detail::hmac_sha256(secret, signed_string);
+  if (!digest) throw std::runtime_error("heygen: HMAC-SHA256 failed in libcrypto");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(2 * digest->size());
+  for (const char c : *digest) {
+    const auto byte = static_cast<unsigned char>(c);
+    text += hex[byte >> 4];
+    text += hex[byte & 0x0F];
+  }
+  return text;
+}
+#endif
+
+/// Checks push notifications (webhooks) and reads them, for any HTTP server: give it the request's headers and raw
+/// body, answer with http_status(verdict). In order: the size, the signature, the timestamp, the body (through the
+/// protocol's read_push), then whether the job was already settled. It never accepts a push it could not check.
+/// Thread-safe: one verifier serves every request of a server at once.
+///
+/// Completing the wait is the client's: after an `accepted` check it hands the push to the wait for that job, then
+/// calls note_outcome() with whether a wait took it, which remembers the job and gives the final verdict:
+///
+///     auto checked = verifier.check(headers, body, std::chrono::system_clock::now());
+///     if (checked.verdict == WebhookVerdict::accepted)
+///       checked.verdict = verifier.note_outcome(checked.push->job_id, poller.settle(*checked.push));
+///     reply(http_status(checked.verdict));
+///
+/// A job settled by polling should be noted too (note_settled), so a late push for it is a duplicate rather than
+/// an unknown job. The memory is bounded (`remember` ids, the oldest forgotten first).
+class WebhookVerifier {
+ public:
+  /// Reads a push body into a final status (a protocol's read_push).
+  using PushReader = std::function<OrFailure<PushedStatus>(std::string_view body)>;
+
+  /// What a check found: the verdict, the push when it was read, and why it was refused.
+  struct Verified {
+    WebhookVerdict verdict = WebhookVerdict::malformed;  ///< What to make of the request.
+    std::optional<PushedStatus> push{};                  ///< The push read (accepted or duplicate), else empty.
+    std::string reason{};                                ///< Why it was not accepted, for logs; empty if it was.
+  };
+
+  /// A verifier reading bodies with `reader`. Throws std::invalid_argument for options that could not check a
+  /// push: no secret and no verify function, an empty header name, a signed string without `{body}`, a negative
+  /// tolerance, a zero size cap, or no reader.
+  WebhookVerifier(WebhookOptions options, PushReader reader)
+      : options_(checked(std::move(options))), reader_(std::move(reader)) {
+    if (!reader_) throw std::invalid_argument("heygen: a webhook verifier needs a push reader");
+  }
+
+  /// A verifier reading bodies with `protocol`'s read_push (the client's protocol, or one made for this).
+  template <PushProtocol P>
+  WebhookVerifier(WebhookOptions options, P protocol)
+      : WebhookVerifier(std::move(options),
+                        [protocol = std::move(protocol)](std::string_view body) { return protocol.read_push(body); }) {}
+
+  WebhookVerifier(const WebhookVerifier&) = delete;             ///< Not copied: its memory is one server's.
+  WebhookVerifier& operator=(const WebhookVerifier&) = delete;  ///< Not copied: its memory is one server's.
+
+  /// Checks one request, as received at `now`: the size, the signature, the timestamp, then reads the body. A
+  /// push for a job noted as settled is a duplicate; `accepted` means only that it is genuine and new: the client
+  /// decides with note_outcome() whether a wait took it.
+  [[nodiscard]] Verified check(const std::vector<HttpHeader>& headers, std::string_view body,
+                               std::chrono::system_clock::time_point now) const {
+    if (body.size() > options_.max_body_bytes)
+      return refused(WebhookVerdict::too_large, "body of " + std::to_string(body.size()) + " bytes, over the cap of " +
+                                                    std::to_string(options_.max_body_bytes));
+    if (auto problem = signature_problem(headers, body)) return refused(WebhookVerdict::bad_signature, *problem);
+    if (auto problem = staleness(headers, now)) return refused(WebhookVerdict::stale, *problem);
+    auto push = reader_(body);
+    if (!push) return refused(WebhookVerdict::malformed, push.failure().message);
+    Verified verified;
+    verified.verdict = seen(push->job_id) ? WebhookVerdict::duplicate : WebhookVerdict::accepted;
+    if (verified.verdict == WebhookVerdict::duplicate) verified.reason = "the job was already settled";
+    verified.push = std::move(push).value();
+    return verified;
+  }
+
+  /// check() as received now, on the system clock.
+  [[nodiscard]] Verified check(const std::vector<HttpHeader>& headers, std::string_view body) const {
+    return check(headers, body, std::chrono::system_clock::now());
+  }
+
+  /// After the client offered an accepted push to the waits: `settled` says whether a wait took it. Remembers a
+  /// settled job and returns the verdict to answer with: accepted; duplicate when another push or a poll settled
+  /// the job first; unknown_job when no wait was waiting for it.
+  WebhookVerdict note_outcome(std::string_view job_id, bool settled) {
+    if (settled) {
+      note_settled(job_id);
+      return WebhookVerdict::accepted;
+    }
+    return seen(job_id) ? WebhookVerdict::duplicate : WebhookVerdict::unknown_job;
+  }
+
+  /// Remembers that `job_id` has its final result (by a push or by polling): later pushes for it are duplicates.
+  /// The oldest id is forgotten once `remember` ids are held.
+  void note_settled(std::string_view job_id) {
+    std::lock_guard lock(mutex_);
+    if (options_.remember == 0 || ids_.contains(job_id)) return;
+    if (order_.size() >= options_.remember) {
+      ids_.erase(order_.front());
+      order_.pop_front();
+    }
+    order_.emplace_back(job_id);
+    ids_.insert(order_.back());  // a deque never moves its elements on push_back or pop_front: the view stays valid
+  }
+
+  /// Whether `job_id` is among the settled ids remembered.
+  [[nodiscard]] bool seen(std::string_view job_id) const {
+    std::lock_guard lock(mutex_);
+    return ids_.contains(job_id);
+  }
+
+  /// How many settled ids are remembered now (at most `remember`).
+  [[nodiscard]] std::size_t remembered() const {
+    std::lock_guard lock(mutex_);
+    return order_.size();
+  }
+
+  /// Whether this verifier can check a signature at all: a verify function, or the built-in HMAC (OpenSSL).
+  /// When false, every push is refused as bad_signature.
+  [[nodiscard]] bool can_verify() const noexcept {
+#ifdef HEYGEN_VT_WITH_OPENSSL
+    return true;
+#else
+    return static_cast<bool>(options_.verify);
+#endif
+  }
+
+  /// The options in force.
+  [[nodiscard]] const WebhookOptions& options() const noexcept { return options_; }
+
+ private:
+  static WebhookOptions checked(WebhookOptions options) {
+    auto refuse = [](const char* why) { throw std::invalid_argument(std::string("heygen: webhook options: ") + why); };
+    if (options.secret.empty() && !options.verify) refuse("a secret (or a verify function) is required");
+    if (options.signature_header.empty()) refuse("signature_header is empty");
+    if (options.signed_string.find("{body}") == std::string::npos) refuse("signed_string must contain {body}");
+    const bool needs_timestamp =
+        options.signed_string.find("{timestamp}") != std::string::npos || options.timestamp_tolerance > Seconds(0);
+    if (needs_timestamp && options.timestamp_header.empty()) refuse("timestamp_header is empty");
+    if (!(options.timestamp_tolerance >= Seconds(0))) refuse("timestamp_tolerance must be 0 or more");
+    if (options.max_body_bytes == 0) refuse("max_body_bytes must be more than 0");
+    return options;
+  }
+
+  static Verified refused(WebhookVerdict verdict, std::string reason) {
+    Verified verified;
+    verified.verdict = verdict;
+    verified.reason = std::move(reason);
+    return verified;
+  }
+
+  /// Why the signature does not hold, or nothing when it does.
+  [[nodiscard]] std::optional<std::string> signature_problem(const std::vector<HttpHeader>& headers,
+                                                             std::string_view body) const {
+    const auto signature = detail::header_value(headers, options_.signature_header);
+    if (!signature) return "no " + options_.signature_header + " header";
+    const auto timestamp = detail::header_value(headers, options_.timestamp_header);
+    if (!timestamp && options_.signed_string.find("{timestamp}") != std::string::npos)
+      return "no " + options_.timestamp_header + " header, which the signed string includes";
+    const std::string text = detail::expand_signed_string(options_.signed_string, body, timestamp.value_or(""));
+    if (options_.verify) {
+      if (options_.verify(text, *signature)) return std::nullopt;
+      return "the verify function refused the signature";
+    }
+    return hmac_problem(text, *signature);
+  }
+
+  /// Why `signature` is not the HMAC of `text`, or nothing when it is.
+  [[nodiscard]] std::optional<std::string> hmac_problem(const std::string& text, std::string_view signature) const {
+#ifdef HEYGEN_VT_WITH_OPENSSL
+    const auto sent = detail::signature_digest(signature);
+    if (!sent) return "the signature is not 64 hex digits (" + detail::excerpt(signature) + ")";
+    const auto expected = detail::hmac_sha256(options_.secret, text);
+    if (!expected) return std::string("libcrypto could not compute the HMAC-SHA256");
+    if (detail::constant_time_equal(*sent, *expected)) return std::nullopt;
+    return std::string("the signature does not match");
+#else
+    (void)text;
+    (void)signature;
+    return std::string(
+        "this build cannot check an HMAC (no OpenSSL: define HEYGEN_VT_WITH_OPENSSL and link libcrypto, or set "
+        "WebhookOptions::verify); every push is refused");
+#endif
+  }
+
+  /// Why the timestamp is not fresh, or nothing when it is (or when freshness is not checked).
+  [[nodiscard]] std::optional<std::string> staleness(const std::vector<HttpHeader>& headers,
+                                                     std::chrono::system_clock::time_point now) const {
+    if (!(options_.timestamp_tolerance > Seconds(0))) return std::nullopt;
+    const auto value = detail::header_value(headers, options_.timestamp_header);
+    if (!value) return "no " + options_.timestamp_header + " header";
+    const auto sent = detail::unix_seconds(*value);
+    if (!sent) return "unreadable " + options_.timestamp_header + " (" + detail::excerpt(*value) + ")";
+    const double age = std::chrono::duration<double>(now.time_since_epoch()).count() - *sent;
+    if (std::abs(age) <= options_.timestamp_tolerance.count()) return std::nullopt;
+    const std::string when = age > 0 ? " s old" : " s ahead";  // old: a replay or a late redelivery; ahead: a clock off
+    return "timestamp " + std::to_string(std::llabs(static_cast<long long>(age))) + when + ", past the tolerance of " +
+           std::to_string(static_cast<long long>(options_.timestamp_tolerance.count())) + " s";
+  }
+
+  WebhookOptions options_;
+  PushReader reader_;
+  mutable std::mutex mutex_;
+  std::deque<std::string> order_;             // settled ids, oldest first
+  std::unordered_set<std::string_view> ids_;  // views of order_'s strings, for lookups
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 17. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -2164,7 +2689,7 @@ class Sender {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. The job poller: one job's polling state machine, no I/O.
+// 18. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -2323,7 +2848,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. Status looks: one job or many at once, through protocol and sender.
+// 19. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -2455,7 +2980,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+// 20. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// When each job is next due, and which jobs a worker takes at once. Jobs are numbered slots that may be
@@ -2599,7 +3124,7 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. The poller: one long-lived scheduler and worker pool per client, serving every wait.
+// 21. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -3333,7 +3858,7 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 22. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -3693,7 +4218,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 22. The bundled cpp-httplib transport and VideoTranslationClient.
+// 23. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB

@@ -1,6 +1,7 @@
 // The program every consumer project builds: it includes the installed header, constructs a client for a loopback
 // port nothing listens on and makes one status check, so it links and runs with no server. It exits 0 only when
-// the check ends the way a refused connection must: an error whose cause is the transport, not the job.
+// the check ends the way a refused connection must: an error whose cause is the transport, not the job. It also
+// checks one signed webhook push, so the package must link libcrypto when the header calls it (the HMAC).
 #include <heygen/video_translation.hpp>
 
 #include <chrono>
@@ -15,5 +16,14 @@ int main() {
             << heygen::to_string(result.cause) << ") " << result.error_message.value_or("") << "\n";
   const bool refused =
       result.status == heygen::TranslationStatus::error && result.cause == heygen::FailureCause::transport;
+#ifdef HEYGEN_VT_WITH_OPENSSL
+  const heygen::WebhookVerifier webhook({.secret = "consumer-secret"}, client.protocol());
+  const std::string push = R"({"job_id": "consumer-check", "result": "completed"})";
+  const auto checked =
+      webhook.check({{"X-HeyGen-Signature", heygen::webhook_signature("consumer-secret", push)}}, push);
+  std::cout << "webhook: " << heygen::to_string(checked.verdict) << "\n";
+  return refused && checked.verdict == heygen::WebhookVerdict::accepted ? 0 : 1;
+#else
   return refused ? 0 : 1;
+#endif
 }

@@ -1,6 +1,6 @@
-// libFuzzer target: every response reader of heygen::tracker, heygen::json and HeyGenV3Protocol on arbitrary
-// bytes. The readers promise to be total (bad input gives an error value, never a crash or an exception) and to hand
-// the client only sane values.
+// libFuzzer target: every response reader of heygen::tracker, heygen::json and HeyGenV3Protocol, and both
+// protocols' push (webhook) readers, on arbitrary bytes. The readers promise to be total (bad input gives an error
+// value, never a crash or an exception) and to hand the client only sane values.
 #define HEYGEN_VT_NO_HTTPLIB
 #include <heygen/video_translation.hpp>
 
@@ -141,6 +141,41 @@ void check_v3_readers(std::string_view body) {
   }
 }
 
+/// A pushed status: a job id and a final answer (completed, or failed with a message); never pending, which would
+/// leave a wait pending on a body that claims to end it.
+void check_push(const heygen::OrFailure<heygen::PushedStatus>& push) {
+  if (!push) {
+    FUZZ_REQUIRE(push.failure().cause == FailureCause::bad_response && !push.failure().message.empty());
+    FUZZ_REQUIRE(!has_control_char(push.failure().message));
+    return;
+  }
+  FUZZ_REQUIRE(!push->job_id.empty());
+  FUZZ_REQUIRE(push->answer.status != TranslationStatus::pending);
+  check_answer(push->answer, false);
+}
+
+/// Both protocols' read_push. The tracker's reads a push with the status reader: whatever it accepts, a look at
+/// the same body reads the same way.
+void check_read_push(std::string_view body) {
+  heygen::ClientOptions options;
+  options.base_url = "http://127.0.0.1:1";
+  const auto tracker_push = heygen::TrackerProtocol(options).read_push(body);
+  check_push(tracker_push);
+  if (tracker_push) {
+    std::string error;
+    const auto look = heygen::tracker::read_status(body, error);
+    FUZZ_REQUIRE(look.has_value());
+    FUZZ_REQUIRE(look->status == tracker_push->answer.status && look->cause == tracker_push->answer.cause);
+    FUZZ_REQUIRE(look->error_message == tracker_push->answer.error_message);
+  }
+  const auto v3_push = heygen::HeyGenV3Protocol(options).read_push(body);
+  check_push(v3_push);
+  if (v3_push) {
+    FUZZ_REQUIRE(v3_push->event_type.starts_with("video_translate."));
+    FUZZ_REQUIRE(v3_push->answer.cause != FailureCause::unexpected_result);
+  }
+}
+
 /// error_message_of: a short single-line message (it ends up in exceptions and logs), if any.
 void check_error_message_of(std::string_view body, bool is_object) {
   const auto message = heygen::tracker::error_message_of(body);
@@ -163,6 +198,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_read_batch(body, is_object);
     check_error_message_of(body, is_object);
     check_v3_readers(body);
+    check_read_push(body);
   });
   return 0;
 }

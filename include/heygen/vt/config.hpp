@@ -1,4 +1,4 @@
-// Configuration macros: the bundled transport, and defaults a build may override.
+// Configuration macros: the bundled transport, OpenSSL, and defaults a build may override.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +9,13 @@
 /// Set when the bundled cpp-httplib transport is compiled in.
 #define HEYGEN_VT_WITH_HTTPLIB 1
 #endif
+#endif
+
+/// Set when OpenSSL's libcrypto is there for the webhook's HMAC-SHA256: define it yourself (and link libcrypto), or
+/// it follows from a cpp-httplib built with OpenSSL (its pkg-config flags define CPPHTTPLIB_OPENSSL_SUPPORT).
+/// Without it a WebhookVerifier needs a verify function of the caller's, or it refuses every push.
+#if !defined(HEYGEN_VT_WITH_OPENSSL) && defined(HEYGEN_VT_WITH_HTTPLIB) && defined(CPPHTTPLIB_OPENSSL_SUPPORT)
+#define HEYGEN_VT_WITH_OPENSSL 1
 #endif
 
 #ifndef HEYGEN_VT_DEFAULT_MAX_BODY_BYTES

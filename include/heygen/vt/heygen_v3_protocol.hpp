@@ -244,6 +244,62 @@ inline OrFailure<ManyStatusAnswer> read_statuses(const picojson::value& data, co
   return page;
 }
 
+/// The webhook events of a translation HeyGen sends, and what each says of the job.
+inline std::optional<TranslationStatus> event_status(std::string_view event_type) {
+  if (event_type == "video_translate.success") return TranslationStatus::completed;
+  if (event_type == "video_translate.fail" || event_type == "video_translate.preflight.validation_failed" ||
+      event_type == "video_translate.preflight.download_failed")
+    return TranslationStatus::error;
+  return std::nullopt;  // another event (another product's, or a new one): not a final status to act on
+}
+
+/// The final status an event's `event_data` gives: the translated video at `url` (or the job's usual output
+/// fields), or the failure's `message`.
+inline StatusAnswer pushed_answer(TranslationStatus status, std::string_view event_type, const picojson::object& data) {
+  StatusAnswer answer;
+  answer.status = status;
+  if (status == TranslationStatus::completed) {
+    answer.outputs = outputs_of(data);
+    if (!answer.outputs.video_url) answer.outputs.video_url = json::string_field(data, "url");
+    return answer;
+  }
+  answer.cause = FailureCause::job_failed;
+  if (auto message = json::string_field(data, "message"))
+    answer.error_message = detail::excerpt(*message, 200);
+  else if (data.contains("failure_message") || data.contains("error"))
+    answer.error_message = failure_message(data);
+  else
+    answer.error_message = std::string(event_type);  // "video_translate.preflight.download_failed" says why
+  return answer;
+}
+
+/// Reads a webhook body `{"event_type": "video_translate.success", "event_data": {"video_translate_id", "url",
+/// "callback_id", "output_language"}}` (or `.fail` with `"message"`, or a `.preflight.*` failure). Any other
+/// event type, or a body without the id, is a bad_response failure.
+inline OrFailure<PushedStatus> read_push(std::string_view body) {
+  picojson::value document;
+  if (auto problem = json::parse_object(body, document)) return Failure{FailureCause::bad_response, *problem};
+  const auto& object = document.get<picojson::object>();
+  auto event_type = json::string_field(object, "event_type");
+  if (!event_type) return Failure{FailureCause::bad_response, "no \"event_type\" string in the push"};
+  const auto status = event_status(*event_type);
+  if (!status)
+    return Failure{FailureCause::bad_response, "unknown event type \"" + detail::excerpt(*event_type) + "\""};
+  const auto data = object.find("event_data");
+  if (data == object.end() || !data->second.is<picojson::object>())
+    return Failure{FailureCause::bad_response, "no \"event_data\" object in the push"};
+  const auto& fields = data->second.get<picojson::object>();
+  auto job_id = json::string_field(fields, "video_translate_id");
+  if (!job_id || job_id->empty())
+    return Failure{FailureCause::bad_response, "no \"video_translate_id\" in the push's event_data"};
+  PushedStatus push;
+  push.job_id = std::move(*job_id);
+  push.callback_id = json::string_field(fields, "callback_id").value_or("");
+  push.answer = pushed_answer(*status, *event_type, fields);
+  push.event_type = std::move(*event_type);
+  return push;
+}
+
 }  // namespace v3
 
 /// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
@@ -345,6 +401,12 @@ class HeyGenV3Protocol {
 
   /// "HTTP 402 insufficient_credit: <message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
+
+  /// A webhook body: `video_translate.success` (completed, `url` as the video) or `video_translate.fail` and the
+  /// `.preflight.*` failures (job_failed with the `message`); any other event type is a bad_response failure.
+  /// Send `callback_url` (and `callback_id`) in the TranslationRequest for HeyGen to push; the signature is
+  /// WebhookVerifier's to check.
+  [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return v3::read_push(body); }
 
   /// `GET /v3/video-translations/languages`.
   void languages_request(HttpRequest& out) const {

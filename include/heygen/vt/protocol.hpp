@@ -32,6 +32,14 @@ struct ManyStatusAnswer {
   std::string next_page{};                                      ///< Token of the next page; empty on the last.
 };
 
+/// A job's final status as a push notification (webhook) delivered it, read by a protocol's `read_push`.
+struct PushedStatus {
+  std::string job_id{};       ///< The job the push is about (the id its create answered).
+  std::string callback_id{};  ///< The `callback_id` the create sent, echoed back; empty when the push has none.
+  std::string event_type{};   ///< The server's name for the event (HeyGen: "video_translate.success"); may be empty.
+  StatusAnswer answer{};      ///< The job's final status: completed or error, never pending.
+};
+
 /// How a client speaks to one kind of server. A protocol builds requests (method, target below the base URL,
 /// its own headers and body: the client adds the URL, Accept, authentication and the timeout) and reads final
 /// answers (after retries) into neutral values, mapping the server's error answers to failure causes. The
@@ -50,6 +58,9 @@ struct ManyStatusAnswer {
 ///   but not what it produced; the bulk poller then fetches each completed job's outputs with one look of its own.
 /// - optional `bool paces(response)`: the answer is the server pacing the client (an account's concurrency
 ///   limit), to be waited out as its Retry-After says without using up retries.
+/// - optional `OrFailure<PushedStatus> read_push(body)`: a push notification's body (a webhook the server POSTs
+///   when a job ends), read into the job's final status; a body that is not one is a bad_response failure. A
+///   protocol that has it is a PushProtocol.
 template <class P>
 concept Protocol = requires(const P& protocol, HttpRequest& out, const typename P::create_input& input,
                             std::string_view text, std::span<const std::string* const> ids, Seconds hold,
@@ -63,6 +74,13 @@ concept Protocol = requires(const P& protocol, HttpRequest& out, const typename 
   { protocol.read_many_status(response) } -> std::same_as<OrFailure<ManyStatusAnswer>>;
   { protocol.retryable(response) } -> std::same_as<bool>;
   { protocol.describe(response) } -> std::same_as<std::string>;
+};
+
+/// A Protocol whose server can push a job's final status (a webhook): `read_push` reads the pushed body. It only
+/// reads: checking the sender (signature, freshness) is WebhookVerifier's.
+template <class P>
+concept PushProtocol = Protocol<P> && requires(const P& protocol, std::string_view body) {
+  { protocol.read_push(body) } -> std::same_as<OrFailure<PushedStatus>>;
 };
 
 /// Whether a protocol's many-status answers carry what each completed job produced (true unless it says not).

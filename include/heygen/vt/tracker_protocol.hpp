@@ -26,12 +26,15 @@
 /// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
 namespace heygen::tracker {
 
-/// The members of a status object that a reader looks at (null when absent); the rest are not kept.
+/// The members of a status object that a reader looks at (null when absent); the rest are not kept. A pushed
+/// status is the same object with the job's id and callback id added, so one parse serves both.
 struct StatusFields {
   picojson::value result;
   picojson::value error_message;
   picojson::value progress;
   picojson::value eta_seconds;
+  picojson::value job_id;       // a push only
+  picojson::value callback_id;  // a push only
 
   /// Where the member `key` goes, or nullptr for a member no reader needs.
   picojson::value* slot(std::string_view key) noexcept {
@@ -39,6 +42,8 @@ struct StatusFields {
     if (key == "error_message") return &error_message;
     if (key == "progress") return &progress;
     if (key == "eta_seconds") return &eta_seconds;
+    if (key == "job_id") return &job_id;
+    if (key == "callback_id") return &callback_id;
     return nullptr;
   }
 
@@ -131,18 +136,52 @@ inline std::optional<StatusAnswer> read_status(std::string_view body, std::strin
   return read_status_fields(fields, error);
 }
 
+/// A job id member: a non-empty string, or a number as its decimal text (servers that count their jobs).
+inline std::optional<std::string> job_id_of(const picojson::value& value) {
+  if (value.is<std::string>() && !value.get<std::string>().empty()) return value.get<std::string>();
+  if (value.is<double>() && std::isfinite(value.get<double>())) return value.to_str();
+  return std::nullopt;
+}
+
 /// Reads a create body `{"job_id": "..."}`; a numeric id is accepted as its decimal text.
 inline std::optional<std::string> read_job_id(std::string_view body, std::string& error) {
   picojson::value document;
   if (!json::parse_object_into(body, document, error)) return std::nullopt;
   const auto& object = document.get<picojson::object>();
   const auto it = object.find("job_id");
-  if (it != object.end() && it->second.is<std::string>() && !it->second.get<std::string>().empty())
-    return it->second.get<std::string>();
-  if (it != object.end() && it->second.is<double>() && std::isfinite(it->second.get<double>()))
-    return it->second.to_str();
+  if (it != object.end())
+    if (auto id = job_id_of(it->second)) return id;
   error = "no \"job_id\" in the answer (" + detail::excerpt(body) + ")";
   return std::nullopt;
+}
+
+/// Reads a pushed status (our extension): the job's final status answer plus `"job_id"` and, when the create sent
+/// one, `"callback_id"`, read by the same code as a look. A push says a job ended: "pending" is malformed.
+inline OrFailure<PushedStatus> read_push(std::string_view body) {
+  StatusFields fields;
+  if (auto problem = parse_status_fields(body, fields)) return Failure{FailureCause::bad_response, std::move(*problem)};
+  std::string error;
+  auto answer = read_status_fields(fields, error);
+  if (!answer) return Failure{FailureCause::bad_response, std::move(error)};
+  if (answer->status == TranslationStatus::pending)
+    return Failure{FailureCause::bad_response, "a pushed status must be final, not \"pending\""};
+  auto job_id = job_id_of(fields.job_id);
+  if (!job_id) return Failure{FailureCause::bad_response, "no \"job_id\" in the pushed status"};
+  PushedStatus push;
+  push.job_id = std::move(*job_id);
+  push.callback_id = json::string_value(fields.callback_id).value_or("");
+  push.answer = std::move(*answer);
+  return push;
+}
+
+/// The body of a create: `{}`, or the callback members that are set (`{"callback_url": ..., "callback_id": ...}`).
+inline std::string create_body(const std::optional<std::string>& callback_url,
+                               const std::optional<std::string>& callback_id) {
+  if (!callback_url && !callback_id) return "{}";  // exactly what the exercise's server has always been sent
+  picojson::object body;
+  if (callback_url) body["callback_url"] = picojson::value(*callback_url);
+  if (callback_id) body["callback_id"] = picojson::value(*callback_id);
+  return picojson::value(std::move(body)).serialize();
 }
 
 /// The error message a 4xx/5xx body carries (`error_message`, `error` or `message`), if any.
@@ -242,20 +281,24 @@ namespace heygen {
 /// endpoint and 404 for an unknown id.
 class TrackerProtocol {
  public:
-  /// A create takes nothing: the exercise's server makes a job from an empty body.
-  struct create_input {};
+  /// What a create takes: nothing for the exercise's server, which makes a job from an empty body; a server with
+  /// our push extension also takes where to POST the job's final status.
+  struct create_input {
+    std::optional<std::string> callback_url{};  ///< URL the server POSTs the final status to (a webhook).
+    std::optional<std::string> callback_id{};   ///< Echoed back in the push, to tell the caller's jobs apart.
+  };
 
   /// Takes the endpoint paths from the options; throws std::invalid_argument for a path that is not one.
   explicit TrackerProtocol(const ClientOptions& options)
       : prefix_(BaseUrl::parse(options.base_url).prefix), endpoints_(checked(options.endpoints)) {}
 
-  /// `POST {create_job}` with an empty JSON object and the Idempotency-Key.
-  void create_request(HttpRequest& out, const create_input&, std::string_view idempotency_key) const {
+  /// `POST {create_job}` with the Idempotency-Key and an empty JSON object, or the input's callback members.
+  void create_request(HttpRequest& out, const create_input& input, std::string_view idempotency_key) const {
     out.method = "POST";
     out.target = prefix_ + endpoints_.create_job;
     out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
     out.headers.push_back({"Content-Type", "application/json"});
-    out.body = "{}";
+    out.body = tracker::create_body(input.callback_url, input.callback_id);
   }
 
   /// `{"job_id": "..."}` → one id; any non-2xx answer is an http_status failure.
@@ -316,6 +359,10 @@ class TrackerProtocol {
 
   /// "HTTP 503: <the body's error message>".
   [[nodiscard]] std::string describe(const HttpResponse& response) const { return tracker::describe_status(response); }
+
+  /// A pushed status `{"job_id", "result": "completed" | "error" | ..., "error_message"?, "callback_id"?}` (our
+  /// simulator's extension: the final status answer and its id); "pending" or a body without an id is malformed.
+  [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return tracker::read_push(body); }
 
  private:
   static bool success(const HttpResponse& response) noexcept {
