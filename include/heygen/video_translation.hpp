@@ -906,6 +906,29 @@ struct Endpoints {
   std::string batch = "/status/batch";
 };
 
+/// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
+/// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
+/// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
+struct WebhookOptions {
+  std::string secret{};                                 ///< The endpoint's signing secret; required without `verify`.
+  std::string signature_header = "X-HeyGen-Signature";  ///< Header with the hex signature (`sha256=` prefix allowed).
+  /// What is signed: `{body}` is the raw body, `{timestamp}` the timestamp header's value (e.g. "{timestamp}.{body}").
+  std::string signed_string = "{body}";
+  std::string timestamp_header = "X-HeyGen-Timestamp";  ///< Header with the time of sending, in unix seconds.
+  /// How far the timestamp may be from now, either way; 0 checks no timestamp. A replayed push is refused past it.
+  Seconds timestamp_tolerance{0};
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
+  std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
+  /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
+  /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
+  /// threads at once; compare in constant time (detail::constant_time_equal).
+  std::function<bool(std::string_view signed_string, std::string_view signature)> verify{};
+  /// Safety-net polling while pushes are expected (a webhook_url is set): a job is looked at again after
+  /// max(safety_interval, safety_age_ratio × its age), so a lost push is caught within that long of the job's end.
+  Seconds safety_interval{30.0};
+  double safety_age_ratio = 0.1;  ///< See safety_interval.
+};
+
 /// Everything a client can be configured with; usable with designated initializers.
 struct ClientOptions {
   std::string base_url{};        ///< e.g. "http://localhost:5000"; scheme and host required.
@@ -923,9 +946,13 @@ struct ClientOptions {
   std::string api_key{};                    ///< Sent as `X-Api-Key` when non-empty (HeyGen's API); never logged.
   std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
   Endpoints endpoints{};                    ///< Paths of the server's endpoints.
-  bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
-  std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
-  std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  /// Where the server should push each job's outcome: creates carry it as `callback_url` (and a `callback_id`),
+  /// and waits expect pushes, polling only as a safety net. Empty: no pushes asked for, polling alone.
+  std::string webhook_url{};
+  WebhookOptions webhook{};    ///< How pushes are verified (secret, header, signed string), and the safety net.
+  bool verify_tls = true;      ///< Verify the server's certificate for https (turning it off is explicit).
+  std::string ca_cert_file{};  ///< CA bundle for https; empty uses the system's.
+  std::size_t connection_pool_size = 8;  ///< Idle keep-alive connections the bundled transport keeps for reuse.
   /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
   /// its waits; also the most status requests those waits have in flight at once.
   std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
@@ -2112,25 +2139,6 @@ constexpr int http_status(WebhookVerdict verdict) noexcept {
   return 500;
 }
 
-/// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
-/// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
-/// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
-struct WebhookOptions {
-  std::string secret{};                                 ///< The endpoint's signing secret; required without `verify`.
-  std::string signature_header = "X-HeyGen-Signature";  ///< Header with the hex signature (`sha256=` prefix allowed).
-  /// What is signed: `{body}` is the raw body, `{timestamp}` the timestamp header's value (e.g. "{timestamp}.{body}").
-  std::string signed_string = "{body}";
-  std::string timestamp_header = "X-HeyGen-Timestamp";  ///< Header with the time of sending, in unix seconds.
-  /// How far the timestamp may be from now, either way; 0 checks no timestamp. A replayed push is refused past it.
-  Seconds timestamp_tolerance{0};
-  std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
-  std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
-  /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
-  /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
-  /// threads at once; compare in constant time (detail::constant_time_equal).
-  std::function<bool(std::string_view signed_string, std::string_view signature)> verify{};
-};
-
 namespace detail {
 
 /// Whether two byte strings are equal, in time that depends on their lengths only (never on where they differ),
@@ -2246,6 +2254,13 @@ inline std::string webhook_signature(std::string_view secret, std::string_view s
   return text;
 }
 #endif
+
+/// What a webhook entry point answers: the verdict, the HTTP status to send back, and why a push was refused.
+struct WebhookReply {
+  WebhookVerdict verdict = WebhookVerdict::malformed;  ///< What was made of the request.
+  int http_status = 400;                               ///< The status to answer the sender with.
+  std::string reason{};                                ///< Why it was not accepted, for logs; empty if it was.
+};
 
 /// Checks push notifications (webhooks) and reads them, for any HTTP server: give it the request's headers and raw
 /// body, answer with http_status(verdict). In order: the size, the signature, the timestamp, the body (through the
@@ -3141,6 +3156,15 @@ struct RequestCap {
   std::size_t waits = 0;      ///< The caller's open waits.
 };
 
+/// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
+struct SafetyPolling {
+  Seconds interval{30.0};  ///< The shortest wait between looks.
+  double age_ratio = 0.1;  ///< The wait grows with the job's age: at least this share of it.
+
+  /// The wait before the next look at a job of `age`: a lost push is caught within this long of the job's end.
+  [[nodiscard]] Seconds wait(Seconds age) const { return std::max(interval, age * age_ratio); }
+};
+
 /// What a poller is doing, for monitoring and benchmarks.
 struct PollerStats {
   std::size_t workers = 0;      ///< Worker threads running (0 until the first wait).
@@ -3157,12 +3181,19 @@ struct PollerStats {
 template <Transport T, Clock C, Protocol P>
 class Poller {
  public:
-  /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it.
-  Poller(StatusLooks<T, C, P>& looks, std::size_t workers)
+  /// Told the id of each job a look found final, e.g. so a late push for it is known as a duplicate.
+  using FinalHook = std::function<void(const std::string& job_id)>;
+
+  /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it. With `safety`,
+  /// every job expects its outcome pushed and is polled only as a safety net.
+  Poller(StatusLooks<T, C, P>& looks, std::size_t workers, std::optional<SafetyPolling> safety = {},
+         FinalHook on_final = {})
       : looks_(looks),
         clock_(looks.sender().clock()),
         policy_(looks.rules().policy()),
         workers_wanted_(std::max<std::size_t>(workers, 1)),
+        safety_(safety),
+        on_final_(std::move(on_final)),
         schedule_(0, policy_.min_interval, policy_.coalesce, policy_.many_status_interval) {}
 
   Poller(const Poller&) = delete;
@@ -3191,9 +3222,16 @@ class Poller {
     std::vector<std::unique_ptr<StopListener>> listeners;
     if (stop.stop_possible())
       for (std::size_t i = 0; i < job_ids.size(); ++i) listeners.push_back(listen(job_ids[i], first_serial + i, stop));
-    if (stop.stop_requested() || !add_all(job_ids, first_serial, deadline, sink, std::move(cap), listeners)) {
+    std::optional<Pushed> pushed;
+    if (!stop.stop_requested()) pushed = add_all(job_ids, first_serial, deadline, sink, std::move(cap), listeners);
+    if (!pushed) {
       listeners.clear();
       for (const auto& id : job_ids) deliver(id, sink, cancelled());
+      return;
+    }
+    for (auto& [index, result] : *pushed) {
+      if (!listeners.empty()) listeners[index].reset();
+      deliver(job_ids[index], sink, std::move(result));
     }
   }
 
@@ -3205,8 +3243,12 @@ class Poller {
     {
       std::lock_guard lock(mutex_);
       const auto found = by_id_.find(job_id);
-      if (found == by_id_.end()) return false;
+      if (found == by_id_.end()) {
+        keep(std::string(job_id), std::move(result));
+        return false;
+      }
       Job& job = *slots_[found->second];
+      result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - job.call.start);
       id = job.call.job_id;
       result.requests = job.requests;
       ended = take_watches(job);
@@ -3285,15 +3327,24 @@ class Poller {
 
   // ---- adding and ending waits ----
 
-  /// Adds a wait (serials from `first_serial` on) for each id and wakes a worker; false once stopping.
-  bool add_all(const std::vector<std::string>& job_ids, std::uint64_t first_serial, TimePoint deadline,
-               const WatchSink& sink, std::shared_ptr<RequestCap> cap,
-               std::vector<std::unique_ptr<StopListener>>& listeners) {
+  /// Results pushed before their wait began, by index into the ids being watched.
+  using Pushed = std::vector<std::pair<std::size_t, TranslationResult>>;
+
+  /// Adds a wait (serials from `first_serial` on) for each id and wakes a worker; nothing once stopping. An id
+  /// whose outcome was pushed before anyone waited for it gets no wait: its result is returned, to deliver.
+  std::optional<Pushed> add_all(const std::vector<std::string>& job_ids, std::uint64_t first_serial, TimePoint deadline,
+                                const WatchSink& sink, std::shared_ptr<RequestCap> cap,
+                                std::vector<std::unique_ptr<StopListener>>& listeners) {
     std::lock_guard lock(mutex_);
-    if (stopping_) return false;
+    if (stopping_) return std::nullopt;
     start_workers();
+    Pushed pushed;
     TimePoint earliest = TimePoint::max();
     for (std::size_t i = 0; i < job_ids.size(); ++i) {
+      if (auto early = kept(job_ids[i])) {
+        pushed.emplace_back(i, std::move(*early));
+        continue;
+      }
       Job& job = job_for(job_ids[i]);
       job.watches.push_back(
           Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
@@ -3304,7 +3355,29 @@ class Poller {
     if (earliest < timer_until_) timer_wake_.request_stop();
     changed_ = true;
     work_ready_.notify_one();
-    return true;
+    return pushed;
+  }
+
+  /// Keeps a pushed outcome nobody waits for yet: its push may have beaten the create's answer to the caller.
+  /// The oldest are forgotten past max_kept. Under the lock.
+  void keep(std::string job_id, TranslationResult result) {
+    if (kept_.contains(job_id)) return;
+    if (kept_order_.size() >= max_kept) {
+      kept_.erase(kept_order_.front());
+      kept_order_.pop_front();
+    }
+    kept_order_.push_back(job_id);
+    kept_.emplace(std::move(job_id), std::move(result));
+  }
+
+  /// Takes a kept pushed outcome for `job_id`, if there is one. Under the lock.
+  std::optional<TranslationResult> kept(const std::string& job_id) {
+    const auto found = kept_.find(job_id);
+    if (found == kept_.end()) return std::nullopt;
+    TranslationResult result = std::move(found->second);
+    kept_.erase(found);
+    std::erase(kept_order_, job_id);
+    return result;
   }
 
   /// The job being watched under `job_id`, made (with its first look planned) when there is none.
@@ -3332,6 +3405,7 @@ class Poller {
   /// The wait before a new job's first look: the rules', but no longer than the many-status interval while
   /// jobs share many-status rounds (a round is cheap, so jobs that end early are not left waiting).
   Seconds first_wait() const {
+    if (safety_) return safety_->wait(Seconds(0));
     const Seconds first = looks_.rules().first_wait();
     const bool rounds = !by_id_.empty() && many_status_possible() && policy_.many_status_interval > Seconds(0);
     return rounds ? std::min(first, policy_.many_status_interval) : first;
@@ -3775,6 +3849,7 @@ class Poller {
     if (mode == Take::many_status && policy_.many_status_interval > Seconds(0))
       *wait = std::min(*wait, policy_.many_status_interval);
     *wait = std::max(*wait, gather);
+    if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
     std::lock_guard lock(mutex_);
     later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
@@ -3790,6 +3865,8 @@ class Poller {
       unindex(job);
     }
     later.push_back({clock_.now(), job.slot});
+    const bool from_server = result.ok() || result.cause == FailureCause::job_failed;
+    if (from_server && on_final_) on_final_(job.call.job_id);
     deliver_all(job.call.job_id, ended, std::move(result));
   }
 
@@ -3839,6 +3916,9 @@ class Poller {
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> job_looks_{0};
   std::stop_source stop_source_;  // stops the workers' sleeps and requests at shutdown
+  const std::optional<SafetyPolling> safety_;
+  const FinalHook on_final_;
+  static constexpr std::size_t max_kept = 10000;  // pushed outcomes kept for waits not begun yet
 
   mutable std::mutex mutex_;  // guards everything below, and each job's waits, busy and settled flags
   std::condition_variable work_ready_;
@@ -3849,6 +3929,8 @@ class Poller {
   std::vector<std::size_t> free_;
   std::unordered_map<std::string_view, std::size_t> by_id_;  // job id (viewing the job's own copy) → slot
   std::size_t watches_ = 0;
+  std::unordered_map<std::string, TranslationResult> kept_;  // pushed before anyone waited: see keep()
+  std::deque<std::string> kept_order_;
   std::size_t tight_caps_ = 0;                     // callers with more open waits than their cap lets be in flight
   TimePoint timer_until_ = TimePoint::max();       // when the worker holding the timer wakes; max: nobody holds it
   std::stop_source timer_wake_{std::nostopstate};  // wakes the timer's holder early
@@ -4048,6 +4130,31 @@ class BasicVideoTranslationClient {
     return out;
   }
 
+  /// Takes in one push (webhook) as an HTTP server received it: verifies it (size, signature, timestamp), reads
+  /// it, and completes the waits for its job at once. Answer the sender with the reply's http_status. Callable
+  /// from any thread; needs `webhook.secret` (or `webhook.verify`) in the options, else every push is refused.
+  WebhookReply handle_webhook(const std::vector<HttpHeader>& headers, std::string_view body) {
+    if (!core_->verifier) return reply(WebhookVerdict::bad_signature, "no webhook secret or verify function is set");
+    auto checked = core_->verifier->check(headers, body);
+    if (checked.verdict == WebhookVerdict::accepted) {
+      PushedStatus& push = *checked.push;
+      const bool settled = core_->poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
+      checked.verdict = core_->verifier->note_outcome(push.job_id, settled);
+    }
+    if (checked.verdict != WebhookVerdict::accepted)
+      core_->sender.log()(LogLevel::info, [&] {
+        return "push " + std::string(to_string(checked.verdict)) +
+               (checked.reason.empty() ? "" : ": " + checked.reason);
+      });
+    return reply(checked.verdict, std::move(checked.reason));
+  }
+
+  /// handle_webhook() as a function, to hand to an HTTP server (e.g. WebhookReceiver). The client must outlive it.
+  std::function<WebhookReply(const std::vector<HttpHeader>&, std::string_view)> webhook_handler() {
+    return
+        [this](const std::vector<HttpHeader>& headers, std::string_view body) { return handle_webhook(headers, body); };
+  }
+
   /// Ends every outstanding wait `cancelled` and stops the poller's workers; later waits end `cancelled` at once.
   /// The destructor does this too. Must not be called from a result callback.
   void shutdown() noexcept { core_->poller.stop(); }
@@ -4075,7 +4182,8 @@ class BasicVideoTranslationClient {
     Sender<T, C> sender;
     PollingRules rules;
     StatusLooks<T, C, P> looks;
-    Poller<T, C, P> poller;  // last: stopped and joined before the parts it uses go
+    std::unique_ptr<WebhookVerifier> verifier;  // when pushes can be verified (a secret or a verify function)
+    Poller<T, C, P> poller;                     // last: stopped and joined before the parts it uses go
 
     template <class MakeTransport>
     Core(ClientOptions checked_options, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
@@ -4085,8 +4193,31 @@ class BasicVideoTranslationClient {
           sender(options, make_transport(options), std::move(clock)),
           rules(options.polling, *profile, [this] { return sender.uniform(); }),
           looks(sender, protocol, rules),
-          poller(looks, options.poller_threads) {}
+          verifier(make_verifier(options, protocol)),
+          poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
+            if (verifier) verifier->note_settled(job_id);
+          }) {}
   };
+
+  /// A verifier for pushes when the options can check them and the protocol reads them; else none.
+  static std::unique_ptr<WebhookVerifier> make_verifier(const ClientOptions& options, const P& protocol) {
+    if constexpr (PushProtocol<P>) {
+      if (!options.webhook.secret.empty() || options.webhook.verify)
+        return std::make_unique<WebhookVerifier>(options.webhook, protocol);
+    }
+    return nullptr;
+  }
+
+  /// Safety-net polling when creates ask for pushes.
+  static std::optional<SafetyPolling> safety_of(const ClientOptions& options) {
+    if (options.webhook_url.empty()) return std::nullopt;
+    return SafetyPolling{options.webhook.safety_interval, options.webhook.safety_age_ratio};
+  }
+
+  /// A webhook reply for `verdict`.
+  static WebhookReply reply(WebhookVerdict verdict, std::string reason) {
+    return {verdict, http_status(verdict), std::move(reason)};
+  }
 
   /// The protocol the caller gave, else one made from the options.
   static P pick_protocol(std::optional<P>& given, const ClientOptions& options) {
@@ -4106,7 +4237,8 @@ class BasicVideoTranslationClient {
   /// One create on `call`: the ids it started, or why none.
   OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
     HttpRequest request = core_->sender.blank_request();
-    core_->protocol.create_request(request, input, detail::random_key());
+    const std::string key = detail::random_key();
+    core_->protocol.create_request(request, with_callback(input, key), key);
     OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
     if (!response) return std::move(response).failure();
     OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
@@ -4165,6 +4297,28 @@ class BasicVideoTranslationClient {
     if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
       throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
     return core_->sender.clock().now() + detail::to_clock(timeout);
+  }
+
+  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching), unless it names a
+  /// callback of its own or the protocol's inputs have none.
+  typename P::create_input with_callback(const typename P::create_input& input, const std::string& callback_id) const {
+    typename P::create_input out = input;
+    if constexpr (requires {
+                    out.callback_url = std::string();
+                    out.callback_id = std::string();
+                  }) {
+      const bool has_own = [&] {
+        if constexpr (requires { out.callback_url.has_value(); })
+          return out.callback_url.has_value();
+        else
+          return !out.callback_url.empty();
+      }();
+      if (!core_->options.webhook_url.empty() && !has_own) {
+        out.callback_url = core_->options.webhook_url;
+        out.callback_id = callback_id;
+      }
+    }
+    return out;
   }
 
   /// A transport maker that hands over the one the caller gave.
@@ -4580,6 +4734,101 @@ using VideoTranslationClient = BasicVideoTranslationClient<HttplibTransport, Ste
 
 /// The client for HeyGen's v3 API on the bundled transport; build it with heygen_v3_options(api_key).
 using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, HeyGenV3Protocol>;
+
+/// Where a WebhookReceiver listens, and how.
+struct WebhookReceiverOptions {
+  std::string host = "127.0.0.1";  ///< Address to bind; "0.0.0.0" to take pushes from other machines.
+  int port = 0;                    ///< Port to bind; 0 picks a free one (see WebhookReceiver::port()).
+  std::string path = "/webhook";   ///< Path pushes are POSTed to; other paths get 404.
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused (413) before being read.
+  std::string cert_file{};  ///< PEM certificate for HTTPS; with key_file. Empty: plain HTTP.
+  std::string key_file{};   ///< PEM private key for HTTPS.
+};
+
+/// Takes in one push: given the request's headers and raw body, what to answer (a client's handle_webhook).
+using WebhookHandler = std::function<WebhookReply(const std::vector<HttpHeader>& headers, std::string_view body)>;
+
+/// A small HTTP server for callers who have none: it takes pushes on one path and hands each to `handler`
+/// (e.g. `client.webhook_handler()`), answering with the reply's status. Listens from construction to stop() or
+/// destruction, on a thread of cpp-httplib's own.
+class WebhookReceiver {
+ public:
+  /// Binds and starts listening; throws std::runtime_error when the address cannot be bound or TLS not set up.
+  WebhookReceiver(WebhookHandler handler, WebhookReceiverOptions options = {})
+      : options_(std::move(options)), handler_(std::move(handler)), server_(make_server(options_)) {
+    server_->set_payload_max_length(options_.max_body_bytes);
+    server_->Post(options_.path,
+                  [this](const httplib::Request& request, httplib::Response& response) { take(request, response); });
+    port_ = options_.port == 0 ? server_->bind_to_any_port(options_.host)
+                               : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
+    if (port_ <= 0) throw std::runtime_error("heygen: webhook receiver cannot listen on " + options_.host);
+    thread_ = std::thread([this] {
+      server_->listen_after_bind();
+      listen_ended_ = true;
+    });
+    // stop() before the server runs would not reach it (cpp-httplib 0.11 has no wait_until_ready).
+    while (!server_->is_running() && !listen_ended_) std::this_thread::yield();
+  }
+
+  WebhookReceiver(const WebhookReceiver&) = delete;
+  WebhookReceiver& operator=(const WebhookReceiver&) = delete;
+
+  /// Stops listening (see stop()).
+  ~WebhookReceiver() { stop(); }
+
+  /// The port it listens on.
+  [[nodiscard]] int port() const noexcept { return port_; }
+
+  /// The URL pushes go to, as creates should name it (`ClientOptions::webhook_url`).
+  [[nodiscard]] std::string url() const {
+    const bool v6 = options_.host.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + options_.host + "]" : options_.host;
+    return std::string(options_.cert_file.empty() ? "http" : "https") + "://" + host + ":" + std::to_string(port_) +
+           options_.path;
+  }
+
+  /// Stops listening and waits for requests being handled; idempotent.
+  void stop() {
+    server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  static std::unique_ptr<httplib::Server> make_server(const WebhookReceiverOptions& options) {
+    if (options.cert_file.empty() != options.key_file.empty())
+      throw std::invalid_argument("heygen: a webhook receiver needs both cert_file and key_file, or neither");
+    if (options.cert_file.empty()) return std::make_unique<httplib::Server>();
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    auto server = std::make_unique<httplib::SSLServer>(options.cert_file.c_str(), options.key_file.c_str());
+    if (!server->is_valid()) throw std::runtime_error("heygen: webhook receiver: cannot load the certificate or key");
+    return server;
+#else
+    throw std::runtime_error("heygen: webhook receiver: cpp-httplib was built without OpenSSL, so no HTTPS");
+#endif
+  }
+
+  /// Hands one request to the handler; nothing it throws reaches cpp-httplib (the sender gets a 500 and retries).
+  void take(const httplib::Request& request, httplib::Response& response) const noexcept {
+    try {
+      std::vector<HttpHeader> headers;
+      headers.reserve(request.headers.size());
+      for (const auto& [name, value] : request.headers) headers.push_back({name, value});
+      const WebhookReply reply = handler_(headers, request.body);
+      response.status = reply.http_status;
+      response.set_content(std::string(R"({"verdict":")") + std::string(to_string(reply.verdict)) + "\"}",
+                           "application/json");
+    } catch (...) {
+      response.status = 500;
+    }
+  }
+
+  WebhookReceiverOptions options_;
+  WebhookHandler handler_;
+  std::unique_ptr<httplib::Server> server_;
+  int port_ = -1;
+  std::atomic<bool> listen_ended_{false};
+  std::thread thread_;
+};
 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 

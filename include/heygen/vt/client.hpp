@@ -12,6 +12,7 @@
 #include "heygen/vt/status_looks.hpp"
 #include "heygen/vt/tracker_protocol.hpp"
 #include "heygen/vt/url.hpp"
+#include "heygen/vt/webhook.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -215,6 +216,31 @@ class BasicVideoTranslationClient {
     return out;
   }
 
+  /// Takes in one push (webhook) as an HTTP server received it: verifies it (size, signature, timestamp), reads
+  /// it, and completes the waits for its job at once. Answer the sender with the reply's http_status. Callable
+  /// from any thread; needs `webhook.secret` (or `webhook.verify`) in the options, else every push is refused.
+  WebhookReply handle_webhook(const std::vector<HttpHeader>& headers, std::string_view body) {
+    if (!core_->verifier) return reply(WebhookVerdict::bad_signature, "no webhook secret or verify function is set");
+    auto checked = core_->verifier->check(headers, body);
+    if (checked.verdict == WebhookVerdict::accepted) {
+      PushedStatus& push = *checked.push;
+      const bool settled = core_->poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
+      checked.verdict = core_->verifier->note_outcome(push.job_id, settled);
+    }
+    if (checked.verdict != WebhookVerdict::accepted)
+      core_->sender.log()(LogLevel::info, [&] {
+        return "push " + std::string(to_string(checked.verdict)) +
+               (checked.reason.empty() ? "" : ": " + checked.reason);
+      });
+    return reply(checked.verdict, std::move(checked.reason));
+  }
+
+  /// handle_webhook() as a function, to hand to an HTTP server (e.g. WebhookReceiver). The client must outlive it.
+  std::function<WebhookReply(const std::vector<HttpHeader>&, std::string_view)> webhook_handler() {
+    return
+        [this](const std::vector<HttpHeader>& headers, std::string_view body) { return handle_webhook(headers, body); };
+  }
+
   /// Ends every outstanding wait `cancelled` and stops the poller's workers; later waits end `cancelled` at once.
   /// The destructor does this too. Must not be called from a result callback.
   void shutdown() noexcept { core_->poller.stop(); }
@@ -242,7 +268,8 @@ class BasicVideoTranslationClient {
     Sender<T, C> sender;
     PollingRules rules;
     StatusLooks<T, C, P> looks;
-    Poller<T, C, P> poller;  // last: stopped and joined before the parts it uses go
+    std::unique_ptr<WebhookVerifier> verifier;  // when pushes can be verified (a secret or a verify function)
+    Poller<T, C, P> poller;                     // last: stopped and joined before the parts it uses go
 
     template <class MakeTransport>
     Core(ClientOptions checked_options, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
@@ -252,8 +279,31 @@ class BasicVideoTranslationClient {
           sender(options, make_transport(options), std::move(clock)),
           rules(options.polling, *profile, [this] { return sender.uniform(); }),
           looks(sender, protocol, rules),
-          poller(looks, options.poller_threads) {}
+          verifier(make_verifier(options, protocol)),
+          poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
+            if (verifier) verifier->note_settled(job_id);
+          }) {}
   };
+
+  /// A verifier for pushes when the options can check them and the protocol reads them; else none.
+  static std::unique_ptr<WebhookVerifier> make_verifier(const ClientOptions& options, const P& protocol) {
+    if constexpr (PushProtocol<P>) {
+      if (!options.webhook.secret.empty() || options.webhook.verify)
+        return std::make_unique<WebhookVerifier>(options.webhook, protocol);
+    }
+    return nullptr;
+  }
+
+  /// Safety-net polling when creates ask for pushes.
+  static std::optional<SafetyPolling> safety_of(const ClientOptions& options) {
+    if (options.webhook_url.empty()) return std::nullopt;
+    return SafetyPolling{options.webhook.safety_interval, options.webhook.safety_age_ratio};
+  }
+
+  /// A webhook reply for `verdict`.
+  static WebhookReply reply(WebhookVerdict verdict, std::string reason) {
+    return {verdict, http_status(verdict), std::move(reason)};
+  }
 
   /// The protocol the caller gave, else one made from the options.
   static P pick_protocol(std::optional<P>& given, const ClientOptions& options) {
@@ -273,7 +323,8 @@ class BasicVideoTranslationClient {
   /// One create on `call`: the ids it started, or why none.
   OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
     HttpRequest request = core_->sender.blank_request();
-    core_->protocol.create_request(request, input, detail::random_key());
+    const std::string key = detail::random_key();
+    core_->protocol.create_request(request, with_callback(input, key), key);
     OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
     if (!response) return std::move(response).failure();
     OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
@@ -332,6 +383,28 @@ class BasicVideoTranslationClient {
     if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
       throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
     return core_->sender.clock().now() + detail::to_clock(timeout);
+  }
+
+  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching), unless it names a
+  /// callback of its own or the protocol's inputs have none.
+  typename P::create_input with_callback(const typename P::create_input& input, const std::string& callback_id) const {
+    typename P::create_input out = input;
+    if constexpr (requires {
+                    out.callback_url = std::string();
+                    out.callback_id = std::string();
+                  }) {
+      const bool has_own = [&] {
+        if constexpr (requires { out.callback_url.has_value(); })
+          return out.callback_url.has_value();
+        else
+          return !out.callback_url.empty();
+      }();
+      if (!core_->options.webhook_url.empty() && !has_own) {
+        out.callback_url = core_->options.webhook_url;
+        out.callback_id = callback_id;
+      }
+    }
+    return out;
   }
 
   /// A transport maker that hands over the one the caller gave.

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace heygen {
@@ -62,6 +63,29 @@ struct Endpoints {
   std::string batch = "/status/batch";
 };
 
+/// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
+/// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
+/// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
+struct WebhookOptions {
+  std::string secret{};                                 ///< The endpoint's signing secret; required without `verify`.
+  std::string signature_header = "X-HeyGen-Signature";  ///< Header with the hex signature (`sha256=` prefix allowed).
+  /// What is signed: `{body}` is the raw body, `{timestamp}` the timestamp header's value (e.g. "{timestamp}.{body}").
+  std::string signed_string = "{body}";
+  std::string timestamp_header = "X-HeyGen-Timestamp";  ///< Header with the time of sending, in unix seconds.
+  /// How far the timestamp may be from now, either way; 0 checks no timestamp. A replayed push is refused past it.
+  Seconds timestamp_tolerance{0};
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
+  std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
+  /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
+  /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
+  /// threads at once; compare in constant time (detail::constant_time_equal).
+  std::function<bool(std::string_view signed_string, std::string_view signature)> verify{};
+  /// Safety-net polling while pushes are expected (a webhook_url is set): a job is looked at again after
+  /// max(safety_interval, safety_age_ratio × its age), so a lost push is caught within that long of the job's end.
+  Seconds safety_interval{30.0};
+  double safety_age_ratio = 0.1;  ///< See safety_interval.
+};
+
 /// Everything a client can be configured with; usable with designated initializers.
 struct ClientOptions {
   std::string base_url{};        ///< e.g. "http://localhost:5000"; scheme and host required.
@@ -79,9 +103,13 @@ struct ClientOptions {
   std::string api_key{};                    ///< Sent as `X-Api-Key` when non-empty (HeyGen's API); never logged.
   std::vector<HttpHeader> extra_headers{};  ///< Added to every request.
   Endpoints endpoints{};                    ///< Paths of the server's endpoints.
-  bool verify_tls = true;                   ///< Verify the server's certificate for https (turning it off is explicit).
-  std::string ca_cert_file{};               ///< CA bundle for https; empty uses the system's.
-  std::size_t connection_pool_size = 8;     ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  /// Where the server should push each job's outcome: creates carry it as `callback_url` (and a `callback_id`),
+  /// and waits expect pushes, polling only as a safety net. Empty: no pushes asked for, polling alone.
+  std::string webhook_url{};
+  WebhookOptions webhook{};    ///< How pushes are verified (secret, header, signed string), and the safety net.
+  bool verify_tls = true;      ///< Verify the server's certificate for https (turning it off is explicit).
+  std::string ca_cert_file{};  ///< CA bundle for https; empty uses the system's.
+  std::size_t connection_pool_size = 8;  ///< Idle keep-alive connections the bundled transport keeps for reuse.
   /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
   /// its waits; also the most status requests those waits have in flight at once.
   std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;

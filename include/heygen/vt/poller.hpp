@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <map>
@@ -42,6 +43,15 @@ struct RequestCap {
   std::size_t waits = 0;      ///< The caller's open waits.
 };
 
+/// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
+struct SafetyPolling {
+  Seconds interval{30.0};  ///< The shortest wait between looks.
+  double age_ratio = 0.1;  ///< The wait grows with the job's age: at least this share of it.
+
+  /// The wait before the next look at a job of `age`: a lost push is caught within this long of the job's end.
+  [[nodiscard]] Seconds wait(Seconds age) const { return std::max(interval, age * age_ratio); }
+};
+
 /// What a poller is doing, for monitoring and benchmarks.
 struct PollerStats {
   std::size_t workers = 0;      ///< Worker threads running (0 until the first wait).
@@ -58,12 +68,19 @@ struct PollerStats {
 template <Transport T, Clock C, Protocol P>
 class Poller {
  public:
-  /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it.
-  Poller(StatusLooks<T, C, P>& looks, std::size_t workers)
+  /// Told the id of each job a look found final, e.g. so a late push for it is known as a duplicate.
+  using FinalHook = std::function<void(const std::string& job_id)>;
+
+  /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it. With `safety`,
+  /// every job expects its outcome pushed and is polled only as a safety net.
+  Poller(StatusLooks<T, C, P>& looks, std::size_t workers, std::optional<SafetyPolling> safety = {},
+         FinalHook on_final = {})
       : looks_(looks),
         clock_(looks.sender().clock()),
         policy_(looks.rules().policy()),
         workers_wanted_(std::max<std::size_t>(workers, 1)),
+        safety_(safety),
+        on_final_(std::move(on_final)),
         schedule_(0, policy_.min_interval, policy_.coalesce, policy_.many_status_interval) {}
 
   Poller(const Poller&) = delete;
@@ -92,9 +109,16 @@ class Poller {
     std::vector<std::unique_ptr<StopListener>> listeners;
     if (stop.stop_possible())
       for (std::size_t i = 0; i < job_ids.size(); ++i) listeners.push_back(listen(job_ids[i], first_serial + i, stop));
-    if (stop.stop_requested() || !add_all(job_ids, first_serial, deadline, sink, std::move(cap), listeners)) {
+    std::optional<Pushed> pushed;
+    if (!stop.stop_requested()) pushed = add_all(job_ids, first_serial, deadline, sink, std::move(cap), listeners);
+    if (!pushed) {
       listeners.clear();
       for (const auto& id : job_ids) deliver(id, sink, cancelled());
+      return;
+    }
+    for (auto& [index, result] : *pushed) {
+      if (!listeners.empty()) listeners[index].reset();
+      deliver(job_ids[index], sink, std::move(result));
     }
   }
 
@@ -106,8 +130,12 @@ class Poller {
     {
       std::lock_guard lock(mutex_);
       const auto found = by_id_.find(job_id);
-      if (found == by_id_.end()) return false;
+      if (found == by_id_.end()) {
+        keep(std::string(job_id), std::move(result));
+        return false;
+      }
       Job& job = *slots_[found->second];
+      result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - job.call.start);
       id = job.call.job_id;
       result.requests = job.requests;
       ended = take_watches(job);
@@ -186,15 +214,24 @@ class Poller {
 
   // ---- adding and ending waits ----
 
-  /// Adds a wait (serials from `first_serial` on) for each id and wakes a worker; false once stopping.
-  bool add_all(const std::vector<std::string>& job_ids, std::uint64_t first_serial, TimePoint deadline,
-               const WatchSink& sink, std::shared_ptr<RequestCap> cap,
-               std::vector<std::unique_ptr<StopListener>>& listeners) {
+  /// Results pushed before their wait began, by index into the ids being watched.
+  using Pushed = std::vector<std::pair<std::size_t, TranslationResult>>;
+
+  /// Adds a wait (serials from `first_serial` on) for each id and wakes a worker; nothing once stopping. An id
+  /// whose outcome was pushed before anyone waited for it gets no wait: its result is returned, to deliver.
+  std::optional<Pushed> add_all(const std::vector<std::string>& job_ids, std::uint64_t first_serial, TimePoint deadline,
+                                const WatchSink& sink, std::shared_ptr<RequestCap> cap,
+                                std::vector<std::unique_ptr<StopListener>>& listeners) {
     std::lock_guard lock(mutex_);
-    if (stopping_) return false;
+    if (stopping_) return std::nullopt;
     start_workers();
+    Pushed pushed;
     TimePoint earliest = TimePoint::max();
     for (std::size_t i = 0; i < job_ids.size(); ++i) {
+      if (auto early = kept(job_ids[i])) {
+        pushed.emplace_back(i, std::move(*early));
+        continue;
+      }
       Job& job = job_for(job_ids[i]);
       job.watches.push_back(
           Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
@@ -205,7 +242,29 @@ class Poller {
     if (earliest < timer_until_) timer_wake_.request_stop();
     changed_ = true;
     work_ready_.notify_one();
-    return true;
+    return pushed;
+  }
+
+  /// Keeps a pushed outcome nobody waits for yet: its push may have beaten the create's answer to the caller.
+  /// The oldest are forgotten past max_kept. Under the lock.
+  void keep(std::string job_id, TranslationResult result) {
+    if (kept_.contains(job_id)) return;
+    if (kept_order_.size() >= max_kept) {
+      kept_.erase(kept_order_.front());
+      kept_order_.pop_front();
+    }
+    kept_order_.push_back(job_id);
+    kept_.emplace(std::move(job_id), std::move(result));
+  }
+
+  /// Takes a kept pushed outcome for `job_id`, if there is one. Under the lock.
+  std::optional<TranslationResult> kept(const std::string& job_id) {
+    const auto found = kept_.find(job_id);
+    if (found == kept_.end()) return std::nullopt;
+    TranslationResult result = std::move(found->second);
+    kept_.erase(found);
+    std::erase(kept_order_, job_id);
+    return result;
   }
 
   /// The job being watched under `job_id`, made (with its first look planned) when there is none.
@@ -233,6 +292,7 @@ class Poller {
   /// The wait before a new job's first look: the rules', but no longer than the many-status interval while
   /// jobs share many-status rounds (a round is cheap, so jobs that end early are not left waiting).
   Seconds first_wait() const {
+    if (safety_) return safety_->wait(Seconds(0));
     const Seconds first = looks_.rules().first_wait();
     const bool rounds = !by_id_.empty() && many_status_possible() && policy_.many_status_interval > Seconds(0);
     return rounds ? std::min(first, policy_.many_status_interval) : first;
@@ -676,6 +736,7 @@ class Poller {
     if (mode == Take::many_status && policy_.many_status_interval > Seconds(0))
       *wait = std::min(*wait, policy_.many_status_interval);
     *wait = std::max(*wait, gather);
+    if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
     std::lock_guard lock(mutex_);
     later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
@@ -691,6 +752,8 @@ class Poller {
       unindex(job);
     }
     later.push_back({clock_.now(), job.slot});
+    const bool from_server = result.ok() || result.cause == FailureCause::job_failed;
+    if (from_server && on_final_) on_final_(job.call.job_id);
     deliver_all(job.call.job_id, ended, std::move(result));
   }
 
@@ -740,6 +803,9 @@ class Poller {
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> job_looks_{0};
   std::stop_source stop_source_;  // stops the workers' sleeps and requests at shutdown
+  const std::optional<SafetyPolling> safety_;
+  const FinalHook on_final_;
+  static constexpr std::size_t max_kept = 10000;  // pushed outcomes kept for waits not begun yet
 
   mutable std::mutex mutex_;  // guards everything below, and each job's waits, busy and settled flags
   std::condition_variable work_ready_;
@@ -750,6 +816,8 @@ class Poller {
   std::vector<std::size_t> free_;
   std::unordered_map<std::string_view, std::size_t> by_id_;  // job id (viewing the job's own copy) → slot
   std::size_t watches_ = 0;
+  std::unordered_map<std::string, TranslationResult> kept_;  // pushed before anyone waited: see keep()
+  std::deque<std::string> kept_order_;
   std::size_t tight_caps_ = 0;                     // callers with more open waits than their cap lets be in flight
   TimePoint timer_until_ = TimePoint::max();       // when the worker holding the timer wakes; max: nobody holds it
   std::stop_source timer_wake_{std::nostopstate};  // wakes the timer's holder early

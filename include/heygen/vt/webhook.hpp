@@ -5,6 +5,7 @@
 #include "heygen/vt/config.hpp"
 #include "heygen/vt/detail.hpp"
 #include "heygen/vt/http.hpp"
+#include "heygen/vt/options.hpp"
 #include "heygen/vt/protocol.hpp"
 
 #include <array>
@@ -73,25 +74,6 @@ constexpr int http_status(WebhookVerdict verdict) noexcept {
   }
   return 500;
 }
-
-/// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
-/// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
-/// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
-struct WebhookOptions {
-  std::string secret{};                                 ///< The endpoint's signing secret; required without `verify`.
-  std::string signature_header = "X-HeyGen-Signature";  ///< Header with the hex signature (`sha256=` prefix allowed).
-  /// What is signed: `{body}` is the raw body, `{timestamp}` the timestamp header's value (e.g. "{timestamp}.{body}").
-  std::string signed_string = "{body}";
-  std::string timestamp_header = "X-HeyGen-Timestamp";  ///< Header with the time of sending, in unix seconds.
-  /// How far the timestamp may be from now, either way; 0 checks no timestamp. A replayed push is refused past it.
-  Seconds timestamp_tolerance{0};
-  std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
-  std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
-  /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
-  /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
-  /// threads at once; compare in constant time (detail::constant_time_equal).
-  std::function<bool(std::string_view signed_string, std::string_view signature)> verify{};
-};
 
 namespace detail {
 
@@ -208,6 +190,13 @@ inline std::string webhook_signature(std::string_view secret, std::string_view s
   return text;
 }
 #endif
+
+/// What a webhook entry point answers: the verdict, the HTTP status to send back, and why a push was refused.
+struct WebhookReply {
+  WebhookVerdict verdict = WebhookVerdict::malformed;  ///< What was made of the request.
+  int http_status = 400;                               ///< The status to answer the sender with.
+  std::string reason{};                                ///< Why it was not accepted, for logs; empty if it was.
+};
 
 /// Checks push notifications (webhooks) and reads them, for any HTTP server: give it the request's headers and raw
 /// body, answer with http_status(verdict). In order: the size, the signature, the timestamp, the body (through the
