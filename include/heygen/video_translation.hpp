@@ -3070,7 +3070,7 @@ class BulkSchedule {
     std::size_t skipped = 0;
     for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
       const auto [when, job] = *at;
-      const bool ahead_ok = when <= ahead && (many || slots_[job].not_before <= now);
+      const bool ahead_ok = when <= ahead && (many ? !slots_[job].held_back : slots_[job].not_before <= now);
       if ((!taken.empty() || skipped > 0) && !ahead_ok) break;
       if (!admit(job)) {
         ++skipped;
@@ -3091,12 +3091,15 @@ class BulkSchedule {
   /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
   /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
   /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
-  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
+  /// `held_back`: a many-status round takes it no earlier than its due time either (it pauses to let the next
+  /// finishes gather into one answer, and a round taking it at once would end that pause).
+  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline, bool held_back = false) {
     if (job >= slots_.size()) slots_.resize(job + 1);
     const Seconds early = std::min(min_interval_, wait / 5.0);
     const TimePoint due =
         wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
     slots_[job].not_before = std::min(now + detail::to_clock(wait - early), due);
+    slots_[job].held_back = held_back;
     return due;
   }
 
@@ -3128,6 +3131,7 @@ class BulkSchedule {
   struct Slot {
     TimePoint queued_at = TimePoint::max();  // its key in due_; max: not queued
     TimePoint not_before{};                  // a worker taking jobs ahead of time takes it no earlier
+    bool held_back = false;                  // a many-status round takes it only once due
   };
 
   std::set<std::pair<TimePoint, std::size_t>> due_;  // (due time, slot): ordered, and any entry can be erased
@@ -3281,7 +3285,7 @@ class Poller {
     }
     stop_source_.request_stop();
     work_ready_.notify_all();
-    for (auto& [id, result, watch] : ended) deliver(id, std::move(watch.sink), std::move(result));
+    for (auto& [id, result, watch] : ended) deliver(id, watch.sink, std::move(result));
     ended.clear();  // a stop_callback's destructor waits for its cancel() running on another thread
     {
       std::unique_lock lock(mutex_);
@@ -3444,7 +3448,7 @@ class Poller {
       if (job.watches.empty() && !job.busy) drop(job);
       ++outside_deliveries_;
     }
-    deliver(job_id, std::move(ended->sink), std::move(result));
+    deliver(job_id, ended->sink, std::move(result));
     delivered_outside();
   }
 
@@ -3852,7 +3856,8 @@ class Poller {
     if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
     std::lock_guard lock(mutex_);
-    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
+    const bool gathering = gather > Seconds(0);  // never taken into a round before its pause is over
+    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline, gathering), job.slot});
   }
 
   /// Ends `job` with a final result: every open wait gets it, and the job goes back to be dropped.
@@ -3890,13 +3895,14 @@ class Poller {
 
   /// Hands `result` to every wait in `ended` (unlocked), then destroys them.
   void deliver_all(const std::string& job_id, std::vector<Watch>& ended, TranslationResult result) noexcept {
-    for (std::size_t i = 0; i < ended.size(); ++i)
-      deliver(job_id, std::move(ended[i].sink), i + 1 == ended.size() ? std::move(result) : TranslationResult(result));
+    if (ended.empty()) return;
+    for (std::size_t i = 0; i + 1 < ended.size(); ++i) deliver(job_id, ended[i].sink, result);
+    deliver(job_id, ended.back().sink, std::move(result));
     ended.clear();
   }
 
   /// Hands a result to a wait's sink; what it throws is logged, never propagated into a worker.
-  void deliver(const std::string& job_id, WatchSink sink, TranslationResult result) const noexcept {
+  void deliver(const std::string& job_id, const WatchSink& sink, TranslationResult result) const noexcept {
     if (!sink) return;
     try {
       sink(job_id, std::move(result));
@@ -4097,7 +4103,7 @@ class BasicVideoTranslationClient {
   /// the thread that cancels the wait). It may watch more jobs; an exception it throws is logged and ignored.
   void watch(std::string job_id, WatchCallback on_result, WatchOptions options = {}) {
     core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
-                        [callback = std::move(on_result)](const std::string& id, TranslationResult r) {
+                        [callback = std::move(on_result)](const std::string& id, const TranslationResult& r) {
                           if (callback) callback(id, r);
                         });
   }
@@ -4262,20 +4268,29 @@ class BasicVideoTranslationClient {
 
     std::future<ResultMap> future() { return promise_.get_future(); }
 
-    /// Records one job's result; the last one fulfils the future.
+    /// Records one job's result and tells the caller's callback; the last one fulfils the future. The callback
+    /// runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
+    /// re-enters here on its own thread, through the poller, to record the cancelled jobs).
     void add(const std::string& job_id, TranslationResult result) {
+      std::lock_guard tell_lock(tell_mutex_);
+      const TranslationResult told = result;
+      std::size_t done = 0;
+      {
+        std::lock_guard lock(mutex_);
+        if (!results_.emplace(job_id, std::move(result)).second) return;
+        done = results_.size();
+      }
+      tell(job_id, told, done);
+      if (done < total_) return;
       std::lock_guard lock(mutex_);
-      const auto [at, fresh] = results_.emplace(job_id, std::move(result));
-      if (!fresh) return;
-      tell(job_id, at->second);
-      if (results_.size() == total_) promise_.set_value(std::move(results_));
+      promise_.set_value(std::move(results_));
     }
 
    private:
-    void tell(const std::string& job_id, const TranslationResult& result) noexcept {
+    void tell(const std::string& job_id, const TranslationResult& result, std::size_t done) noexcept {
       if (!on_result_) return;
       try {
-        on_result_(job_id, result, BulkProgress{results_.size(), total_});
+        on_result_(job_id, result, BulkProgress{done, total_});
       } catch (const std::exception& e) {
         log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
       } catch (...) {
@@ -4283,7 +4298,8 @@ class BasicVideoTranslationClient {
       }
     }
 
-    std::mutex mutex_;
+    std::recursive_mutex tell_mutex_;  // serializes the callback
+    std::mutex mutex_;                 // guards results_ and promise_
     std::size_t total_;
     BulkCallback on_result_;
     const Logger& log_;

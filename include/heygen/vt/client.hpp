@@ -183,7 +183,7 @@ class BasicVideoTranslationClient {
   /// the thread that cancels the wait). It may watch more jobs; an exception it throws is logged and ignored.
   void watch(std::string job_id, WatchCallback on_result, WatchOptions options = {}) {
     core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
-                        [callback = std::move(on_result)](const std::string& id, TranslationResult r) {
+                        [callback = std::move(on_result)](const std::string& id, const TranslationResult& r) {
                           if (callback) callback(id, r);
                         });
   }
@@ -348,20 +348,29 @@ class BasicVideoTranslationClient {
 
     std::future<ResultMap> future() { return promise_.get_future(); }
 
-    /// Records one job's result; the last one fulfils the future.
+    /// Records one job's result and tells the caller's callback; the last one fulfils the future. The callback
+    /// runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
+    /// re-enters here on its own thread, through the poller, to record the cancelled jobs).
     void add(const std::string& job_id, TranslationResult result) {
+      std::lock_guard tell_lock(tell_mutex_);
+      const TranslationResult told = result;
+      std::size_t done = 0;
+      {
+        std::lock_guard lock(mutex_);
+        if (!results_.emplace(job_id, std::move(result)).second) return;
+        done = results_.size();
+      }
+      tell(job_id, told, done);
+      if (done < total_) return;
       std::lock_guard lock(mutex_);
-      const auto [at, fresh] = results_.emplace(job_id, std::move(result));
-      if (!fresh) return;
-      tell(job_id, at->second);
-      if (results_.size() == total_) promise_.set_value(std::move(results_));
+      promise_.set_value(std::move(results_));
     }
 
    private:
-    void tell(const std::string& job_id, const TranslationResult& result) noexcept {
+    void tell(const std::string& job_id, const TranslationResult& result, std::size_t done) noexcept {
       if (!on_result_) return;
       try {
-        on_result_(job_id, result, BulkProgress{results_.size(), total_});
+        on_result_(job_id, result, BulkProgress{done, total_});
       } catch (const std::exception& e) {
         log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
       } catch (...) {
@@ -369,7 +378,8 @@ class BasicVideoTranslationClient {
       }
     }
 
-    std::mutex mutex_;
+    std::recursive_mutex tell_mutex_;  // serializes the callback
+    std::mutex mutex_;                 // guards results_ and promise_
     std::size_t total_;
     BulkCallback on_result_;
     const Logger& log_;

@@ -168,7 +168,7 @@ class Poller {
     }
     stop_source_.request_stop();
     work_ready_.notify_all();
-    for (auto& [id, result, watch] : ended) deliver(id, std::move(watch.sink), std::move(result));
+    for (auto& [id, result, watch] : ended) deliver(id, watch.sink, std::move(result));
     ended.clear();  // a stop_callback's destructor waits for its cancel() running on another thread
     {
       std::unique_lock lock(mutex_);
@@ -331,7 +331,7 @@ class Poller {
       if (job.watches.empty() && !job.busy) drop(job);
       ++outside_deliveries_;
     }
-    deliver(job_id, std::move(ended->sink), std::move(result));
+    deliver(job_id, ended->sink, std::move(result));
     delivered_outside();
   }
 
@@ -739,7 +739,8 @@ class Poller {
     if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
     std::lock_guard lock(mutex_);
-    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
+    const bool gathering = gather > Seconds(0);  // never taken into a round before its pause is over
+    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline, gathering), job.slot});
   }
 
   /// Ends `job` with a final result: every open wait gets it, and the job goes back to be dropped.
@@ -777,13 +778,14 @@ class Poller {
 
   /// Hands `result` to every wait in `ended` (unlocked), then destroys them.
   void deliver_all(const std::string& job_id, std::vector<Watch>& ended, TranslationResult result) noexcept {
-    for (std::size_t i = 0; i < ended.size(); ++i)
-      deliver(job_id, std::move(ended[i].sink), i + 1 == ended.size() ? std::move(result) : TranslationResult(result));
+    if (ended.empty()) return;
+    for (std::size_t i = 0; i + 1 < ended.size(); ++i) deliver(job_id, ended[i].sink, result);
+    deliver(job_id, ended.back().sink, std::move(result));
     ended.clear();
   }
 
   /// Hands a result to a wait's sink; what it throws is logged, never propagated into a worker.
-  void deliver(const std::string& job_id, WatchSink sink, TranslationResult result) const noexcept {
+  void deliver(const std::string& job_id, const WatchSink& sink, TranslationResult result) const noexcept {
     if (!sink) return;
     try {
       sink(job_id, std::move(result));

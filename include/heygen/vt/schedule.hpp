@@ -85,7 +85,7 @@ class BulkSchedule {
     std::size_t skipped = 0;
     for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
       const auto [when, job] = *at;
-      const bool ahead_ok = when <= ahead && (many || slots_[job].not_before <= now);
+      const bool ahead_ok = when <= ahead && (many ? !slots_[job].held_back : slots_[job].not_before <= now);
       if ((!taken.empty() || skipped > 0) && !ahead_ok) break;
       if (!admit(job)) {
         ++skipped;
@@ -106,12 +106,15 @@ class BulkSchedule {
   /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
   /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
   /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
-  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
+  /// `held_back`: a many-status round takes it no earlier than its due time either (it pauses to let the next
+  /// finishes gather into one answer, and a round taking it at once would end that pause).
+  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline, bool held_back = false) {
     if (job >= slots_.size()) slots_.resize(job + 1);
     const Seconds early = std::min(min_interval_, wait / 5.0);
     const TimePoint due =
         wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
     slots_[job].not_before = std::min(now + detail::to_clock(wait - early), due);
+    slots_[job].held_back = held_back;
     return due;
   }
 
@@ -143,6 +146,7 @@ class BulkSchedule {
   struct Slot {
     TimePoint queued_at = TimePoint::max();  // its key in due_; max: not queued
     TimePoint not_before{};                  // a worker taking jobs ahead of time takes it no earlier
+    bool held_back = false;                  // a many-status round takes it only once due
   };
 
   std::set<std::pair<TimePoint, std::size_t>> due_;  // (due time, slot): ordered, and any entry can be erased
