@@ -3070,7 +3070,8 @@ class BulkSchedule {
     std::size_t skipped = 0;
     for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
       const auto [when, job] = *at;
-      const bool ahead_ok = when <= ahead && (many ? !slots_[job].held_back : slots_[job].not_before <= now);
+      const bool ahead_ok =
+          when <= ahead && (many ? !slots_[job].held_back || when <= now : slots_[job].not_before <= now);
       if ((!taken.empty() || skipped > 0) && !ahead_ok) break;
       if (!admit(job)) {
         ++skipped;
