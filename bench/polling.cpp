@@ -183,7 +183,7 @@ HttpResponse answer_statuses(const HttpRequest& request, std::vector<FakeJob>& j
 
 /// `jobs` jobs created at once and tracked together by one bulk call through HeyGen's v3 protocol (its many-status
 /// endpoint, 100 ids a request, no long poll), after `warmup_batches` such batches the policy learns from.
-/// concurrent_limit 1: the calling thread is the only worker, so virtual time is deterministic.
+/// The poller has one worker, so virtual time moves only between its looks and a run is deterministic.
 Figures run_many_status(const bench::Workload& workload, const PollPolicy& policy, int jobs, int warmup_batches,
                         std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -197,6 +197,7 @@ Figures run_many_status(const bench::Workload& workload, const PollPolicy& polic
       [&](const HttpRequest& request) { return answer_statuses(request, batch, clock, requests, fetches); });
   ClientOptions options = strategy_options("many", [&] { return unit(rng); });
   options.polling = policy;
+  options.poller_threads = 1;  // one worker: virtual time moves only between its looks, so runs are deterministic
   BasicVideoTranslationClient<FakeTransport, FakeClock, HeyGenV3Protocol> client(options, transport, clock);
   Figures figures;
   for (int round = 0; round <= warmup_batches; ++round) {
