@@ -149,16 +149,29 @@ Figures run(const bench::Workload& workload, const std::string& strategy, int jo
   return figures;
 }
 
-/// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` at once, from the jobs'
-/// timelines (ids are "<index>"), and a completed job's own look for its outputs; counts each kind.
+/// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` and its
+/// `GET .../v3/video-translations/{id}` at once, from the jobs' timelines (ids are "<index>"); counts status
+/// requests, and apart from them a completed job's own look for its outputs (after /statuses said it completed).
 HttpResponse answer_statuses(const HttpRequest& request, std::vector<FakeJob>& jobs, const FakeClock& clock,
                              long long& requests, long long& fetches) {
-  if (request.target.find("/statuses?") == std::string::npos) {  // a completed job's own look, for its outputs
-    ++fetches;
-    return heygen::testing::answer(200, R"({"data": {"id": "x", "status": "completed", "video_url": "https://v"}})");
+  const TimePoint now = clock.now();
+  if (request.target.find("/statuses?") == std::string::npos) {  // one job's own look
+    const std::string id = request.target.substr(request.target.rfind('/') + 1);
+    FakeJob& job = jobs.at(std::stoul(id));
+    const bool done = now >= job.done_at;
+    if (done && job.reported) {
+      ++fetches;
+    } else {
+      ++requests;
+      if (done) {
+        job.reported = true;
+        job.lag_s = Seconds(now - job.done_at).count();
+      }
+    }
+    return heygen::testing::answer(200, R"({"data": {"id": ")" + id + R"(", "status": ")" +
+                                            (done ? "completed" : "processing") + R"(", "video_url": "https://v"}})");
   }
   ++requests;
-  const TimePoint now = clock.now();
   const std::string_view list = std::string_view(request.target).substr(request.target.find('=') + 1);
   std::string body = R"({"data": [)";
   for (std::size_t start = 0; start <= list.size();) {
