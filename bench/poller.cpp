@@ -90,6 +90,7 @@ struct Row {
   std::uint64_t requests = 0;   // status requests the poller sent (raw loop: the server's count)
   std::uint64_t job_looks = 0;  // jobs those requests named
   double cpu_s = 0;
+  bench::CpuUse cpu{};  // the same, split, with context switches (per-job CPU runs)
   double lag_mean_ms = 0;
   double lag_p95_ms = 0;
 
@@ -288,7 +289,8 @@ Row run_per_job(const Options& options, bool raw) {
     row.pool = client.poller_stats().workers;
   }
   row.wall_s = seconds_since(start);
-  row.cpu_s = (bench::CpuUse::now() - cpu_before).total_s();
+  row.cpu = bench::CpuUse::now() - cpu_before;
+  row.cpu_s = row.cpu.total_s();
   row.peak_threads = sampler.stop().threads;
   row.peak_rss_mib = bench::status_mib("VmHWM");
   const bench::Totals after = bench::read_totals(server.port());
@@ -330,6 +332,77 @@ double median(std::vector<double> values) {
   return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
+/// The scenarios with a table row each; false when a run failed or a result was not delivered.
+bool run_scenarios(const Options& options, std::vector<Row>& rows) {
+  bool all_delivered = true;
+  print_header();
+  for (const auto& [name, measure] : std::vector<std::pair<const char*, std::function<Row()>>>{
+           {"poller: 100k-async", [&] { return run_async(options); }},
+           {"poller: continuous", [&] { return run_continuous(options, true); }},
+           {"poller: continuous-nlp", [&] { return run_continuous(options, false); }}}) {
+    const std::optional<Row> row = bench::run_isolated<Row>(name, measure);
+    if (!row) {
+      std::printf("%s: the run failed (see stderr)\n", name);
+      all_delivered = false;
+      continue;
+    }
+    print_row(*row);
+    rows.push_back(*row);
+    all_delivered = all_delivered && row->results == row->jobs;
+  }
+  return all_delivered;
+}
+
+/// Per-job CPU: poller and raw loop runs interleaved, a row each; sets `ratio` to the poller's median CPU per
+/// request over the raw loop's. False when a run failed or a result was not delivered.
+bool compare_per_job_cpu(const Options& options, double& ratio) {
+  std::printf("\nper-job CPU: %zu jobs (%s), server without many-status or long poll, %d interleaved runs each\n",
+              options.cpu_jobs, options.cpu_duration.c_str(), options.cpu_rounds);
+  print_header();
+  bool all_delivered = true;
+  std::vector<double> poller_us, raw_us;
+  for (int round = 0; round < options.cpu_rounds; ++round)
+    for (const bool raw : {false, true}) {
+      const std::optional<Row> row =
+          bench::run_isolated<Row>("poller: per-job CPU", [&] { return run_per_job(options, raw); });
+      if (!row) {
+        all_delivered = false;
+        continue;
+      }
+      print_row(*row);
+      std::fprintf(stderr,
+                   "poller: per-job CPU, %s: user %.2f s, system %.2f s; context switches %ld voluntary, %ld "
+                   "involuntary\n",
+                   row->scenario, row->cpu.user_s, row->cpu.system_s, row->cpu.voluntary_switches,
+                   row->cpu.involuntary_switches);
+      (raw ? raw_us : poller_us).push_back(row->cpu_us_per_request());
+      all_delivered = all_delivered && row->results == row->jobs;
+    }
+  ratio = median(raw_us) > 0 ? median(poller_us) / median(raw_us) : 0.0;
+  std::printf("cpu us/request, median: poller %.1f, raw loop %.1f; poller ÷ raw %.2f\n\n", median(poller_us),
+              median(raw_us), ratio);
+  return all_delivered;
+}
+
+/// The floors, from the rows and the per-job CPU ratio.
+void print_floors(const std::vector<Row>& rows, double ratio) {
+  for (const Row& row : rows) {
+    const std::string name = row.scenario;
+    const auto results = static_cast<double>(row.results);
+    if (name == "100k-async") {
+      floor_line(name + " threads <= pool + 2", static_cast<double>(row.peak_threads),
+                 static_cast<double>(row.pool + 2));
+      floor_line(name + " peak RSS MiB", row.peak_rss_mib, 256);
+      floor_line(name + " results delivered", results, static_cast<double>(row.jobs), true);
+    }
+    if (name.starts_with("continuous")) {
+      floor_line(name + " requests per job-poll", row.per_poll(), 0.05);
+      floor_line(name + " results delivered", results, static_cast<double>(row.jobs), true);
+    }
+  }
+  floor_line("per-job CPU/request poller ÷ raw loop", ratio, 1.2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -347,55 +420,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  bool all_delivered = true;
   std::vector<Row> rows;
-  print_header();
-  for (const auto& [name, measure] : std::vector<std::pair<const char*, std::function<Row()>>>{
-           {"poller: 100k-async", [&] { return run_async(options); }},
-           {"poller: continuous", [&] { return run_continuous(options, true); }},
-           {"poller: continuous-nlp", [&] { return run_continuous(options, false); }}}) {
-    const std::optional<Row> row = bench::run_isolated<Row>(name, measure);
-    if (!row) {
-      std::printf("%s: the run failed (see stderr)\n", name);
-      all_delivered = false;
-      continue;
-    }
-    print_row(*row);
-    rows.push_back(*row);
-    all_delivered = all_delivered && row->results == row->jobs;
-  }
-  std::printf("\nper-job CPU: %zu jobs (%s), server without many-status or long poll, %d interleaved runs each\n",
-              options.cpu_jobs, options.cpu_duration.c_str(), options.cpu_rounds);
-  print_header();
-  std::vector<double> poller_us, raw_us;
-  for (int round = 0; round < options.cpu_rounds; ++round)
-    for (const bool raw : {false, true}) {
-      const std::optional<Row> row =
-          bench::run_isolated<Row>("poller: per-job CPU", [&] { return run_per_job(options, raw); });
-      if (!row) {
-        all_delivered = false;
-        continue;
-      }
-      print_row(*row);
-      (raw ? raw_us : poller_us).push_back(row->cpu_us_per_request());
-      all_delivered = all_delivered && row->results == row->jobs;
-    }
-  const double ratio = median(raw_us) > 0 ? median(poller_us) / median(raw_us) : 0.0;
-  std::printf("cpu us/request, median: poller %.1f, raw loop %.1f; poller ÷ raw %.2f\n\n", median(poller_us),
-              median(raw_us), ratio);
-  for (const Row& row : rows) {
-    const std::string name = row.scenario;
-    if (name == "100k-async") {
-      floor_line(name + " threads <= pool + 2", static_cast<double>(row.peak_threads),
-                 static_cast<double>(row.pool + 2));
-      floor_line(name + " peak RSS MiB", row.peak_rss_mib, 256);
-      floor_line(name + " results delivered", static_cast<double>(row.results), static_cast<double>(row.jobs), true);
-    }
-    if (name.starts_with("continuous")) {
-      floor_line(name + " requests per job-poll", row.per_poll(), 0.05);
-      floor_line(name + " results delivered", static_cast<double>(row.results), static_cast<double>(row.jobs), true);
-    }
-  }
-  floor_line("per-job CPU/request poller ÷ raw loop", ratio, 1.2);
+  bool all_delivered = run_scenarios(options, rows);
+  double ratio = 0;
+  all_delivered = compare_per_job_cpu(options, ratio) && all_delivered;
+  print_floors(rows, ratio);
   return all_delivered ? 0 : 1;
 }
