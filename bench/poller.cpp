@@ -70,8 +70,9 @@ struct Options {
     async_duration = "uniform:2:5";
     callers = 100;
     arrivals_per_s = 200;
-    continuous_duration = "heygen-like:0.004";
+    continuous_duration = "heygen-like:0.002";  // median 1 s
     cpu_jobs = 500;
+    cpu_duration = "uniform:0.5:1.5";
     cpu_rounds = 2;
   }
 };
