@@ -37,6 +37,7 @@ struct Totals {
   std::uint64_t jobs_seen_terminal = 0;
   double lag_mean_ms = 0;  // from a job's finish to the first answer that said so, over the server's life
   double lag_p95_ms = 0;
+  double lag_max_ms = 0;
 };
 
 /// Reads the totals from GET /stats, keeping only the body's tail: with 100k jobs the body is ~15 MB of per-job
@@ -57,8 +58,12 @@ inline Totals read_totals(int port) {
   picojson::parse(totals, tail.begin() + static_cast<std::ptrdiff_t>(at + 9), tail.end(), &error);
   if (!error.empty() || !totals.is<picojson::object>()) throw std::runtime_error("bad totals in /stats");
   auto count = [&](const char* name) { return static_cast<std::uint64_t>(totals.get(name).get<double>()); };
-  return {count("status_requests"), count("job_status_looks"), count("jobs_seen_terminal"),
-          totals.get("lag_mean_ms").get<double>(), totals.get("lag_p95_ms").get<double>()};
+  return {count("status_requests"),
+          count("job_status_looks"),
+          count("jobs_seen_terminal"),
+          totals.get("lag_mean_ms").get<double>(),
+          totals.get("lag_p95_ms").get<double>(),
+          totals.get("lag_max_ms").get<double>()};
 }
 
 /// This process's CPU use so far: user and system seconds, and context switches (where the CPU goes).
