@@ -5,6 +5,8 @@
 // completion to the answer that first reported it. Prints a table, or CSV with --csv.
 // heygen-like (HeyGen's jobs of minutes) adds HeyGen's CLI schedule as a baseline, the long_jobs() preset cold
 // and warm, and 1,000 jobs tracked together through the many-status endpoint; its floors are checked on stderr.
+// Last, the scale model: the server's status requests a second at 1,000,000 heygen-like jobs in flight for HeyGen's
+// CLI schedule, our per-job polling and our many-status polling (Little's law over the figures of those runs).
 // Real mode (--real): the same strategies for real over loopback against status_server in its own process,
 // durations and policy times scaled by --scale (default 0.1); requests and lag come from the server's /stats.
 #include <heygen/video_translation.hpp>
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -143,22 +146,36 @@ Figures run(const bench::Workload& workload, const std::string& strategy, int jo
     const TranslationResult result = client.get_translation_status("job");
     if (i < warmup) continue;
     figures.requests += result.requests;
+    figures.duration_sum += job.duration_s;
     figures.lags.push_back(job.lag_s);
     clock.advance(std::chrono::milliseconds(1));
   }
   return figures;
 }
 
-/// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` at once, from the jobs'
-/// timelines (ids are "<index>"), and a completed job's own look for its outputs; counts each kind.
+/// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` and its
+/// `GET .../v3/video-translations/{id}` at once, from the jobs' timelines (ids are "<index>"); counts status
+/// requests, and apart from them a completed job's own look for its outputs (after /statuses said it completed).
 HttpResponse answer_statuses(const HttpRequest& request, std::vector<FakeJob>& jobs, const FakeClock& clock,
                              long long& requests, long long& fetches) {
-  if (request.target.find("/statuses?") == std::string::npos) {  // a completed job's own look, for its outputs
-    ++fetches;
-    return heygen::testing::answer(200, R"({"data": {"id": "x", "status": "completed", "video_url": "https://v"}})");
+  const TimePoint now = clock.now();
+  if (request.target.find("/statuses?") == std::string::npos) {  // one job's own look
+    const std::string id = request.target.substr(request.target.rfind('/') + 1);
+    FakeJob& job = jobs.at(std::stoul(id));
+    const bool done = now >= job.done_at;
+    if (done && job.reported) {
+      ++fetches;
+    } else {
+      ++requests;
+      if (done) {
+        job.reported = true;
+        job.lag_s = Seconds(now - job.done_at).count();
+      }
+    }
+    return heygen::testing::answer(200, R"({"data": {"id": ")" + id + R"(", "status": ")" +
+                                            (done ? "completed" : "processing") + R"(", "video_url": "https://v"}})");
   }
   ++requests;
-  const TimePoint now = clock.now();
   const std::string_view list = std::string_view(request.target).substr(request.target.find('=') + 1);
   std::string body = R"({"data": [)";
   for (std::size_t start = 0; start <= list.size();) {
@@ -182,10 +199,11 @@ HttpResponse answer_statuses(const HttpRequest& request, std::vector<FakeJob>& j
 }
 
 /// `jobs` jobs created at once and tracked together by one bulk call through HeyGen's v3 protocol (its many-status
-/// endpoint, 100 ids a request, no long poll), after `warmup_batches` such batches the policy learns from.
-/// concurrent_limit 1: the calling thread is the only worker, so virtual time is deterministic.
+/// endpoint, 100 ids a request, no long poll; or, `many_status` false, a server known to have none: a request
+/// per job), after `warmup_batches` such batches the policy learns from. The poller has one worker, so virtual
+/// time moves only between its looks and a run is deterministic.
 Figures run_many_status(const bench::Workload& workload, const PollPolicy& policy, int jobs, int warmup_batches,
-                        std::uint64_t seed) {
+                        std::uint64_t seed, bool many_status = true) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   FakeClock clock;
@@ -197,6 +215,11 @@ Figures run_many_status(const bench::Workload& workload, const PollPolicy& polic
       [&](const HttpRequest& request) { return answer_statuses(request, batch, clock, requests, fetches); });
   ClientOptions options = strategy_options("many", [&] { return unit(rng); });
   options.polling = policy;
+  options.poller_threads = 1;  // one worker: virtual time moves only between its looks, so runs are deterministic
+  if (!many_status) {
+    options.profile = std::make_shared<ServerProfile>();
+    options.profile->set_batch(Support::no);
+  }
   BasicVideoTranslationClient<FakeTransport, FakeClock, HeyGenV3Protocol> client(options, transport, clock);
   Figures figures;
   for (int round = 0; round <= warmup_batches; ++round) {
@@ -213,12 +236,17 @@ Figures run_many_status(const bench::Workload& workload, const PollPolicy& polic
     clock.advance(std::chrono::milliseconds(1));
   }
   figures.jobs = jobs;
-  for (const FakeJob& job : batch) figures.lags.push_back(job.lag_s);
+  for (const FakeJob& job : batch) {
+    figures.lags.push_back(job.lag_s);
+    figures.duration_sum += job.duration_s;
+  }
   figures.requests = requests;
   // /statuses names no outputs, so each completed job is looked at once on its own to fetch them: said apart,
   // since the floor is on the status requests that detect the finish.
-  std::fprintf(stderr, "%s: %.3f output fetches per job besides the status requests\n", workload.name.c_str(),
-               static_cast<double>(fetches) / jobs);
+  figures.fetches = fetches;
+  if (many_status)
+    std::fprintf(stderr, "%s: %.3f output fetches per job besides the status requests\n", workload.name.c_str(),
+                 figures.fetches_per_job());
   return figures;
 }
 
@@ -299,6 +327,33 @@ void check_floors(std::map<std::string, Figures>& rows) {
     check((std::string(batch) + " lag p95 s").c_str(), rows.at(batch).percentile(0.95), 10);
   }
 }
+/// The scale model: server status requests per second at 1,000,000 heygen-like jobs in flight, by
+/// Little's law: jobs start at λ = 1e6 ÷ W a second, each in flight W = its duration plus the detection lag, and
+/// each costs R requests (status requests and output fetches), so the server sees 1e6 × R ÷ W requests a second.
+/// Many-status jobs are measured in batches of 1,000 created together; at a million in flight every round is
+/// full anyway (100 ids a request), so a batch's partly filled last rounds make R, if anything, a little high.
+void scale_model(FILE* out, std::map<std::string, Figures>& measured, const Figures& per_job) {
+  const std::vector<std::pair<std::string, const Figures*>> rows{
+      {"heygen-cli, per job", &measured.at("heygen-cli")},
+      {"ours, per job (long_jobs, warm)", &per_job},
+      {"ours, /statuses 100 ids (long_jobs, warm)", &measured.at("many-warm")},
+  };
+  std::fprintf(out,
+               "\nscale model: heygen-like, 1,000,000 jobs in flight; requests/s = 1e6 x requests/job / in flight s\n");
+  std::fprintf(out, "%-42s %6s %14s %11s %10s %11s %9s %14s\n", "strategy", "jobs", "status req/job", "fetches/job",
+               "duration s", "in flight s", "lag p95 s", "requests/s @1M");
+  for (const auto& [label, figures] : rows) {
+    Figures copy = *figures;  // percentile() sorts
+    const double per_job_total = copy.requests_per_job() + copy.fetches_per_job();
+    const double in_flight = copy.mean_duration() + copy.mean();
+    std::fprintf(out, "%-42s %6d %14.2f %11.2f %10.1f %11.1f %9.1f %14.0f\n", label.c_str(), copy.jobs,
+                 copy.requests_per_job(), copy.fetches_per_job(), copy.mean_duration(), in_flight,
+                 copy.percentile(0.95), 1e6 * per_job_total / in_flight);
+  }
+  std::fprintf(out, "%-42s %6s %14s %11s %10s %11s %9s %14s\n", "webhooks + safety polling: (issue 15)", "-", "-", "-",
+               "-", "-", "-", "-");
+  std::fflush(out);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -362,5 +417,9 @@ int main(int argc, char** argv) {
     table.row(heygen.name, label, measured[label]);
   }
   check_floors(measured);
+  // Per-job polling through the poller on the long_jobs() preset, warm, against a server known to have no
+  // many-status endpoint (HeyGen's GET /v3/video-translations/{id} for each job): the scale model's middle row.
+  const Figures per_job = run_many_status(heygen, PollPolicy::long_jobs(), 1000, 1, seed++, false);
+  scale_model(csv ? stderr : stdout, measured, per_job);
   return 0;
 }

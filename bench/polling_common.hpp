@@ -38,9 +38,13 @@ inline Workload heygen_like() {
 struct Figures {
   int jobs = 0;
   long long requests = 0;
+  long long fetches = 0;     // requests for a completed job's outputs, besides the status requests
+  double duration_sum = 0;   // seconds, over the jobs
   std::vector<double> lags;  // seconds, one per job
 
   double requests_per_job() const { return jobs ? static_cast<double>(requests) / jobs : 0.0; }
+  double fetches_per_job() const { return jobs ? static_cast<double>(fetches) / jobs : 0.0; }
+  double mean_duration() const { return jobs ? duration_sum / jobs : 0.0; }
   double mean() const {
     double sum = 0;
     for (double lag : lags) sum += lag;

@@ -1,0 +1,433 @@
+// bench/poller: the client's long-lived poller, for real over loopback against status_server in its own process
+// (tracker protocol; the server has every extension unless said otherwise: many-status POST /status/batch of up to
+// 1,000 ids, long poll, hints). Each run gets a fresh server and happens in a forked child, so its memory and threads
+// are its own. Scenarios:
+//   100k-async  100,000 get_translation_status_async waits outstanding at once on one client; the jobs are
+//               created first from 8 threads (timed on stderr, not measured), each lasting longer than that.
+//   continuous  1,000 callers × 10 jobs arriving at 500 jobs/s overall, each created when it arrives and watched
+//               with watch(id, callback); heygen-like durations scaled to seconds. A few arrival threads play the
+//               callers' schedules (they, and the CPU of their creates, are left out of the figures).
+//               continuous-nlp: the same on a server that holds no long poll (many-status rounds only).
+//   per-job CPU the poller polling job by job (a server without many-status or long poll) against a raw
+//               cpp-httplib request loop with as many threads as the poller has workers: CPU per request, the
+//               median of interleaved runs.
+// Columns: peak threads of the process (the sampler thread and the arrival threads not counted), resident memory
+// before the waits and at peak (VmHWM), the poller's requests per job-poll (a many-status request counts once,
+// its jobs once each), CPU per status request over the waiting phase, the server's detection lag (a job's end to
+// the first answer that said so; the result is delivered on the same worker right after), results delivered.
+// --quick runs each scenario small (CI-sized); the floors are printed, never asserted: the exit status is non-zero
+// only when a run failed or a result was not delivered.
+#include <heygen/video_translation.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "loopback.hpp"
+#include "server_process.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// What the command line asked for, and the sizes it implies.
+struct Options {
+  bool quick = false;
+  std::string server;
+  // 100k-async
+  std::size_t async_jobs = 100'000;
+  std::string async_duration = "uniform:15:45";  // every job outlives the creation of all of them
+  // continuous
+  std::size_t callers = 1000;
+  std::size_t jobs_per_caller = 10;
+  double arrivals_per_s = 500;
+  std::string continuous_duration = "heygen-like:0.01";  // median 4.8 s
+  int arrival_threads = 4;
+  // per-job CPU
+  std::size_t cpu_jobs = 3000;
+  std::string cpu_duration = "uniform:1:3";
+  int cpu_rounds = 4;
+
+  void make_quick() {
+    quick = true;
+    async_jobs = 5000;
+    async_duration = "uniform:2:5";
+    callers = 100;
+    arrivals_per_s = 200;
+    continuous_duration = "heygen-like:0.002";  // median 1 s
+    cpu_jobs = 500;
+    cpu_duration = "uniform:0.5:1.5";
+    cpu_rounds = 2;
+  }
+};
+
+/// One measured run. Trivially copyable: it comes back from the forked child through a pipe.
+struct Row {
+  char scenario[24]{};
+  std::size_t jobs = 0;       // results expected
+  std::size_t results = 0;    // results delivered
+  std::size_t completed = 0;  // of them, completed
+  double wall_s = 0;
+  long peak_threads = 0;
+  std::size_t pool = 0;  // the poller's workers
+  double rss_before_mib = 0;
+  double peak_rss_mib = 0;
+  std::uint64_t requests = 0;   // status requests the poller sent (raw loop: the server's count)
+  std::uint64_t job_looks = 0;  // jobs those requests named
+  double cpu_s = 0;
+  bench::CpuUse cpu{};  // the same, split, with context switches (per-job CPU runs)
+  double lag_mean_ms = 0;
+  double lag_p95_ms = 0;
+  double lag_max_ms = 0;
+
+  [[nodiscard]] double per_poll() const {
+    return job_looks ? static_cast<double>(requests) / static_cast<double>(job_looks) : 0.0;
+  }
+  [[nodiscard]] double cpu_us_per_request() const {
+    return requests ? cpu_s / static_cast<double>(requests) * 1e6 : 0.0;
+  }
+};
+
+Row named(const char* scenario) {
+  Row row;
+  std::snprintf(row.scenario, sizeof row.scenario, "%s", scenario);
+  return row;
+}
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// The client every scenario measures: the bundled transport, default poller (8 workers), a 10-minute deadline.
+heygen::ClientOptions client_options(const std::string& base_url) {
+  heygen::ClientOptions options;
+  options.base_url = base_url;
+  options.max_timeout = heygen::Seconds(600);
+  return options;
+}
+
+/// Fills in what the end of a waiting phase knows: the poller's counts, CPU, peaks, and the server's lag.
+void finish_row(Row& row, heygen::VideoTranslationClient& client, bench::Sampler& sampler, double cpu_s, int port) {
+  const heygen::PollerStats stats = client.poller_stats();
+  row.pool = stats.workers;
+  row.requests = stats.requests;
+  row.job_looks = stats.job_looks;
+  row.cpu_s = cpu_s;
+  row.peak_threads = sampler.stop().threads;
+  row.peak_rss_mib = bench::status_mib("VmHWM");  // before anything else is read: /stats below is large
+  const bench::Totals totals = bench::read_totals(port);
+  row.lag_mean_ms = totals.lag_mean_ms;  // a fresh server per run: its lags are this run's
+  row.lag_p95_ms = totals.lag_p95_ms;
+  row.lag_max_ms = totals.lag_max_ms;
+}
+
+/// 100k-async: every job created first, then one get_translation_status_async per job, all outstanding at once.
+Row run_async(const Options& options) {
+  bench::ServerProcess server(options.server,
+                              {"--duration", options.async_duration, "--seed", "7", "--max-jobs", "2000000"});
+  Row row = named("100k-async");
+  row.jobs = options.async_jobs;
+  const auto created = Clock::now();
+  const std::vector<std::string> ids = bench::create_jobs(server.base_url(), options.async_jobs);
+  std::fprintf(stderr, "poller: 100k-async: %zu jobs created in %.1f s\n", ids.size(), seconds_since(created));
+  row.rss_before_mib = bench::status_mib("VmRSS");
+  heygen::VideoTranslationClient client(client_options(server.base_url()));
+  bench::Sampler sampler;
+  const bench::CpuUse cpu_before = bench::CpuUse::now();
+  const auto start = Clock::now();
+  std::vector<std::future<heygen::TranslationResult>> futures;
+  futures.reserve(ids.size());
+  for (const auto& id : ids) futures.push_back(client.get_translation_status_async(id));
+  std::fprintf(stderr, "poller: 100k-async: %zu waits placed in %.2f s; %zu watched\n", futures.size(),
+               seconds_since(start), client.poller_stats().watches);
+  const auto give_up = start + std::chrono::seconds(options.quick ? 120 : 300);
+  for (auto& future : futures) {
+    if (future.wait_until(give_up) != std::future_status::ready) break;
+    const heygen::TranslationResult result = future.get();
+    ++row.results;
+    if (result.ok()) ++row.completed;
+  }
+  row.wall_s = seconds_since(start);
+  if (row.results < row.jobs) {
+    const heygen::PollerStats stats = client.poller_stats();
+    std::fprintf(stderr, "poller: 100k-async: HANG? %zu of %zu results after %.0f s; the poller watches %zu jobs\n",
+                 row.results, row.jobs, row.wall_s, stats.watches);
+  }
+  finish_row(row, client, sampler, (bench::CpuUse::now() - cpu_before).total_s(), server.port());
+  return row;
+}
+
+/// Counts the results of callback waits and wakes the main thread when the last one arrives.
+class Tally {
+ public:
+  explicit Tally(std::size_t expected) : expected_(expected) {}
+  void add(const heygen::TranslationResult& result) {
+    std::lock_guard lock(mutex_);
+    ++results_;
+    if (result.ok()) ++completed_;
+    if (results_ == expected_) all_in_.notify_all();
+  }
+  /// Waits until every result is in or `until`; returns {results, completed}.
+  std::pair<std::size_t, std::size_t> wait(Clock::time_point until) {
+    std::unique_lock lock(mutex_);
+    all_in_.wait_until(lock, until, [&] { return results_ >= expected_; });
+    return {results_, completed_};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable all_in_;
+  std::size_t expected_;
+  std::size_t results_ = 0;
+  std::size_t completed_ = 0;
+};
+
+/// continuous: callers' jobs arriving over time, each created when it arrives and watched with a callback; on a
+/// server with every extension, or (`long_poll` false) one that holds no long poll.
+Row run_continuous(const Options& options, bool long_poll) {
+  std::vector<std::string> flags{"--duration", options.continuous_duration, "--seed", "7"};
+  if (!long_poll) flags.push_back("--no-long-poll");
+  bench::ServerProcess server(options.server, flags);
+  Row row = named(long_poll ? "continuous" : "continuous-nlp");
+  row.jobs = options.callers * options.jobs_per_caller;
+  const double span_s = static_cast<double>(row.jobs) / options.arrivals_per_s;
+  // Each caller's jobs arrive at uniform random times over the span (so 500 jobs/s overall, Poisson-like); the
+  // arrival threads play the callers c ≡ t (mod threads), in time order.
+  std::vector<std::vector<double>> schedules(static_cast<std::size_t>(options.arrival_threads));
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> at(0.0, span_s);
+  for (std::size_t caller = 0; caller < options.callers; ++caller)
+    for (std::size_t k = 0; k < options.jobs_per_caller; ++k) schedules[caller % schedules.size()].push_back(at(rng));
+  for (auto& schedule : schedules) std::sort(schedule.begin(), schedule.end());
+
+  row.rss_before_mib = bench::status_mib("VmRSS");
+  heygen::VideoTranslationClient client(client_options(server.base_url()));
+  Tally tally(row.jobs);
+  bench::Sampler sampler;
+  std::mutex create_mutex;
+  double create_cpu_s = 0;  // the creates' CPU, left out: the poller's waits are measured
+  std::atomic<std::size_t> create_failures{0};
+  const bench::CpuUse cpu_before = bench::CpuUse::now();
+  const auto start = Clock::now();
+  {
+    std::vector<std::jthread> arrivals;
+    for (const auto& schedule : schedules)
+      arrivals.emplace_back([&, &schedule = schedule] {
+        sampler.exclude(gettid());
+        double own = 0;
+        for (const double when : schedule) {
+          std::this_thread::sleep_until(
+              start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(when)));
+          const bench::CpuUse before = bench::CpuUse::now(RUSAGE_THREAD);
+          std::string id;
+          try {
+            id = client.create_translation_job();
+          } catch (const std::exception& e) {
+            if (create_failures++ == 0) std::fprintf(stderr, "poller: continuous: create failed: %s\n", e.what());
+          }
+          own += (bench::CpuUse::now(RUSAGE_THREAD) - before).total_s();
+          if (id.empty()) {
+            tally.add(heygen::TranslationResult{});  // counted as delivered, not completed
+            continue;
+          }
+          client.watch(id,
+                       [&tally](const std::string&, const heygen::TranslationResult& result) { tally.add(result); });
+        }
+        std::lock_guard lock(create_mutex);
+        create_cpu_s += own;
+      });
+  }
+  std::fprintf(stderr, "poller: continuous: %zu jobs arrived in %.1f s (%zu creates failed)\n", row.jobs,
+               seconds_since(start), create_failures.load());
+  const auto [results, completed] = tally.wait(Clock::now() + std::chrono::seconds(options.quick ? 120 : 300));
+  row.results = results - create_failures;
+  row.completed = completed;
+  row.jobs -= create_failures;
+  row.wall_s = seconds_since(start);
+  if (row.results < row.jobs)
+    std::fprintf(stderr, "poller: continuous: HANG? %zu of %zu results after %.0f s; the poller watches %zu jobs\n",
+                 row.results, row.jobs, row.wall_s, client.poller_stats().watches);
+  finish_row(row, client, sampler, (bench::CpuUse::now() - cpu_before).total_s() - create_cpu_s, server.port());
+  return row;
+}
+
+/// per-job CPU, one run: the poller watching every job one request at a time, or the raw loop. Requests and
+/// job-polls are the server's counts for both, so the two are counted alike (the poller's first many-status
+/// request, answered 404 by this server, is not counted there).
+Row run_per_job(const Options& options, bool raw) {
+  bench::ServerProcess server(options.server,
+                              {"--duration", options.cpu_duration, "--seed", "7", "--no-batch", "--no-long-poll"});
+  Row row = named(raw ? "raw loop" : "poller");
+  row.jobs = options.cpu_jobs;
+  const std::vector<std::string> ids = bench::create_jobs(server.base_url(), options.cpu_jobs);
+  const bench::Totals before = bench::read_totals(server.port());
+  const std::size_t pool = heygen::ClientOptions{}.poller_threads;
+  row.rss_before_mib = bench::status_mib("VmRSS");
+  bench::Sampler sampler;
+  const bench::CpuUse cpu_before = bench::CpuUse::now();
+  const auto start = Clock::now();
+  if (raw) {
+    row.results = row.completed = bench::track_raw(server.port(), ids, pool);
+    row.pool = pool;
+  } else {
+    heygen::VideoTranslationClient client(client_options(server.base_url()));
+    Tally tally(ids.size());
+    for (const auto& id : ids)
+      client.watch(id, [&tally](const std::string&, const heygen::TranslationResult& result) { tally.add(result); });
+    std::tie(row.results, row.completed) = tally.wait(start + std::chrono::seconds(300));
+    row.pool = client.poller_stats().workers;
+  }
+  row.wall_s = seconds_since(start);
+  row.cpu = bench::CpuUse::now() - cpu_before;
+  row.cpu_s = row.cpu.total_s();
+  row.peak_threads = sampler.stop().threads;
+  row.peak_rss_mib = bench::status_mib("VmHWM");
+  const bench::Totals after = bench::read_totals(server.port());
+  row.requests = after.status_requests - before.status_requests;
+  row.job_looks = after.job_status_looks - before.job_status_looks;
+  row.lag_mean_ms = after.lag_mean_ms;
+  row.lag_p95_ms = after.lag_p95_ms;
+  row.lag_max_ms = after.lag_max_ms;
+  return row;
+}
+
+void print_header() {
+  std::printf("%-14s %7s %7s %7s %5s %8s %8s %9s %9s %8s %7s %8s %8s %8s %8s %13s\n", "scenario", "jobs", "wall s",
+              "threads", "pool", "RSS0 MiB", "peak MiB", "requests", "job-polls", "req/poll", "cpu s", "us/req",
+              "lag ms", "lag p95", "lag max", "results");
+  std::fflush(stdout);
+}
+
+void print_row(const Row& r) {
+  char results[32];
+  std::snprintf(results, sizeof results, "%zu/%zu", r.results, r.jobs);
+  std::printf("%-14s %7zu %7.1f %7ld %5zu %8.1f %8.1f %9llu %9llu %8.4f %7.2f %8.1f %8.0f %8.0f %8.0f %13s\n",
+              r.scenario, r.jobs, r.wall_s, r.peak_threads, r.pool, r.rss_before_mib, r.peak_rss_mib,
+              static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.job_looks), r.per_poll(),
+              r.cpu_s, r.cpu_us_per_request(), r.lag_mean_ms, r.lag_p95_ms, r.lag_max_ms, results);
+  std::fflush(stdout);
+}
+
+/// One floor line: `value` against `floor` (at most, or exactly when `exact`).
+void floor_line(const std::string& what, double value, double floor, bool exact = false) {
+  const bool ok = exact ? value == floor : value <= floor;
+  std::printf("floor %-46s %10.3f %s %10.3f  %s\n", what.c_str(), value, exact ? "==" : "<=", floor,
+              ok ? "ok" : "MISSED");
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+/// The scenarios with a table row each; false when a run failed or a result was not delivered.
+bool run_scenarios(const Options& options, std::vector<Row>& rows) {
+  bool all_delivered = true;
+  print_header();
+  for (const auto& [name, measure] : std::vector<std::pair<const char*, std::function<Row()>>>{
+           {"poller: 100k-async", [&] { return run_async(options); }},
+           {"poller: continuous", [&] { return run_continuous(options, true); }},
+           {"poller: continuous-nlp", [&] { return run_continuous(options, false); }}}) {
+    const std::optional<Row> row = bench::run_isolated<Row>(name, measure);
+    if (!row) {
+      std::printf("%s: the run failed (see stderr)\n", name);
+      all_delivered = false;
+      continue;
+    }
+    print_row(*row);
+    rows.push_back(*row);
+    all_delivered = all_delivered && row->results == row->jobs;
+  }
+  return all_delivered;
+}
+
+/// Per-job CPU: poller and raw loop runs interleaved, a row each; sets `ratio` to the poller's median CPU per
+/// request over the raw loop's. False when a run failed or a result was not delivered.
+bool compare_per_job_cpu(const Options& options, double& ratio) {
+  std::printf("\nper-job CPU: %zu jobs (%s), server without many-status or long poll, %d interleaved runs each\n",
+              options.cpu_jobs, options.cpu_duration.c_str(), options.cpu_rounds);
+  print_header();
+  bool all_delivered = true;
+  std::vector<double> poller_us, raw_us;
+  for (int round = 0; round < options.cpu_rounds; ++round)
+    for (const bool raw : {false, true}) {
+      const std::optional<Row> row =
+          bench::run_isolated<Row>("poller: per-job CPU", [&] { return run_per_job(options, raw); });
+      if (!row) {
+        all_delivered = false;
+        continue;
+      }
+      print_row(*row);
+      std::fprintf(stderr,
+                   "poller: per-job CPU, %s: user %.2f s, system %.2f s; context switches %ld voluntary, %ld "
+                   "involuntary\n",
+                   row->scenario, row->cpu.user_s, row->cpu.system_s, row->cpu.voluntary_switches,
+                   row->cpu.involuntary_switches);
+      (raw ? raw_us : poller_us).push_back(row->cpu_us_per_request());
+      all_delivered = all_delivered && row->results == row->jobs;
+    }
+  ratio = median(raw_us) > 0 ? median(poller_us) / median(raw_us) : 0.0;
+  std::printf("cpu us/request, median: poller %.1f, raw loop %.1f; poller ÷ raw %.2f\n\n", median(poller_us),
+              median(raw_us), ratio);
+  return all_delivered;
+}
+
+/// The floors, from the rows and the per-job CPU ratio.
+void print_floors(const std::vector<Row>& rows, double ratio) {
+  for (const Row& row : rows) {
+    const std::string name = row.scenario;
+    const auto results = static_cast<double>(row.results);
+    if (name == "100k-async") {
+      floor_line(name + " threads <= pool + 2", static_cast<double>(row.peak_threads),
+                 static_cast<double>(row.pool + 2));
+      floor_line(name + " peak RSS MiB", row.peak_rss_mib, 256);
+      floor_line(name + " results delivered", results, static_cast<double>(row.jobs), true);
+    }
+    if (name.starts_with("continuous")) {
+      floor_line(name + " requests per job-poll", row.per_poll(), 0.05);
+      floor_line(name + " results delivered", results, static_cast<double>(row.jobs), true);
+    }
+  }
+  floor_line("per-job CPU/request poller ÷ raw loop", ratio, 1.2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // the raw loop's cpp-httplib writes without MSG_NOSIGNAL
+  Options options;
+  options.server = bench::default_server_path(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--quick") {
+      options.make_quick();
+    } else if (flag == "--server" && i + 1 < argc) {
+      options.server = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--server PATH]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::vector<Row> rows;
+  bool all_delivered = run_scenarios(options, rows);
+  double ratio = 0;
+  all_delivered = compare_per_job_cpu(options, ratio) && all_delivered;
+  print_floors(rows, ratio);
+  return all_delivered ? 0 : 1;
+}
