@@ -2,15 +2,18 @@
 # Builds the examples and the heygen-vt command-line tool (build/cli-check), runs every example, and checks the
 # tool's exit codes and --json output against status_server processes started here on ephemeral ports, plus a
 # tiny server in Python that speaks only the original GET /status?job_id= and records Authorization headers.
+# Pushes (webhooks): status_server signs each job's final status with HEYGEN_WEBHOOK_SECRET and POSTs it to the
+# tool's --webhook-listen receiver and to examples/webhook, all on loopback.
 # Prints "ok: ..." or "FAIL: ..." per check; exits non-zero when any failed. Safe to re-run; about 1-2 minutes.
+# EXAMPLES_BUILD_DIR picks the build folder (default build/cli-check; configured here as a -O0 g++ build).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 source scripts/lib.sh
 
 ensure_packages || exit 1
-build=build/cli-check
+build=${EXAMPLES_BUILD_DIR:-build/cli-check}
 targets=(tools/heygen-vt/heygen-vt sim/status_server examples/usage examples/custom_transport examples/bulk_callback
-  examples/cancellation examples/translate_three)
+  examples/cancellation examples/translate_three examples/webhook)
 configure_build "$build" g++ --buildtype=debug || exit 1  # -O0: half the compile time, and speed is not measured here
 ninja -j 2 -C "$build" "${targets[@]}" || exit 1
 
@@ -72,7 +75,7 @@ created_ids() { python3 -c 'import json, sys; print(" ".join(j["id"] for j in js
 status_server="$build/sim/status_server"
 
 echo "--- examples"
-for example in usage custom_transport bulk_callback cancellation translate_three; do
+for example in usage custom_transport bulk_callback cancellation translate_three webhook; do
   check "example $example runs and exits 0" timeout 30 "$build/examples/$example"
 done
 
@@ -152,6 +155,52 @@ rc=$?
 out=$(cat "$work/vt.out")
 check "SIGINT: 130" test "$rc" -eq 130
 check "SIGINT: prints what is known (cancelled)" json 'len(jobs) == 2 and all(j["cause"] == "cancelled" for j in jobs)'
+
+echo "--- pushes (webhooks): --webhook-listen, create --wait, examples/webhook"
+# Jobs of 0.3 s, and the safety-net poll comes 30 s after a wait starts: a wait that ends within a few seconds
+# without a status request was ended by a push.
+hook_secret="hook-$RANDOM$RANDOM-secret"
+HEYGEN_WEBHOOK_SECRET=$hook_secret start_server pushing "$status_server" --duration fixed:0.3
+vt --url "$url" --json create --count 2 --wait
+check "create --wait (polling): 0, both completed" \
+  test "$rc" -eq 0 -a -n "$(json 'len(jobs) == 2 and all(j["outcome"] == "completed" for j in jobs)' && echo yes)"
+started=$SECONDS
+HEYGEN_WEBHOOK_SECRET=$hook_secret vt --url "$url" --json --timeout 20 create --count 2 --wait \
+  --webhook-listen 127.0.0.1:0
+printed="$out$err"
+check "create --wait --webhook-listen 127.0.0.1:0: 0 within a few seconds" \
+  test "$rc" -eq 0 -a $((SECONDS - started)) -le 10
+check "--webhook-listen: both completed by their pushes, no status request" \
+  json 'len(jobs) == 2 and all(j["outcome"] == "completed" and j["requests"] == 0 for j in jobs)'
+check "--webhook-listen: says the pushes were accepted" grep -q 'pushes: accepted=2 .* refused=0' <<<"$err"
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+  HEYGEN_WEBHOOK_SECRET=$hook_secret vt --url "$url" --json --timeout 20 create --count 2 --wait \
+    --webhook-listen '[::1]:0' --webhook-header X-HeyGen-Signature
+  check "--webhook-listen [::1]:0 --webhook-header: 0, pushes accepted" \
+    test "$rc" -eq 0 -a -n "$(grep 'pushes: accepted=2 ' <<<"$err")"
+fi
+HEYGEN_WEBHOOK_SECRET=wrong-secret vt --url "$url" --json --timeout 2 create --wait --webhook-listen 127.0.0.1:0
+printed+="$out$err"
+check "a wrong HEYGEN_WEBHOOK_SECRET: pushes refused (401 bad_signature) and reported, wait times out: 2" \
+  test "$rc" -eq 2 -a -n "$(grep -F 'push refused, answered 401 (bad_signature)' <<<"$err")"
+env -u HEYGEN_WEBHOOK_SECRET "$build/tools/heygen-vt/heygen-vt" --url "$url" create --wait \
+  --webhook-listen 127.0.0.1:0 >"$work/vt.out" 2>"$work/vt.err"
+rc=$?
+check "--webhook-listen without HEYGEN_WEBHOOK_SECRET: 64, says so" \
+  test "$rc" -eq 64 -a -n "$(grep -F HEYGEN_WEBHOOK_SECRET "$work/vt.err")"
+vt --url "$url" --webhook-secret "$hook_secret" create --wait --webhook-listen 127.0.0.1:0
+printed+="$out$err"
+check "--webhook-secret on the command line: 64" test "$rc" -eq 64
+vt --url "$url" create --webhook-listen 127.0.0.1:0; check "--webhook-listen with create but no --wait: 64" test "$rc" -eq 64
+vt --url "$url" wait x --webhook-listen 0.0.0.0:0; check "--webhook-listen 0.0.0.0 without --webhook-url: 64" test "$rc" -eq 64
+check "the webhook secret is never printed" test -z "$(grep -F "$hook_secret" <<<"$printed")"
+for receiver in "" --bundled; do
+  HEYGEN_WEBHOOK_SECRET=$hook_secret timeout 30 "$build/examples/webhook" "$url" ${receiver:+"$receiver"} \
+    >"$work/example.out" 2>&1
+  rc=$?
+  check "example webhook ${receiver:-(own server)} against status_server: 0, three jobs completed by pushes" \
+    test "$rc" -eq 0 -a "$(grep -c 'completed after .* 0 status requests' "$work/example.out")" -eq 3
+done
 
 echo "--- the seed's server (--seed-quirks) and a core-only server"
 start_server quirks "$status_server" --duration fixed:0.2 --seed-quirks
@@ -237,7 +286,7 @@ check "the token is never printed" test -z "$(grep -F "$token" <<<"$printed")"
 echo "--- HeyGen's v3 API (--api heygen-v3)"
 if "$status_server" --help 2>/dev/null | grep -q 'heygen-v3'; then
   key="key-$RANDOM$RANDOM-secret"
-  start_server v3 "$status_server" --api heygen-v3 --api-key "$key" --duration fixed:0.3
+  HEYGEN_WEBHOOK_SECRET=$key-hook start_server v3 "$status_server" --api heygen-v3 --api-key "$key" --duration fixed:0.3
   export HEYGEN_API_KEY=$key
   vt --api heygen-v3 --url "$url" languages
   check "v3 languages: 0, one name a line" test "$rc" -eq 0 -a "$(grep -c . <<<"$out")" -ge 2
@@ -260,6 +309,14 @@ if "$status_server" --help 2>/dev/null | grep -q 'heygen-v3'; then
   # shellcheck disable=SC2086
   vt --api heygen-v3 --url "$url" wait $ids
   check "v3 wait prints the outputs under each row" test "$(grep -c '^  video: ' <<<"$out")" -eq 2
+  started=$SECONDS
+  HEYGEN_WEBHOOK_SECRET=$key-hook vt --api heygen-v3 --url "$url" --json --timeout 20 create \
+    --video-url https://example.com/talk.mp4 --lang "${languages[0]}" --lang "${languages[1]}" --wait \
+    --webhook-listen 127.0.0.1:0
+  printed+="$out$err"
+  check "v3 create --wait --webhook-listen: 0 within a few seconds, completed by pushes, with outputs" \
+    test "$rc" -eq 0 -a $((SECONDS - started)) -le 10 -a -n "$(json 'len(jobs) == 2 and all(j["outcome"] == "completed"
+      and j["outputs"]["video_url"] for j in jobs)' && echo yes)" -a -n "$(grep 'pushes: accepted=2 ' <<<"$err")"
   vt --api heygen-v3 --url "$url" --json status "${ids%% *}"
   check "v3 status of a completed translation: 0, with outputs" \
     test "$rc" -eq 0 -a -n "$(json 'jobs[0]["outputs"]["video_url"]' && echo yes)"

@@ -4,6 +4,9 @@
 
 #include <heygen/video_translation.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -13,6 +16,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace heygen_vt {
@@ -33,6 +37,7 @@ inline constexpr const char* api_tracker = "tracker";
 inline constexpr const char* api_heygen_v3 = "heygen-v3";
 inline constexpr const char* heygen_v3_default_url = "https://api.heygen.com";
 inline constexpr const char* api_key_variable = "HEYGEN_API_KEY";
+inline constexpr const char* webhook_secret_variable = "HEYGEN_WEBHOOK_SECRET";
 
 inline constexpr const char* help_text = R"(usage: heygen-vt [OPTIONS] COMMAND [ARGS]
 
@@ -40,7 +45,7 @@ Creates video-translation jobs and tracks them on a status-tracker server (the d
 on HeyGen's v3 API (--api heygen-v3, below).
 
 commands:
-  create              create --count jobs (default 1); prints one job id per line
+  create              create --count jobs (default 1); prints one job id per line (--wait: then waits)
   status ID...        look once at each job; pending jobs are reported as pending
   wait ID...          wait until every job completed, failed or timed out; prints a table per job
 
@@ -63,10 +68,29 @@ options:
   --api API           tracker (default) or heygen-v3
   --help              this text
 
+pushes (webhooks) instead of polling, with either --api:
+  --wait              create: then wait for the new jobs as wait does, in the same run (so pushes reach it)
+  --webhook-listen ADDR:PORT
+                      wait, create --wait: take the server's pushes on an HTTP receiver at ADDR:PORT (an
+                      IPv4 address, or [IPv6]:PORT; port 0 picks a free one). Creates ask the server to push
+                      each job's outcome there; a verified push ends the job's wait at once, and polling
+                      goes on only as a safety net (a lost push is noticed within max(30 s, 10% of the
+                      job's age) of the job's end). Needs HEYGEN_WEBHOOK_SECRET.
+  --webhook-url URL   the URL the server reaches the receiver under when that is not ADDR:PORT (NAT, a
+                      tunnel, a proxy; required with 0.0.0.0 or [::]); the receiver takes pushes on its
+                      path (default /webhook). Without --webhook-listen: create only asks for pushes to URL.
+  --webhook-header NAME
+                      the header carrying the signature (default X-HeyGen-Signature)
+  A refused push (answered 401: bad signature or stale; 400: unreadable; 413: too large) is reported on
+  stderr; --verbose reports every push; a wait ends with a "pushes: accepted=N ..." line on stderr.
+
 environment:
   HEYGEN_API_TOKEN    sent as "Authorization: Bearer ..." on every request; never printed
   HEYGEN_API_URL      default for --url
   HEYGEN_API_KEY      --api heygen-v3: HeyGen's API key, sent as "X-Api-Key"; required; never printed
+  HEYGEN_WEBHOOK_SECRET
+                      --webhook-listen: the secret pushes are signed with (HMAC-SHA256 of the body);
+                      required; never taken on the command line, never printed
 
 HeyGen's v3 API (--api heygen-v3), e.g. heygen-vt --api heygen-v3 create --video-url URL --lang French --lang German:
   create              translate one video into each --lang; prints one translation id per language
@@ -95,8 +119,9 @@ exit status (the first that applies):
        before the deadline (create: no job id could be obtained; languages: no list). A wrong
        HEYGEN_API_KEY is an HTTP error: "HTTP 401 unauthorized: ..."
   2    a job is still pending: timed out (wait) or pending (status)
-  64   usage error (bad command, option or value; --api heygen-v3 without HEYGEN_API_KEY)
-  71   system error (no threads, pipes or memory left)
+  64   usage error (bad command, option or value; --api heygen-v3 without HEYGEN_API_KEY;
+       --webhook-listen without HEYGEN_WEBHOOK_SECRET)
+  71   system error (no threads, pipes or memory left; --webhook-listen cannot listen there)
   0    every job completed (create: every job was created)
 )";
 
@@ -126,6 +151,11 @@ struct Args {
   std::optional<std::string> title;
   std::optional<std::string> mode;
   bool captions = false;
+  // pushes (webhooks)
+  bool wait = false;            ///< create --wait
+  std::string webhook_listen;   ///< --webhook-listen ADDR:PORT
+  std::string webhook_url;      ///< --webhook-url URL
+  std::string webhook_header;   ///< --webhook-header NAME
   std::set<std::string> given;  ///< Names of the options on the command line, for the checks per API.
 };
 
@@ -179,6 +209,12 @@ inline bool apply_valued_option(Args& args, const std::string& name, const std::
     args.title = value;
   else if (name == "--mode")
     args.mode = value;
+  else if (name == "--webhook-listen")
+    args.webhook_listen = value;
+  else if (name == "--webhook-url")
+    args.webhook_url = value;
+  else if (name == "--webhook-header")
+    args.webhook_header = value;
   else
     return false;
   args.given.insert(name);
@@ -195,6 +231,8 @@ inline bool apply_switch(Args& args, const std::string& name) {
     args.help = true;
   else if (name == "--captions")
     args.captions = true;
+  else if (name == "--wait")
+    args.wait = true;
   else
     return false;
   args.given.insert(name);
@@ -215,6 +253,9 @@ inline Args parse_args(int argc, char** argv) {
     } else if (!apply_switch(args, arg)) {
       const auto eq = arg.find('=');
       const std::string name = arg.substr(0, eq);
+      if (name == "--webhook-secret")  // before its value is read: the value is never echoed
+        throw UsageError("there is no --webhook-secret: the secret is read from " +
+                         std::string(webhook_secret_variable) + " only (a command line is visible to other users)");
       if (eq == std::string::npos && i + 1 >= argc) throw UsageError(name + " needs a value");
       const std::string value = eq == std::string::npos ? argv[++i] : arg.substr(eq + 1);
       if (!apply_valued_option(args, name, value)) throw UsageError("unknown option '" + name + "'");
@@ -288,6 +329,92 @@ inline void validate_tracker(const Args& args) {
     throw UsageError("--status-path must be \"auto\" or start with '/'");
 }
 
+/// Where --webhook-listen binds: an IPv4 or IPv6 address (without brackets) and a port (0: any free one).
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+
+/// Reads --webhook-listen's ADDR:PORT: a dotted IPv4 address, or an IPv6 address in brackets; a port 0-65535.
+inline ListenAddress parse_listen_address(const std::string& text) {
+  const auto bad = [&text] {
+    return UsageError(
+        "--webhook-listen expects ADDR:PORT with an IPv4 address or a bracketed IPv6 one (e.g. "
+        "127.0.0.1:8080, [::1]:0), got '" +
+        text + "'");
+  };
+  ListenAddress out;
+  std::string port;
+  const bool v6 = !text.empty() && text.front() == '[';
+  const std::size_t colon = v6 ? text.find("]:") + 1 : text.rfind(':');
+  if (colon == 0 || colon == std::string::npos) throw bad();
+  out.host = v6 ? text.substr(1, colon - 2) : text.substr(0, colon);
+  port = text.substr(colon + 1);
+  unsigned char address[sizeof(in6_addr)];
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, out.host.c_str(), address) != 1) throw bad();
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) throw bad();
+  out.port = std::stoi(port);
+  if (out.port > 65535) throw bad();
+  return out;
+}
+
+/// True for an address that means "every interface" (0.0.0.0, ::), which no server can push to.
+inline bool is_wildcard(const std::string& host) {
+  unsigned char address[sizeof(in6_addr)] = {};
+  const bool v6 = host.find(':') != std::string::npos;
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), address) != 1) return false;
+  const std::size_t size = v6 ? sizeof(in6_addr) : sizeof(in_addr);
+  return std::all_of(address, address + size, [](unsigned char byte) { return byte == 0; });
+}
+
+/// True for a header name (an HTTP token).
+inline bool is_header_name(const std::string& name) {
+  static constexpr std::string_view token_marks = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           token_marks.find(c) != std::string_view::npos;
+  });
+}
+
+/// The path of an http(s) URL without its query ("/webhook" when it has none), or nothing for what is not one.
+inline std::optional<std::string> http_url_path(const std::string& url) {
+  std::size_t start = 0;
+  if (url.starts_with("http://"))
+    start = 7;
+  else if (url.starts_with("https://"))
+    start = 8;
+  else
+    return std::nullopt;
+  if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7F; }))
+    return std::nullopt;
+  const std::size_t slash = url.find_first_of("/?#", start);
+  if (slash == start || url.size() == start) return std::nullopt;  // no host
+  if (slash == std::string::npos || url[slash] != '/') return std::string("/webhook");
+  return url.substr(slash, url.find_first_of("?#", slash) - slash);
+}
+
+/// Checks --wait and the webhook options, which both APIs take.
+inline void validate_webhooks(const Args& args) {
+  const bool create = args.command == "create";
+  const bool waits = args.command == "wait" || (create && args.wait);
+  if (args.wait && !create) throw UsageError("--wait is only for create");
+  if (!args.webhook_url.empty() && !http_url_path(args.webhook_url))
+    throw UsageError("--webhook-url expects an http:// or https:// URL, got '" + args.webhook_url + "'");
+  if (!args.given.contains("--webhook-listen")) {
+    if (args.given.contains("--webhook-header")) throw UsageError("--webhook-header needs --webhook-listen");
+    if (args.given.contains("--webhook-url") && !(create && !args.wait))
+      throw UsageError("--webhook-url needs --webhook-listen here (without it, only create asks for pushes)");
+    return;
+  }
+  if (!waits) throw UsageError("--webhook-listen takes pushes while waiting: use it with wait or create --wait");
+  const ListenAddress address = parse_listen_address(args.webhook_listen);
+  if (is_wildcard(address.host) && args.webhook_url.empty())
+    throw UsageError("--webhook-listen on " + address.host +
+                     " needs --webhook-url: the URL the server reaches this receiver under");
+  if (args.given.contains("--webhook-header") && !is_header_name(args.webhook_header))
+    throw UsageError("--webhook-header expects a header name, got '" + args.webhook_header + "'");
+}
+
 /// Checks the command and its arguments (after parsing, so --help always wins).
 inline void validate(const Args& args) {
   if (args.api == api_heygen_v3)
@@ -296,6 +423,7 @@ inline void validate(const Args& args) {
     validate_tracker(args);
   else
     throw UsageError("--api expects tracker or heygen-v3, got '" + args.api + "'");
+  validate_webhooks(args);
 }
 
 }  // namespace heygen_vt

@@ -56,6 +56,7 @@ inline heygen::ClientOptions client_options(const Args& args) {
   options.max_retries = args.retries;
   options.connection_pool_size = args.concurrency;
   if (args.status_path != auto_status_path) options.endpoints.status = args.status_path;
+  options.webhook_url = args.webhook_url;  // create without --webhook-listen: pushes go there, taken elsewhere
   if (args.verbose) options.log_sink = heygen::stderr_log_sink();
   return options;
 }
@@ -71,6 +72,7 @@ inline heygen::ClientOptions v3_client_options(const Args& args) {
   if (args.timeout) options.max_timeout = heygen::Seconds(*args.timeout);
   options.max_retries = args.retries;
   options.connection_pool_size = args.concurrency;
+  options.webhook_url = args.webhook_url;
   if (args.verbose) options.log_sink = heygen::stderr_log_sink();
   return options;
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "client.hpp"
 #include "interrupt.hpp"
 #include "report.hpp"
+#include "webhook.hpp"
 
 namespace heygen_vt {
 namespace {
@@ -77,12 +79,12 @@ void fetch_outputs(C& client, std::vector<JobReport>& jobs, const Args& args, co
   });
 }
 
-/// `wait ID...`: one bulk call with a live progress line; a table (or JSON) at the end.
+/// Waits for `ids` on `client`: one bulk call with a live progress line; a table (or JSON) at the end. With
+/// `pushes`, a line on stderr says what became of the pushes taken meanwhile.
 template <class C>
-int run_wait(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
-  const auto started = std::chrono::steady_clock::now();
-  const auto ids = distinct(args.ids);
-  C client(options, CountingTransport(options));
+int wait_for(C& client, const std::vector<std::string>& given_ids, const Args& args, const InterruptWatcher& interrupt,
+             std::chrono::steady_clock::time_point started, const PushListener* pushes) {
+  const auto ids = distinct(given_ids);
   ProgressLine progress(ids.size());
   const auto results = client.get_bulk_translation_statuses(
       ids, args.concurrency, interrupt.token(),
@@ -94,7 +96,18 @@ int run_wait(const Args& args, const heygen::ClientOptions& options, const Inter
   jobs.reserve(ids.size());
   for (const auto& id : ids) jobs.push_back({id, results.at(id)});
   if (with_outputs(args)) fetch_outputs(client, jobs, args, interrupt);
+  if (pushes != nullptr) pushes->print_summary();
   return report(jobs, args, interrupt.interrupted(), {client.transport().sent(), seconds_since(started)});
+}
+
+/// `wait ID...`, taking pushes with --webhook-listen.
+template <class C>
+int run_wait(const Args& args, heygen::ClientOptions options, const InterruptWatcher& interrupt) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto pushes = listen_for_pushes(args, options);
+  C client(options, CountingTransport(options));
+  const auto attached = attach(pushes, client);
+  return wait_for(client, args.ids, args, interrupt, started, pushes.get());
 }
 
 /// `status ID...`: one look at each job, `--concurrency` at a time.
@@ -124,26 +137,8 @@ void print_created(const std::vector<std::string>& ids) {
   std::printf("]\n");
 }
 
-/// `create`: `--count` jobs, one id per line (or a JSON array) as each is created.
-int run_create(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
-  heygen::VideoTranslationClient client(options);
-  std::vector<std::string> ids;
-  int status = exit_completed;
-  try {
-    for (int i = 0; i < args.count; ++i) {
-      ids.push_back(client.create_translation_job(interrupt.token()));
-      if (!args.json) std::printf("%s\n", ids.back().c_str());
-      std::fflush(stdout);
-    }
-  } catch (const heygen::TranslationError& e) {
-    status = failed_call(e);
-  }
-  if (args.json) print_created(ids);
-  return interrupt.interrupted() ? exit_interrupted : status;
-}
-
-/// `--api heygen-v3 create`: one translation of the video into each --lang; one id per line (or a JSON array).
-int run_create_v3(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
+/// The create input of `--api heygen-v3 create`: one translation of the video into each --lang.
+heygen::TranslationRequest v3_request(const Args& args) {
   heygen::TranslationRequest request;
   request.video_url = args.video_url;
   request.video_asset_id = args.asset_id;
@@ -151,18 +146,58 @@ int run_create_v3(const Args& args, const heygen::ClientOptions& options, const 
   request.title = args.title;
   request.mode = args.mode;
   if (args.captions) request.enable_caption = true;
-  V3Client client(options, CountingTransport(options));
-  std::vector<std::string> ids;
+  return request;
+}
+
+/// Creates on `client` as `create` says (--count jobs, or one translation per --lang), printing each id as it
+/// comes unless --json; returns 0, or the exit status of the create that failed.
+template <class C>
+int create_jobs(C& client, const Args& args, const InterruptWatcher& interrupt, std::vector<std::string>& ids) {
   try {
-    ids = client.create_translation_jobs(request, interrupt.token());
+    if constexpr (std::is_same_v<C, V3Client>) {
+      ids = client.create_translation_jobs(v3_request(args), interrupt.token());
+      if (!args.json)
+        for (const auto& id : ids) std::printf("%s\n", id.c_str());
+    } else {
+      for (int i = 0; i < args.count; ++i) {
+        ids.push_back(client.create_translation_job(interrupt.token()));
+        if (!args.json) std::printf("%s\n", ids.back().c_str());
+        std::fflush(stdout);
+      }
+    }
   } catch (const heygen::TranslationError& e) {
-    return interrupt.interrupted() ? exit_interrupted : failed_call(e);
+    return failed_call(e);
   }
-  if (args.json)
-    print_created(ids);
-  else
-    for (const auto& id : ids) std::printf("%s\n", id.c_str());
-  return interrupt.interrupted() ? exit_interrupted : exit_completed;
+  std::fflush(stdout);
+  return exit_completed;
+}
+
+/// `create`: one id per line (or a JSON array). With --wait, the same client then waits for the new jobs (a
+/// push for one of them is taken from the start), printing what wait prints; with --webhook-listen, pushes are
+/// taken the whole time.
+template <class C>
+int run_create(const Args& args, heygen::ClientOptions options, const InterruptWatcher& interrupt) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto pushes = listen_for_pushes(args, options);
+  C client(options, CountingTransport(options));
+  const auto attached = attach(pushes, client);
+  std::vector<std::string> ids;
+  const int status = create_jobs(client, args, interrupt, ids);
+  if (status != exit_completed || !args.wait || interrupt.interrupted()) {
+    if (args.json) print_created(ids);
+    return interrupt.interrupted() ? exit_interrupted : status;
+  }
+  if constexpr (std::is_same_v<C, Client>) {
+    if (args.status_path == auto_status_path) {
+      const heygen::ClientOptions detected = detect_status_path(options, ids.front(), interrupt.token());
+      if (detected.endpoints.status != options.endpoints.status) {
+        Client other(detected, CountingTransport(detected));
+        const auto moved = attach(pushes, other);
+        return wait_for(other, ids, args, interrupt, started, pushes.get());
+      }
+    }
+  }
+  return wait_for(client, ids, args, interrupt, started, pushes.get());
 }
 
 /// `--api heygen-v3 languages`: the names --lang takes, one per line (or a JSON array).
@@ -187,7 +222,7 @@ int run_languages(const Args& args, const heygen::ClientOptions& options, const 
 int run_v3(const Args& args) {
   const heygen::ClientOptions options = v3_client_options(args);
   InterruptWatcher interrupt;
-  if (args.command == "create") return run_create_v3(args, options, interrupt);
+  if (args.command == "create") return run_create<V3Client>(args, options, interrupt);
   if (args.command == "languages") return run_languages(args, options, interrupt);
   if (args.command == "status") return run_status<V3Client>(args, options, interrupt);
   return run_wait<V3Client>(args, options, interrupt);
@@ -199,7 +234,7 @@ int run(const Args& args) {
   if (args.api == api_heygen_v3) return run_v3(args);
   heygen::ClientOptions options = client_options(args);
   InterruptWatcher interrupt;
-  if (args.command == "create") return run_create(args, options, interrupt);
+  if (args.command == "create") return run_create<Client>(args, options, interrupt);
   if (args.status_path == auto_status_path) options = detect_status_path(options, args.ids.front(), interrupt.token());
   if (args.command == "status") return run_status<Client>(args, options, interrupt);
   return run_wait<Client>(args, options, interrupt);
