@@ -702,3 +702,16 @@ TEST_CASE("parts: outputs: empty until the server says something") {
   CHECK_FALSE(language.empty());
 }
 }  // TEST_SUITE("parts")
+
+TEST_CASE("BulkSchedule: a job held back to gather finishes joins no many-status round before it is due") {
+  const TimePoint t0{};
+  BulkSchedule schedule(3, Seconds(1), Seconds(0));
+  schedule.push(t0, 0);
+  schedule.push(schedule.plan(1, t0, Seconds(1.5), TimePoint::max(), true), 1);   // paused to gather
+  schedule.push(schedule.plan(2, t0, Seconds(1.5), TimePoint::max(), false), 2);  // an ordinary wait
+  std::vector<std::size_t> taken;
+  schedule.take(t0, BulkSchedule::Take::many_status, 10, taken);
+  CHECK(taken == std::vector<std::size_t>{0, 2});
+  schedule.take(t0 + std::chrono::milliseconds(1500), BulkSchedule::Take::many_status, 10, taken);
+  CHECK(taken == std::vector<std::size_t>{1});
+}

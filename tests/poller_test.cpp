@@ -360,3 +360,22 @@ TEST_CASE("poller: a bulk call with no ids returns an empty map at once") {
   CHECK(h.client.get_bulk_translation_statuses({}).empty());
   CHECK(h.client.poller_stats().workers == 0u);
 }
+
+TEST_CASE("poller: a bulk callback that cancels its own call ends the rest cancelled, without deadlock") {
+  Harness h(poller_options(2));
+  h.transport.otherwise(
+      [](const HttpRequest& r) { return status_answer(r.target == "/status/first" ? "completed" : "pending"); });
+  std::stop_source stop;
+  std::vector<std::string> told;
+  const ResultMap results = h.client.get_bulk_translation_statuses(
+      {"first", "second", "third"}, std::nullopt, stop.get_token(),
+      [&](const std::string& id, const TranslationResult&, BulkProgress) {
+        told.push_back(id);
+        stop.request_stop();  // re-enters the call's collector on this thread, through the poller
+      });
+  REQUIRE(results.size() == 3u);
+  CHECK(results.at("first").ok());
+  CHECK(results.at("second").cause == FailureCause::cancelled);
+  CHECK(results.at("third").cause == FailureCause::cancelled);
+  CHECK(told.size() == 3u);
+}
