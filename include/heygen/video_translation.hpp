@@ -3070,10 +3070,11 @@ class BulkSchedule {
     std::size_t skipped = 0;
     for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
       const auto [when, job] = *at;
-      const bool ahead_ok =
-          when <= ahead && (many ? !slots_[job].held_back || when <= now : slots_[job].not_before <= now);
-      if ((!taken.empty() || skipped > 0) && !ahead_ok) break;
-      if (!admit(job)) {
+      const bool first = taken.empty() && skipped == 0;  // the caller checked it is due
+      if (!first && when > ahead) break;
+      const bool early_ok = many ? !slots_[job].held_back || when <= now : slots_[job].not_before <= now;
+      if (!first && !early_ok && !many) break;
+      if ((!first && !early_ok) || !admit(job)) {  // left queued; a round looks past it
         ++skipped;
         ++at;
         continue;
