@@ -732,13 +732,14 @@ class Poller {
   void settle_look(Job& job, Look& look, bool held, Seconds gather, Take mode, std::vector<Due>& later) {
     auto wait = looks_.digest(job.call, job.poller, look, held);
     if (!wait || look.result.cause == FailureCause::cancelled) return finish(job, std::move(look.result), later);
+    std::lock_guard lock(mutex_);
     // Many-status rounds are cheap per job: the policy may ask for them more often than one job alone would look.
-    if (mode == Take::many_status && policy_.many_status_interval > Seconds(0))
+    // The bound holds for the last job of a round too, looked at alone, so the policy's lag bound is kept.
+    if ((mode == Take::many_status || many_status_possible()) && policy_.many_status_interval > Seconds(0))
       *wait = std::min(*wait, policy_.many_status_interval);
     *wait = std::max(*wait, gather);
     if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
-    std::lock_guard lock(mutex_);
     const bool gathering = gather > Seconds(0);  // never taken into a round before its pause is over
     later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline, gathering), job.slot});
   }
