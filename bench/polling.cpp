@@ -22,24 +22,17 @@
 #include <vector>
 
 #include "../tests/fakes.hpp"
+#include "many_status.hpp"
 #include "polling_common.hpp"
 #include "server_process.hpp"
 
 namespace {
 
 using namespace heygen;
+using bench::FakeJob;
 using bench::Figures;
 using heygen::testing::FakeClock;
 using heygen::testing::FakeTransport;
-
-/// What the fake server knows about the job being tracked.
-struct FakeJob {
-  TimePoint done_at{};
-  double duration_s = 0;
-  double eta_factor = 1;  // this job's eta error, fixed at creation as a real estimate's would be
-  bool reported = false;
-  double lag_s = 0;
-};
 
 /// What the fake server offers.
 struct ServerKind {
@@ -149,84 +142,19 @@ Figures run(const bench::Workload& workload, const std::string& strategy, int jo
   return figures;
 }
 
-/// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` at once, from the jobs'
-/// timelines (ids are "<index>"), and a completed job's own look for its outputs; counts each kind.
-HttpResponse answer_statuses(const HttpRequest& request, std::vector<FakeJob>& jobs, const FakeClock& clock,
-                             long long& requests, long long& fetches) {
-  if (request.target.find("/statuses?") == std::string::npos) {  // a completed job's own look, for its outputs
-    ++fetches;
-    return heygen::testing::answer(200, R"({"data": {"id": "x", "status": "completed", "video_url": "https://v"}})");
-  }
-  ++requests;
-  const TimePoint now = clock.now();
-  const std::string_view list = std::string_view(request.target).substr(request.target.find('=') + 1);
-  std::string body = R"({"data": [)";
-  for (std::size_t start = 0; start <= list.size();) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    const std::string id(list.substr(start, comma - start));
-    FakeJob& job = jobs.at(std::stoul(id));
-    const bool done = now >= job.done_at;
-    if (done && !job.reported) {
-      job.reported = true;
-      job.lag_s = Seconds(now - job.done_at).count();
-    }
-    body += (start ? R"(, {"video_id": ")" : R"({"video_id": ")") + id + R"(", "status": ")" +
-            (done ? "completed" : "processing") + R"("})";
-    start = comma + 1;
-  }
-  body += R"(], "has_more": false, "next_token": null})";
-  HttpResponse response;
-  response.status = 200;
-  response.body = std::move(body);
-  return response;
-}
-
 /// `jobs` jobs created at once and tracked together by one bulk call through HeyGen's v3 protocol (its many-status
 /// endpoint, 100 ids a request, no long poll), after `warmup_batches` such batches the policy learns from.
-/// concurrent_limit 1: the calling thread is the only worker, so virtual time is deterministic.
+/// concurrent_limit 1: one request in flight at a time.
 Figures run_many_status(const bench::Workload& workload, const PollPolicy& policy, int jobs, int warmup_batches,
                         std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  FakeClock clock;
-  FakeTransport transport;
-  std::vector<FakeJob> batch;
-  long long requests = 0;
-  long long fetches = 0;
-  transport.otherwise(
-      [&](const HttpRequest& request) { return answer_statuses(request, batch, clock, requests, fetches); });
-  ClientOptions options = strategy_options("many", [&] { return unit(rng); });
+  ClientOptions options = strategy_options("many", {});
   options.polling = policy;
-  BasicVideoTranslationClient<FakeTransport, FakeClock, HeyGenV3Protocol> client(options, transport, clock);
-  Figures figures;
-  for (int round = 0; round <= warmup_batches; ++round) {
-    batch.assign(static_cast<std::size_t>(jobs), FakeJob{});
-    std::vector<std::string> ids;
-    for (int i = 0; i < jobs; ++i) {
-      FakeJob& job = batch[static_cast<std::size_t>(i)];
-      job.duration_s = workload.draw(rng);
-      job.done_at = clock.now() + std::chrono::duration_cast<TimePoint::duration>(Seconds(job.duration_s));
-      ids.push_back(std::to_string(i));
-    }
-    requests = fetches = 0;
-    client.get_bulk_translation_statuses(ids, 1);
-    clock.advance(std::chrono::milliseconds(1));
-  }
-  figures.jobs = jobs;
-  for (const FakeJob& job : batch) figures.lags.push_back(job.lag_s);
-  figures.requests = requests;
+  bench::ManyStatusRun run = bench::run_many_status(workload, options, jobs, warmup_batches, seed);
   // /statuses names no outputs, so each completed job is looked at once on its own to fetch them: said apart,
   // since the floor is on the status requests that detect the finish.
   std::fprintf(stderr, "%s: %.3f output fetches per job besides the status requests\n", workload.name.c_str(),
-               static_cast<double>(fetches) / jobs);
-  return figures;
-}
-
-/// Scales every time in a policy, so a run with jobs `scale` times shorter keeps the same shape.
-void scale_policy(PollPolicy& policy, double scale) {
-  for (Seconds* time :
-       {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval, &policy.long_poll})
-    *time = *time * scale;
+               static_cast<double>(run.fetches) / jobs);
+  return run.figures;
 }
 
 /// The flags of the server a strategy is measured against.
@@ -277,7 +205,7 @@ Figures run_real(const std::string& server, const std::string& strategy, int job
   options.base_url = process.base_url();
   options.max_timeout = Seconds(600);
   options.connection_pool_size = static_cast<std::size_t>(jobs);
-  scale_policy(options.polling, scale);
+  bench::scale_policy(options.polling, scale);
   VideoTranslationClient client(options);
   if (strategy == "warm" || strategy == "hints" || strategy == "long-poll") create_and_track(client, jobs);
   return server_truth(process.base_url(), create_and_track(client, jobs));
