@@ -28,17 +28,29 @@ struct FakeJob {
 };
 
 /// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` at once, from the jobs'
-/// timelines (ids are "<index>"), and a completed job's own look for its outputs; counts each kind.
+/// timelines (ids are "<index>"), and one job's own look (`GET .../v3/video-translations/<index>`): for its outputs
+/// once a many-status answer reported it completed (a fetch), else a status request like the others (the poller
+/// looks at a last job alone on its own). Counts each kind.
 template <class AnyClock>
 heygen::HttpResponse answer_statuses(const heygen::HttpRequest& request, std::vector<FakeJob>& jobs,
                                      const AnyClock& clock, long long& requests, long long& fetches) {
   using heygen::Seconds;
-  if (request.target.find("/statuses?") == std::string::npos) {  // a completed job's own look, for its outputs
-    ++fetches;
-    return heygen::testing::answer(200, R"({"data": {"id": "x", "status": "completed", "video_url": "https://v"}})");
+  const heygen::TimePoint now = clock.now();
+  if (request.target.find("/statuses?") == std::string::npos) {
+    const std::string id = request.target.substr(request.target.rfind('/') + 1);
+    FakeJob& job = jobs.at(std::stoul(id));
+    const bool fetch = job.reported;
+    (fetch ? fetches : requests)++;
+    const bool done = now >= job.done_at;
+    if (done && !job.reported) {
+      job.reported = true;
+      job.lag_s = Seconds(now - job.done_at).count();
+    }
+    return heygen::testing::answer(
+        200, done ? R"({"data": {"id": ")" + id + R"(", "status": "completed", "video_url": "https://v"}})"
+                  : R"({"data": {"id": ")" + id + R"(", "status": "running"}})");
   }
   ++requests;
-  const heygen::TimePoint now = clock.now();
   const std::string_view list = std::string_view(request.target).substr(request.target.find('=') + 1);
   std::string body = R"({"data": [)";
   for (std::size_t start = 0; start <= list.size();) {
