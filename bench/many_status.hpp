@@ -140,8 +140,8 @@ ManyStatusRun run_many_status(const Workload& workload, heygen::ClientOptions op
 
 /// Scales every time in a policy, so a run with jobs `scale` times shorter keeps the same shape.
 inline void scale_policy(heygen::PollPolicy& policy, double scale) {
-  for (heygen::Seconds* time :
-       {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval, &policy.long_poll})
+  for (heygen::Seconds* time : {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval,
+                                &policy.long_poll, &policy.coalesce, &policy.many_status_interval})
     *time = *time * scale;
 }
 
