@@ -25,24 +25,17 @@
 #include <vector>
 
 #include "../tests/fakes.hpp"
+#include "many_status.hpp"
 #include "polling_common.hpp"
 #include "server_process.hpp"
 
 namespace {
 
 using namespace heygen;
+using bench::FakeJob;
 using bench::Figures;
 using heygen::testing::FakeClock;
 using heygen::testing::FakeTransport;
-
-/// What the fake server knows about the job being tracked.
-struct FakeJob {
-  TimePoint done_at{};
-  double duration_s = 0;
-  double eta_factor = 1;  // this job's eta error, fixed at creation as a real estimate's would be
-  bool reported = false;
-  double lag_s = 0;
-};
 
 /// What the fake server offers.
 struct ServerKind {
@@ -153,108 +146,27 @@ Figures run(const bench::Workload& workload, const std::string& strategy, int jo
   return figures;
 }
 
-/// Answers HeyGen's `GET .../v3/video-translations/statuses?video_translation_ids=a,b,...` and its
-/// `GET .../v3/video-translations/{id}` at once, from the jobs' timelines (ids are "<index>"); counts status
-/// requests, and apart from them a completed job's own look for its outputs (after /statuses said it completed).
-HttpResponse answer_statuses(const HttpRequest& request, std::vector<FakeJob>& jobs, const FakeClock& clock,
-                             long long& requests, long long& fetches) {
-  const TimePoint now = clock.now();
-  if (request.target.find("/statuses?") == std::string::npos) {  // one job's own look
-    const std::string id = request.target.substr(request.target.rfind('/') + 1);
-    FakeJob& job = jobs.at(std::stoul(id));
-    const bool done = now >= job.done_at;
-    if (done && job.reported) {
-      ++fetches;
-    } else {
-      ++requests;
-      if (done) {
-        job.reported = true;
-        job.lag_s = Seconds(now - job.done_at).count();
-      }
-    }
-    return heygen::testing::answer(200, R"({"data": {"id": ")" + id + R"(", "status": ")" +
-                                            (done ? "completed" : "processing") + R"(", "video_url": "https://v"}})");
-  }
-  ++requests;
-  const std::string_view list = std::string_view(request.target).substr(request.target.find('=') + 1);
-  std::string body = R"({"data": [)";
-  for (std::size_t start = 0; start <= list.size();) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    const std::string id(list.substr(start, comma - start));
-    FakeJob& job = jobs.at(std::stoul(id));
-    const bool done = now >= job.done_at;
-    if (done && !job.reported) {
-      job.reported = true;
-      job.lag_s = Seconds(now - job.done_at).count();
-    }
-    body += (start ? R"(, {"video_id": ")" : R"({"video_id": ")") + id + R"(", "status": ")" +
-            (done ? "completed" : "processing") + R"("})";
-    start = comma + 1;
-  }
-  body += R"(], "has_more": false, "next_token": null})";
-  HttpResponse response;
-  response.status = 200;
-  response.body = std::move(body);
-  return response;
-}
-
 /// `jobs` jobs created at once and tracked together by one bulk call through HeyGen's v3 protocol (its many-status
 /// endpoint, 100 ids a request, no long poll; or, `many_status` false, a server known to have none: a request
 /// per job), after `warmup_batches` such batches the policy learns from. The poller has one worker, so virtual
 /// time moves only between its looks and a run is deterministic.
 Figures run_many_status(const bench::Workload& workload, const PollPolicy& policy, int jobs, int warmup_batches,
                         std::uint64_t seed, bool many_status = true) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  FakeClock clock;
-  FakeTransport transport;
-  std::vector<FakeJob> batch;
-  long long requests = 0;
-  long long fetches = 0;
-  transport.otherwise(
-      [&](const HttpRequest& request) { return answer_statuses(request, batch, clock, requests, fetches); });
-  ClientOptions options = strategy_options("many", [&] { return unit(rng); });
+  ClientOptions options = strategy_options("many", {});
   options.polling = policy;
-  options.poller_threads = 1;  // one worker: virtual time moves only between its looks, so runs are deterministic
+  options.poller_threads = 1;
   if (!many_status) {
     options.profile = std::make_shared<ServerProfile>();
     options.profile->set_batch(Support::no);
   }
-  BasicVideoTranslationClient<FakeTransport, FakeClock, HeyGenV3Protocol> client(options, transport, clock);
-  Figures figures;
-  for (int round = 0; round <= warmup_batches; ++round) {
-    batch.assign(static_cast<std::size_t>(jobs), FakeJob{});
-    std::vector<std::string> ids;
-    for (int i = 0; i < jobs; ++i) {
-      FakeJob& job = batch[static_cast<std::size_t>(i)];
-      job.duration_s = workload.draw(rng);
-      job.done_at = clock.now() + std::chrono::duration_cast<TimePoint::duration>(Seconds(job.duration_s));
-      ids.push_back(std::to_string(i));
-    }
-    requests = fetches = 0;
-    client.get_bulk_translation_statuses(ids, 1);
-    clock.advance(std::chrono::milliseconds(1));
-  }
-  figures.jobs = jobs;
-  for (const FakeJob& job : batch) {
-    figures.lags.push_back(job.lag_s);
-    figures.duration_sum += job.duration_s;
-  }
-  figures.requests = requests;
+  bench::ManyStatusRun run = bench::run_many_status(workload, options, jobs, warmup_batches, seed);
   // /statuses names no outputs, so each completed job is looked at once on its own to fetch them: said apart,
   // since the floor is on the status requests that detect the finish.
-  figures.fetches = fetches;
+  run.figures.fetches = run.fetches;
   if (many_status)
     std::fprintf(stderr, "%s: %.3f output fetches per job besides the status requests\n", workload.name.c_str(),
-                 figures.fetches_per_job());
-  return figures;
-}
-
-/// Scales every time in a policy, so a run with jobs `scale` times shorter keeps the same shape.
-void scale_policy(PollPolicy& policy, double scale) {
-  for (Seconds* time :
-       {&policy.initial_interval, &policy.cold_cap, &policy.min_interval, &policy.max_interval, &policy.long_poll})
-    *time = *time * scale;
+                 run.figures.fetches_per_job());
+  return run.figures;
 }
 
 /// The flags of the server a strategy is measured against.
@@ -305,7 +217,7 @@ Figures run_real(const std::string& server, const std::string& strategy, int job
   options.base_url = process.base_url();
   options.max_timeout = Seconds(600);
   options.connection_pool_size = static_cast<std::size_t>(jobs);
-  scale_policy(options.polling, scale);
+  bench::scale_policy(options.polling, scale);
   VideoTranslationClient client(options);
   if (strategy == "warm" || strategy == "hints" || strategy == "long-poll") create_and_track(client, jobs);
   return server_truth(process.base_url(), create_and_track(client, jobs));
@@ -350,7 +262,7 @@ void scale_model(FILE* out, std::map<std::string, Figures>& measured, const Figu
                  copy.requests_per_job(), copy.fetches_per_job(), copy.mean_duration(), in_flight,
                  copy.percentile(0.95), 1e6 * per_job_total / in_flight);
   }
-  std::fprintf(out, "%-42s %6s %14s %11s %10s %11s %9s %14s\n", "webhooks + safety polling: (issue 15)", "-", "-", "-",
+  std::fprintf(out, "%-42s %6s %14s %11s %10s %11s %9s %14s\n", "webhooks + safety polling: bench/webhook", "-", "-", "-",
                "-", "-", "-", "-");
   std::fflush(out);
 }

@@ -115,7 +115,10 @@ inline std::optional<CallbackTarget> parse_callback_url(std::string_view url) {
   if (!callback_authority(rest.substr(0, end), out)) return std::nullopt;
   std::string_view target = rest.substr(end);
   target = target.substr(0, std::min(target.find('#'), target.size()));
-  out.path = target.starts_with('/') ? std::string(target) : "/" + std::string(target);
+  // Built by appending: GCC 12 at -O3 warns (-Wrestrict, a false positive) on "/" + std::string(target).
+  out.path.clear();
+  if (!target.starts_with('/')) out.path.push_back('/');
+  out.path.append(target);
   return out;
 }
 
