@@ -262,8 +262,8 @@ void scale_model(FILE* out, std::map<std::string, Figures>& measured, const Figu
                  copy.requests_per_job(), copy.fetches_per_job(), copy.mean_duration(), in_flight,
                  copy.percentile(0.95), 1e6 * per_job_total / in_flight);
   }
-  std::fprintf(out, "%-42s %6s %14s %11s %10s %11s %9s %14s\n", "webhooks + safety polling: bench/webhook", "-", "-", "-",
-               "-", "-", "-", "-");
+  std::fprintf(out, "%-42s %6s %14s %11s %10s %11s %9s %14s\n", "webhooks + safety polling: bench/webhook", "-", "-",
+               "-", "-", "-", "-", "-");
   std::fflush(out);
 }
 }  // namespace

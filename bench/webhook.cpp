@@ -326,7 +326,7 @@ std::optional<std::pair<httplib::Headers, std::string>> bad_push(std::size_t kin
       body.replace(open + 1, close - open - 1, id);
     }
   } else {  // signed with the right secret, but over the 64 KiB cap
-    body = push_body(id, true, "https://forged.invalid/video.mp4", std::string(70 * 1024, 'x'));
+    body = push_body(id, true, "https://forged.invalid/video.mp4", std::string(std::size_t{70} * 1024, 'x'));
     headers.emplace("X-HeyGen-Signature", webhook_signature(push_secret, body));
   }
   if (kind != 1 && kind != 2) headers.emplace("X-HeyGen-Timestamp", std::to_string(std::time(nullptr)));
@@ -384,6 +384,26 @@ struct RealRun {
   double clock_uncertainty_ms = 0;
 };
 
+/// Creates every job (from a few threads) and watches each; throws when a create fails.
+void create_all(HeyGenClient& client, Jobs& jobs) {
+  std::atomic<std::size_t> next{0};
+  std::mutex create_mutex;
+  std::string create_error;
+  std::vector<std::thread> creators;
+  for (int t = 0; t < creator_threads; ++t)
+    creators.emplace_back([&] {
+      try {
+        for (std::size_t i = next++; i < jobs.size(); i = next++) jobs.create_and_watch(client, i);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(create_mutex);
+        if (create_error.empty()) create_error = e.what();
+        next = jobs.size();
+      }
+    });
+  for (auto& creator : creators) creator.join();
+  if (!create_error.empty()) throw std::runtime_error("create failed: " + create_error);
+}
+
 RealRun run_real(const Options& options, Mode mode) {
   bench::ServerProcess process(options.server, server_flags(mode, options.scale));
   httplib::Client stats_http(process.base_url());
@@ -404,22 +424,7 @@ RealRun run_real(const Options& options, Mode mode) {
   desk.attach(client.webhook_handler());
 
   Jobs jobs(options.jobs);
-  std::atomic<std::size_t> next{0};
-  std::mutex create_mutex;
-  std::string create_error;
-  std::vector<std::thread> creators;
-  for (int t = 0; t < creator_threads; ++t)
-    creators.emplace_back([&] {
-      try {
-        for (std::size_t i = next++; i < jobs.size(); i = next++) jobs.create_and_watch(client, i);
-      } catch (const std::exception& e) {
-        std::lock_guard lock(create_mutex);
-        if (create_error.empty()) create_error = e.what();
-        next = jobs.size();
-      }
-    });
-  for (auto& creator : creators) creator.join();
-  if (!create_error.empty()) throw std::runtime_error("create failed: " + create_error);
+  create_all(client, jobs);
   std::thread attacker;
   if (mode == Mode::hostile) {
     const int budget = std::max(5, options.jobs / 20);
