@@ -703,7 +703,9 @@ class Poller {
     const bool held = hold > Seconds(0) && (any_final || looks_.rules().long_poll_held(hold, took));
     // A many-status long poll ends as soon as one job finishes; asking again at once for the rest would cost a
     // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
-    const Seconds gather = any_final ? policy_.min_interval * 2.0 : Seconds(0);
+    // Only after a held answer: a round that was not held ended on its own, and pausing its jobs would only keep
+    // them out of the rounds that gather every due job.
+    const Seconds gather = held && any_final ? policy_.min_interval * 2.0 : Seconds(0);
     for (Job* job : live) {
       const auto found = by_id.find(job->call.job_id);
       if (found == by_id.end()) {
