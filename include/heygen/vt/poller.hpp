@@ -130,7 +130,9 @@ class Poller {
     {
       std::lock_guard lock(mutex_);
       const auto found = by_id_.find(job_id);
-      if (found == by_id_.end()) {
+      // A job whose waits all ended (timed out, cancelled) stays indexed until its worker puts it back: nobody
+      // waits for it either.
+      if (found == by_id_.end() || slots_[found->second]->watches.empty()) {
         keep(std::string(job_id), std::move(result));
         return false;
       }
