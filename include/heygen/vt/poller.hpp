@@ -68,7 +68,8 @@ struct PollerStats {
 template <Transport T, Clock C, Protocol P>
 class Poller {
  public:
-  /// Told the id of each job a look found final, e.g. so a late push for it is known as a duplicate.
+  /// Told the id of each job a look found final, or a kept push ended, e.g. so a late push for it is known as a
+  /// duplicate.
   using FinalHook = std::function<void(const std::string& job_id)>;
 
   /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it. With `safety`,
@@ -118,6 +119,7 @@ class Poller {
     }
     for (auto& [index, result] : *pushed) {
       if (!listeners.empty()) listeners[index].reset();
+      if (on_final_) on_final_(job_ids[index]);
       deliver(job_ids[index], sink, std::move(result));
     }
   }
