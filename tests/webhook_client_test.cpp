@@ -444,13 +444,13 @@ TEST_CASE("webhook client: with a timestamp tolerance, a push too old or too far
     headers.push_back({"X-HeyGen-Timestamp", stamp});
     return headers;
   };
-  for (const auto& [what, headers] : std::vector<std::pair<const char*, std::vector<HttpHeader>>>{
+  for (const auto& push : std::vector<std::pair<const char*, std::vector<HttpHeader>>>{
            {"an hour old", with_timestamp(unix_now_plus(-3600s))},
            {"an hour ahead", with_timestamp(unix_now_plus(3600s))},
            {"no timestamp", Harness::signed_headers(body)},
            {"an unreadable timestamp", with_timestamp("yesterday")}}) {
-    INFO(what);
-    const WebhookReply reply = h.client.handle_webhook(headers, body);
+    INFO(push.first);  // not a structured binding: clang 14 cannot capture one in INFO's lambda
+    const WebhookReply reply = h.client.handle_webhook(push.second, body);
     CHECK(reply.verdict == WebhookVerdict::stale);
     CHECK(reply.http_status == 401);
     CHECK_FALSE(reply.reason.empty());

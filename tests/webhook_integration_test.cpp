@@ -242,7 +242,9 @@ void check_against_server(PushedRun<Client>& run, Arrivals& arrivals, const std:
   const auto got = arrivals.got();
   CHECK(arrivals.calls() == jobs.size());  // exactly one result per wait
   CHECK(got.size() == jobs.size());
-  for (const auto& [id, language] : jobs) {
+  for (const auto& job : jobs) {  // not a structured binding: clang 14 cannot capture one in INFO's lambda
+    const std::string& id = job.first;
+    const std::string& language = job.second;
     INFO("job ", id);
     REQUIRE(records.count(id) == 1u);
     REQUIRE(got.count(id) == 1u);
