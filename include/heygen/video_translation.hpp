@@ -3187,7 +3187,8 @@ struct PollerStats {
 template <Transport T, Clock C, Protocol P>
 class Poller {
  public:
-  /// Told the id of each job a look found final, e.g. so a late push for it is known as a duplicate.
+  /// Told the id of each job a look found final, or a kept push ended, e.g. so a late push for it is known as a
+  /// duplicate.
   using FinalHook = std::function<void(const std::string& job_id)>;
 
   /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it. With `safety`,
@@ -3237,6 +3238,7 @@ class Poller {
     }
     for (auto& [index, result] : *pushed) {
       if (!listeners.empty()) listeners[index].reset();
+      if (on_final_) on_final_(job_ids[index]);
       deliver(job_ids[index], sink, std::move(result));
     }
   }
@@ -3249,7 +3251,9 @@ class Poller {
     {
       std::lock_guard lock(mutex_);
       const auto found = by_id_.find(job_id);
-      if (found == by_id_.end()) {
+      // A job whose waits all ended (timed out, cancelled) stays indexed until its worker puts it back: nobody
+      // waits for it either.
+      if (found == by_id_.end() || slots_[found->second]->watches.empty()) {
         keep(std::string(job_id), std::move(result));
         return false;
       }
@@ -4320,23 +4324,23 @@ class BasicVideoTranslationClient {
     return core_->sender.clock().now() + detail::to_clock(timeout);
   }
 
-  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching), unless it names a
-  /// callback of its own or the protocol's inputs have none.
+  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching, unless it names its
+  /// own), unless it names a callback of its own or the protocol's inputs have none.
   typename P::create_input with_callback(const typename P::create_input& input, const std::string& callback_id) const {
     typename P::create_input out = input;
     if constexpr (requires {
                     out.callback_url = std::string();
                     out.callback_id = std::string();
                   }) {
-      const bool has_own = [&] {
-        if constexpr (requires { out.callback_url.has_value(); })
-          return out.callback_url.has_value();
+      const auto is_set = [](const auto& field) {
+        if constexpr (requires { field.has_value(); })
+          return field.has_value();
         else
-          return !out.callback_url.empty();
-      }();
-      if (!core_->options.webhook_url.empty() && !has_own) {
+          return !field.empty();
+      };
+      if (!core_->options.webhook_url.empty() && !is_set(out.callback_url)) {
         out.callback_url = core_->options.webhook_url;
-        out.callback_id = callback_id;
+        if (!is_set(out.callback_id)) out.callback_id = callback_id;  // the caller's own id is echoed back as given
       }
     }
     return out;

@@ -395,23 +395,23 @@ class BasicVideoTranslationClient {
     return core_->sender.clock().now() + detail::to_clock(timeout);
   }
 
-  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching), unless it names a
-  /// callback of its own or the protocol's inputs have none.
+  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching, unless it names its
+  /// own), unless it names a callback of its own or the protocol's inputs have none.
   typename P::create_input with_callback(const typename P::create_input& input, const std::string& callback_id) const {
     typename P::create_input out = input;
     if constexpr (requires {
                     out.callback_url = std::string();
                     out.callback_id = std::string();
                   }) {
-      const bool has_own = [&] {
-        if constexpr (requires { out.callback_url.has_value(); })
-          return out.callback_url.has_value();
+      const auto is_set = [](const auto& field) {
+        if constexpr (requires { field.has_value(); })
+          return field.has_value();
         else
-          return !out.callback_url.empty();
-      }();
-      if (!core_->options.webhook_url.empty() && !has_own) {
+          return !field.empty();
+      };
+      if (!core_->options.webhook_url.empty() && !is_set(out.callback_url)) {
         out.callback_url = core_->options.webhook_url;
-        out.callback_id = callback_id;
+        if (!is_set(out.callback_id)) out.callback_id = callback_id;  // the caller's own id is echoed back as given
       }
     }
     return out;

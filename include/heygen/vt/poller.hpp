@@ -68,7 +68,8 @@ struct PollerStats {
 template <Transport T, Clock C, Protocol P>
 class Poller {
  public:
-  /// Told the id of each job a look found final, e.g. so a late push for it is known as a duplicate.
+  /// Told the id of each job a look found final, or a kept push ended, e.g. so a late push for it is known as a
+  /// duplicate.
   using FinalHook = std::function<void(const std::string& job_id)>;
 
   /// A poller looking through `looks` with `workers` worker threads; `looks` must outlive it. With `safety`,
@@ -118,6 +119,7 @@ class Poller {
     }
     for (auto& [index, result] : *pushed) {
       if (!listeners.empty()) listeners[index].reset();
+      if (on_final_) on_final_(job_ids[index]);
       deliver(job_ids[index], sink, std::move(result));
     }
   }
@@ -130,7 +132,9 @@ class Poller {
     {
       std::lock_guard lock(mutex_);
       const auto found = by_id_.find(job_id);
-      if (found == by_id_.end()) {
+      // A job whose waits all ended (timed out, cancelled) stays indexed until its worker puts it back: nobody
+      // waits for it either.
+      if (found == by_id_.end() || slots_[found->second]->watches.empty()) {
         keep(std::string(job_id), std::move(result));
         return false;
       }
