@@ -124,7 +124,10 @@ ManyStatusRun run_many_status(const Workload& workload, heygen::ClientOptions op
     clock.advance(std::chrono::milliseconds(1));
   }
   run.figures.jobs = jobs;
-  for (const FakeJob& job : batch) run.figures.lags.push_back(job.lag_s);
+  for (const FakeJob& job : batch) {
+    run.figures.lags.push_back(job.lag_s);
+    run.figures.duration_sum += job.duration_s;
+  }
   run.figures.requests = requests;
   run.fetches = fetches;
   return run;

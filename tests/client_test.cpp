@@ -1809,7 +1809,9 @@ TEST_CASE("create: stop before throws TranslationError cancelled without a reque
 }
 
 TEST_CASE("bulk: stop marks every unfinished id cancelled; finished ones keep their result") {
-  Harness h;
+  ClientOptions options = test_options();
+  options.poller_threads = 1;  // one worker: it looks at every due id before anything sleeps
+  Harness h(options);
   h.transport.otherwise([](const HttpRequest& request) {
     if (request.target == "/status/a-done") return status_answer("completed");
     if (request.target == "/status/b-failed") return status_with(R"({"result": "error", "error_message": "bad"})");
@@ -1817,7 +1819,7 @@ TEST_CASE("bulk: stop marks every unfinished id cancelled; finished ones keep th
   });
   std::stop_source source;
   h.clock.on_sleep([&] { source.request_stop(); });
-  // concurrent_limit 1: the calling thread looks at every due id once (in sorted order), then sleeps
+  // one worker: it looks at every due id once (in sorted order), then sleeps
   const auto results =
       h.client.get_bulk_translation_statuses({"d-never", "c-pending", "b-failed", "a-done"}, 1, source.get_token());
   REQUIRE(results.size() == 4u);
@@ -2005,7 +2007,9 @@ TEST_CASE("bulk: requests in flight never exceed concurrent_limit") {
 }
 
 TEST_CASE("bulk: the scheduler serves jobs by next-due time, interleaved, one sleep for jobs due together") {
-  Harness h(roomy_options());
+  ClientOptions options = roomy_options();
+  options.poller_threads = 1;  // one worker: its looks and sleeps are the only ones, in order
+  Harness h(options);
   PerIdServer server;
   server.pendings = 1;
   h.transport.otherwise(server.handler());
