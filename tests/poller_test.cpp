@@ -200,8 +200,8 @@ TEST_CASE("poller: a job whose only wait is cancelled is dropped without another
   auto future = h.client.watch("x", WatchOptions{.stop = stop.get_token()});
   CHECK(future.get().cause == FailureCause::cancelled);
   // The look in flight returns pending; nobody waits, so the job goes and is not looked at again.
-  auto other = h.client.watch("y", WatchOptions{.stop = std::stop_token{}});
   h.transport.otherwise([](const HttpRequest&) { return status_answer("completed"); });
+  auto other = h.client.watch("y", WatchOptions{.stop = std::stop_token{}});
   const TranslationResult y = other.get();
   CAPTURE(y.error_message.value_or(""));
   CHECK(y.ok());
