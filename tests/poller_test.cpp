@@ -312,17 +312,25 @@ TEST_CASE("poller: due jobs of different callers share one many-status request")
   Harness h(options);
   std::vector<std::string> bodies;
   std::mutex mutex;
+  Gate z_in_request;
+  Gate both_added;
   h.transport.otherwise([&](const HttpRequest& r) {
+    if (r.target == "/status/z") {  // the one worker is held here while the two callers add their jobs
+      z_in_request.open();
+      both_added.wait();
+      return status_answer("completed");
+    }
     REQUIRE(r.target == "/status/batch");
     std::lock_guard lock(mutex);
     bodies.push_back(r.body);
     return answer(200, R"({"results": {"a": {"result": "completed"}, "b": {"result": "completed"}}})");
   });
-  Gate both_added;
-  h.clock.on_sleep([&] { both_added.wait(); });  // the worker's first sleep waits until both callers are in
+  auto z = h.client.watch("z");
+  z_in_request.wait();
   auto a = h.client.watch("a");
   auto b = h.client.get_bulk_translation_statuses_async({"b"});
   both_added.open();
+  CHECK(z.get().ok());
   CHECK(a.get().ok());
   const ResultMap bulk = b.get();
   REQUIRE(bulk.size() == 1u);
