@@ -871,8 +871,8 @@ using BulkCallback =
 
 /// A wait's own deadline and cancellation (`watch`, the `*_async` calls).
 struct WatchOptions {
-  std::stop_token stop{};            ///< Ends the wait `cancelled` when triggered.
-  std::optional<Seconds> timeout{};  ///< Ends the wait `timeout` after this long; empty: max_timeout.
+  std::stop_token stop{};  ///< Ends the wait `cancelled` when triggered.
+  Seconds timeout{0};      ///< Ends the wait `timeout` after this long; 0: the client's max_timeout.
 };
 
 /// Receives a watched job's result, once, on one of the poller's workers (or on the thread that cancels).
@@ -4318,7 +4318,8 @@ class BasicVideoTranslationClient {
 
   /// When a wait started now with `options` ends: its timeout, else max_timeout.
   TimePoint deadline_of(const WatchOptions& options) const {
-    const Seconds timeout = options.timeout.value_or(core_->options.max_timeout);
+    // A plain duration, not an optional: g++ 12 with ASan warns of an uninitialised read in optional::value_or.
+    const Seconds timeout = options.timeout == Seconds(0) ? core_->options.max_timeout : options.timeout;
     if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
       throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
     return core_->sender.clock().now() + detail::to_clock(timeout);

@@ -28,8 +28,8 @@ using BulkCallback =
 
 /// A wait's own deadline and cancellation (`watch`, the `*_async` calls).
 struct WatchOptions {
-  std::stop_token stop{};            ///< Ends the wait `cancelled` when triggered.
-  std::optional<Seconds> timeout{};  ///< Ends the wait `timeout` after this long; empty: max_timeout.
+  std::stop_token stop{};  ///< Ends the wait `cancelled` when triggered.
+  Seconds timeout{0};      ///< Ends the wait `timeout` after this long; 0: the client's max_timeout.
 };
 
 /// Receives a watched job's result, once, on one of the poller's workers (or on the thread that cancels).
