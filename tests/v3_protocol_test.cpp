@@ -6,6 +6,7 @@
 #include "string_makers.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -283,11 +284,11 @@ TEST_CASE("status through the client: GET /v3/video-translations/{id}, polled un
 }
 
 /// A fake v3 server for bulk waits: `/statuses` answers each id with `word_of(id)`; a one-job look answers
-/// completed with its outputs. Counts both kinds of request.
+/// completed with its outputs. Counts both kinds of request; the poller's workers may call it at once.
 struct FakeV3Server {
   std::function<std::string(const std::string&)> word_of;
-  int statuses_requests = 0;
-  int job_requests = 0;
+  std::atomic<int> statuses_requests = 0;
+  std::atomic<int> job_requests = 0;
 
   HttpResponse operator()(const HttpRequest& request) {
     const auto at = request.target.find("/statuses?video_translation_ids=");

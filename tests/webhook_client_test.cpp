@@ -589,7 +589,7 @@ TEST_CASE("webhook client: a malformed or oversized push is refused and complete
   }
   // Over the cap of 64 KiB: refused before the signature or the body is looked at.
   const std::string huge =
-      tracker_push("job-1", "completed", R"(, "error_message": ")" + std::string(64 * 1024, 'x') + "\"");
+      tracker_push("job-1", "completed", R"(, "error_message": ")" + std::string(std::size_t{64} * 1024, 'x') + "\"");
   const WebhookReply too_large = h.push(huge);
   CHECK(too_large.verdict == WebhookVerdict::too_large);
   CHECK(too_large.http_status == 413);
