@@ -2191,6 +2191,27 @@ TEST_CASE("bulk: batch requests are long polls when the policy asks for them") {
   CHECK(h.client.profile().long_poll() == Support::yes);
 }
 
+TEST_CASE("bulk: a held batch that one job's finish cut short sends the others back to their own schedule") {
+  ClientOptions options = batch_unknown_options();
+  options.polling.long_poll = Seconds(20);
+  Harness h(options);
+  h.transport.otherwise([&](const HttpRequest& request) {
+    CHECK(request.target == "/status/batch?wait=20");
+    if (h.transport.request_count() == 1) {
+      h.clock.advance(5s);  // a finished 5 s into the hold
+      return batch_answer({"a", "b", "c"}, {"a"});
+    }
+    return batch_answer({"b", "c"}, {"b", "c"});
+  });
+  const auto results = h.client.get_bulk_translation_statuses({"a", "b", "c"}, 1);
+  for (const auto& entry : results) CHECK(entry.second.ok());
+  const auto requests = h.transport.requests();
+  REQUIRE(requests.size() == 2u);
+  CHECK(contains(requests[1].body, R"("job_ids":["b","c"])"));
+  // Not asked again at once (each finish would then cost a request for all the others): their cold wait.
+  CHECK(h.clock.sleeps() == Sleeps{1900ms});
+}
+
 TEST_CASE("bulk: each job keeps its own deadline; a job pending forever times out at exactly max_timeout") {
   ClientOptions options = test_options();
   options.max_timeout = Seconds(10);

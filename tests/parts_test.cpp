@@ -228,11 +228,45 @@ TEST_CASE("parts: schedule: Take::one takes exactly one job, however many are du
   CHECK(schedule.next_due() == t0);
 }
 
-TEST_CASE("parts: schedule: Take::many_status takes the jobs due within two min_intervals") {
+TEST_CASE("parts: schedule: Take::many_status takes the jobs due within the round tick (two min_intervals)") {
   BulkSchedule schedule(4, Seconds(1), Seconds(0));
   push_all(schedule, {t0, t0 + 1s, t0 + 2s, t0 + 2500ms});
-  CHECK(take(schedule, t0, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{0, 1, 2});
-  CHECK(schedule.next_due() == t0 + 2500ms);
+  CHECK(take(schedule, t0, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{0, 1});
+  CHECK(schedule.next_due() == t0 + 2s);
+  // Taken a little late, the round still reaches only to its tick's end: 2.5 s is in the tick of 2 s.
+  CHECK(take(schedule, t0 + 2100ms, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{2, 3});
+}
+
+TEST_CASE("parts: schedule: on_round puts due times on the round grid: early to their tick, never into a past round") {
+  BulkSchedule schedule(4, Seconds(1), Seconds(0));  // tick: 2 s
+  const TimePoint now = t0 + 3s;
+  CHECK(schedule.on_round(t0 + 7500ms, now) == t0 + 6s);  // later: to the start of its own tick
+  CHECK(schedule.on_round(t0 + 6s, now) == t0 + 6s);
+  CHECK(schedule.on_round(t0 + 3500ms, now) == t0 + 4s);  // in this tick, after now: the next tick
+  CHECK(schedule.on_round(now, now) == now);              // due now, and no round this tick yet: at once
+  CHECK(schedule.on_round(t0 + 1s, now) == t0 + 1s);
+  CHECK(schedule.on_round(TimePoint::max(), now) == TimePoint::max());
+  push_all(schedule, {now});
+  CHECK(take(schedule, now, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{0});
+  CHECK(schedule.on_round(now, now) == t0 + 4s);  // this tick's round went out: the next one
+  CHECK(schedule.on_round(now, t0 + 4s) == now);  // a new tick: its round has not
+}
+
+TEST_CASE("parts: schedule: jobs arriving one by one share a round a tick") {
+  BulkSchedule schedule(0, Seconds(0.05), Seconds(0));  // tick: 100 ms
+  int rounds = 0;
+  std::size_t looks = 0;
+  std::vector<std::size_t> taken;
+  for (int ms = 0; ms < 1000; ++ms) {  // a job arrives every 10 ms; a worker takes what is due each ms
+    const TimePoint now = t0 + std::chrono::milliseconds(ms);
+    if (ms % 10 == 0) schedule.push(schedule.on_round(now, now), static_cast<std::size_t>(ms / 10));
+    if (schedule.empty() || schedule.next_due() > now) continue;
+    schedule.take(now, BulkSchedule::Take::many_status, 1000, taken);
+    ++rounds;
+    looks += taken.size();
+  }
+  CHECK(rounds == 10);
+  CHECK(looks == 100 - 9);  // the last tick's arrivals after its round wait for the next tick
 }
 
 TEST_CASE("parts: schedule: Take::many_status stops at the many-status limit") {
@@ -702,16 +736,3 @@ TEST_CASE("parts: outputs: empty until the server says something") {
   CHECK_FALSE(language.empty());
 }
 }  // TEST_SUITE("parts")
-
-TEST_CASE("BulkSchedule: a job held back to gather finishes joins no many-status round before it is due") {
-  const TimePoint t0{};
-  BulkSchedule schedule(3, Seconds(1), Seconds(0));
-  schedule.push(t0, 0);
-  schedule.push(schedule.plan(1, t0, Seconds(1.5), TimePoint::max(), true), 1);   // paused to gather
-  schedule.push(schedule.plan(2, t0, Seconds(1.5), TimePoint::max(), false), 2);  // an ordinary wait
-  std::vector<std::size_t> taken;
-  schedule.take(t0, BulkSchedule::Take::many_status, 10, taken);
-  CHECK(taken == std::vector<std::size_t>{0, 2});
-  schedule.take(t0 + std::chrono::milliseconds(1500), BulkSchedule::Take::many_status, 10, taken);
-  CHECK(taken == std::vector<std::size_t>{1});
-}

@@ -3052,8 +3052,8 @@ class BulkSchedule {
   [[nodiscard]] std::size_t size() const noexcept { return due_.size(); }
 
   /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
-  /// for a many-status request, every job due within two min_intervals (or the many-status interval, when
-  /// longer: rounds then gather every pending job), up to `many_limit`; for per-job looks,
+  /// for a many-status request, every job due within the current round tick (see on_round), up to
+  /// `many_limit`; for per-job looks,
   /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
   /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
   void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
@@ -3066,15 +3066,15 @@ class BulkSchedule {
     taken.clear();
     const bool many = mode == Take::many_status;
     const TimePoint ahead = horizon(now, mode);
+    if (many) last_round_ = tick_start(now);
     const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(min_interval_);
     std::size_t skipped = 0;
     for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
       const auto [when, job] = *at;
       const bool first = taken.empty() && skipped == 0;  // the caller checked it is due
       if (!first && when > ahead) break;
-      const bool early_ok = many ? !slots_[job].held_back || when <= now : slots_[job].not_before <= now;
-      if (!first && !early_ok && !many) break;
-      if ((!first && !early_ok) || !admit(job)) {  // left queued; a round looks past it
+      if (!first && !many && slots_[job].not_before > now) break;  // a per-job look taken too early
+      if (!admit(job)) {                                           // left queued; a round looks past it
         ++skipped;
         ++at;
         continue;
@@ -3085,23 +3085,37 @@ class BulkSchedule {
     }
   }
 
-  /// The latest due time a take in `mode` at `now` reaches ahead to.
+  /// The latest due time a take in `mode` at `now` reaches ahead to: for many-status, the end of the round tick
+  /// `now` is in (the jobs placed on the next tick wait for its round).
   [[nodiscard]] TimePoint horizon(TimePoint now, Take mode) const {
-    return now + detail::to_clock(mode == Take::many_status ? many_window_ : min_interval_);
+    if (mode != Take::many_status) return now + detail::to_clock(min_interval_);
+    return std::max(now, tick_start(now) + (tick() - TimePoint::duration(1)));
+  }
+
+  /// `due` placed on the many-status round grid (ticks of two min_intervals, or of the many-status interval when
+  /// longer, counted from the clock's epoch), so that the jobs of every caller come due together and share a
+  /// request: a job due now joins this tick's round if it has not gone out yet (a bulk call's first look), else
+  /// the next tick's (jobs arriving one by one); a later one moves back to the start of its own tick (a look a
+  /// little early costs no request, where one a little late would add lag). So rounds, and the requests they
+  /// send, come at most once a tick however jobs arrive, and a job is never looked at later than planned by more
+  /// than a tick. Never moves `due` past `now` + a tick.
+  [[nodiscard]] TimePoint on_round(TimePoint due, TimePoint now) const {
+    const bool no_grid = now.time_since_epoch().count() < 0 || now > TimePoint::max() - tick() * 2;  // custom clocks
+    if (no_grid || due == TimePoint::max()) return due;
+    const TimePoint this_tick = tick_start(now);
+    if (due <= now && last_round_ < this_tick) return due;
+    return std::max(tick_start(due), this_tick + tick());
   }
 
   /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
   /// the wait is long, never past `deadline`. Sets the earliest time a worker may take it ahead of schedule: at
   /// most a fifth of its wait early (and at most min_interval), so the min_interval floor between looks holds.
-  /// `held_back`: a many-status round takes it no earlier than its due time either (it pauses to let the next
-  /// finishes gather into one answer, and a round taking it at once would end that pause).
-  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline, bool held_back = false) {
+  TimePoint plan(std::size_t job, TimePoint now, Seconds wait, TimePoint deadline) {
     if (job >= slots_.size()) slots_.resize(job + 1);
     const Seconds early = std::min(min_interval_, wait / 5.0);
     const TimePoint due =
         wait >= Seconds(deadline - now) ? deadline : std::min(coalesced(now + detail::to_clock(wait), wait), deadline);
     slots_[job].not_before = std::min(now + detail::to_clock(wait - early), due);
-    slots_[job].held_back = held_back;
     return due;
   }
 
@@ -3116,6 +3130,18 @@ class BulkSchedule {
   /// spreads them over more workers instead of queueing them behind one.
   [[nodiscard]] std::size_t looks_within(Seconds window) const {
     return detail::looks_within(window, look_time_, max_take);
+  }
+
+  /// The round tick: never zero, so the grid exists whatever the policy.
+  [[nodiscard]] TimePoint::duration tick() const {
+    return std::max(detail::to_clock(many_window_), TimePoint::duration(1));
+  }
+
+  /// The start of the round tick `when` falls in; `when` itself on a clock with times before its epoch.
+  [[nodiscard]] TimePoint tick_start(TimePoint when) const {
+    const auto since_epoch = when.time_since_epoch();
+    if (since_epoch.count() < 0) return when;
+    return when - since_epoch % tick();
   }
 
   /// `due` moved to the end of its coalescing tick when the wait is at least 20 ticks (lag grows by at most a
@@ -3133,15 +3159,15 @@ class BulkSchedule {
   struct Slot {
     TimePoint queued_at = TimePoint::max();  // its key in due_; max: not queued
     TimePoint not_before{};                  // a worker taking jobs ahead of time takes it no earlier
-    bool held_back = false;                  // a many-status round takes it only once due
   };
 
   std::set<std::pair<TimePoint, std::size_t>> due_;  // (due time, slot): ordered, and any entry can be erased
   std::vector<Slot> slots_;
   Seconds min_interval_;
   Seconds coalesce_;
-  Seconds many_window_;   // a many-status round takes the jobs due within this
-  Seconds look_time_{0};  // recent wall time of one per-job look; zero until measured
+  Seconds many_window_;                      // the many-status round tick
+  TimePoint last_round_ = TimePoint::min();  // start of the tick of the latest many-status take
+  Seconds look_time_{0};                     // recent wall time of one per-job look; zero until measured
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -3349,7 +3375,8 @@ class Poller {
     if (stopping_) return std::nullopt;
     start_workers();
     Pushed pushed;
-    TimePoint earliest = TimePoint::max();
+    std::vector<Job*> added;
+    added.reserve(job_ids.size());
     for (std::size_t i = 0; i < job_ids.size(); ++i) {
       if (auto early = kept(job_ids[i])) {
         pushed.emplace_back(i, std::move(*early));
@@ -3360,8 +3387,11 @@ class Poller {
           Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
       job.deadline = std::max(job.deadline, deadline);
       note_started(cap.get());
-      if (!job.busy) earliest = std::min(earliest, queue(job));
+      if (!job.busy) added.push_back(&job);
     }
+    // Queued once all are in, so every one is placed by the same take rule (a lone job is looked at alone).
+    TimePoint earliest = TimePoint::max();
+    for (Job* job : added) earliest = std::min(earliest, queue(*job));
     if (earliest < timer_until_) timer_wake_.request_stop();
     changed_ = true;
     work_ready_.notify_one();
@@ -3421,9 +3451,12 @@ class Poller {
     return rounds ? std::min(first, policy_.many_status_interval) : first;
   }
 
-  /// Queues `job` for its next look, or sooner when a wait's deadline comes first. Under the lock.
+  /// Queues `job` for its next look (on the round grid while jobs share many-status rounds), or sooner when a
+  /// wait's deadline comes first. Under the lock.
   TimePoint queue(Job& job) {
-    const TimePoint due = std::min(job.next_look, earliest_deadline(job));
+    TimePoint look = job.next_look;
+    if (take_mode() == Take::many_status) look = schedule_.on_round(look, clock_.now());
+    const TimePoint due = std::min(look, earliest_deadline(job));
     schedule_.push(due, job.slot);
     return due;
   }
@@ -3760,7 +3793,7 @@ class Poller {
     ++job_looks_;
     const bool held = look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
-    settle_look(job, look, held, Seconds(0), Take::per_job, later);
+    settle_look(job, look, held, Take::per_job, later);
   }
 
   /// The earliest deadline of the job's open waits (read under the lock: other threads add waits).
@@ -3823,12 +3856,10 @@ class Poller {
       by_id.emplace(id, &status);
       any_final = any_final || status.status != TranslationStatus::pending;
     }
-    const bool held = hold > Seconds(0) && (any_final || looks_.rules().long_poll_held(hold, took));
-    // A many-status long poll ends as soon as one job finishes; asking again at once for the rest would cost a
-    // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
-    // Only after a held answer: a round that was not held ended on its own, and pausing its jobs would only keep
-    // them out of the rounds that gather every due job.
-    const Seconds gather = held && any_final ? policy_.min_interval * 2.0 : Seconds(0);
+    // A held answer that ended because some job finished says nothing new of the others: they go back to their
+    // own schedule (asked again at once, each finish would cost a request for all of them). One that ran out its
+    // hold with nothing finished is asked again by the next round.
+    const bool held = hold > Seconds(0) && !any_final && looks_.rules().long_poll_held(hold, took);
     for (Job* job : live) {
       const auto found = by_id.find(job->call.job_id);
       if (found == by_id.end()) {
@@ -3838,7 +3869,7 @@ class Poller {
       Look look{looks_.finish(job->call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
                 answer.retry_after};
       if (look.result.ok() && !many_status_has_outputs(looks_.protocol())) fetch_outputs(*job, look);
-      settle_look(*job, look, held, gather, Take::many_status, later);
+      settle_look(*job, look, held, Take::many_status, later);
     }
   }
 
@@ -3854,7 +3885,7 @@ class Poller {
   }
 
   /// A final result ends the job; a pending one gets its next due time (never past its waits' deadlines).
-  void settle_look(Job& job, Look& look, bool held, Seconds gather, Take mode, std::vector<Due>& later) {
+  void settle_look(Job& job, Look& look, bool held, Take mode, std::vector<Due>& later) {
     auto wait = looks_.digest(job.call, job.poller, look, held);
     if (!wait || look.result.cause == FailureCause::cancelled) return finish(job, std::move(look.result), later);
     std::lock_guard lock(mutex_);
@@ -3862,11 +3893,9 @@ class Poller {
     // The bound holds for the last job of a round too, looked at alone, so the policy's lag bound is kept.
     if ((mode == Take::many_status || many_status_possible()) && policy_.many_status_interval > Seconds(0))
       *wait = std::min(*wait, policy_.many_status_interval);
-    *wait = std::max(*wait, gather);
     if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
-    const bool gathering = gather > Seconds(0);  // never taken into a round before its pause is over
-    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline, gathering), job.slot});
+    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
   }
 
   /// Ends `job` with a final result: every open wait gets it, and the job goes back to be dropped.

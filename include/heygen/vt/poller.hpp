@@ -230,7 +230,8 @@ class Poller {
     if (stopping_) return std::nullopt;
     start_workers();
     Pushed pushed;
-    TimePoint earliest = TimePoint::max();
+    std::vector<Job*> added;
+    added.reserve(job_ids.size());
     for (std::size_t i = 0; i < job_ids.size(); ++i) {
       if (auto early = kept(job_ids[i])) {
         pushed.emplace_back(i, std::move(*early));
@@ -241,8 +242,11 @@ class Poller {
           Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
       job.deadline = std::max(job.deadline, deadline);
       note_started(cap.get());
-      if (!job.busy) earliest = std::min(earliest, queue(job));
+      if (!job.busy) added.push_back(&job);
     }
+    // Queued once all are in, so every one is placed by the same take rule (a lone job is looked at alone).
+    TimePoint earliest = TimePoint::max();
+    for (Job* job : added) earliest = std::min(earliest, queue(*job));
     if (earliest < timer_until_) timer_wake_.request_stop();
     changed_ = true;
     work_ready_.notify_one();
@@ -302,9 +306,12 @@ class Poller {
     return rounds ? std::min(first, policy_.many_status_interval) : first;
   }
 
-  /// Queues `job` for its next look, or sooner when a wait's deadline comes first. Under the lock.
+  /// Queues `job` for its next look (on the round grid while jobs share many-status rounds), or sooner when a
+  /// wait's deadline comes first. Under the lock.
   TimePoint queue(Job& job) {
-    const TimePoint due = std::min(job.next_look, earliest_deadline(job));
+    TimePoint look = job.next_look;
+    if (take_mode() == Take::many_status) look = schedule_.on_round(look, clock_.now());
+    const TimePoint due = std::min(look, earliest_deadline(job));
     schedule_.push(due, job.slot);
     return due;
   }
@@ -641,7 +648,7 @@ class Poller {
     ++job_looks_;
     const bool held = look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
-    settle_look(job, look, held, Seconds(0), Take::per_job, later);
+    settle_look(job, look, held, Take::per_job, later);
   }
 
   /// The earliest deadline of the job's open waits (read under the lock: other threads add waits).
@@ -704,12 +711,10 @@ class Poller {
       by_id.emplace(id, &status);
       any_final = any_final || status.status != TranslationStatus::pending;
     }
-    const bool held = hold > Seconds(0) && (any_final || looks_.rules().long_poll_held(hold, took));
-    // A many-status long poll ends as soon as one job finishes; asking again at once for the rest would cost a
-    // request per finish. A short pause gathers the next finishes into one answer (lag ≤ the pause).
-    // Only after a held answer: a round that was not held ended on its own, and pausing its jobs would only keep
-    // them out of the rounds that gather every due job.
-    const Seconds gather = held && any_final ? policy_.min_interval * 2.0 : Seconds(0);
+    // A held answer that ended because some job finished says nothing new of the others: they go back to their
+    // own schedule (asked again at once, each finish would cost a request for all of them). One that ran out its
+    // hold with nothing finished is asked again by the next round.
+    const bool held = hold > Seconds(0) && !any_final && looks_.rules().long_poll_held(hold, took);
     for (Job* job : live) {
       const auto found = by_id.find(job->call.job_id);
       if (found == by_id.end()) {
@@ -719,7 +724,7 @@ class Poller {
       Look look{looks_.finish(job->call, StatusLooks<T, C, P>::from_answer(std::move(*found->second))),
                 answer.retry_after};
       if (look.result.ok() && !many_status_has_outputs(looks_.protocol())) fetch_outputs(*job, look);
-      settle_look(*job, look, held, gather, Take::many_status, later);
+      settle_look(*job, look, held, Take::many_status, later);
     }
   }
 
@@ -735,7 +740,7 @@ class Poller {
   }
 
   /// A final result ends the job; a pending one gets its next due time (never past its waits' deadlines).
-  void settle_look(Job& job, Look& look, bool held, Seconds gather, Take mode, std::vector<Due>& later) {
+  void settle_look(Job& job, Look& look, bool held, Take mode, std::vector<Due>& later) {
     auto wait = looks_.digest(job.call, job.poller, look, held);
     if (!wait || look.result.cause == FailureCause::cancelled) return finish(job, std::move(look.result), later);
     std::lock_guard lock(mutex_);
@@ -743,11 +748,9 @@ class Poller {
     // The bound holds for the last job of a round too, looked at alone, so the policy's lag bound is kept.
     if ((mode == Take::many_status || many_status_possible()) && policy_.many_status_interval > Seconds(0))
       *wait = std::min(*wait, policy_.many_status_interval);
-    *wait = std::max(*wait, gather);
     if (safety_) *wait = std::max(*wait, safety_->wait(looks_.sender().age(job.call)));
     // plan() touches only this job's slot, which no other thread reads while this worker holds the job.
-    const bool gathering = gather > Seconds(0);  // never taken into a round before its pause is over
-    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline, gathering), job.slot});
+    later.push_back({schedule_.plan(job.slot, clock_.now(), *wait, job.call.deadline), job.slot});
   }
 
   /// Ends `job` with a final result: every open wait gets it, and the job goes back to be dropped.
