@@ -15,8 +15,8 @@
 // before the waits and at peak (VmHWM), the poller's requests per job-poll (a many-status request counts once,
 // its jobs once each), CPU per status request over the waiting phase, the server's detection lag (a job's end to
 // the first answer that said so; the result is delivered on the same worker right after), results delivered.
-// --quick runs each scenario small (CI-sized); the floors are printed, never asserted: the exit status is non-zero
-// only when a run failed or a result was not delivered.
+// --quick runs each scenario small (CI-sized); --cpu-only runs the per-job CPU comparison alone. The floors are
+// printed, never asserted: the exit status is non-zero only when a run failed or a result was not delivered.
 #include <heygen/video_translation.hpp>
 
 #include <algorithm>
@@ -63,6 +63,7 @@ struct Options {
   std::size_t cpu_jobs = 3000;
   std::string cpu_duration = "uniform:1:3";
   int cpu_rounds = 4;
+  bool cpu_only = false;  // --cpu-only: the per-job CPU comparison alone (to measure it again on a quiet machine)
 
   void make_quick() {
     quick = true;
@@ -417,15 +418,17 @@ int main(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--quick") {
       options.make_quick();
+    } else if (flag == "--cpu-only") {
+      options.cpu_only = true;
     } else if (flag == "--server" && i + 1 < argc) {
       options.server = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--server PATH]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--cpu-only] [--server PATH]\n", argv[0]);
       return 2;
     }
   }
   std::vector<Row> rows;
-  bool all_delivered = run_scenarios(options, rows);
+  bool all_delivered = options.cpu_only || run_scenarios(options, rows);
   double ratio = 0;
   all_delivered = compare_per_job_cpu(options, ratio) && all_delivered;
   print_floors(rows, ratio);

@@ -3,6 +3,7 @@
 
 #include <heygen/video_translation.hpp>
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -27,6 +28,34 @@ inline HttpResponse status_answer(const std::string& result) {
 
 /// A "no response arrived" answer.
 inline HttpResponse no_answer(TransportError error) { return HttpResponse::failure(error, "scripted"); }
+
+/// A one-shot event threads can wait for (no timeouts: a test that hangs here is a failing test).
+class Gate {
+ public:
+  /// Opens the gate: every waiter goes on, and later waits return at once.
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  /// Waits until the gate is open.
+  void wait() {
+    std::unique_lock lock(mutex_);
+    opened_.wait(lock, [&] { return open_; });
+  }
+  /// True once open() was called.
+  bool is_open() {
+    std::lock_guard lock(mutex_);
+    return open_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
 
 /// Shared state of a FakeTransport: copies of the transport share one script and one log.
 struct FakeTransportState {

@@ -228,32 +228,29 @@ TEST_CASE("parts: schedule: Take::one takes exactly one job, however many are du
   CHECK(schedule.next_due() == t0);
 }
 
-TEST_CASE("parts: schedule: Take::many_status takes the jobs due within the round tick (two min_intervals)") {
+TEST_CASE("parts: schedule: Take::many_status takes the jobs due within two min_intervals") {
   BulkSchedule schedule(4, Seconds(1), Seconds(0));
   push_all(schedule, {t0, t0 + 1s, t0 + 2s, t0 + 2500ms});
-  CHECK(take(schedule, t0, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{0, 1});
-  CHECK(schedule.next_due() == t0 + 2s);
-  // Taken a little late, the round still reaches only to its tick's end: 2.5 s is in the tick of 2 s.
-  CHECK(take(schedule, t0 + 2100ms, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{2, 3});
+  CHECK(take(schedule, t0, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{0, 1, 2});
+  CHECK(schedule.next_due() == t0 + 2500ms);
 }
 
-TEST_CASE("parts: schedule: on_round puts due times on the round grid: early to their tick, never into a past round") {
-  BulkSchedule schedule(4, Seconds(1), Seconds(0));  // tick: 2 s
+TEST_CASE("parts: schedule: on_round sends a job due now to a round at once, or to the next when one just went") {
+  BulkSchedule schedule(4, Seconds(1), Seconds(0));  // round window: 2 s
   const TimePoint now = t0 + 3s;
-  CHECK(schedule.on_round(t0 + 7500ms, now) == t0 + 6s);  // later: to the start of its own tick
-  CHECK(schedule.on_round(t0 + 6s, now) == t0 + 6s);
-  CHECK(schedule.on_round(t0 + 3500ms, now) == t0 + 4s);  // in this tick, after now: the next tick
-  CHECK(schedule.on_round(now, now) == now);              // due now, and no round this tick yet: at once
+  CHECK(schedule.on_round(now, now) == now);  // no round yet: at once
   CHECK(schedule.on_round(t0 + 1s, now) == t0 + 1s);
-  CHECK(schedule.on_round(TimePoint::max(), now) == TimePoint::max());
   push_all(schedule, {now});
   CHECK(take(schedule, now, BulkSchedule::Take::many_status, 10) == std::vector<std::size_t>{0});
-  CHECK(schedule.on_round(now, now) == t0 + 4s);  // this tick's round went out: the next one
-  CHECK(schedule.on_round(now, t0 + 4s) == now);  // a new tick: its round has not
+  CHECK(schedule.on_round(now, now) == t0 + 5s);  // a round just went out: the next, a window later
+  CHECK(schedule.on_round(t0 + 1s, t0 + 4s) == t0 + 5s);
+  CHECK(schedule.on_round(t0 + 3500ms, now) == t0 + 3500ms);  // a later due time is kept
+  CHECK(schedule.on_round(TimePoint::max(), now) == TimePoint::max());
+  CHECK(schedule.on_round(t0 + 5s, t0 + 5s) == t0 + 5s);  // a window on: at once again
 }
 
-TEST_CASE("parts: schedule: jobs arriving one by one share a round a tick") {
-  BulkSchedule schedule(0, Seconds(0.05), Seconds(0));  // tick: 100 ms
+TEST_CASE("parts: schedule: jobs arriving one by one share a round a window") {
+  BulkSchedule schedule(0, Seconds(0.05), Seconds(0));  // round window: 100 ms
   int rounds = 0;
   std::size_t looks = 0;
   std::vector<std::size_t> taken;
@@ -266,7 +263,7 @@ TEST_CASE("parts: schedule: jobs arriving one by one share a round a tick") {
     looks += taken.size();
   }
   CHECK(rounds == 10);
-  CHECK(looks == 100 - 9);  // the last tick's arrivals after its round wait for the next tick
+  CHECK(looks == 100 - 9);  // the last window's arrivals after its round wait for the next round
 }
 
 TEST_CASE("parts: schedule: Take::many_status stops at the many-status limit") {

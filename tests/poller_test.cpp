@@ -8,7 +8,6 @@
 #include "string_makers.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
@@ -24,31 +23,6 @@ using namespace heygen::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// A one-shot event threads can wait for (no timeouts: a test that hangs here is a failing test).
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    opened_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(mutex_);
-    opened_.wait(lock, [&] { return open_; });
-  }
-  bool is_open() {
-    std::lock_guard lock(mutex_);
-    return open_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable opened_;
-  bool open_ = false;
-};
 
 /// A per-id status server: each id answers pending `pendings[id]` times (default 1), then completed.
 struct Server {

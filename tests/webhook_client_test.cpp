@@ -42,27 +42,6 @@ constexpr std::string_view hook_secret = "whsec-client-test";
 constexpr std::string_view signature_header = "X-HeyGen-Signature";
 const std::string hook_url = "https://hooks.example.com/heygen/push";  // never reached: the tests push
 
-/// A one-shot event threads can wait for (no timeouts: a test that hangs here is a failing test).
-class Gate {
- public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    opened_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(mutex_);
-    opened_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable opened_;
-  bool open_ = false;
-};
-
 /// Holds every sleep of a fake clock until released: virtual time stands still, so no look falls due. Declare it
 /// after the client: it releases when destroyed, before the client's shutdown needs its workers back.
 class SleepHold {
@@ -779,6 +758,43 @@ TEST_CASE("webhook client: without a webhook_url the same wait polls at once, at
   REQUIRE(looks_ms.size() == 3u);
   CHECK(looks_ms[0] == 0);
   CHECK(looks_ms[2] < 30000);
+}
+
+TEST_CASE("webhook client: a safety look is never held as a long poll, whatever the policy asks") {
+  ClientOptions options = hook_options(4);  // workers to spare: without pushes, this look would be held
+  options.polling.long_poll = Seconds(20);
+  Harness h(options);
+  h.transport.otherwise([](const HttpRequest&) { return status_answer("completed"); });
+  CHECK(h.client.watch("job-1").get().ok());
+  const auto requests = h.transport.requests();
+  REQUIRE(requests.size() == 1u);
+  CHECK(requests[0].target == "/status/job-1");
+  options.webhook_url.clear();  // the same wait, no pushes expected: held
+  Harness polling(options);
+  polling.transport.otherwise([](const HttpRequest&) { return status_answer("completed"); });
+  CHECK(polling.client.watch("job-1").get().ok());
+  CHECK(polling.transport.requests().at(0).target == "/status/job-1?wait=20");
+}
+
+TEST_CASE("webhook client: webhook options out of range are refused at construction, naming the option") {
+  auto build_with = [](auto change) {
+    ClientOptions options = hook_options();
+    change(options.webhook);
+    const Harness h(options);
+  };
+  CHECK_THROWS_WITH_AS(build_with([](WebhookOptions& o) { o.safety_interval = Seconds(0); }),
+                       doctest::Contains("webhook.safety_interval"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build_with([](WebhookOptions& o) { o.safety_interval = Seconds(-1); }),
+                       doctest::Contains("webhook.safety_interval"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build_with([](WebhookOptions& o) { o.safety_age_ratio = 1.5; }),
+                       doctest::Contains("webhook.safety_age_ratio"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build_with([](WebhookOptions& o) { o.safety_age_ratio = std::nan(""); }),
+                       doctest::Contains("webhook.safety_age_ratio"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build_with([](WebhookOptions& o) { o.timestamp_tolerance = Seconds(-5); }),
+                       doctest::Contains("webhook.timestamp_tolerance"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(build_with([](WebhookOptions& o) { o.max_body_bytes = 0; }),
+                       doctest::Contains("webhook.max_body_bytes"), std::invalid_argument);
+  CHECK_NOTHROW(build_with([](WebhookOptions& o) { o.safety_age_ratio = 0; }));
 }
 
 TEST_CASE("webhook client: a lost push is caught by a safety look; the push arriving late is a duplicate") {

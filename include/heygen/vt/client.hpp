@@ -454,6 +454,13 @@ class BasicVideoTranslationClient {
     require(options.max_body_bytes > 0, "max_body_bytes must be positive");
     require(options.connection_pool_size > 0, "connection_pool_size must be positive");
     require(options.poller_threads > 0, "poller_threads must be positive");
+    const WebhookOptions& hook = options.webhook;
+    require(non_negative(hook.safety_interval) && hook.safety_interval.count() > 0,
+            "webhook.safety_interval must be positive");
+    require(std::isfinite(hook.safety_age_ratio) && hook.safety_age_ratio >= 0.0 && hook.safety_age_ratio <= 1.0,
+            "webhook.safety_age_ratio must be in [0, 1]");
+    require(non_negative(hook.timestamp_tolerance), "webhook.timestamp_tolerance must be finite and not negative");
+    require(hook.max_body_bytes > 0, "webhook.max_body_bytes must be positive");
     require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
     require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
     for (const auto& header : options.extra_headers)

@@ -306,7 +306,7 @@ class Poller {
     return rounds ? std::min(first, policy_.many_status_interval) : first;
   }
 
-  /// Queues `job` for its next look (on the round grid while jobs share many-status rounds), or sooner when a
+  /// Queues `job` for its next look (see on_round, while jobs share many-status rounds), or sooner when a
   /// wait's deadline comes first. Under the lock.
   TimePoint queue(Job& job) {
     TimePoint look = job.next_look;
@@ -565,8 +565,9 @@ class Poller {
   }
 
   /// Claims a worker for a look the server may hold: at most all workers but one hold looks at once, so jobs
-  /// that arrive meanwhile always find a worker.
+  /// that arrive meanwhile always find a worker. None while pushes are expected: a safety look only checks.
   bool claim_hold() {
+    if (safety_) return false;
     if (held_.fetch_add(1) + 1 < workers_wanted_) return true;
     held_.fetch_sub(1);
     return false;

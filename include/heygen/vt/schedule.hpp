@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -67,8 +68,8 @@ class BulkSchedule {
   [[nodiscard]] std::size_t size() const noexcept { return due_.size(); }
 
   /// Fills `taken` with the earliest due job (the caller checked it is due) and, by the take rule, more:
-  /// for a many-status request, every job due within the current round tick (see on_round), up to
-  /// `many_limit`; for per-job looks,
+  /// for a many-status request, every job due within two min_intervals (or the many-status interval, when
+  /// longer: rounds then gather every pending job), up to `many_limit`; for per-job looks,
   /// the jobs due within one min_interval that are past their not-before time, as many as one worker can look
   /// at in that time (one wake-up serving many requests is what makes spread-out looks cheap).
   void take(TimePoint now, Take mode, std::size_t many_limit, std::vector<std::size_t>& taken) {
@@ -81,7 +82,7 @@ class BulkSchedule {
     taken.clear();
     const bool many = mode == Take::many_status;
     const TimePoint ahead = horizon(now, mode);
-    if (many) last_round_ = tick_start(now);
+    if (many) last_round_ = now;
     const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(min_interval_);
     std::size_t skipped = 0;
     for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
@@ -100,26 +101,19 @@ class BulkSchedule {
     }
   }
 
-  /// The latest due time a take in `mode` at `now` reaches ahead to: for many-status, the end of the round tick
-  /// `now` is in (the jobs placed on the next tick wait for its round).
+  /// The latest due time a take in `mode` at `now` reaches ahead to.
   [[nodiscard]] TimePoint horizon(TimePoint now, Take mode) const {
-    if (mode != Take::many_status) return now + detail::to_clock(min_interval_);
-    return std::max(now, tick_start(now) + (tick() - TimePoint::duration(1)));
+    return now + detail::to_clock(mode == Take::many_status ? many_window_ : min_interval_);
   }
 
-  /// `due` placed on the many-status round grid (ticks of two min_intervals, or of the many-status interval when
-  /// longer, counted from the clock's epoch), so that the jobs of every caller come due together and share a
-  /// request: a job due now joins this tick's round if it has not gone out yet (a bulk call's first look), else
-  /// the next tick's (jobs arriving one by one); a later one moves back to the start of its own tick (a look a
-  /// little early costs no request, where one a little late would add lag). So rounds, and the requests they
-  /// send, come at most once a tick however jobs arrive, and a job is never looked at later than planned by more
-  /// than a tick. Never moves `due` past `now` + a tick.
+  /// `due` for a job that shares many-status rounds. A job due now (a new one, say) joins a round at once unless
+  /// one went out within the last round window, and else the next one: so jobs arriving one by one share a round
+  /// a window instead of sending a request each, and wait at most one window for it. A later due time is kept:
+  /// the round that comes for it takes every job due within a window of it.
   [[nodiscard]] TimePoint on_round(TimePoint due, TimePoint now) const {
-    const bool no_grid = now.time_since_epoch().count() < 0 || now > TimePoint::max() - tick() * 2;  // custom clocks
-    if (no_grid || due == TimePoint::max()) return due;
-    const TimePoint this_tick = tick_start(now);
-    if (due <= now && last_round_ < this_tick) return due;
-    return std::max(tick_start(due), this_tick + tick());
+    if (due > now || !last_round_) return due;
+    const TimePoint next_round = *last_round_ + detail::to_clock(many_window_);
+    return next_round > now ? next_round : due;
   }
 
   /// When job `job` is next due after a look at `now` that asks to wait `wait`: coalesced onto its tick when
@@ -147,18 +141,6 @@ class BulkSchedule {
     return detail::looks_within(window, look_time_, max_take);
   }
 
-  /// The round tick: never zero, so the grid exists whatever the policy.
-  [[nodiscard]] TimePoint::duration tick() const {
-    return std::max(detail::to_clock(many_window_), TimePoint::duration(1));
-  }
-
-  /// The start of the round tick `when` falls in; `when` itself on a clock with times before its epoch.
-  [[nodiscard]] TimePoint tick_start(TimePoint when) const {
-    const auto since_epoch = when.time_since_epoch();
-    if (since_epoch.count() < 0) return when;
-    return when - since_epoch % tick();
-  }
-
   /// `due` moved to the end of its coalescing tick when the wait is at least 20 ticks (lag grows by at most a
   /// tick, ≤ 5 % of the wait), so the looks of many jobs fall together and a few wake-ups serve them.
   [[nodiscard]] TimePoint coalesced(TimePoint due, Seconds wait) const {
@@ -180,9 +162,9 @@ class BulkSchedule {
   std::vector<Slot> slots_;
   Seconds min_interval_;
   Seconds coalesce_;
-  Seconds many_window_;                      // the many-status round tick
-  TimePoint last_round_ = TimePoint::min();  // start of the tick of the latest many-status take
-  Seconds look_time_{0};                     // recent wall time of one per-job look; zero until measured
+  Seconds many_window_;                  // a many-status round takes the jobs due within this
+  std::optional<TimePoint> last_round_;  // when the latest many-status round was taken
+  Seconds look_time_{0};                 // recent wall time of one per-job look; zero until measured
 };
 
 }  // namespace heygen
