@@ -6,11 +6,9 @@
 //   webhook [BASE_URL] [--bundled]
 #include <heygen/video_translation.hpp>
 
-#include <atomic>
 #include <cstdlib>
 #include <future>
 #include <iostream>
-#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -61,18 +59,18 @@ int with_own_server(const std::string& base_url, const std::string& secret) {
   return create_and_watch(client);
 }
 
-/// The bundled receiver: it binds first (port 0: any free one), and the client takes its url().
+/// The bundled receiver: it binds first (port 0: any free one), the client takes its url(), and the receiver then
+/// takes the client's handler; it lets go of it before the client goes.
 int with_bundled_receiver(const std::string& base_url, const std::string& secret) {
-  std::optional<heygen::VideoTranslationClient> client;  // outlives the receiver, which calls it
-  std::atomic<bool> ready{false};
-  heygen::WebhookReceiver receiver([&](const std::vector<heygen::HttpHeader>& headers, std::string_view body) {
-    return ready ? client->handle_webhook(headers, body)
-                 : heygen::WebhookReply{heygen::WebhookVerdict::unknown_job, 503, "not ready"};
-  });
-  client.emplace(
+  heygen::WebhookReceiver receiver;  // answers 503 (the sender retries) until it has a handler
+  heygen::VideoTranslationClient client(
       heygen::ClientOptions{.base_url = base_url, .webhook_url = receiver.url(), .webhook = {.secret = secret}});
-  ready = true;
-  return create_and_watch(*client);
+  receiver.set_handler(client.webhook_handler());
+  struct Detach {
+    heygen::WebhookReceiver& receiver;
+    ~Detach() { receiver.set_handler({}); }  // first, even on a throw: no push reaches the client after this
+  } detach{receiver};
+  return create_and_watch(client);
 }
 
 }  // namespace

@@ -310,6 +310,29 @@ std::map<std::string, std::string> run_v3_jobs(PushedRun<HeyGenClient>& run, Arr
 
 TEST_SUITE("webhook integration") {
 
+TEST_CASE("webhook integration: a receiver without a handler answers 503 until set_handler, and after it is cleared") {
+  WebhookReceiver receiver;
+  auto post = [&receiver] {
+    httplib::Client cli("127.0.0.1", receiver.port());
+    cli.set_read_timeout(30, 0);
+    const auto answer = cli.Post("/webhook", R"({"event_type": "x"})", "application/json");
+    return answer ? answer->status : -1;
+  };
+  CHECK(post() == 503);
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+  receiver.set_handler([&](const std::vector<HttpHeader>&, std::string_view body) {
+    const std::lock_guard lock(mutex);
+    bodies.emplace_back(body);
+    return WebhookReply{WebhookVerdict::accepted, 200, ""};
+  });
+  CHECK(post() == 200);
+  receiver.set_handler({});  // once it returns, the handler above is never called again
+  CHECK(post() == 503);
+  const std::lock_guard lock(mutex);
+  CHECK(bodies == std::vector<std::string>{R"({"event_type": "x"})"});
+}
+
 TEST_CASE("webhook integration: tracker: every job's push ends its wait with the server's outcome") {
   Arrivals arrivals;  // before the run: a client shutting down hands open waits their results
   PushedRun<VideoTranslationClient> run(short_pushing_jobs(sim::Api::tracker, 21), tracker_options);

@@ -53,6 +53,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <span>
 #include <stdexcept>
 #include <stop_token>
@@ -4797,7 +4798,12 @@ using WebhookHandler = std::function<WebhookReply(const std::vector<HttpHeader>&
 /// destruction, on a thread of cpp-httplib's own.
 class WebhookReceiver {
  public:
-  /// Binds and starts listening; throws std::runtime_error when the address cannot be bound or TLS not set up.
+  /// Binds and starts listening with no handler yet: pushes are answered 503 (the sender retries) until
+  /// set_handler(). So the receiver's url() can go into the options of the client that will take the pushes.
+  /// Throws std::runtime_error when the address cannot be bound or TLS not set up.
+  explicit WebhookReceiver(WebhookReceiverOptions options = {}) : WebhookReceiver(nullptr, std::move(options)) {}
+
+  /// Binds and starts listening, handing pushes to `handler`; throws as the constructor above.
   WebhookReceiver(WebhookHandler handler, WebhookReceiverOptions options = {})
       : options_(std::move(options)), handler_(std::move(handler)), server_(make_server(options_)) {
     server_->set_payload_max_length(options_.max_body_bytes);
@@ -4831,6 +4837,13 @@ class WebhookReceiver {
            options_.path;
   }
 
+  /// Hands later pushes to `handler` (empty: answers 503 again). Once it returns, the previous handler is not
+  /// running and never will be, so what it calls (a client) may go: clear it before destroying that client.
+  void set_handler(WebhookHandler handler) {
+    std::unique_lock lock(handler_mutex_);
+    handler_ = std::move(handler);
+  }
+
   /// Stops listening and waits for requests being handled; idempotent.
   void stop() {
     server_->stop();
@@ -4857,7 +4870,8 @@ class WebhookReceiver {
       std::vector<HttpHeader> headers;
       headers.reserve(request.headers.size());
       for (const auto& [name, value] : request.headers) headers.push_back({name, value});
-      const WebhookReply reply = handler_(headers, request.body);
+      std::shared_lock lock(handler_mutex_);  // set_handler() waits for the handler calls under way
+      const WebhookReply reply = handler_ ? handler_(headers, request.body) : no_handler();
       response.status = reply.http_status;
       response.set_content(std::string(R"({"verdict":")") + std::string(to_string(reply.verdict)) + "\"}",
                            "application/json");
@@ -4866,7 +4880,11 @@ class WebhookReceiver {
     }
   }
 
+  /// The reply while no handler is set: a sender retries a 503.
+  static WebhookReply no_handler() { return {WebhookVerdict::unknown_job, 503, "no handler set yet"}; }
+
   WebhookReceiverOptions options_;
+  mutable std::shared_mutex handler_mutex_;
   WebhookHandler handler_;
   std::unique_ptr<httplib::Server> server_;
   int port_ = -1;
