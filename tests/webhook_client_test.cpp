@@ -472,6 +472,7 @@ TEST_CASE("webhook client: a push for a job nobody waits for is unknown_job, kep
     const WebhookReply reply = h.push(tracker_push("early", "completed"));
     CHECK(reply.verdict == WebhookVerdict::unknown_job);
     CHECK(reply.http_status == 200);  // genuine: redelivering it would not help
+    CHECK(reply.reason == "no wait for this job now: kept for one that begins later");
     CHECK(h.client.poller_stats().jobs == 0u);
     auto future = h.client.watch("early");
     REQUIRE(ready(future));  // at once, on this thread: no look, no worker needed

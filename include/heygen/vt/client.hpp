@@ -226,6 +226,8 @@ class BasicVideoTranslationClient {
       PushedStatus& push = *checked.push;
       const bool settled = core_->poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
       checked.verdict = core_->verifier->note_outcome(push.job_id, settled);
+      if (checked.verdict == WebhookVerdict::unknown_job)  // it may have beaten the create's answer to the caller
+        checked.reason = "no wait for this job now: kept for one that begins later";
     }
     if (checked.verdict != WebhookVerdict::accepted)
       core_->sender.log()(LogLevel::info, [&] {
