@@ -443,6 +443,7 @@ class WebhookReceiver {
 
   /// Hands later pushes to `handler` (empty: answers 503 again). Once it returns, the previous handler is not
   /// running and never will be, so what it calls (a client) may go: clear it before destroying that client.
+  /// Not from inside a handler: it would wait for itself.
   void set_handler(WebhookHandler handler) {
     std::unique_lock lock(handler_mutex_);
     handler_ = std::move(handler);
