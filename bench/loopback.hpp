@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -186,9 +187,16 @@ inline bool terminal(httplib::Client& http, const std::string& id) {
   return result.is<std::string>() && result.get<std::string>() != "pending";
 }
 
+/// How the raw loop paces its looks within a one-second round.
+enum class RawPace {
+  burst,   ///< each thread looks at its whole share back to back, then sleeps out the round
+  spread,  ///< each thread spreads its share's looks evenly over the round, one wake-up a look
+};
+
 /// The floor: `concurrency` threads, each with its own keep-alive connection, looking at each job of its share
 /// once per one-second round until it leaves pending (or 600 s pass); returns how many did.
-inline std::size_t track_raw(int port, const std::vector<std::string>& ids, std::size_t concurrency) {
+inline std::size_t track_raw(int port, const std::vector<std::string>& ids, std::size_t concurrency,
+                             RawPace pace = RawPace::burst) {
   using Clock = std::chrono::steady_clock;
   std::atomic<std::size_t> results{0};
   const auto give_up = Clock::now() + std::chrono::seconds(600);
@@ -199,7 +207,13 @@ inline std::size_t track_raw(int port, const std::vector<std::string>& ids, std:
     for (std::size_t i = first; i < ids.size(); i += concurrency) pending.push_back(&ids[i]);
     for (;;) {
       const auto round = Clock::now();
-      std::erase_if(pending, [&](const std::string* id) { return terminal(http, *id) && (++results, true); });
+      const auto step = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
+                        static_cast<Clock::rep>(std::max<std::size_t>(pending.size(), 1));
+      Clock::time_point next = round;
+      std::erase_if(pending, [&](const std::string* id) {
+        if (pace == RawPace::spread) std::this_thread::sleep_until(std::exchange(next, next + step));
+        return terminal(http, *id) && (++results, true);
+      });
       if (pending.empty() || Clock::now() >= give_up) return;
       std::this_thread::sleep_until(round + std::chrono::seconds(1));
     }

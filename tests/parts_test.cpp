@@ -302,15 +302,16 @@ TEST_CASE("parts: schedule: Take::per_job takes no job due beyond one min_interv
 
 TEST_CASE("parts: schedule: Take::per_job takes as many looks as fit in min_interval at the measured look time") {
   auto taken_with = [](std::optional<Seconds> look_time) {
-    BulkSchedule schedule(40, Seconds(1), Seconds(0));
-    for (std::size_t job = 0; job < 40; ++job) schedule.push(t0, job);
+    BulkSchedule schedule(300, Seconds(1), Seconds(0));
+    for (std::size_t job = 0; job < 300; ++job) schedule.push(t0, job);
     if (look_time) schedule.note_look_time(*look_time, 1);
     return take(schedule, t0, BulkSchedule::Take::per_job).size();
   };
-  CHECK(taken_with(std::nullopt) == 1u);     // nothing measured yet
-  CHECK(taken_with(Seconds(1)) == 1u);       // a look takes all of min_interval
-  CHECK(taken_with(Seconds(0.25)) == 4u);    // four fit
-  CHECK(taken_with(Seconds(0.001)) == 32u);  // a thousand would fit: max_take
+  CHECK(taken_with(std::nullopt) == 1u);                        // nothing measured yet
+  CHECK(taken_with(Seconds(1)) == 1u);                          // a look takes all of min_interval
+  CHECK(taken_with(Seconds(0.25)) == 4u);                       // four fit
+  CHECK(taken_with(Seconds(0.001)) == BulkSchedule::max_take);  // a thousand would fit
+  static_assert(BulkSchedule::max_take < 300);
 }
 
 TEST_CASE("parts: schedule: note_look_time keeps a running estimate, per look") {
