@@ -3008,9 +3008,8 @@ class BulkSchedule {
   /// at a time (each look may be held by the server for long).
   enum class Take { many_status, per_job, one };
 
-  /// Most per-job looks one worker takes at once (a take also ends once its looks have taken min_interval). Looks
-  /// served back to back on one thread cost less CPU each than looks spread over many wake-ups: bench/poller's
-  /// per-job CPU fell by about a tenth going from 32 to 256.
+  /// Most per-job looks one worker takes at once (a take also ends once its looks have taken min_interval):
+  /// looks served back to back cost less CPU each than looks spread over many wake-ups (bench/poller).
   static constexpr std::size_t max_take = 256;
 
   /// Most queued jobs one take passes over because the caller would not admit them (a bulk call at its
