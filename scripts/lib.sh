@@ -19,13 +19,14 @@ ensure_packages() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# configure_build DIR COMPILER [meson options...]: sets up DIR, or reconfigures it when it exists.
+# configure_build DIR COMPILER [meson options...]: sets up DIR, or reconfigures it when it exists and was set up
+# with the same compiler (meson cannot switch compilers in place, so a folder of another compiler is recreated).
 configure_build() {
   local dir=$1 compiler=$2; shift 2
-  if [ -f "$dir/build.ninja" ]; then
+  if [ -f "$dir/build.ninja" ] && [ "$(cat "$dir/.compiler" 2>/dev/null)" = "$compiler" ]; then
     meson setup --reconfigure "$dir" "$@" >/dev/null
   else
     rm -rf "$dir"
-    CXX=$compiler meson setup "$dir" "$@" >/dev/null
+    CXX=$compiler meson setup "$dir" "$@" >/dev/null && echo "$compiler" >"$dir/.compiler"
   fi
 }

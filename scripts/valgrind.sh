@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test binary the build registers (unit, no_httplib, integration, faults, ...) under valgrind's
-# memcheck from a plain g++ build of its own (build/fz-valgrind): invalid reads and writes, uses of uninitialised
-# values and leaks fail the check, as does a failing test. Every binary runs in full (about 35 s together on a
-# 2-core machine, the integration tests being the longest at ~18 s).
+# memcheck from a plain -O0 g++ build of its own (build/fz-valgrind, or VALGRIND_BUILD_DIR): invalid reads and
+# writes, uses of uninitialised values and leaks fail the check, as does a failing test. Every binary runs in full
+# (a few minutes together on a 2-core machine, the integration and fault tests the longest).
 #
 #   bash scripts/valgrind.sh
 #
@@ -14,8 +14,12 @@ cd "$(dirname "$0")/.." || exit 1
 source scripts/lib.sh
 
 ensure_packages || exit 1
-build_dir=build/fz-valgrind
-configure_build "$build_dir" g++ -Dbuildtype=debug || exit 1
+# VALGRIND_BUILD_DIR: an -O0 build folder that is already configured (scripts/test.sh passes its clang++ one);
+# by default a g++ folder of its own.
+build_dir=${VALGRIND_BUILD_DIR:-build/fz-valgrind}
+if [ -z "${VALGRIND_BUILD_DIR:-}" ]; then
+  configure_build "$build_dir" g++ -Dbuildtype=debug || exit 1
+fi
 # The test binaries, as meson registers them (paths relative to the build folder): a new one is covered too.
 mapfile -t binaries < <(meson introspect --tests "$build_dir" | python3 -c '
 import json, os, sys
