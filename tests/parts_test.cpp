@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <random>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <stop_token>
@@ -218,6 +220,46 @@ TEST_CASE("parts: schedule: an empty schedule is due never; jobs come out in due
   CHECK(take(schedule, t0 + 3s, BulkSchedule::Take::one) == std::vector<std::size_t>{0});
   CHECK(schedule.empty());
   CHECK(schedule.next_due() == TimePoint::max());
+}
+
+TEST_CASE("parts: due queue: pushes, moves and erases in any mix keep (time, slot) order, as a std::set does") {
+  DueQueue queue;
+  std::set<DueQueue::Entry> expected;
+  std::vector<TimePoint> at(40, TimePoint::max());  // each slot's time in `expected`; max: not queued
+  std::mt19937 random(7);
+  for (int step = 0; step < 5000; ++step) {
+    const std::size_t slot = random() % at.size();
+    if (random() % 3 == 0) {  // erase, queued or not
+      queue.erase(slot);
+      expected.erase({at[slot], slot});
+      at[slot] = TimePoint::max();
+    } else {  // push or move; few distinct times, so ties are common
+      const TimePoint when = t0 + std::chrono::seconds(random() % 8);
+      queue.push(when, slot);
+      expected.erase({at[slot], slot});
+      expected.insert({when, slot});
+      at[slot] = when;
+    }
+    REQUIRE(queue.size() == expected.size());
+    REQUIRE(queue.contains(slot) == (at[slot] != TimePoint::max()));
+    if (!expected.empty()) REQUIRE(queue.top() == *expected.begin());
+  }
+  for (const auto& entry : expected) {
+    REQUIRE(queue.top() == entry);
+    queue.erase(entry.second);
+  }
+  CHECK(queue.empty());
+}
+
+TEST_CASE("parts: schedule: a job a take passes over stays queued at its time") {
+  BulkSchedule schedule(3, Seconds(1), Seconds(0));
+  push_all(schedule, {t0, t0 + 100ms, t0 + 200ms});
+  std::vector<std::size_t> taken;
+  schedule.take(t0, BulkSchedule::Take::many_status, 10, taken, [](std::size_t job) { return job != 1; });
+  CHECK(taken == std::vector<std::size_t>{0, 2});
+  CHECK(schedule.queued(1));
+  CHECK(schedule.size() == 1);
+  CHECK(schedule.next_due() == t0 + 100ms);
 }
 
 TEST_CASE("parts: schedule: Take::one takes exactly one job, however many are due") {

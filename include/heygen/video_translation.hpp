@@ -52,7 +52,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <shared_mutex>
 #include <span>
 #include <stdexcept>
@@ -2999,6 +2998,90 @@ class StatusLooks {
 // 20. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
+/// Slots ordered by due time (ties by slot number): a binary min-heap that knows where each slot sits, so the
+/// earliest is at hand and any slot moves or leaves in O(log n). A poller moves every job through it at every
+/// look, so it allocates nothing per entry (a tree node each would).
+class DueQueue {
+ public:
+  /// A queued slot and when it is due.
+  using Entry = std::pair<TimePoint, std::size_t>;
+
+  /// Queues `slot` at `when`, or moves it there when it is queued already.
+  void push(TimePoint when, std::size_t slot) {
+    if (slot >= place_.size()) place_.resize(slot + 1, npos);
+    if (contains(slot)) {
+      heap_[place_[slot]].first = when;
+      restore(place_[slot]);
+      return;
+    }
+    heap_.emplace_back(when, slot);
+    sift_up(heap_.size() - 1);
+  }
+
+  /// Takes `slot` out (nothing happens when it is not queued).
+  void erase(std::size_t slot) {
+    if (!contains(slot)) return;
+    const std::size_t at = place_[slot];
+    place_[slot] = npos;
+    const Entry last = heap_.back();
+    heap_.pop_back();
+    if (at == heap_.size()) return;  // it was the last entry
+    put(at, last);
+    restore(at);
+  }
+
+  /// True when `slot` is queued.
+  [[nodiscard]] bool contains(std::size_t slot) const noexcept { return slot < place_.size() && place_[slot] != npos; }
+
+  /// The earliest entry; the queue must not be empty.
+  [[nodiscard]] const Entry& top() const { return heap_.front(); }
+
+  /// True when nothing is queued.
+  [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }
+
+  /// Slots queued.
+  [[nodiscard]] std::size_t size() const noexcept { return heap_.size(); }
+
+ private:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  /// Moves the entry at `at` up or down to where its (changed) time belongs.
+  void restore(std::size_t at) {
+    if (at > 0 && heap_[at] < heap_[(at - 1) / 2])
+      sift_up(at);
+    else
+      sift_down(at);
+  }
+
+  void sift_up(std::size_t at) {
+    const Entry moving = heap_[at];
+    while (at > 0 && moving < heap_[(at - 1) / 2]) {
+      put(at, heap_[(at - 1) / 2]);
+      at = (at - 1) / 2;
+    }
+    put(at, moving);
+  }
+
+  void sift_down(std::size_t at) {
+    const Entry moving = heap_[at];
+    for (std::size_t child = 2 * at + 1; child < heap_.size(); child = 2 * at + 1) {
+      if (child + 1 < heap_.size() && heap_[child + 1] < heap_[child]) ++child;
+      if (!(heap_[child] < moving)) break;
+      put(at, heap_[child]);
+      at = child;
+    }
+    put(at, moving);
+  }
+
+  void put(std::size_t at, const Entry& entry) {
+    heap_[at] = entry;
+    place_[entry.second] = at;
+  }
+
+  std::vector<Entry> heap_;
+  std::vector<std::size_t> place_;  // slot → its index in heap_; npos when not queued
+};
+
 /// When each job is next due, and which jobs a worker takes at once. Jobs are numbered slots that may be
 /// added, removed and reused at any time (a long-lived poller's jobs come and go). Every time is an argument,
 /// so it runs on any clock (tests drive it with a fake one). Not thread-safe: the poller holds a lock.
@@ -3027,25 +3110,17 @@ class BulkSchedule {
   /// Makes job `job` due at `when`; a job already queued moves there.
   void push(TimePoint when, std::size_t job) {
     if (job >= slots_.size()) slots_.resize(job + 1);
-    erase(job);
-    slots_[job].queued_at = when;
-    due_.insert({when, job});
+    due_.push(when, job);
   }
 
   /// Takes job `job` off the queue (nothing happens when it is not queued).
-  void erase(std::size_t job) {
-    if (!queued(job)) return;
-    due_.erase({slots_[job].queued_at, job});
-    slots_[job].queued_at = TimePoint::max();
-  }
+  void erase(std::size_t job) { due_.erase(job); }
 
   /// True when job `job` is queued.
-  [[nodiscard]] bool queued(std::size_t job) const noexcept {
-    return job < slots_.size() && slots_[job].queued_at != TimePoint::max();
-  }
+  [[nodiscard]] bool queued(std::size_t job) const noexcept { return due_.contains(job); }
 
   /// The earliest due time; TimePoint::max() when nothing is queued.
-  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.begin()->first; }
+  [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.top().first; }
 
   /// True when nothing is queued.
   [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
@@ -3070,21 +3145,19 @@ class BulkSchedule {
     const TimePoint ahead = horizon(now, mode);
     if (many) last_round_ = now;
     const std::size_t most = many ? many_limit : mode == Take::one ? 1 : looks_within(min_interval_);
-    std::size_t skipped = 0;
-    for (auto at = due_.begin(); at != due_.end() && taken.size() < most && skipped <= max_skipped;) {
-      const auto [when, job] = *at;
-      const bool first = taken.empty() && skipped == 0;  // the caller checked it is due
+    passed_.clear();  // jobs `admit` refused: off the queue while the take looks past them, then back
+    while (!due_.empty() && taken.size() < most && passed_.size() <= max_skipped) {
+      const auto [when, job] = due_.top();
+      const bool first = taken.empty() && passed_.empty();  // the caller checked it is due
       if (!first && when > ahead) break;
       if (!first && !many && slots_[job].not_before > now) break;  // a per-job look taken too early
-      if (!admit(job)) {                                           // left queued; a round looks past it
-        ++skipped;
-        ++at;
-        continue;
-      }
-      taken.push_back(job);
-      slots_[job].queued_at = TimePoint::max();
-      at = due_.erase(at);
+      due_.erase(job);
+      if (admit(job))
+        taken.push_back(job);
+      else
+        passed_.emplace_back(when, job);
     }
+    for (const auto& [when, job] : passed_) due_.push(when, job);
   }
 
   /// The latest due time a take in `mode` at `now` reaches ahead to.
@@ -3140,11 +3213,11 @@ class BulkSchedule {
 
  private:
   struct Slot {
-    TimePoint queued_at = TimePoint::max();  // its key in due_; max: not queued
-    TimePoint not_before{};                  // a worker taking jobs ahead of time takes it no earlier
+    TimePoint not_before{};  // a worker taking jobs ahead of time takes it no earlier
   };
 
-  std::set<std::pair<TimePoint, std::size_t>> due_;  // (due time, slot): ordered, and any entry can be erased
+  DueQueue due_;
+  std::vector<DueQueue::Entry> passed_;  // reused by take(): a poller takes work thousands of times a second
   std::vector<Slot> slots_;
   Seconds min_interval_;
   Seconds coalesce_;
@@ -3770,12 +3843,12 @@ class Poller {
     const Seconds hold =
         hold_claimed ? looks_.rules().long_poll_budget(Seconds(soonest_deadline(job) - clock_.now())) : Seconds(0);
     const int before = job.call.requests;
-    const TimePoint asked = clock_.now();
+    const TimePoint asked = hold_claimed ? clock_.now() : TimePoint{};  // a clock read per look is not free
     Look look = looks_.look(job.call, hold);
     if (hold_claimed) held_.fetch_sub(1);
     requests_ += static_cast<std::uint64_t>(job.call.requests - before);
     ++job_looks_;
-    const bool held = look.result.status == TranslationStatus::pending &&
+    const bool held = hold_claimed && look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
     settle_look(job, look, held, Take::per_job, later);
   }

@@ -642,12 +642,12 @@ class Poller {
     const Seconds hold =
         hold_claimed ? looks_.rules().long_poll_budget(Seconds(soonest_deadline(job) - clock_.now())) : Seconds(0);
     const int before = job.call.requests;
-    const TimePoint asked = clock_.now();
+    const TimePoint asked = hold_claimed ? clock_.now() : TimePoint{};  // a clock read per look is not free
     Look look = looks_.look(job.call, hold);
     if (hold_claimed) held_.fetch_sub(1);
     requests_ += static_cast<std::uint64_t>(job.call.requests - before);
     ++job_looks_;
-    const bool held = look.result.status == TranslationStatus::pending &&
+    const bool held = hold_claimed && look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
     settle_look(job, look, held, Take::per_job, later);
   }
