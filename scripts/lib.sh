@@ -24,7 +24,8 @@ ensure_packages() {
 configure_build() {
   local dir=$1 compiler=$2; shift 2
   if [ -f "$dir/build.ninja" ] && [ "$(cat "$dir/.compiler" 2>/dev/null)" = "$compiler" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
+    # meson 1.0's --reconfigure reports compiler options such as cpp_args but does not apply them: configure does.
+    meson setup --reconfigure "$dir" "$@" >/dev/null && { [ $# -eq 0 ] || meson configure "$dir" "$@"; }
   else
     rm -rf "$dir"
     CXX=$compiler meson setup "$dir" "$@" >/dev/null && echo "$compiler" >"$dir/.compiler"
