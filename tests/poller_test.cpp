@@ -127,6 +127,28 @@ TEST_CASE("poller: jobs added while another is in a request, and from inside the
   CHECK(server.looks_at("c") == 2);
 }
 
+TEST_CASE("poller: a job watched while the worker sleeps until a later look is looked at at once") {
+  Harness h(poller_options(1));
+  Server server;
+  server.pendings["later"] = 1000;
+  server.pendings["now"] = 0;
+  h.transport.otherwise([&](const HttpRequest& r) { return server.answer_for(r); });
+  Gate sleeping;
+  Gate go_on;
+  h.clock.on_sleep([&] {
+    if (sleeping.is_open()) return;
+    sleeping.open();
+    go_on.wait();
+  });
+  auto later = h.client.watch("later");
+  sleeping.wait();  // "later" was looked at and is pending: the only worker sleeps until its next look
+  auto now = h.client.watch("now");
+  go_on.open();
+  const TranslationResult result = now.get();
+  CHECK(result.ok());
+  CHECK(result.elapsed == std::chrono::milliseconds(0));  // woken for it, not left until "later"'s next look
+}
+
 TEST_CASE("poller: a wait cancelled while its job is in a request ends at once; the other wait goes on") {
   Harness h(poller_options(1));
   Server server;

@@ -3448,10 +3448,22 @@ class Poller {
     // Queued once all are in, so every one is placed by the same take rule (a lone job is looked at alone).
     TimePoint earliest = TimePoint::max();
     for (Job* job : added) earliest = std::min(earliest, queue(*job));
-    if (earliest < timer_until_) timer_wake_.request_stop();
+    wake_for(earliest);
+    return pushed;
+  }
+
+  /// Makes sure a worker will look at the queue by `earliest`, the soonest of the jobs just queued: the worker
+  /// holding the timer is woken when it would sleep past it, an idle worker only when nobody holds the timer. A
+  /// job due after the timer's wake-up wakes nobody (the timer's holder sees it then), so jobs watched one at a
+  /// time do not each wake a worker for nothing. Under the lock.
+  void wake_for(TimePoint earliest) {
+    if (earliest == TimePoint::max()) return;  // nothing queued: every job is held by a worker, which requeues it
+    if (timer_until_ != TimePoint::max()) {
+      if (earliest < timer_until_) timer_wake_.request_stop();
+      return;
+    }
     changed_ = true;
     work_ready_.notify_one();
-    return pushed;
   }
 
   /// Keeps a pushed outcome nobody waits for yet: its push may have beaten the create's answer to the caller.
