@@ -9,7 +9,9 @@
 #include "string_makers.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <random>
@@ -491,6 +493,88 @@ TEST_CASE("parts: poller: first_wait is where learnt jobs start finishing, none 
   CHECK(rules.first_wait() == Seconds(10));
   profile.set_hints(Support::yes);
   CHECK(rules.first_wait() == Seconds(0));
+}
+
+// =============================================================================================
+// JSON: numbers read without picojson's strtod, exactly as picojson reads them.
+// =============================================================================================
+
+namespace {
+
+/// What picojson's own parse makes of `{"v": <number>}`: the value, or nothing when it fails or throws.
+std::optional<picojson::value> picojson_number(const std::string& number) {
+  picojson::value document;
+  try {
+    if (!picojson::parse(document, "{\"v\": " + number + "}").empty()) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return document.get("v");
+}
+
+/// What the library's reader makes of the same body.
+std::optional<picojson::value> library_number(const std::string& number) {
+  picojson::value document;
+  if (json::parse_object("{\"v\": " + number + "}", document)) return std::nullopt;
+  return document.get("v");
+}
+
+}  // namespace
+
+TEST_CASE("parts: json: a number reads exactly as picojson reads it: value, type, and what is refused") {
+  std::vector<std::string> numbers = {"0",
+                                      "-0",
+                                      "1",
+                                      "-1",
+                                      "0.5",
+                                      "-.5",
+                                      "1.",
+                                      "01",
+                                      "1e5",
+                                      "1E-5",
+                                      "1e+5",
+                                      "-1.25e-3",
+                                      "0.1",
+                                      "3.141592653589793",
+                                      "9007199254740993",
+                                      "123456789012345678901234567890",
+                                      "1.7976931348623157e308",
+                                      "2.2250738585072014e-308",
+                                      "4.9e-324",
+                                      "1e-400",
+                                      "-1e-400",
+                                      "1e999",
+                                      "-1e999",
+                                      "1.2.3",
+                                      "-",
+                                      "--1",
+                                      "1e",
+                                      "1e+",
+                                      "1-2",
+                                      "1e5e5",
+                                      "+1",
+                                      ".5",
+                                      "1e5.5",
+                                      "0x10",
+                                      "1 2"};
+  std::mt19937_64 random(7);
+  std::uniform_real_distribution<double> spread(-1e6, 1e6);
+  for (int i = 0; i < 500; ++i) {
+    char text[40];
+    std::snprintf(text, sizeof text, i % 2 ? "%.17g" : "%.3f", spread(random));
+    numbers.emplace_back(text);
+    numbers.push_back(std::to_string(random() >> (i % 64)));
+  }
+  for (const std::string& number : numbers) {
+    CAPTURE(number);
+    const auto expected = picojson_number(number);
+    const auto got = library_number(number);
+    REQUIRE(got.has_value() == expected.has_value());
+    if (!got) continue;
+    CHECK(got->is<double>() == expected->is<double>());
+    CHECK(got->serialize() == expected->serialize());  // the same double, bit for bit as picojson prints it
+    CHECK(std::signbit(got->get<double>()) == std::signbit(expected->get<double>()));
+  }
 }
 
 // =============================================================================================

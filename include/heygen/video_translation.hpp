@@ -33,7 +33,9 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <clocale>
 #include <cmath>
 #include <concepts>
 #include <condition_variable>
@@ -58,6 +60,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -1071,6 +1074,46 @@ std::optional<std::string> parse_whole(std::string_view body, Parse&& parse, IsO
 /// nested objects would recurse until the stack overflowed; every reader here bounds both.
 inline constexpr std::size_t max_json_depth = picojson::DEFAULT_MAX_DEPTHS;
 
+/// The text of a JSON number at the input's position (a digit or '-'), taken as picojson takes it: every
+/// character that may belong to a number. Empty when there is none.
+template <class Iter>
+std::string number_text(picojson::input<Iter>& in) {
+  std::string text;  // a short number stays in the string's own buffer
+  for (int ch = in.getc();; ch = in.getc()) {
+    if (!(('0' <= ch && ch <= '9') || ch == '+' || ch == '-' || ch == '.' || ch == 'e' || ch == 'E')) {
+      in.ungetc();
+      return text;
+    }
+    text.push_back(static_cast<char>(ch));
+  }
+}
+
+/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
+/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and strtod
+/// (with its locale look-up) cost more than the rest of the parse. A number beyond double range gets what
+/// picojson does: strtod's answer, so an underflow is 0 and an overflow throws (see ValueContext::set_number).
+inline std::optional<picojson::value> read_number(const std::string& text) {
+  const char* first = text.data();
+  const char* last = first + text.size();
+#ifdef PICOJSON_USE_INT64
+  std::int64_t integer = 0;
+  if (const auto [end, error] = std::from_chars(first, last, integer); error == std::errc{} && end == last)
+    return picojson::value(integer);
+#endif
+  double number = 0;
+  const auto [end, error] = std::from_chars(first, last, number);
+  if (end != last || (error != std::errc{} && error != std::errc::result_out_of_range)) return std::nullopt;
+  if (error == std::errc::result_out_of_range) {
+    std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
+    if (const auto dot = localized.find('.'); dot != std::string::npos)
+      localized.replace(dot, 1, std::localeconv()->decimal_point);
+    char* stop = nullptr;
+    number = std::strtod(localized.c_str(), &stop);
+    if (stop != localized.c_str() + localized.size()) return std::nullopt;
+  }
+  return picojson::value(number);  // throws beyond double range
+}
+
 /// picojson's default context (a parse into a picojson::value), with objects counted in the nesting bound too.
 class ValueContext {
  public:
@@ -1094,16 +1137,28 @@ class ValueContext {
     auto& items = out_->get<picojson::array>();
     items.emplace_back();
     ValueContext item(&items.back(), depth_left_ - 1);
-    return picojson::_parse(item, in);
+    return item.parse(in);
   }
   bool parse_array_stop(std::size_t) { return true; }
   bool parse_object_start() { return depth_left_ > 0 && set(picojson::value(picojson::object_type, false)); }
   template <class Iter>
   bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
     ValueContext member(&out_->get<picojson::object>()[key], depth_left_ - 1);  // a repeated key: the last wins
-    return picojson::_parse(member, in);
+    return member.parse(in);
   }
   bool parse_object_stop() { return true; }
+
+  /// Parses the value at the input's position, as picojson::_parse(*this, in) does, but reads a number with
+  /// read_number.
+  template <class Iter>
+  bool parse(picojson::input<Iter>& in) {
+    in.skip_ws();
+    const int ch = in.getc();
+    in.ungetc();
+    if (!(('0' <= ch && ch <= '9') || ch == '-')) return picojson::_parse(*this, in);
+    auto number = read_number(number_text(in));
+    return number && set(std::move(*number));
+  }
 
  private:
   bool set(picojson::value value) {
@@ -1352,7 +1407,7 @@ class StatusFieldsContext : public json::SkipContext {
   bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
     if (picojson::value* slot = fields_.slot(key)) {
       json::ValueContext keep(slot, depth_left() - 1);  // a repeated member replaces the earlier one, as in a map
-      return picojson::_parse(keep, in);
+      return keep.parse(in);
     }
     json::SkipContext skip(depth_left() - 1);
     return picojson::_parse(skip, in);

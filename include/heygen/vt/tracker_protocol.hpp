@@ -71,7 +71,7 @@ class StatusFieldsContext : public json::SkipContext {
   bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
     if (picojson::value* slot = fields_.slot(key)) {
       json::ValueContext keep(slot, depth_left() - 1);  // a repeated member replaces the earlier one, as in a map
-      return picojson::_parse(keep, in);
+      return keep.parse(in);
     }
     json::SkipContext skip(depth_left() - 1);
     return picojson::_parse(skip, in);
