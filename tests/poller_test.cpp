@@ -128,13 +128,14 @@ TEST_CASE("poller: jobs added while another is in a request, and from inside the
 }
 
 TEST_CASE("poller: a job watched while the worker sleeps until a later look is looked at at once") {
-  Harness h(poller_options(1));
+  // Declared before the client: "later" is still being polled when the test ends, until the client stops.
   Server server;
+  Gate sleeping;
+  Gate go_on;
+  Harness h(poller_options(1));
   server.pendings["later"] = 1000;
   server.pendings["now"] = 0;
   h.transport.otherwise([&](const HttpRequest& r) { return server.answer_for(r); });
-  Gate sleeping;
-  Gate go_on;
   h.clock.on_sleep([&] {
     if (sleeping.is_open()) return;
     sleeping.open();
