@@ -18,7 +18,7 @@ OUTPUT = ROOT / "include" / "heygen" / "video_translation.hpp"
 PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
     "protocol", "tracker_protocol", "heygen_v3_protocol", "webhook", "sender", "job_poller", "status_looks", "schedule",
-    "poller", "client",
+    "waits", "rounds", "workers", "poller", "client",
     "transport_httplib",
 ]
 
