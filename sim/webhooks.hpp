@@ -137,7 +137,8 @@ class PushSender {
  public:
   /// Builds the body of job `job`'s push (called on a sender thread, holding no lock of the sender's).
   using BodyFn = std::function<std::string(std::size_t job)>;
-  /// Told when job `job`'s push (not a replay) is first answered 2xx (same threading as BodyFn).
+  /// Told when job `job`'s push (not a replay) is first answered 2xx, before counts() shows it sent (same threading
+  /// as BodyFn).
   using DeliveredFn = std::function<void(std::size_t job, Clock::time_point when)>;
 
   /// A sender with these settings; `time_scale` multiplies its delays and backoffs; nothing starts yet.
@@ -370,13 +371,14 @@ inline bool PushSender::post(const Push& push, const httplib::Headers& headers) 
   const auto result = client->Post(target.path, headers, push.body, "application/json");
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), client.get()));
-  const bool ok = result && result->status >= 200 && result->status < 300;
-  if (ok) ++counts_.sent;
-  return ok;
+  return result && result->status >= 200 && result->status < 300;
 }
 
 inline void PushSender::settle(Push push, const httplib::Headers& headers, bool delivered) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Counted only now, after delivered_ noted the job's delivery time: the simulator's stats() reads both under its
+  // own lock, so a reader that sees the push sent also sees when it was delivered.
+  if (delivered) ++counts_.sent;
   if (stopping_) return;
   const bool first_of_original = push.kind == Kind::original;
   if (delivered && first_of_original && config_.replay_rate > 0) {

@@ -1505,6 +1505,21 @@ TEST_CASE("simulator push: a receiver that is down is retried, then given up") {
   }
 }
 
+TEST_CASE("simulator push: a job's delivery is noted before its push counts as sent") {
+  // /stats reads both under the simulator's lock: a reader that sees the push sent must see when it was delivered.
+  Receiver receiver;
+  std::atomic<long long> sent_when_noted{-1};
+  detail::PushSender sender(
+      WebhookConfig{}, 1.0, 1, [](std::size_t) { return std::string("{}"); },
+      [&](std::size_t, Clock::time_point) { sent_when_noted = static_cast<long long>(sender.counts().sent); });
+  sender.schedule(0, detail::make_callback(receiver.url(), ""), Clock::now());
+  REQUIRE(receiver.wait_for(1).size() == 1);
+  const auto give_up = Clock::now() + 30s;
+  while (sender.counts().sent == 0 && Clock::now() < give_up) std::this_thread::sleep_for(2ms);
+  CHECK(sender.counts().sent == 1);
+  CHECK(sent_when_noted.load() == 0);
+}
+
 TEST_CASE("simulator push: stop() returns promptly with pushes in flight and queued") {
   Receiver stalled;
   stalled.hold();
