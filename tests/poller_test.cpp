@@ -353,7 +353,8 @@ TEST_CASE("poller: a bulk call's concurrent_limit caps its requests in flight, w
     return response;
   });
   std::vector<std::string> ids;
-  for (int i = 0; i < 40; ++i) ids.push_back("j" + std::to_string(i));
+  // Appended: g++ 12 at -O3 warns (-Wrestrict, a false positive) on "j" + std::to_string(i).
+  for (int i = 0; i < 40; ++i) ids.push_back(std::string("j").append(std::to_string(i)));
   const ResultMap results = h.client.get_bulk_translation_statuses(ids, 1);
   REQUIRE(results.size() == 40u);
   for (const auto& [id, result] : results) CHECK(result.ok());
