@@ -11,14 +11,23 @@
 //   per-job CPU the poller polling job by job (a server without many-status or long poll) against a raw
 //               cpp-httplib request loop with as many threads as the poller has workers, looking at every job
 //               once a second: CPU per request, the median of interleaved runs. The raw loop runs twice: in
-//               bursts (each thread its whole share back to back, the floor's yardstick), and spread evenly over
-//               the second (as spread as the poller's looks, which follow each job's own schedule).
+//               bursts (each thread its whole share back to back), and spread evenly over the second (as spread
+//               as the poller's looks, which follow each job's own schedule). Informational, no floor: CPU time
+//               on a shared machine moves by a third from run to run.
+//   --instructions  the same per-job comparison (poller against the bursting raw loop) counted in instructions
+//               by callgrind, which is steady from run to run: the floor is on it. The client part runs as this
+//               program again under `valgrind --tool=callgrind --instr-atstart=no`, the server in its own
+//               process, uninstrumented; the client creates its jobs uninstrumented, and CALLGRIND_START/
+//               STOP_INSTRUMENTATION count from the first watch (the raw loop's start) to the end of the waits.
+//               300 jobs of U(1, 3) s, 3 interleaved runs each (~30 s); --quick: 100 jobs, one run each.
+//               --callgrind-out DIR keeps the profiles (callgrind.{poller,raw}.N.out) for callgrind_annotate.
 // Columns: peak threads of the process (the sampler thread and the arrival threads not counted), resident memory
 // before the waits and at peak (VmHWM), the poller's requests per job-poll (a many-status request counts once,
 // its jobs once each), CPU per status request over the waiting phase, the server's detection lag (a job's end to
 // the first answer that said so; the result is delivered on the same worker right after), results delivered.
-// --quick runs each scenario small (CI-sized); --cpu-only runs the per-job CPU comparison alone. The floors are
-// printed, never asserted: the exit status is non-zero only when a run failed or a result was not delivered.
+// --quick runs each scenario small (CI-sized); --cpu-only runs the per-job CPU comparison alone; --instructions
+// runs the instruction count alone. The floors are printed, never asserted: the exit status is non-zero only when
+// a run failed or a result was not delivered.
 #include <heygen/video_translation.hpp>
 
 #include <algorithm>
@@ -30,7 +39,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -44,6 +56,19 @@
 
 #include "loopback.hpp"
 #include "server_process.hpp"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define POLLER_HAS_CALLGRIND 1
+#else  // Debian: package valgrind; without it --instructions says it cannot count
+#define POLLER_HAS_CALLGRIND 0
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 namespace {
 
@@ -67,6 +92,12 @@ struct Options {
   std::string cpu_duration = "uniform:1:3";
   int cpu_rounds = 4;
   bool cpu_only = false;  // --cpu-only: the per-job CPU comparison alone (to measure it again on a quiet machine)
+  // --instructions: the per-job scenario under callgrind, small (callgrind runs the client ~50x slower)
+  bool instructions = false;
+  std::size_t instr_jobs = 300;
+  std::string instr_duration = "uniform:1:3";
+  int instr_rounds = 3;
+  std::string callgrind_dir;  // --callgrind-out DIR: keep the profiles there (for callgrind_annotate)
 
   void make_quick() {
     quick = true;
@@ -78,6 +109,8 @@ struct Options {
     cpu_jobs = 500;
     cpu_duration = "uniform:0.5:1.5";
     cpu_rounds = 2;
+    instr_jobs = 100;
+    instr_rounds = 1;
   }
 };
 
@@ -417,17 +450,174 @@ void print_floors(const std::vector<Row>& rows, double ratio) {
       floor_line(name + " results delivered", results, static_cast<double>(row.jobs), true);
     }
   }
+  // No floor: CPU on a shared machine moves by a third between runs; the floor is on instructions (--instructions).
+  if (ratio > 0) std::printf("informational: per-job CPU/request poller ÷ raw loop %.3f (no floor)\n", ratio);
+}
+
+// ---- --instructions: the per-job scenario counted in instructions (callgrind) ----
+
+/// What one callgrind run counted: the client's instructions over the request phase and the server's requests.
+struct Counted {
+  std::string scenario;
+  std::uint64_t requests = 0;      // the server's status requests (a fresh server per run)
+  std::uint64_t instructions = 0;  // callgrind's Ir total: only the request phase is instrumented
+  double wall_s = 0;               // of the whole child, valgrind's start-up included
+  bool delivered = false;          // the child saw every result
+
+  [[nodiscard]] double per_request() const {
+    return requests ? static_cast<double>(instructions) / static_cast<double>(requests) : 0.0;
+  }
+};
+
+/// This program's own path, to run it again under valgrind.
+std::string self_path() {
+  std::array<char, 4096> path{};
+  const ssize_t length = readlink("/proc/self/exe", path.data(), path.size() - 1);
+  return length > 0 ? std::string(path.data(), static_cast<std::size_t>(length)) : std::string();
+}
+
+/// The Ir total of a callgrind profile (its "totals:" line: its "summary:" says 0 when instrumentation began off);
+/// 0 when there is none.
+std::uint64_t callgrind_total(const std::string& path) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("totals:")) return std::strtoull(line.c_str() + 7, nullptr, 10);
+  return 0;
+}
+
+/// Runs `argv` and waits for it; true when it exited 0.
+bool run_program(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return false;
+  int status = 0;
+  return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/// One run: a fresh server (un-instrumented, its own process) and this program again under callgrind as the
+/// client, which creates the jobs with instrumentation off and turns it on for the request phase only. Empty when
+/// the run failed (it says why on stderr).
+std::optional<Counted> count_instructions(const Options& options, Poller who, const std::string& profile) try {
+  bench::ServerProcess server(options.server,
+                              {"--duration", options.instr_duration, "--seed", "7", "--no-batch", "--no-long-poll"});
+  Counted counted;
+  counted.scenario = who == Poller::library ? "poller" : "raw loop";
+  const auto start = Clock::now();
+  counted.delivered =
+      run_program({"valgrind", "--tool=callgrind", "--instr-atstart=no", "-q", "--callgrind-out-file=" + profile,
+                   self_path(), "--instructions-child", who == Poller::library ? "poller" : "raw",
+                   std::to_string(server.port()), std::to_string(options.instr_jobs)});
+  counted.wall_s = seconds_since(start);
+  counted.instructions = callgrind_total(profile);
+  if (counted.instructions == 0) return std::nullopt;
+  counted.requests = bench::read_totals(server.port()).status_requests;
+  return counted;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "poller: instructions: %s\n", e.what());
+  return std::nullopt;
+}
+
+/// The client side of one callgrind run (hidden: `--instructions-child poller|raw PORT JOBS`): as run_per_job,
+/// with callgrind's instrumentation on from the first watch (or the raw loop's start) to the end of the waits.
+/// Exits 0 when every result was delivered.
+int instructions_child(const std::string& who, int port, std::size_t jobs) try {
+  const std::string base_url = "http://127.0.0.1:" + std::to_string(port);
+  const std::vector<std::string> ids = bench::create_jobs(base_url, jobs);
+  std::size_t results = 0;
+  if (who == "raw") {
+    CALLGRIND_START_INSTRUMENTATION;
+    results = bench::track_raw(port, ids, heygen::ClientOptions{}.poller_threads, bench::RawPace::burst);
+    CALLGRIND_STOP_INSTRUMENTATION;
+  } else {
+    auto client = std::make_optional<heygen::VideoTranslationClient>(client_options(base_url));
+    Tally tally(ids.size());
+    CALLGRIND_START_INSTRUMENTATION;
+    for (const auto& id : ids)
+      client->watch(id, [&tally](const std::string&, const heygen::TranslationResult& result) { tally.add(result); });
+    results = tally.wait(Clock::now() + std::chrono::seconds(600)).first;
+    client.reset();  // its workers and connections end inside the count, as the raw loop's threads do
+    CALLGRIND_STOP_INSTRUMENTATION;
+  }
+  return results == ids.size() ? 0 : 1;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "poller: instructions: %s\n", e.what());
+  return 1;
+}
+
+/// The name of a profile kept in `dir`: callgrind.poller.N.out or callgrind.raw.N.out.
+std::string profile_path(const std::string& dir, Poller who, int round) {
+  return dir + "/callgrind." + (who == Poller::library ? "poller." : "raw.") + std::to_string(round + 1) + ".out";
+}
+
+/// The medians of instructions per request (by Poller: library, raw_burst), their ratio and the floor.
+void print_instruction_floor(const std::array<std::vector<double>, 2>& per_request) {
+  const double poller = median(per_request[0]), raw = median(per_request[1]);
+  const double ratio = poller > 0 && raw > 0 ? poller / raw : 0.0;
+  std::printf("instructions/request, median: poller %.0f, raw loop %.0f; poller ÷ raw %.3f\n", poller, raw, ratio);
+  const char* what = "per-job instructions/request poller ÷ raw loop";
   if (ratio > 0)
-    floor_line("per-job CPU/request poller ÷ raw loop", ratio, 1.2);
+    floor_line(what, ratio, 1.05);
   else
-    std::printf("floor %-46s %10s    %10.3f  MISSED (no run to compare)\n", "per-job CPU/request poller ÷ raw loop",
-                "-", 1.2);
+    std::printf("floor %-46s %10s    %10.3f  MISSED (no run to compare)\n", what, "-", 1.05);
+}
+
+/// --instructions: poller and raw loop runs interleaved under callgrind, a row each, then the medians and the
+/// floor. The profiles go to a temporary folder, removed afterwards, unless --callgrind-out names one. False when
+/// a run failed or a result was not delivered.
+bool compare_instructions(const Options& options) {
+  if (!POLLER_HAS_CALLGRIND) {
+    std::printf("instructions: built without valgrind/callgrind.h (Debian: valgrind), cannot count\n");
+    return false;
+  }
+  std::printf(
+      "instructions (callgrind): %zu jobs (%s), server without many-status or long poll, %d interleaved runs "
+      "each\n",
+      options.instr_jobs, options.instr_duration.c_str(), options.instr_rounds);
+  std::printf("%-10s %7s %9s %14s %10s %7s %9s\n", "scenario", "jobs", "requests", "instructions", "instr/req",
+              "wall s", "results");
+  const bool keep = !options.callgrind_dir.empty();
+  std::string dir = (std::filesystem::temp_directory_path() / "poller-callgrind-XXXXXX").string();
+  dir = keep ? options.callgrind_dir : mkdtemp(dir.data()) ? dir : std::string(".");
+  bool all_delivered = true;
+  std::array<std::vector<double>, 2> per_request;  // by Poller: library, raw_burst
+  for (int round = 0; round < options.instr_rounds; ++round)
+    for (const Poller who : {Poller::library, Poller::raw_burst}) {
+      const std::optional<Counted> counted = count_instructions(options, who, profile_path(dir, who, round));
+      if (!keep) std::remove(profile_path(dir, who, round).c_str());
+      if (!counted) {
+        std::printf("%-10s the run failed (is valgrind installed? see stderr)\n",
+                    who == Poller::library ? "poller" : "raw loop");
+        all_delivered = false;
+        continue;
+      }
+      std::printf("%-10s %7zu %9llu %14llu %10.0f %7.1f %9s\n", counted->scenario.c_str(), options.instr_jobs,
+                  static_cast<unsigned long long>(counted->requests),
+                  static_cast<unsigned long long>(counted->instructions), counted->per_request(), counted->wall_s,
+                  counted->delivered ? "all" : "MISSING");
+      std::fflush(stdout);
+      per_request[static_cast<std::size_t>(who)].push_back(counted->per_request());
+      all_delivered = all_delivered && counted->delivered;
+    }
+  if (keep)
+    std::printf("callgrind profiles: %s/callgrind.{poller,raw}.N.out (callgrind_annotate --inclusive=yes FILE)\n",
+                dir.c_str());
+  else
+    rmdir(dir.c_str());
+  print_instruction_floor(per_request);
+  return all_delivered;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // the raw loop's cpp-httplib writes without MSG_NOSIGNAL
+  if (argc == 5 && std::strcmp(argv[1], "--instructions-child") == 0)
+    return instructions_child(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 10));
   Options options;
   options.server = bench::default_server_path(argv[0]);
   for (int i = 1; i < argc; ++i) {
@@ -436,13 +626,19 @@ int main(int argc, char** argv) {
       options.make_quick();
     } else if (flag == "--cpu-only") {
       options.cpu_only = true;
+    } else if (flag == "--instructions") {
+      options.instructions = true;
+    } else if (flag == "--callgrind-out" && i + 1 < argc) {
+      options.callgrind_dir = argv[++i];
     } else if (flag == "--server" && i + 1 < argc) {
       options.server = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--cpu-only] [--server PATH]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--cpu-only | --instructions [--callgrind-out DIR]] [--server PATH]\n",
+                   argv[0]);
       return 2;
     }
   }
+  if (options.instructions) return compare_instructions(options) ? 0 : 1;
   std::vector<Row> rows;
   bool all_delivered = options.cpu_only || run_scenarios(options, rows);
   double ratio = 0;
