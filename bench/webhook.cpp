@@ -108,8 +108,8 @@ ClientOptions client_options(const std::string& base_url, const std::string& web
 // ---- the receiver side: verdicts counted, genuine pushes kept for replays ----
 
 /// Counts of each WebhookVerdict.
-using VerdictCounts = std::array<std::atomic<long long>, 7>;
-static_assert(static_cast<std::size_t>(WebhookVerdict::stale) + 1 == std::tuple_size_v<VerdictCounts>);
+using VerdictCounts = std::array<std::atomic<long long>, 9>;
+static_assert(static_cast<std::size_t>(WebhookVerdict::bad_callback) + 1 == std::tuple_size_v<VerdictCounts>);
 
 /// Wraps client.webhook_handler(): counts each verdict, the simulator's pushes apart from this benchmark's, and
 /// keeps the first genuine accepted pushes (headers and body) for replaying them later.
@@ -161,7 +161,8 @@ long long count(const VerdictCounts& counts, WebhookVerdict verdict) {
 /// Verdicts that refuse a push.
 long long rejected(const VerdictCounts& counts) {
   return count(counts, WebhookVerdict::bad_signature) + count(counts, WebhookVerdict::malformed) +
-         count(counts, WebhookVerdict::too_large) + count(counts, WebhookVerdict::stale);
+         count(counts, WebhookVerdict::too_large) + count(counts, WebhookVerdict::stale) +
+         count(counts, WebhookVerdict::bad_callback);
 }
 
 // ---- the jobs ----

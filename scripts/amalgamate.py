@@ -17,7 +17,8 @@ OUTPUT = ROOT / "include" / "heygen" / "video_translation.hpp"
 # Dependency order: each part uses only parts before it.
 PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
-    "protocol", "tracker_protocol", "heygen_v3_protocol", "webhook", "sender", "job_poller", "status_looks", "schedule",
+    "protocol", "tracker_protocol", "heygen_v3_protocol", "webhook", "callbacks",
+    "sender", "job_poller", "status_looks", "schedule",
     "waits", "rounds", "workers", "poller", "client",
     "transport_httplib",
 ]

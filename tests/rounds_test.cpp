@@ -155,3 +155,38 @@ TEST_CASE("rounds: queue places a job at its next look, or at its wait's deadlin
   CHECK(h.rounds.queue(job) == h.clock.now() + 1s);
   CHECK(h.shared.schedule.size() == 1u);
 }
+
+TEST_CASE("rounds: in a many-status round, a job a hint asked about is looked at alone; the rest share a request") {
+  RoundsHarness h;
+  h.options.profile->set_batch(Support::unknown);
+  WatchedJob& a = h.watch("a");
+  WatchedJob& b = h.watch("b");
+  WatchedJob& c = h.watch("c");
+  b.hinted = true;
+  h.rounds.note_taken(b, h.clock.now());
+  CHECK(b.confirming);
+  CHECK_FALSE(b.hinted);
+  h.transport.otherwise([](const HttpRequest& r) {
+    if (r.target == "/status/b") return status_answer("completed");
+    return answer(200, R"({"results": {"a": {"result": "pending"}, "c": {"result": "pending"}}})");
+  });
+  h.serve({&a, &b, &c}, Take::many_status);
+  const auto requests = h.transport.requests();
+  REQUIRE(requests.size() == 2u);
+  CHECK(requests[0].target == "/status/b");
+  CHECK(requests[1].body == R"({"job_ids":["a","c"]})");
+  CHECK(h.results.count("b") == 1u);
+  CHECK(h.results["b"].requests == 1);
+  CHECK(h.shared.hint_looks == 1u);
+}
+
+TEST_CASE("rounds: a hinted job is queued at once, not at its next look, and a second hint waits min_interval") {
+  RoundsHarness h;
+  WatchedJob& job = h.watch("a");
+  job.next_look = h.clock.now() + 30s;
+  job.hinted = true;
+  CHECK(h.rounds.queue(job) == h.clock.now());
+  h.rounds.note_taken(job, h.clock.now());
+  job.hinted = true;  // hinted again while that look is under way
+  CHECK(h.rounds.queue(job) == h.clock.now() + detail::to_clock(h.options.polling.min_interval));
+}

@@ -19,16 +19,17 @@
 //  14. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
 //  15. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
 //  16. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
-//  17. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
-//  18. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
-//  19. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  20. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
-//  21. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
-//  22. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
-//  23. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
-//  24. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  25. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  26. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  17. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
+//  18. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  19. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  20. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  21. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  22. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
+//  23. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+//  24. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
+//  25. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
+//  26. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  27. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -912,6 +913,13 @@ struct Endpoints {
   std::string batch = "/status/batch";
 };
 
+/// Which pushes a client takes, and how it trusts them.
+enum class PushTrust {
+  signature,  ///< Only signed pushes, each settling its job at once (the exercise's server; HeyGen's endpoints).
+  confirm,    ///< Every push is a hint: its callback_id must match the create's, and one look confirms it.
+  either,     ///< A signed push settles at once, an unsigned one is a hint; a wrong signature is refused.
+};
+
 /// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
 /// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
 /// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
@@ -925,6 +933,9 @@ struct WebhookOptions {
   Seconds timestamp_tolerance{0};
   std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
   std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
+  /// Which pushes are taken: empty means the protocol's default (HeyGen's API: either, since its per-job
+  /// callback_url pushes are unsigned; the exercise's server: signature).
+  std::optional<PushTrust> trust{};
   /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
   /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
   /// threads at once; compare in constant time (detail::constant_time_equal).
@@ -2106,6 +2117,10 @@ class HeyGenV3Protocol {
   /// WebhookVerifier's to check.
   [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return v3::read_push(body); }
 
+  /// Pushes taken unless the options say otherwise: per-job callback_url deliveries come unsigned (hints, confirmed
+  /// by a look) and registered endpoints' signed (settled at once), so both.
+  static constexpr PushTrust default_push_trust = PushTrust::either;
+
   /// `GET /v3/video-translations/languages`.
   void languages_request(HttpRequest& out) const {
     out.method = "GET";
@@ -2163,6 +2178,8 @@ enum class WebhookVerdict {
   malformed,      ///< Signed, but the body is not a final status the protocol reads.
   too_large,      ///< The body is over WebhookOptions::max_body_bytes; nothing else was looked at.
   stale,          ///< The timestamp is missing, unreadable or outside WebhookOptions::timestamp_tolerance.
+  confirming,     ///< Unsigned, with the callback_id the job's create sent: a hint; one look at the job confirms it.
+  bad_callback,   ///< Unsigned, and its callback_id is not the one the job's create sent (or the job is not ours).
 };
 
 /// The snake_case name of a verdict, e.g. "bad_signature".
@@ -2175,6 +2192,8 @@ constexpr std::string_view to_string(WebhookVerdict verdict) noexcept {
     case WebhookVerdict::malformed: return "malformed";
     case WebhookVerdict::too_large: return "too_large";
     case WebhookVerdict::stale: return "stale";
+    case WebhookVerdict::confirming: return "confirming";
+    case WebhookVerdict::bad_callback: return "bad_callback";
   }
   return "unknown";
 }
@@ -2183,13 +2202,16 @@ constexpr std::string_view to_string(WebhookVerdict verdict) noexcept {
 /// keeps failing), so every push that was genuine and read gets 200: a duplicate (retrying it changes nothing) and
 /// an unknown job too (usually one this process stopped waiting for: timed out, cancelled, or before a restart;
 /// redelivering it cannot help, and a 404 would count against the endpoint the other jobs need). What cannot be
-/// trusted gets 401 (bad_signature, stale); what cannot be read 400 (malformed) or 413 (too_large).
+/// trusted gets 401 (bad_signature, stale, bad_callback); what cannot be read 400 (malformed) or 413 (too_large). A
+/// hint taken for a look gets 202: accepted for processing, its outcome not yet known.
 constexpr int http_status(WebhookVerdict verdict) noexcept {
   switch (verdict) {
     case WebhookVerdict::accepted:
     case WebhookVerdict::duplicate:
     case WebhookVerdict::unknown_job: return 200;
+    case WebhookVerdict::confirming: return 202;
     case WebhookVerdict::bad_signature:
+    case WebhookVerdict::bad_callback:
     case WebhookVerdict::stale: return 401;
     case WebhookVerdict::malformed: return 400;
     case WebhookVerdict::too_large: return 413;
@@ -2515,7 +2537,80 @@ class WebhookVerifier {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. The sender: one request with retries, Retry-After, deadline, cancellation.
+// 17. Callback ids: the callback_id each create sent, to match unsigned pushes.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// What an unsigned push's callback_id says of it.
+enum class CallbackMatch {
+  matches,   ///< The callback_id the job's create sent: a genuine hint (the id is random and never guessable).
+  differs,   ///< Another callback_id, or none: refused.
+  unknown,   ///< No create of this client started the job (or it was forgotten past the bound): refused.
+  finished,  ///< The job's outcome was handed over already: a redelivery, or polling came first.
+};
+
+/// The callback_id each job's create sent, so an unsigned push (HeyGen's per-job callback_url deliveries are not
+/// signed) is taken only when it echoes the right one; and the jobs finished lately, so a late push is known as a
+/// duplicate. Bounded both ways, the oldest forgotten first. Thread-safe.
+class CallbackBook {
+ public:
+  /// Remembers at most `open_limit` jobs awaiting their outcome and `finished_limit` finished ones.
+  CallbackBook(std::size_t open_limit, std::size_t finished_limit)
+      : open_limit_(open_limit), finished_limit_(finished_limit) {}
+
+  /// Notes that the create of `job_id` sent `callback_id`.
+  void expect(const std::string& job_id, std::string callback_id) {
+    if (callback_id.empty()) return;
+    std::lock_guard lock(mutex_);
+    while (open_.size() >= open_limit_ && !open_order_.empty()) {
+      open_.erase(open_order_.front());  // nothing, when that job finished already
+      open_order_.pop_front();
+    }
+    if (open_.insert_or_assign(job_id, std::move(callback_id)).second) open_order_.push_back(job_id);
+    // finish() leaves its id in the order (finding it there would cost a scan a job): swept here, once the order
+    // holds twice the bound, so each id is scanned a constant number of times.
+    if (open_order_.size() > 2 * open_limit_ + 16)
+      std::erase_if(open_order_, [&](const std::string& id) { return !open_.contains(id); });
+  }
+
+  /// What `callback_id`, echoed by a push for `job_id`, says of the push (compared in constant time).
+  [[nodiscard]] CallbackMatch match(const std::string& job_id, std::string_view callback_id) const {
+    std::lock_guard lock(mutex_);
+    const auto found = open_.find(job_id);
+    if (found == open_.end()) return finished_.contains(job_id) ? CallbackMatch::finished : CallbackMatch::unknown;
+    return detail::constant_time_equal(found->second, callback_id) ? CallbackMatch::matches : CallbackMatch::differs;
+  }
+
+  /// Notes that `job_id`'s outcome was handed over: later pushes for it are duplicates.
+  void finish(const std::string& job_id) {
+    std::lock_guard lock(mutex_);
+    open_.erase(job_id);
+    if (finished_limit_ == 0 || finished_.contains(job_id)) return;
+    if (finished_order_.size() >= finished_limit_) {
+      finished_.erase(finished_order_.front());
+      finished_order_.pop_front();
+    }
+    finished_order_.push_back(job_id);
+    finished_.emplace(job_id, true);
+  }
+
+  /// Jobs awaiting their outcome now.
+  [[nodiscard]] std::size_t open() const {
+    std::lock_guard lock(mutex_);
+    return open_.size();
+  }
+
+ private:
+  const std::size_t open_limit_;
+  const std::size_t finished_limit_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::string> open_;  // job id → the callback_id its create sent
+  std::deque<std::string> open_order_;                 // oldest first; may name finished jobs (see expect())
+  std::unordered_map<std::string, bool> finished_;
+  std::deque<std::string> finished_order_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 18. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -2762,7 +2857,7 @@ class Sender {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. The job poller: one job's polling state machine, no I/O.
+// 19. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -2921,7 +3016,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. Status looks: one job or many at once, through protocol and sender.
+// 20. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -3053,7 +3148,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+// 21. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Slots ordered by due time (ties by slot number): a binary min-heap that knows where each slot sits, so the
@@ -3285,7 +3380,7 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. Waits: who waits for which job and until when, kept pushes, handing results over.
+// 22. Waits: who waits for which job and until when, kept pushes, handing results over.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -3326,6 +3421,9 @@ struct WatchedJob {
   int requests = 0;              ///< Requests made for it, as of its last look (readable under the lock).
   bool busy = false;             ///< A worker holds it (it is off the queue).
   bool settled = false;          ///< Ended (by a look or a push); goes once no worker holds it.
+  bool hinted = false;           ///< A push hinted that it ended: its next look is at once, and alone.
+  bool confirming = false;       ///< The look its worker is serving was asked for by a hint (the worker's to read).
+  TimePoint hint_not_before{};   ///< No look for a hint before this: one per min_interval, however many hints come.
 };
 
 /// The earliest deadline of `job`'s open waits.
@@ -3375,43 +3473,50 @@ inline void deliver_all(const Logger& log, const std::string& job_id, std::vecto
   ended.clear();
 }
 
-/// Outcomes pushed before anyone waited for their job (the push may beat the create's answer to the caller),
-/// oldest forgotten first past a bound.
-class KeptPushes {
+/// What pushes said of jobs nobody waited for yet (a push may beat the create's answer to the caller), kept for a
+/// wait that begins later; the oldest forgotten first past a bound.
+template <class Value>
+class KeptForWaits {
  public:
-  /// Keeps at most `limit` outcomes.
-  explicit KeptPushes(std::size_t limit) : limit_(limit) {}
+  /// Keeps at most `limit` values.
+  explicit KeptForWaits(std::size_t limit) : limit_(limit) {}
 
-  /// Keeps `result` for `job_id`; a second push for the same job keeps the first.
-  void keep(std::string job_id, TranslationResult result) {
+  /// Keeps `value` for `job_id`; a second push for the same job keeps the first.
+  void keep(std::string job_id, Value value) {
     if (limit_ == 0 || kept_.contains(job_id)) return;
     if (order_.size() >= limit_) {
       kept_.erase(order_.front());
       order_.pop_front();
     }
     order_.push_back(job_id);
-    kept_.emplace(std::move(job_id), std::move(result));
+    kept_.emplace(std::move(job_id), std::move(value));
   }
 
-  /// Takes the outcome kept for `job_id`, if there is one.
-  std::optional<TranslationResult> take(const std::string& job_id) {
+  /// Takes the value kept for `job_id`, if there is one.
+  std::optional<Value> take(const std::string& job_id) {
     if (kept_.empty()) return std::nullopt;  // the usual case: no lookup, no hashing
     const auto found = kept_.find(job_id);
     if (found == kept_.end()) return std::nullopt;
-    TranslationResult result = std::move(found->second);
+    Value value = std::move(found->second);
     kept_.erase(found);
     std::erase(order_, job_id);
-    return result;
+    return value;
   }
 
-  /// How many outcomes are kept.
+  /// How many values are kept.
   [[nodiscard]] std::size_t size() const noexcept { return kept_.size(); }
 
  private:
   std::size_t limit_;
-  std::unordered_map<std::string, TranslationResult> kept_;
+  std::unordered_map<std::string, Value> kept_;
   std::deque<std::string> order_;  // oldest first
 };
+
+/// Outcomes pushed (and verified) before anyone waited for their job.
+using KeptPushes = KeptForWaits<TranslationResult>;
+
+/// Jobs a push hinted had ended (unverified) before anyone waited for them: their first look is at once.
+using KeptHints = KeptForWaits<bool>;
 
 /// The jobs being watched and their waits, by slot (the schedule's key) and by id; the count of open waits and of
 /// callers whose cap holds their jobs back. Not thread-safe: the poller calls it under its lock.
@@ -3543,18 +3648,20 @@ struct PollerShared {
 
   static constexpr std::size_t max_kept = 10000;  ///< Pushed outcomes kept for waits not begun yet.
 
-  mutable std::mutex mutex;                 ///< Guards every member below but the atomics.
-  WaitRegistry waits;                       ///< The jobs watched and their waits.
-  BulkSchedule schedule;                    ///< When each job is looked at next.
-  KeptPushes kept{max_kept};                ///< Outcomes pushed before anyone waited.
-  bool stopping = false;                    ///< The poller is stopping: no new waits, workers end.
-  std::stop_source stop_source;             ///< Stops the workers' sleeps and requests at shutdown.
-  std::atomic<std::uint64_t> requests{0};   ///< Status requests sent (a many-status request counts once).
-  std::atomic<std::uint64_t> job_looks{0};  ///< Jobs looked at (a many-status request: once per job).
+  mutable std::mutex mutex;                  ///< Guards every member below but the atomics.
+  WaitRegistry waits;                        ///< The jobs watched and their waits.
+  BulkSchedule schedule;                     ///< When each job is looked at next.
+  KeptPushes kept{max_kept};                 ///< Outcomes pushed before anyone waited.
+  KeptHints kept_hints{max_kept};            ///< Jobs hinted ended before anyone waited.
+  bool stopping = false;                     ///< The poller is stopping: no new waits, workers end.
+  std::stop_source stop_source;              ///< Stops the workers' sleeps and requests at shutdown.
+  std::atomic<std::uint64_t> requests{0};    ///< Status requests sent (a many-status request counts once).
+  std::atomic<std::uint64_t> job_looks{0};   ///< Jobs looked at (a many-status request: once per job).
+  std::atomic<std::uint64_t> hint_looks{0};  ///< Looks a hint asked for (each also counts in job_looks).
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 22. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+// 23. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
@@ -3618,10 +3725,20 @@ class Rounds {
   /// wait's deadline comes first. Returns when it is due.
   TimePoint queue(WatchedJob& job) {
     TimePoint look = job.next_look;
-    if (take_mode() == Take::many_status) look = shared_.schedule.on_round(look, clock_.now());
+    if (job.hinted)  // at once, joining no round; a flood of hints gets one look per min_interval
+      look = std::max(clock_.now(), job.hint_not_before);
+    else if (take_mode() == Take::many_status)
+      look = shared_.schedule.on_round(look, clock_.now());
     const TimePoint due = std::min(look, earliest_deadline(job));
     shared_.schedule.push(due, job.slot);
     return due;
+  }
+
+  /// Notes that a worker took `job` at `now`: a look a hint asked for is now under way, and the next hint is looked
+  /// at no sooner than min_interval from now. Under the lock.
+  void note_taken(WatchedJob& job, TimePoint now) {
+    job.confirming = std::exchange(job.hinted, false);
+    if (job.confirming) job.hint_not_before = now + detail::to_clock(policy_.min_interval);
   }
 
   // ---- serving (unlocked) ----
@@ -3636,7 +3753,7 @@ class Rounds {
     try {
       std::vector<WatchedJob*> live = still_watched(jobs, mode, later);
       if (mode == Take::many_status) {
-        if (!live.empty()) serve_many(live, later);
+        serve_round(live, later);
         return 0;
       }
       const auto window = detail::to_clock(policy_.min_interval);
@@ -3706,7 +3823,8 @@ class Rounds {
         std::vector<Watch> ended;
         shared_.waits.expire(*job, now, ended);
         if (!ended.empty()) timed_out.emplace_back(job, std::move(ended));
-        const bool early = job->next_look > horizon;  // taken for a wait's deadline, not for a look
+        // Taken for a wait's deadline, not for a look (a look a hint asked for is never early).
+        const bool early = !job->confirming && job->next_look > horizon;
         if (job->watches.empty() || job->settled || early)
           later.push_back({job->next_look, job->slot});
         else
@@ -3739,9 +3857,23 @@ class Rounds {
     if (hold_claimed) held_.fetch_sub(1);
     shared_.requests += static_cast<std::uint64_t>(job.call.requests - before);
     ++shared_.job_looks;
+    if (job.confirming) ++shared_.hint_looks;
     const bool held = hold_claimed && look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
     settle_look(job, look, held, Take::per_job, later);
+  }
+
+  /// A many-status round: the jobs a hint asked about are looked at alone (that look also carries what a job
+  /// produced, which a many-status answer may not), the rest share one request.
+  void serve_round(const std::vector<WatchedJob*>& live, std::vector<Due>& later) {
+    std::vector<WatchedJob*> shared;
+    shared.reserve(live.size());
+    for (WatchedJob* job : live)
+      if (job->confirming)
+        serve_one(*job, false, later);
+      else
+        shared.push_back(job);
+    if (!shared.empty()) serve_many(shared, later);
   }
 
   /// The earliest deadline of the job's open waits (read under the lock: other threads add waits).
@@ -3860,7 +3992,7 @@ class Rounds {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 23. Workers: the poller's threads, the timer, taking due jobs and putting them back.
+// 24. Workers: the poller's threads, the timer, taking due jobs and putting them back.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A fixed pool of worker threads, started at the first wait: each takes what is due, serves it through the
@@ -3975,6 +4107,7 @@ class Workers {
       WatchedJob& job = shared_.waits.at(slot);
       job.busy = true;
       job.call.deadline = job.deadline;  // the worker reads its own copy unlocked
+      rounds_.note_taken(job, now);
       taken.jobs.push_back(&job);
     }
   }
@@ -4004,6 +4137,7 @@ class Workers {
     for (const auto& [when, slot] : later) {
       WatchedJob& job = shared_.waits.at(slot);
       job.busy = false;
+      job.confirming = false;
       job.next_look = when;
       job.requests = job.call.requests;
       if (job.watches.empty() || job.settled || shared_.stopping)
@@ -4044,16 +4178,24 @@ class Workers {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 24. The poller: one long-lived scheduler and worker pool per client, serving every wait.
+// 25. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What a poller is doing, for monitoring and benchmarks.
 struct PollerStats {
-  std::size_t workers = 0;      ///< Worker threads running (0 until the first wait).
-  std::size_t jobs = 0;         ///< Distinct jobs being watched.
-  std::size_t watches = 0;      ///< Waits outstanding.
-  std::uint64_t requests = 0;   ///< Status requests sent (a many-status request counts once).
-  std::uint64_t job_looks = 0;  ///< Jobs looked at (a many-status request counts once per job it names).
+  std::size_t workers = 0;       ///< Worker threads running (0 until the first wait).
+  std::size_t jobs = 0;          ///< Distinct jobs being watched.
+  std::size_t watches = 0;       ///< Waits outstanding.
+  std::uint64_t requests = 0;    ///< Status requests sent (a many-status request counts once).
+  std::uint64_t job_looks = 0;   ///< Jobs looked at (a many-status request counts once per job it names).
+  std::uint64_t hint_looks = 0;  ///< Looks a hint asked for: pushes confirmed by a look (also in job_looks).
+};
+
+/// What became of a hint that a job ended.
+enum class HintOutcome {
+  looking,    ///< A look at the job is due at once (or after min_interval, when one just went out).
+  coalesced,  ///< A look a hint asked for is due or under way already: this hint adds nothing.
+  kept,       ///< Nobody waits for the job yet: its first look will be at once when a wait begins.
 };
 
 /// One long-lived poller: jobs ordered by next-due time, served by a fixed pool of workers started at the first
@@ -4147,6 +4289,22 @@ class Poller {
     return true;
   }
 
+  /// A push hinted that `job_id` ended, unverified: its waits end on what one look, made at once, says, never on the
+  /// hint. Hints for one job coalesce: one look they asked for at a time, and at most one per min_interval, so a
+  /// flood of forged hints costs one look per job per min_interval and ends nothing.
+  HintOutcome hint(std::string_view job_id) {
+    std::lock_guard lock(shared_.mutex);
+    WatchedJob* job = shared_.waits.find(job_id);
+    if (job == nullptr || job->watches.empty()) {
+      shared_.kept_hints.keep(std::string(job_id), true);
+      return HintOutcome::kept;
+    }
+    if (job->hinted) return HintOutcome::coalesced;
+    job->hinted = true;
+    if (!job->busy) workers_.wake_for(rounds_.queue(*job));  // a busy job is queued when its worker puts it back
+    return HintOutcome::looking;
+  }
+
   /// Ends every outstanding wait with cause `cancelled`, stops the workers and joins them; no sink runs after it
   /// returns. Later waits end `cancelled` at once. Must not be called from a sink (a worker cannot join itself).
   void stop() noexcept {
@@ -4175,8 +4333,8 @@ class Poller {
   /// What the poller is doing now.
   [[nodiscard]] PollerStats stats() const {
     std::lock_guard lock(shared_.mutex);
-    return {workers_.running(), shared_.waits.jobs(), shared_.waits.watches(), shared_.requests.load(),
-            shared_.job_looks.load()};
+    return {workers_.running(),      shared_.waits.jobs(),     shared_.waits.watches(),
+            shared_.requests.load(), shared_.job_looks.load(), shared_.hint_looks.load()};
   }
 
  private:
@@ -4200,6 +4358,7 @@ class Poller {
         continue;
       }
       WatchedJob& job = job_for(job_ids[i]);
+      if (shared_.kept_hints.take(job_ids[i])) job.hinted = true;
       shared_.waits.add_watch(
           job, Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
       if (!job.busy) added.push_back(&job);
@@ -4269,7 +4428,7 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 25. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 26. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -4459,27 +4618,76 @@ class BasicVideoTranslationClient {
     return out;
   }
 
-  /// Takes in one push (webhook) as an HTTP server received it: verifies it (size, signature, timestamp), reads
-  /// it, and completes the waits for its job at once. Answer the sender with the reply's http_status. Callable
-  /// from any thread; needs `webhook.secret` (or `webhook.verify`) in the options, else every push is refused.
+  /// Takes in one push (webhook) as an HTTP server received it. Answer the sender with the reply's http_status.
+  /// Callable from any thread. By `webhook.trust` (default: the protocol's): a signed push is verified (size,
+  /// signature, timestamp), read, and completes the waits for its job at once (it needs `webhook.secret` or
+  /// `webhook.verify`); an unsigned one is a hint, taken only with the callback_id its job's create sent, and the
+  /// waits end on what one look at the job says, never on the push's body.
   WebhookReply handle_webhook(const std::vector<HttpHeader>& headers, std::string_view body) {
+    const PushTrust trust = push_trust();
+    const bool signed_push = detail::header_value(headers, core_->options.webhook.signature_header).has_value();
+    WebhookReply out = trust == PushTrust::signature || (trust == PushTrust::either && signed_push)
+                           ? take_signed(headers, body)
+                           : take_hint(body);
+    if (out.verdict != WebhookVerdict::accepted && out.verdict != WebhookVerdict::confirming)
+      core_->sender.log()(LogLevel::info, [&] {
+        return "push " + std::string(to_string(out.verdict)) + (out.reason.empty() ? "" : ": " + out.reason);
+      });
+    return out;
+  }
+
+  /// Which pushes handle_webhook() takes: the options' `webhook.trust`, else the protocol's default.
+  [[nodiscard]] PushTrust push_trust() const noexcept {
+    if (core_->options.webhook.trust) return *core_->options.webhook.trust;
+    if constexpr (requires { P::default_push_trust; })
+      return P::default_push_trust;
+    else
+      return PushTrust::signature;
+  }
+
+ private:
+  /// A signed push: verified, read, and settling its job's waits at once.
+  WebhookReply take_signed(const std::vector<HttpHeader>& headers, std::string_view body) {
     if (!core_->verifier) return reply(WebhookVerdict::bad_signature, "no webhook secret or verify function is set");
     auto checked = core_->verifier->check(headers, body);
     if (checked.verdict == WebhookVerdict::accepted) {
       PushedStatus& push = *checked.push;
       const bool settled = core_->poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
       checked.verdict = core_->verifier->note_outcome(push.job_id, settled);
+      if (settled) core_->callbacks.finish(push.job_id);
       if (checked.verdict == WebhookVerdict::unknown_job)  // it may have beaten the create's answer to the caller
         checked.reason = "no wait for this job now: kept for one that begins later";
     }
-    if (checked.verdict != WebhookVerdict::accepted)
-      core_->sender.log()(LogLevel::info, [&] {
-        return "push " + std::string(to_string(checked.verdict)) +
-               (checked.reason.empty() ? "" : ": " + checked.reason);
-      });
     return reply(checked.verdict, std::move(checked.reason));
   }
 
+  /// An unsigned push: a hint, taken only with the callback_id its job's create sent; one look confirms it.
+  WebhookReply take_hint(std::string_view body) {
+    if constexpr (PushProtocol<P>) {
+      const std::size_t cap = core_->options.webhook.max_body_bytes;
+      if (body.size() > cap)
+        return reply(WebhookVerdict::too_large,
+                     "body of " + std::to_string(body.size()) + " bytes, over the cap of " + std::to_string(cap));
+      OrFailure<PushedStatus> push = core_->protocol.read_push(body);
+      if (!push) return reply(WebhookVerdict::malformed, push.failure().message);
+      switch (core_->callbacks.match(push->job_id, push->callback_id)) {
+        case CallbackMatch::finished: return reply(WebhookVerdict::duplicate, "the job was already settled");
+        case CallbackMatch::unknown:
+          return reply(WebhookVerdict::bad_callback, "no create of this client is waiting for this job's push");
+        case CallbackMatch::differs:
+          return reply(WebhookVerdict::bad_callback, "the callback_id is not the one the job's create sent");
+        case CallbackMatch::matches: break;
+      }
+      const HintOutcome outcome = core_->poller.hint(push->job_id);
+      return reply(WebhookVerdict::confirming,
+                   outcome == HintOutcome::coalesced ? "a look at the job is under way" : "");
+    } else {
+      (void)body;
+      return reply(WebhookVerdict::bad_signature, "this protocol reads no pushes");
+    }
+  }
+
+ public:
   /// handle_webhook() as a function, to hand to an HTTP server (e.g. WebhookReceiver). The client must outlive it.
   std::function<WebhookReply(const std::vector<HttpHeader>&, std::string_view)> webhook_handler() {
     return
@@ -4514,6 +4722,7 @@ class BasicVideoTranslationClient {
     PollingRules rules;
     StatusLooks<T, C, P> looks;
     std::unique_ptr<WebhookVerifier> verifier;  // when pushes can be verified (a secret or a verify function)
+    CallbackBook callbacks;                     // the callback_id each create sent, for unsigned pushes
     Poller<T, C, P> poller;                     // last: stopped and joined before the parts it uses go
 
     template <class MakeTransport>
@@ -4525,9 +4734,13 @@ class BasicVideoTranslationClient {
           rules(options.polling, *profile, [this] { return sender.uniform(); }),
           looks(sender, protocol, rules),
           verifier(make_verifier(options, protocol)),
+          callbacks(max_open_callbacks, options.webhook.remember),
           poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
             if (verifier) verifier->note_settled(job_id);
+            callbacks.finish(job_id);
           }) {}
+    /// Jobs awaiting a push whose callback_id is remembered, at most.
+    static constexpr std::size_t max_open_callbacks = 1'000'000;
   };
 
   /// A verifier for pushes when the options can check them and the protocol reads them; else none.
@@ -4569,12 +4782,14 @@ class BasicVideoTranslationClient {
   OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
     HttpRequest request = core_->sender.blank_request();
     const std::string key = detail::random_key();
-    core_->protocol.create_request(request, with_callback(input, key), key);
+    const typename P::create_input sent = with_callback(input, key);
+    core_->protocol.create_request(request, sent, key);
     OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
     if (!response) return std::move(response).failure();
     OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
     if (!ids) return ids;
     if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
+    for (const auto& id : ids.value()) core_->callbacks.expect(id, callback_id_of(sent));
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
              (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
@@ -4663,6 +4878,16 @@ class BasicVideoTranslationClient {
     return out;
   }
 
+  /// The callback_id `input` sends (echoed by its pushes), or empty when it sends none.
+  static std::string callback_id_of(const typename P::create_input& input) {
+    if constexpr (requires { std::string(input.callback_id.value_or("")); })
+      return input.callback_id.value_or("");
+    else if constexpr (requires { std::string(input.callback_id); })
+      return input.callback_id;
+    else
+      return {};
+  }
+
   /// A transport maker that hands over the one the caller gave.
   static auto given(T& transport) {
     return [&transport](const ClientOptions&) { return std::move(transport); };
@@ -4721,7 +4946,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 26. The bundled cpp-httplib transport and VideoTranslationClient.
+// 27. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB

@@ -1,6 +1,7 @@
 // BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 #pragma once
 
+#include "heygen/vt/callbacks.hpp"
 #include "heygen/vt/heygen_v3_protocol.hpp"
 #include "heygen/vt/job_poller.hpp"
 #include "heygen/vt/options.hpp"
@@ -216,27 +217,76 @@ class BasicVideoTranslationClient {
     return out;
   }
 
-  /// Takes in one push (webhook) as an HTTP server received it: verifies it (size, signature, timestamp), reads
-  /// it, and completes the waits for its job at once. Answer the sender with the reply's http_status. Callable
-  /// from any thread; needs `webhook.secret` (or `webhook.verify`) in the options, else every push is refused.
+  /// Takes in one push (webhook) as an HTTP server received it. Answer the sender with the reply's http_status.
+  /// Callable from any thread. By `webhook.trust` (default: the protocol's): a signed push is verified (size,
+  /// signature, timestamp), read, and completes the waits for its job at once (it needs `webhook.secret` or
+  /// `webhook.verify`); an unsigned one is a hint, taken only with the callback_id its job's create sent, and the
+  /// waits end on what one look at the job says, never on the push's body.
   WebhookReply handle_webhook(const std::vector<HttpHeader>& headers, std::string_view body) {
+    const PushTrust trust = push_trust();
+    const bool signed_push = detail::header_value(headers, core_->options.webhook.signature_header).has_value();
+    WebhookReply out = trust == PushTrust::signature || (trust == PushTrust::either && signed_push)
+                           ? take_signed(headers, body)
+                           : take_hint(body);
+    if (out.verdict != WebhookVerdict::accepted && out.verdict != WebhookVerdict::confirming)
+      core_->sender.log()(LogLevel::info, [&] {
+        return "push " + std::string(to_string(out.verdict)) + (out.reason.empty() ? "" : ": " + out.reason);
+      });
+    return out;
+  }
+
+  /// Which pushes handle_webhook() takes: the options' `webhook.trust`, else the protocol's default.
+  [[nodiscard]] PushTrust push_trust() const noexcept {
+    if (core_->options.webhook.trust) return *core_->options.webhook.trust;
+    if constexpr (requires { P::default_push_trust; })
+      return P::default_push_trust;
+    else
+      return PushTrust::signature;
+  }
+
+ private:
+  /// A signed push: verified, read, and settling its job's waits at once.
+  WebhookReply take_signed(const std::vector<HttpHeader>& headers, std::string_view body) {
     if (!core_->verifier) return reply(WebhookVerdict::bad_signature, "no webhook secret or verify function is set");
     auto checked = core_->verifier->check(headers, body);
     if (checked.verdict == WebhookVerdict::accepted) {
       PushedStatus& push = *checked.push;
       const bool settled = core_->poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
       checked.verdict = core_->verifier->note_outcome(push.job_id, settled);
+      if (settled) core_->callbacks.finish(push.job_id);
       if (checked.verdict == WebhookVerdict::unknown_job)  // it may have beaten the create's answer to the caller
         checked.reason = "no wait for this job now: kept for one that begins later";
     }
-    if (checked.verdict != WebhookVerdict::accepted)
-      core_->sender.log()(LogLevel::info, [&] {
-        return "push " + std::string(to_string(checked.verdict)) +
-               (checked.reason.empty() ? "" : ": " + checked.reason);
-      });
     return reply(checked.verdict, std::move(checked.reason));
   }
 
+  /// An unsigned push: a hint, taken only with the callback_id its job's create sent; one look confirms it.
+  WebhookReply take_hint(std::string_view body) {
+    if constexpr (PushProtocol<P>) {
+      const std::size_t cap = core_->options.webhook.max_body_bytes;
+      if (body.size() > cap)
+        return reply(WebhookVerdict::too_large,
+                     "body of " + std::to_string(body.size()) + " bytes, over the cap of " + std::to_string(cap));
+      OrFailure<PushedStatus> push = core_->protocol.read_push(body);
+      if (!push) return reply(WebhookVerdict::malformed, push.failure().message);
+      switch (core_->callbacks.match(push->job_id, push->callback_id)) {
+        case CallbackMatch::finished: return reply(WebhookVerdict::duplicate, "the job was already settled");
+        case CallbackMatch::unknown:
+          return reply(WebhookVerdict::bad_callback, "no create of this client is waiting for this job's push");
+        case CallbackMatch::differs:
+          return reply(WebhookVerdict::bad_callback, "the callback_id is not the one the job's create sent");
+        case CallbackMatch::matches: break;
+      }
+      const HintOutcome outcome = core_->poller.hint(push->job_id);
+      return reply(WebhookVerdict::confirming,
+                   outcome == HintOutcome::coalesced ? "a look at the job is under way" : "");
+    } else {
+      (void)body;
+      return reply(WebhookVerdict::bad_signature, "this protocol reads no pushes");
+    }
+  }
+
+ public:
   /// handle_webhook() as a function, to hand to an HTTP server (e.g. WebhookReceiver). The client must outlive it.
   std::function<WebhookReply(const std::vector<HttpHeader>&, std::string_view)> webhook_handler() {
     return
@@ -271,6 +321,7 @@ class BasicVideoTranslationClient {
     PollingRules rules;
     StatusLooks<T, C, P> looks;
     std::unique_ptr<WebhookVerifier> verifier;  // when pushes can be verified (a secret or a verify function)
+    CallbackBook callbacks;                     // the callback_id each create sent, for unsigned pushes
     Poller<T, C, P> poller;                     // last: stopped and joined before the parts it uses go
 
     template <class MakeTransport>
@@ -282,9 +333,13 @@ class BasicVideoTranslationClient {
           rules(options.polling, *profile, [this] { return sender.uniform(); }),
           looks(sender, protocol, rules),
           verifier(make_verifier(options, protocol)),
+          callbacks(max_open_callbacks, options.webhook.remember),
           poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
             if (verifier) verifier->note_settled(job_id);
+            callbacks.finish(job_id);
           }) {}
+    /// Jobs awaiting a push whose callback_id is remembered, at most.
+    static constexpr std::size_t max_open_callbacks = 1'000'000;
   };
 
   /// A verifier for pushes when the options can check them and the protocol reads them; else none.
@@ -326,12 +381,14 @@ class BasicVideoTranslationClient {
   OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
     HttpRequest request = core_->sender.blank_request();
     const std::string key = detail::random_key();
-    core_->protocol.create_request(request, with_callback(input, key), key);
+    const typename P::create_input sent = with_callback(input, key);
+    core_->protocol.create_request(request, sent, key);
     OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
     if (!response) return std::move(response).failure();
     OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
     if (!ids) return ids;
     if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
+    for (const auto& id : ids.value()) core_->callbacks.expect(id, callback_id_of(sent));
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
              (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
@@ -418,6 +475,16 @@ class BasicVideoTranslationClient {
       }
     }
     return out;
+  }
+
+  /// The callback_id `input` sends (echoed by its pushes), or empty when it sends none.
+  static std::string callback_id_of(const typename P::create_input& input) {
+    if constexpr (requires { std::string(input.callback_id.value_or("")); })
+      return input.callback_id.value_or("");
+    else if constexpr (requires { std::string(input.callback_id); })
+      return input.callback_id;
+    else
+      return {};
   }
 
   /// A transport maker that hands over the one the caller gave.

@@ -408,6 +408,10 @@ class HeyGenV3Protocol {
   /// WebhookVerifier's to check.
   [[nodiscard]] OrFailure<PushedStatus> read_push(std::string_view body) const { return v3::read_push(body); }
 
+  /// Pushes taken unless the options say otherwise: per-job callback_url deliveries come unsigned (hints, confirmed
+  /// by a look) and registered endpoints' signed (settled at once), so both.
+  static constexpr PushTrust default_push_trust = PushTrust::either;
+
   /// `GET /v3/video-translations/languages`.
   void languages_request(HttpRequest& out) const {
     out.method = "GET";

@@ -63,6 +63,13 @@ struct Endpoints {
   std::string batch = "/status/batch";
 };
 
+/// Which pushes a client takes, and how it trusts them.
+enum class PushTrust {
+  signature,  ///< Only signed pushes, each settling its job at once (the exercise's server; HeyGen's endpoints).
+  confirm,    ///< Every push is a hint: its callback_id must match the create's, and one look confirms it.
+  either,     ///< A signed push settles at once, an unsigned one is a hint; a wrong signature is refused.
+};
+
 /// How pushes are checked. The defaults follow what is known of HeyGen's webhooks: the signature is the lowercase
 /// hex HMAC-SHA256 of the raw body with the endpoint's secret, in a header whose exact name is not documented
 /// (`X-HeyGen-Signature` and `Signature` have both been seen): a wrong guess is a change of `signature_header`.
@@ -76,6 +83,9 @@ struct WebhookOptions {
   Seconds timestamp_tolerance{0};
   std::size_t max_body_bytes = std::size_t{64} * 1024;  ///< Larger bodies are refused before anything is checked.
   std::size_t remember = 100000;  ///< Settled job ids remembered, so later pushes for them are duplicates.
+  /// Which pushes are taken: empty means the protocol's default (HeyGen's API: either, since its per-job
+  /// callback_url pushes are unsigned; the exercise's server: signature).
+  std::optional<PushTrust> trust{};
   /// The caller's own check, used instead of the built-in HMAC (for a build without OpenSSL, or another scheme):
   /// true when `signature` (the signature header's value, as sent) signs `signed_string`. Called from many
   /// threads at once; compare in constant time (detail::constant_time_equal).

@@ -27,11 +27,19 @@ namespace heygen {
 
 /// What a poller is doing, for monitoring and benchmarks.
 struct PollerStats {
-  std::size_t workers = 0;      ///< Worker threads running (0 until the first wait).
-  std::size_t jobs = 0;         ///< Distinct jobs being watched.
-  std::size_t watches = 0;      ///< Waits outstanding.
-  std::uint64_t requests = 0;   ///< Status requests sent (a many-status request counts once).
-  std::uint64_t job_looks = 0;  ///< Jobs looked at (a many-status request counts once per job it names).
+  std::size_t workers = 0;       ///< Worker threads running (0 until the first wait).
+  std::size_t jobs = 0;          ///< Distinct jobs being watched.
+  std::size_t watches = 0;       ///< Waits outstanding.
+  std::uint64_t requests = 0;    ///< Status requests sent (a many-status request counts once).
+  std::uint64_t job_looks = 0;   ///< Jobs looked at (a many-status request counts once per job it names).
+  std::uint64_t hint_looks = 0;  ///< Looks a hint asked for: pushes confirmed by a look (also in job_looks).
+};
+
+/// What became of a hint that a job ended.
+enum class HintOutcome {
+  looking,    ///< A look at the job is due at once (or after min_interval, when one just went out).
+  coalesced,  ///< A look a hint asked for is due or under way already: this hint adds nothing.
+  kept,       ///< Nobody waits for the job yet: its first look will be at once when a wait begins.
 };
 
 /// One long-lived poller: jobs ordered by next-due time, served by a fixed pool of workers started at the first
@@ -125,6 +133,22 @@ class Poller {
     return true;
   }
 
+  /// A push hinted that `job_id` ended, unverified: its waits end on what one look, made at once, says, never on the
+  /// hint. Hints for one job coalesce: one look they asked for at a time, and at most one per min_interval, so a
+  /// flood of forged hints costs one look per job per min_interval and ends nothing.
+  HintOutcome hint(std::string_view job_id) {
+    std::lock_guard lock(shared_.mutex);
+    WatchedJob* job = shared_.waits.find(job_id);
+    if (job == nullptr || job->watches.empty()) {
+      shared_.kept_hints.keep(std::string(job_id), true);
+      return HintOutcome::kept;
+    }
+    if (job->hinted) return HintOutcome::coalesced;
+    job->hinted = true;
+    if (!job->busy) workers_.wake_for(rounds_.queue(*job));  // a busy job is queued when its worker puts it back
+    return HintOutcome::looking;
+  }
+
   /// Ends every outstanding wait with cause `cancelled`, stops the workers and joins them; no sink runs after it
   /// returns. Later waits end `cancelled` at once. Must not be called from a sink (a worker cannot join itself).
   void stop() noexcept {
@@ -153,8 +177,8 @@ class Poller {
   /// What the poller is doing now.
   [[nodiscard]] PollerStats stats() const {
     std::lock_guard lock(shared_.mutex);
-    return {workers_.running(), shared_.waits.jobs(), shared_.waits.watches(), shared_.requests.load(),
-            shared_.job_looks.load()};
+    return {workers_.running(),      shared_.waits.jobs(),     shared_.waits.watches(),
+            shared_.requests.load(), shared_.job_looks.load(), shared_.hint_looks.load()};
   }
 
  private:
@@ -178,6 +202,7 @@ class Poller {
         continue;
       }
       WatchedJob& job = job_for(job_ids[i]);
+      if (shared_.kept_hints.take(job_ids[i])) job.hinted = true;
       shared_.waits.add_watch(
           job, Watch{first_serial + i, deadline, sink, cap, listeners.empty() ? nullptr : std::move(listeners[i])});
       if (!job.busy) added.push_back(&job);

@@ -81,10 +81,20 @@ class Rounds {
   /// wait's deadline comes first. Returns when it is due.
   TimePoint queue(WatchedJob& job) {
     TimePoint look = job.next_look;
-    if (take_mode() == Take::many_status) look = shared_.schedule.on_round(look, clock_.now());
+    if (job.hinted)  // at once, joining no round; a flood of hints gets one look per min_interval
+      look = std::max(clock_.now(), job.hint_not_before);
+    else if (take_mode() == Take::many_status)
+      look = shared_.schedule.on_round(look, clock_.now());
     const TimePoint due = std::min(look, earliest_deadline(job));
     shared_.schedule.push(due, job.slot);
     return due;
+  }
+
+  /// Notes that a worker took `job` at `now`: a look a hint asked for is now under way, and the next hint is looked
+  /// at no sooner than min_interval from now. Under the lock.
+  void note_taken(WatchedJob& job, TimePoint now) {
+    job.confirming = std::exchange(job.hinted, false);
+    if (job.confirming) job.hint_not_before = now + detail::to_clock(policy_.min_interval);
   }
 
   // ---- serving (unlocked) ----
@@ -99,7 +109,7 @@ class Rounds {
     try {
       std::vector<WatchedJob*> live = still_watched(jobs, mode, later);
       if (mode == Take::many_status) {
-        if (!live.empty()) serve_many(live, later);
+        serve_round(live, later);
         return 0;
       }
       const auto window = detail::to_clock(policy_.min_interval);
@@ -169,7 +179,8 @@ class Rounds {
         std::vector<Watch> ended;
         shared_.waits.expire(*job, now, ended);
         if (!ended.empty()) timed_out.emplace_back(job, std::move(ended));
-        const bool early = job->next_look > horizon;  // taken for a wait's deadline, not for a look
+        // Taken for a wait's deadline, not for a look (a look a hint asked for is never early).
+        const bool early = !job->confirming && job->next_look > horizon;
         if (job->watches.empty() || job->settled || early)
           later.push_back({job->next_look, job->slot});
         else
@@ -202,9 +213,23 @@ class Rounds {
     if (hold_claimed) held_.fetch_sub(1);
     shared_.requests += static_cast<std::uint64_t>(job.call.requests - before);
     ++shared_.job_looks;
+    if (job.confirming) ++shared_.hint_looks;
     const bool held = hold_claimed && look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
     settle_look(job, look, held, Take::per_job, later);
+  }
+
+  /// A many-status round: the jobs a hint asked about are looked at alone (that look also carries what a job
+  /// produced, which a many-status answer may not), the rest share one request.
+  void serve_round(const std::vector<WatchedJob*>& live, std::vector<Due>& later) {
+    std::vector<WatchedJob*> shared;
+    shared.reserve(live.size());
+    for (WatchedJob* job : live)
+      if (job->confirming)
+        serve_one(*job, false, later);
+      else
+        shared.push_back(job);
+    if (!shared.empty()) serve_many(shared, later);
   }
 
   /// The earliest deadline of the job's open waits (read under the lock: other threads add waits).

@@ -66,6 +66,9 @@ struct WatchedJob {
   int requests = 0;              ///< Requests made for it, as of its last look (readable under the lock).
   bool busy = false;             ///< A worker holds it (it is off the queue).
   bool settled = false;          ///< Ended (by a look or a push); goes once no worker holds it.
+  bool hinted = false;           ///< A push hinted that it ended: its next look is at once, and alone.
+  bool confirming = false;       ///< The look its worker is serving was asked for by a hint (the worker's to read).
+  TimePoint hint_not_before{};   ///< No look for a hint before this: one per min_interval, however many hints come.
 };
 
 /// The earliest deadline of `job`'s open waits.
@@ -115,43 +118,50 @@ inline void deliver_all(const Logger& log, const std::string& job_id, std::vecto
   ended.clear();
 }
 
-/// Outcomes pushed before anyone waited for their job (the push may beat the create's answer to the caller),
-/// oldest forgotten first past a bound.
-class KeptPushes {
+/// What pushes said of jobs nobody waited for yet (a push may beat the create's answer to the caller), kept for a
+/// wait that begins later; the oldest forgotten first past a bound.
+template <class Value>
+class KeptForWaits {
  public:
-  /// Keeps at most `limit` outcomes.
-  explicit KeptPushes(std::size_t limit) : limit_(limit) {}
+  /// Keeps at most `limit` values.
+  explicit KeptForWaits(std::size_t limit) : limit_(limit) {}
 
-  /// Keeps `result` for `job_id`; a second push for the same job keeps the first.
-  void keep(std::string job_id, TranslationResult result) {
+  /// Keeps `value` for `job_id`; a second push for the same job keeps the first.
+  void keep(std::string job_id, Value value) {
     if (limit_ == 0 || kept_.contains(job_id)) return;
     if (order_.size() >= limit_) {
       kept_.erase(order_.front());
       order_.pop_front();
     }
     order_.push_back(job_id);
-    kept_.emplace(std::move(job_id), std::move(result));
+    kept_.emplace(std::move(job_id), std::move(value));
   }
 
-  /// Takes the outcome kept for `job_id`, if there is one.
-  std::optional<TranslationResult> take(const std::string& job_id) {
+  /// Takes the value kept for `job_id`, if there is one.
+  std::optional<Value> take(const std::string& job_id) {
     if (kept_.empty()) return std::nullopt;  // the usual case: no lookup, no hashing
     const auto found = kept_.find(job_id);
     if (found == kept_.end()) return std::nullopt;
-    TranslationResult result = std::move(found->second);
+    Value value = std::move(found->second);
     kept_.erase(found);
     std::erase(order_, job_id);
-    return result;
+    return value;
   }
 
-  /// How many outcomes are kept.
+  /// How many values are kept.
   [[nodiscard]] std::size_t size() const noexcept { return kept_.size(); }
 
  private:
   std::size_t limit_;
-  std::unordered_map<std::string, TranslationResult> kept_;
+  std::unordered_map<std::string, Value> kept_;
   std::deque<std::string> order_;  // oldest first
 };
+
+/// Outcomes pushed (and verified) before anyone waited for their job.
+using KeptPushes = KeptForWaits<TranslationResult>;
+
+/// Jobs a push hinted had ended (unverified) before anyone waited for them: their first look is at once.
+using KeptHints = KeptForWaits<bool>;
 
 /// The jobs being watched and their waits, by slot (the schedule's key) and by id; the count of open waits and of
 /// callers whose cap holds their jobs back. Not thread-safe: the poller calls it under its lock.
@@ -283,14 +293,16 @@ struct PollerShared {
 
   static constexpr std::size_t max_kept = 10000;  ///< Pushed outcomes kept for waits not begun yet.
 
-  mutable std::mutex mutex;                 ///< Guards every member below but the atomics.
-  WaitRegistry waits;                       ///< The jobs watched and their waits.
-  BulkSchedule schedule;                    ///< When each job is looked at next.
-  KeptPushes kept{max_kept};                ///< Outcomes pushed before anyone waited.
-  bool stopping = false;                    ///< The poller is stopping: no new waits, workers end.
-  std::stop_source stop_source;             ///< Stops the workers' sleeps and requests at shutdown.
-  std::atomic<std::uint64_t> requests{0};   ///< Status requests sent (a many-status request counts once).
-  std::atomic<std::uint64_t> job_looks{0};  ///< Jobs looked at (a many-status request: once per job).
+  mutable std::mutex mutex;                  ///< Guards every member below but the atomics.
+  WaitRegistry waits;                        ///< The jobs watched and their waits.
+  BulkSchedule schedule;                     ///< When each job is looked at next.
+  KeptPushes kept{max_kept};                 ///< Outcomes pushed before anyone waited.
+  KeptHints kept_hints{max_kept};            ///< Jobs hinted ended before anyone waited.
+  bool stopping = false;                     ///< The poller is stopping: no new waits, workers end.
+  std::stop_source stop_source;              ///< Stops the workers' sleeps and requests at shutdown.
+  std::atomic<std::uint64_t> requests{0};    ///< Status requests sent (a many-status request counts once).
+  std::atomic<std::uint64_t> job_looks{0};   ///< Jobs looked at (a many-status request: once per job).
+  std::atomic<std::uint64_t> hint_looks{0};  ///< Looks a hint asked for (each also counts in job_looks).
 };
 
 }  // namespace heygen

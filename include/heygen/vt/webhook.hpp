@@ -41,6 +41,8 @@ enum class WebhookVerdict {
   malformed,      ///< Signed, but the body is not a final status the protocol reads.
   too_large,      ///< The body is over WebhookOptions::max_body_bytes; nothing else was looked at.
   stale,          ///< The timestamp is missing, unreadable or outside WebhookOptions::timestamp_tolerance.
+  confirming,     ///< Unsigned, with the callback_id the job's create sent: a hint; one look at the job confirms it.
+  bad_callback,   ///< Unsigned, and its callback_id is not the one the job's create sent (or the job is not ours).
 };
 
 /// The snake_case name of a verdict, e.g. "bad_signature".
@@ -53,6 +55,8 @@ constexpr std::string_view to_string(WebhookVerdict verdict) noexcept {
     case WebhookVerdict::malformed: return "malformed";
     case WebhookVerdict::too_large: return "too_large";
     case WebhookVerdict::stale: return "stale";
+    case WebhookVerdict::confirming: return "confirming";
+    case WebhookVerdict::bad_callback: return "bad_callback";
   }
   return "unknown";
 }
@@ -61,13 +65,16 @@ constexpr std::string_view to_string(WebhookVerdict verdict) noexcept {
 /// keeps failing), so every push that was genuine and read gets 200: a duplicate (retrying it changes nothing) and
 /// an unknown job too (usually one this process stopped waiting for: timed out, cancelled, or before a restart;
 /// redelivering it cannot help, and a 404 would count against the endpoint the other jobs need). What cannot be
-/// trusted gets 401 (bad_signature, stale); what cannot be read 400 (malformed) or 413 (too_large).
+/// trusted gets 401 (bad_signature, stale, bad_callback); what cannot be read 400 (malformed) or 413 (too_large). A
+/// hint taken for a look gets 202: accepted for processing, its outcome not yet known.
 constexpr int http_status(WebhookVerdict verdict) noexcept {
   switch (verdict) {
     case WebhookVerdict::accepted:
     case WebhookVerdict::duplicate:
     case WebhookVerdict::unknown_job: return 200;
+    case WebhookVerdict::confirming: return 202;
     case WebhookVerdict::bad_signature:
+    case WebhookVerdict::bad_callback:
     case WebhookVerdict::stale: return 401;
     case WebhookVerdict::malformed: return 400;
     case WebhookVerdict::too_large: return 413;

@@ -128,6 +128,7 @@ class Workers {
       WatchedJob& job = shared_.waits.at(slot);
       job.busy = true;
       job.call.deadline = job.deadline;  // the worker reads its own copy unlocked
+      rounds_.note_taken(job, now);
       taken.jobs.push_back(&job);
     }
   }
@@ -157,6 +158,7 @@ class Workers {
     for (const auto& [when, slot] : later) {
       WatchedJob& job = shared_.waits.at(slot);
       job.busy = false;
+      job.confirming = false;
       job.next_look = when;
       job.requests = job.call.requests;
       if (job.watches.empty() || job.settled || shared_.stopping)
