@@ -650,6 +650,134 @@ TEST_CASE("parts: tracker: read_status maps bodies and statuses to answers and f
   CHECK(garbled.failure().cause == FailureCause::bad_response);
 }
 
+namespace {
+
+/// What reading `body` as a fully parsed object gives: the answer, or the error (the oracle of the flat scan).
+std::pair<std::optional<StatusAnswer>, std::string> read_fully(std::string_view body) {
+  std::string error;
+  picojson::value document;
+  if (!json::parse_object_into(body, document, error)) return {std::nullopt, error};
+  auto answer = tracker::read_status_object(document.get<picojson::object>(), error);
+  return {std::move(answer), error};
+}
+
+/// Status bodies from pieces, some flat, some not, some broken: every member kind, escapes, nesting, literals,
+/// numbers from_chars or JSON refuses, odd whitespace and truncations.
+std::vector<std::string> status_bodies(std::size_t random_count) {
+  std::vector<std::string> bodies = {R"({"result":"pending","progress":0.2229,"eta_seconds":3.912})",
+                                     " \t\r\n{ \"result\" :\t\"pending\" ,\n\"progress\": 0.5 } \n",
+                                     R"({"result":"completed"})",
+                                     R"({"result":"error","error_message":"boom"})",
+                                     R"({"result":"error","error_message":null})",
+                                     R"({"result":"error"})",
+                                     R"({"result":"weird"})",
+                                     R"({"result":"pend\u0069ng"})",
+                                     R"({"re\"sult":"pending"})",
+                                     R"({"result":"error","error_message":"a\nb"})",
+                                     "{\"result\":\"pen\tding\"}",
+                                     std::string(R"({"result":"pen)") + '\0' + R"(ding"})",
+                                     "{\"result\":\"pend\xc3\xafng\"}",
+                                     R"({"result":"pending","meta":{"a":[1,2]}})",
+                                     R"({"result":"pending","list":[]})",
+                                     R"({"result":["pending"]})",
+                                     R"({"result":"pending","progress":null})",
+                                     R"({"result":"pending","x":true,"y":false,"z":null})",
+                                     R"({"result":true})",
+                                     R"({"result":"pending","x":tru})",
+                                     R"({"result":"pending","x":nul})",
+                                     R"({"result":"pending","x":nullx})",
+                                     R"({"result":"pending","progress":1e999})",
+                                     R"({"result":"pending","other":1e999})",
+                                     R"({"result":"pending","other":-1e999})",
+                                     R"({"result":"pending","progress":1e-400})",
+                                     R"({"result":"pending","progress":01})",
+                                     R"({"result":"pending","progress":1.})",
+                                     R"({"result":"pending","progress":-.5})",
+                                     R"({"result":"pending","progress":1e})",
+                                     R"({"result":"pending","progress":--1})",
+                                     R"({"result":"pending","progress":0x10})",
+                                     R"({"result":"pending","eta_seconds":123456789012345678901234})",
+                                     R"({"result":"pending","eta_seconds":-1})",
+                                     R"({"result":"pending","progress":1.5})",
+                                     R"({"result":"completed","result":"pending"})",
+                                     R"({"result":"pending","progress":0.5,"progress":"x"})",
+                                     R"({"result_x":"completed","result":"pending"})",
+                                     R"({"result":"pending"} x)",
+                                     R"({"result":"pending"},)",
+                                     R"({"result":"pending",})",
+                                     R"({,})",
+                                     "{}",
+                                     R"({"result"})",
+                                     R"({"result":})",
+                                     R"({"result" "pending"})",
+                                     "[1]",
+                                     R"("x")",
+                                     "42",
+                                     "",
+                                     " ",
+                                     "{",
+                                     R"({"result":"pending")",
+                                     R"({"a":1 "b":2})",
+                                     R"({"result":"pending"}})"};
+  const std::vector<std::string> keys = {R"("result")",        R"("progress")", R"("eta_seconds")",
+                                         R"("error_message")", R"("other")",    R"("res\u0075lt")"};
+  const std::vector<std::string> values = {
+      R"("pending")", R"("completed")", R"("error")", R"("x\"y")", "0.25", "-3",    "7e2",
+      "1e999",        "true",           "null",       "{}",        "[0]",  R"("")", "2."};
+  std::mt19937_64 random(11);
+  auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+  for (std::size_t i = 0; i < random_count; ++i) {
+    std::string body = "{";
+    for (std::size_t members = random() % 5, m = 0; m < members; ++m)
+      body += (m ? "," : "") + pick(keys) + (random() % 4 ? ":" : " : ") + pick(values);
+    body += "}";
+    if (random() % 3 == 0) body.erase(random() % body.size(), 1);  // a broken one now and then
+    if (random() % 5 == 0) body.insert(random() % (body.size() + 1), 1, " \n,:}\"\\"[random() % 7]);
+    bodies.push_back(body);
+  }
+  return bodies;
+}
+
+}  // namespace
+
+TEST_CASE("parts: tracker: read_status reads every body exactly as a full parse of it does, errors included") {
+  for (const std::string& body : status_bodies(5000)) {
+    CAPTURE(body);
+    std::string error;
+    const auto answer = tracker::read_status(body, error);
+    const auto [expected, expected_error] = read_fully(body);
+    REQUIRE(answer.has_value() == expected.has_value());
+    if (!answer) {
+      CHECK(error == expected_error);
+      continue;
+    }
+    CHECK(answer->status == expected->status);
+    CHECK(answer->cause == expected->cause);
+    CHECK(answer->error_message == expected->error_message);
+    CHECK(answer->progress == expected->progress);
+    CHECK(answer->eta_seconds == expected->eta_seconds);
+  }
+}
+
+TEST_CASE("parts: tracker: the flat scan reads flat bodies and leaves nesting, escapes and odd numbers to picojson") {
+  tracker::StatusFields fields;
+  REQUIRE(tracker::FlatStatusScan(R"( {"result": "pending", "progress": 0.25, "x": null, "y": [0]} )").read(fields) ==
+          false);
+  fields = {};
+  REQUIRE(tracker::FlatStatusScan(R"( {"result": "pending", "progress": 0.25, "x": null, "eta_seconds": 3} )")
+              .read(fields));
+  CHECK(fields.result.get<std::string>() == "pending");
+  CHECK(fields.progress.get<double>() == 0.25);
+  CHECK(fields.eta_seconds.get<double>() == 3.0);
+  CHECK(fields.error_message.is<picojson::null>());
+  for (const char* body : {R"({"result":"pend\u0069ng"})", R"({"result":"pending","p":1e999})", R"({"a":{}})",
+                           R"({"result":"pending"} x)", ""}) {
+    CAPTURE(body);
+    tracker::StatusFields ignored;
+    CHECK_FALSE(tracker::FlatStatusScan(body).read(ignored));
+  }
+}
+
 TEST_CASE("parts: tracker: read_created takes a string or numeric job_id; a 409 is an http_status failure") {
   const TrackerProtocol protocol(api_options());
   const auto text = protocol.read_created(answer(200, R"({"job_id": "abc"})"));

@@ -1102,11 +1102,10 @@ std::string number_text(picojson::input<Iter>& in) {
   }
 }
 
-/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
-/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
-/// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
-/// range gets what picojson does: strtod's answer, so an underflow is 0 and an overflow throws (as set_number).
-inline std::optional<picojson::value> read_number(const std::string& text) {
+/// What std::from_chars makes of a whole number text: its value as read_number gives it, or nothing when it is
+/// malformed or (then `out_of_range` is set) beyond double range, where read_number needs strtod's answer.
+inline std::optional<picojson::value> from_chars_number(std::string_view text, bool& out_of_range) {
+  out_of_range = false;
   const char* first = text.data();
   const char* last = first + text.size();
 #ifdef PICOJSON_USE_INT64
@@ -1117,14 +1116,24 @@ inline std::optional<picojson::value> read_number(const std::string& text) {
   double number = 0;
   const auto [end, error] = std::from_chars(first, last, number);
   if (end != last || (error != std::errc{} && error != std::errc::result_out_of_range)) return std::nullopt;
-  if (error == std::errc::result_out_of_range) {
-    std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
-    if (const auto dot = localized.find('.'); dot != std::string::npos)
-      localized.replace(dot, 1, std::localeconv()->decimal_point);
-    char* stop = nullptr;
-    number = std::strtod(localized.c_str(), &stop);
-    if (stop != localized.c_str() + localized.size()) return std::nullopt;
-  }
+  out_of_range = error == std::errc::result_out_of_range;
+  if (out_of_range) return std::nullopt;
+  return picojson::value(number);  // throws for "inf" or "nan", which no JSON number's characters spell
+}
+
+/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
+/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
+/// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
+/// range gets what picojson does: strtod's answer, so an underflow is 0 and an overflow throws (as set_number).
+inline std::optional<picojson::value> read_number(const std::string& text) {
+  bool out_of_range = false;
+  if (auto number = from_chars_number(text, out_of_range); number || !out_of_range) return number;
+  std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
+  if (const auto dot = localized.find('.'); dot != std::string::npos)
+    localized.replace(dot, 1, std::localeconv()->decimal_point);
+  char* stop = nullptr;
+  const double number = std::strtod(localized.c_str(), &stop);
+  if (stop != localized.c_str() + localized.size()) return std::nullopt;
   return picojson::value(number);  // throws beyond double range
 }
 
@@ -1433,9 +1442,110 @@ class StatusFieldsContext : public json::SkipContext {
   bool is_object_ = false;
 };
 
+/// Reads the status bodies servers almost always send, a flat object of string, number, true, false and null
+/// members without escapes, straight into StatusFields: no picojson input, no key strings built a character at a
+/// time. Anything else (nesting, an escape, a control byte, a number from_chars refuses or beyond double range,
+/// malformed JSON) it refuses, for the full parse to read or reject. So what it accepts reads exactly as the full
+/// parse reads it (numbers through json::from_chars_number, as json::read_number reads them).
+class FlatStatusScan {
+ public:
+  explicit FlatStatusScan(std::string_view body) noexcept : at_(body.data()), end_(body.data() + body.size()) {}
+
+  /// Fills `fields` from a flat object filling the whole body; false when it is not one (then `fields` may be
+  /// partly filled).
+  bool read(StatusFields& fields) {
+    if (!take('{')) return false;
+    if (!take('}')) {
+      do {
+        std::string_view key;
+        if (!take('"') || !plain_string(key) || !take(':') || !member(fields.slot(key))) return false;
+      } while (take(','));
+      if (!take('}')) return false;
+    }
+    skip_ws();
+    return at_ == end_;
+  }
+
+ private:
+  void skip_ws() noexcept {
+    while (at_ != end_ && (*at_ == ' ' || *at_ == '\n' || *at_ == '\r' || *at_ == '\t')) ++at_;
+  }
+
+  /// Takes `expected` after any whitespace.
+  bool take(char expected) noexcept {
+    skip_ws();
+    if (at_ == end_ || *at_ != expected) return false;
+    ++at_;
+    return true;
+  }
+
+  /// The rest of a string whose opening quote was taken: its bytes up to the closing quote; false for an escape or
+  /// a control byte (the full parse decodes or refuses those).
+  bool plain_string(std::string_view& text) noexcept {
+    const char* start = at_;
+    for (; at_ != end_; ++at_) {
+      const auto byte = static_cast<unsigned char>(*at_);
+      if (byte == '"') {
+        text = std::string_view(start, static_cast<std::size_t>(at_ - start));
+        ++at_;
+        return true;
+      }
+      if (byte < 0x20 || byte == '\\') return false;
+    }
+    return false;
+  }
+
+  /// One member's value, kept in `slot` (a member no reader needs has none: it is only checked).
+  bool member(picojson::value* slot) {
+    skip_ws();
+    if (at_ == end_) return false;
+    picojson::value value;
+    if (*at_ == '"') {
+      ++at_;
+      std::string_view text;
+      if (!plain_string(text)) return false;
+      if (slot) value = picojson::value(std::string(text));
+    } else if (*at_ == '-' || (*at_ >= '0' && *at_ <= '9')) {
+      auto number = this->number();
+      if (!number) return false;
+      value = std::move(*number);
+    } else if (!literal(value)) {
+      return false;
+    }
+    if (slot) *slot = std::move(value);
+    return true;
+  }
+
+  /// A number: every character that may belong to one, as picojson takes it, read by from_chars.
+  std::optional<picojson::value> number() {
+    const char* start = at_;
+    while (at_ != end_ &&
+           ((*at_ >= '0' && *at_ <= '9') || *at_ == '+' || *at_ == '-' || *at_ == '.' || *at_ == 'e' || *at_ == 'E'))
+      ++at_;
+    bool out_of_range = false;
+    return json::from_chars_number(std::string_view(start, static_cast<std::size_t>(at_ - start)), out_of_range);
+  }
+
+  /// true, false or null.
+  bool literal(picojson::value& value) noexcept {
+    for (const auto& [word, meaning] : {std::pair<std::string_view, int>{"true", 1}, {"false", 0}, {"null", -1}}) {
+      if (static_cast<std::size_t>(end_ - at_) < word.size() || std::string_view(at_, word.size()) != word) continue;
+      at_ += word.size();
+      value = meaning < 0 ? picojson::value() : picojson::value(meaning == 1);
+      return true;
+    }
+    return false;
+  }
+
+  const char* at_;
+  const char* end_;
+};
+
 /// Parses a body as a JSON object, keeping only the members a status reader needs; or returns an error message
-/// (the same one json::parse_object would).
+/// (the same one json::parse_object would). A flat body is read by FlatStatusScan, the rest by picojson.
 inline std::optional<std::string> parse_status_fields(std::string_view body, StatusFields& fields) {
+  if (FlatStatusScan(body).read(fields)) return std::nullopt;
+  fields = StatusFields{};  // what the scan filled before it gave up
   StatusFieldsContext context(fields);
   return json::parse_whole(
       body,

@@ -59,11 +59,10 @@ std::string number_text(picojson::input<Iter>& in) {
   }
 }
 
-/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
-/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
-/// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
-/// range gets what picojson does: strtod's answer, so an underflow is 0 and an overflow throws (as set_number).
-inline std::optional<picojson::value> read_number(const std::string& text) {
+/// What std::from_chars makes of a whole number text: its value as read_number gives it, or nothing when it is
+/// malformed or (then `out_of_range` is set) beyond double range, where read_number needs strtod's answer.
+inline std::optional<picojson::value> from_chars_number(std::string_view text, bool& out_of_range) {
+  out_of_range = false;
   const char* first = text.data();
   const char* last = first + text.size();
 #ifdef PICOJSON_USE_INT64
@@ -74,14 +73,24 @@ inline std::optional<picojson::value> read_number(const std::string& text) {
   double number = 0;
   const auto [end, error] = std::from_chars(first, last, number);
   if (end != last || (error != std::errc{} && error != std::errc::result_out_of_range)) return std::nullopt;
-  if (error == std::errc::result_out_of_range) {
-    std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
-    if (const auto dot = localized.find('.'); dot != std::string::npos)
-      localized.replace(dot, 1, std::localeconv()->decimal_point);
-    char* stop = nullptr;
-    number = std::strtod(localized.c_str(), &stop);
-    if (stop != localized.c_str() + localized.size()) return std::nullopt;
-  }
+  out_of_range = error == std::errc::result_out_of_range;
+  if (out_of_range) return std::nullopt;
+  return picojson::value(number);  // throws for "inf" or "nan", which no JSON number's characters spell
+}
+
+/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
+/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
+/// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
+/// range gets what picojson does: strtod's answer, so an underflow is 0 and an overflow throws (as set_number).
+inline std::optional<picojson::value> read_number(const std::string& text) {
+  bool out_of_range = false;
+  if (auto number = from_chars_number(text, out_of_range); number || !out_of_range) return number;
+  std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
+  if (const auto dot = localized.find('.'); dot != std::string::npos)
+    localized.replace(dot, 1, std::localeconv()->decimal_point);
+  char* stop = nullptr;
+  const double number = std::strtod(localized.c_str(), &stop);
+  if (stop != localized.c_str() + localized.size()) return std::nullopt;
   return picojson::value(number);  // throws beyond double range
 }
 
