@@ -31,7 +31,7 @@ struct HintHarness {
   std::vector<std::chrono::milliseconds> looked_at;  // the virtual time of each look
 
   /// Answers each look with the next of `answers` (the last one again once they run out).
-  explicit HintHarness(std::vector<std::string> answers) {
+  explicit HintHarness(const std::vector<std::string>& answers) {
     transport.otherwise([this, answers](const HttpRequest&) {
       std::lock_guard lock(mutex);
       looked_at.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(clock.now().time_since_epoch()));

@@ -728,8 +728,13 @@ std::vector<std::string> status_bodies(std::size_t random_count) {
   auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
   for (std::size_t i = 0; i < random_count; ++i) {
     std::string body = "{";
-    for (std::size_t members = random() % 5, m = 0; m < members; ++m)
-      body += (m ? "," : "") + pick(keys) + (random() % 4 ? ":" : " : ") + pick(values);
+    for (std::size_t members = random() % 5, m = 0; m < members; ++m) {
+      // Appended piece by piece: g++ 12 at -O3 reports a -Wrestrict false positive on `"…" + std::string`.
+      if (m > 0) body += ',';
+      body += pick(keys);
+      body += random() % 4 ? ":" : " : ";
+      body += pick(values);
+    }
     body += "}";
     if (random() % 3 == 0) body.erase(random() % body.size(), 1);  // a broken one now and then
     if (random() % 5 == 0) body.insert(random() % (body.size() + 1), 1, " \n,:}\"\\"[random() % 7]);

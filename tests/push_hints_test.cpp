@@ -63,7 +63,8 @@ struct HintClient {
   std::string callback_id;
 
   /// Each status look answers the next of `answers` (the last again once they run out).
-  HintClient(ClientOptions options, std::vector<HttpResponse> answers) : client(std::move(options), transport, clock) {
+  HintClient(ClientOptions options, const std::vector<HttpResponse>& answers)
+      : client(std::move(options), transport, clock) {
     transport.then(answer(200, R"({"data": {"video_translation_ids": ["t1"]}})"));
     transport.otherwise([this, answers](const HttpRequest&) {
       std::lock_guard lock(mutex);
@@ -125,8 +126,9 @@ TEST_CASE("callback book: bounded both ways, the oldest forgotten first; a creat
   CHECK(book.match("b", "2") == CallbackMatch::unknown);  // past the bound of finished jobs
   CHECK(book.match("c", "3") == CallbackMatch::finished);
   for (int i = 0; i < 100; ++i) {  // finished ids left in the order are swept: the bound holds
-    book.expect("x" + std::to_string(i), "cb");
-    book.finish("x" + std::to_string(i));
+    const std::string id = std::to_string(i);
+    book.expect(id, "cb");
+    book.finish(id);
   }
   CHECK(book.open() == 0u);
 }
