@@ -203,6 +203,14 @@ ClientOptions v3_options(const StatusSimulator& server) {
   return options;
 }
 
+/// v3_options trusting signatures alone: the simulator signs every push here, so a forged one must be refused by
+/// its signature (under HeyGen's default, `either`, an unsigned forgery is a hint instead: tests/push_hints_test).
+ClientOptions v3_signed_options(const StatusSimulator& server) {
+  ClientOptions options = v3_options(server);
+  options.webhook.trust = PushTrust::signature;
+  return options;
+}
+
 /// Posts a forged push to the receiver as an attacker would: the body claims an outcome, the signature is not the
 /// secret's (`how` 0: another secret, 1: none, 2: the genuine signature of another body). Returns the HTTP status.
 int post_forged(const WebhookReceiver& receiver, const std::string& body, int how) {
@@ -391,7 +399,7 @@ TEST_CASE("webhook integration: tracker with push faults: lost, duplicated, dela
 
 TEST_CASE("webhook integration: HeyGen v3 with push faults: lost, duplicated, delayed, forged and replayed") {
   Arrivals arrivals;  // before the run: a client shutting down hands open waits their results
-  PushedRun<HeyGenClient> run(with_push_faults(short_pushing_jobs(sim::Api::heygen_v3, 24)), v3_options);
+  PushedRun<HeyGenClient> run(with_push_faults(short_pushing_jobs(sim::Api::heygen_v3, 24)), v3_signed_options);
   const auto jobs = run_v3_jobs(run, arrivals, 42, true);
   REQUIRE(arrivals.wait_for(jobs.size(), 120s));
   check_against_server(run, arrivals, jobs, true);
