@@ -11,6 +11,11 @@
 //               max(30 s, 10 % of the job's age), scaled;
 //   hostile     the simulator signs 5 % of the pushes with another secret and replays 5 % of them, and this
 //               benchmark POSTs forged, altered, replayed and oversized pushes to the receiver itself.
+// Those four sign every push (as HeyGen signs pushes to a registered endpoint). HeyGen's per-job callback_url
+// pushes are unsigned: each is a hint, confirmed by one look (WebhookOptions::trust = confirm, no secret):
+//   confirm     every push unsigned and delivered;
+//   confirm-bad every job also gets a forged push mid-job with its right callback_id and the outcome it will not
+//               have, and this benchmark floods one pending job with 100 copies of such a hint.
 // Status requests come from the simulator's /stats; lag is from a job's end (its completes_ms) to the moment the
 // caller's callback got the result, on one clock (the simulator's epoch located through /stats' uptime_ms).
 // Every result is checked against the simulator's truth (outcome, never before the job's end).
@@ -67,8 +72,14 @@ struct Options {
   std::string server;
 };
 
-/// The four real runs.
-enum class Mode { polling, webhooks, lost, hostile };
+/// The real runs.
+enum class Mode { polling, webhooks, lost, hostile, confirm, confirm_hostile };
+
+/// Whether a mode's pushes are unsigned hints, confirmed by a look.
+bool confirms(Mode mode) { return mode == Mode::confirm || mode == Mode::confirm_hostile; }
+
+/// Hints this benchmark POSTs for one pending job in confirm-bad.
+constexpr int flood_hints = 100;
 
 const char* label(Mode mode) {
   switch (mode) {
@@ -76,6 +87,8 @@ const char* label(Mode mode) {
     case Mode::webhooks: return "webhooks";
     case Mode::lost: return "lost-10%";
     case Mode::hostile: return "hostile";
+    case Mode::confirm: return "confirm";
+    case Mode::confirm_hostile: return "confirm-bad";
   }
   return "?";
 }
@@ -89,18 +102,24 @@ std::vector<std::string> server_flags(Mode mode, double scale) {
       "7",     "--api-key", std::string(api_key), "--webhook-secret", std::string(push_secret)};
   if (mode == Mode::lost) flags.insert(flags.end(), {"--webhook-lost", "0.1"});
   if (mode == Mode::hostile) flags.insert(flags.end(), {"--webhook-bad-signature", "0.05", "--webhook-replay", "0.05"});
+  flags.insert(flags.end(), {"--heygen-callback-signing", confirms(mode) ? "unsigned" : "signed"});
+  if (mode == Mode::confirm_hostile) flags.insert(flags.end(), {"--webhook-forged-outcome", "1"});
   return flags;
 }
 
 /// The client's options: long_jobs() (as heygen_v3_options sets it) with every time scaled, and for the push
-/// modes a webhook_url, the shared secret and the safety net scaled.
-ClientOptions client_options(const std::string& base_url, const std::string& webhook_url, double scale) {
+/// modes a webhook_url, the shared secret (none when confirming) and the safety net scaled.
+ClientOptions client_options(const std::string& base_url, const std::string& webhook_url, Mode mode, double scale) {
   ClientOptions options = heygen_v3_options(std::string(api_key), base_url);
   options.max_timeout = Seconds(600);
   options.connection_pool_size = 16;
   bench::scale_policy(options.polling, scale);
   options.webhook_url = webhook_url;
-  options.webhook.secret = std::string(push_secret);
+  if (confirms(mode)) {
+    options.webhook.trust = PushTrust::confirm;
+  } else {
+    options.webhook.secret = std::string(push_secret);
+  }
   options.webhook.safety_interval = options.webhook.safety_interval * scale;
   return options;
 }
@@ -132,7 +151,17 @@ class PushDesk {
       std::lock_guard lock(mutex_);
       if (kept_.size() < 256) kept_.push_back({headers, std::string(body)});
     }
+    if (!ours && reply.verdict == WebhookVerdict::confirming) {
+      std::lock_guard lock(mutex_);
+      if (hints_.size() < 256) hints_.emplace_back(body);
+    }
     return reply;
+  }
+
+  /// The bodies of the simulator's hints (unsigned pushes with a right callback_id) taken so far.
+  std::vector<std::string> hints() const {
+    std::lock_guard lock(mutex_);
+    return hints_;
   }
 
   /// A genuine push already accepted (so its job is settled), if any: the `pick`-th kept, modulo their number.
@@ -152,6 +181,7 @@ class PushDesk {
   VerdictCounts bench_{};
   mutable std::mutex mutex_;
   std::vector<std::pair<std::vector<HttpHeader>, std::string>> kept_;
+  std::vector<std::string> hints_;
 };
 
 long long count(const VerdictCounts& counts, WebhookVerdict verdict) {
@@ -210,6 +240,12 @@ class Jobs {
     return all_done_.wait_for(lock, limit, [&] { return finished_ == slots_.size(); });
   }
 
+  /// Whether job `id` is ours and still pending (by the caller's knowledge).
+  bool is_pending(const std::string& id) const {
+    return std::any_of(slots_.begin(), slots_.end(),
+                       [&](const Slot& slot) { return slot.id == id && !slot.done.load(std::memory_order_acquire); });
+  }
+
   /// A job still pending (by the caller's knowledge), picked at random; none once all are done.
   std::optional<std::size_t> pending(std::mt19937_64& rng) const {
     const std::size_t start = std::uniform_int_distribution<std::size_t>(0, slots_.size() - 1)(rng);
@@ -235,6 +271,7 @@ struct Truth {
   double completes_ms = 0;
   bool failed = false;
   bool push_delivered = false;
+  double status_requests = 0;  // the looks at this job alone
 };
 
 /// What /stats said.
@@ -258,6 +295,7 @@ ServerStats fetch_stats(httplib::Client& http) {
     truth.completes_ms = job.get("completes_ms").get<double>();
     truth.failed = job.get("outcome").to_str() == "error";
     truth.push_delivered = job.get("push_delivered_ms").is<double>();
+    truth.status_requests = job.get("status_requests").get<double>();
     out.jobs[job.get("job_id").to_str()] = truth;
   }
   for (const auto& [name, value] : json.get("totals").get<picojson::object>())
@@ -303,6 +341,14 @@ std::string push_body(const std::string& id, bool success, const std::string& ur
   return body + R"(, "callback_id": null}})";
 }
 
+/// Where the value of a push body's "video_translate_id" starts and ends (the quotes'), or npos.
+std::pair<std::size_t, std::size_t> pushed_id_span(const std::string& body) {
+  const auto key = body.find("\"video_translate_id\"");
+  const auto open = key == std::string::npos ? key : body.find('"', body.find(':', key));
+  const auto close = open == std::string::npos ? open : body.find('"', open + 1);
+  return {open, close};
+}
+
 /// The bad push of `kind` aimed at pending job `id`: its headers and body; none while no genuine push is kept
 /// (altered and replayed start from one).
 std::optional<std::pair<httplib::Headers, std::string>> bad_push(std::size_t kind, const std::string& id,
@@ -320,9 +366,7 @@ std::optional<std::pair<httplib::Headers, std::string>> bad_push(std::size_t kin
         headers.emplace(header.name, header.value);
     body = genuine->second;
     if (kind == 1) {  // the genuine body with a pending job's id put in: its signature no longer holds
-      const auto key = body.find("\"video_translate_id\"");
-      const auto open = key == std::string::npos ? key : body.find('"', body.find(':', key));
-      const auto close = open == std::string::npos ? open : body.find('"', open + 1);
+      const auto [open, close] = pushed_id_span(body);
       if (close == std::string::npos) return std::nullopt;
       body.replace(open + 1, close - open - 1, id);
     }
@@ -357,6 +401,38 @@ void attack(int port, const PushDesk& desk, const Jobs& jobs, int budget, std::c
   }
 }
 
+/// What the flood of hints did.
+struct Flood {
+  std::string job_id;          // its target; empty when no hint for a pending job came in time
+  std::map<int, int> answers;  // HTTP status → count
+  double seconds = 0;          // from the first POST to the last answer
+};
+
+/// Waits for the simulator's first hint (a forged one, mid-job) for a job still pending, then POSTs that hint
+/// `flood_hints` times, back to back: they must coalesce into a look at a time, at most one per min_interval.
+Flood flood(int port, const PushDesk& desk, const Jobs& jobs) {
+  Flood out;
+  httplib::Client http("127.0.0.1", port);
+  const auto give_up = Steady::now() + std::chrono::seconds(60);
+  while (out.job_id.empty() && Steady::now() < give_up) {
+    for (const std::string& body : desk.hints()) {
+      const auto [open, close] = pushed_id_span(body);
+      if (close == std::string::npos || !jobs.is_pending(body.substr(open + 1, close - open - 1))) continue;
+      out.job_id = body.substr(open + 1, close - open - 1);
+      const httplib::Headers headers{{std::string(bench_header), "flood"}};
+      const auto started = Steady::now();
+      for (int i = 0; i < flood_hints; ++i) {
+        const auto response = http.Post("/webhook", headers, body, "application/json");
+        out.answers[response ? response->status : -1]++;
+      }
+      out.seconds = std::chrono::duration<double>(Steady::now() - started).count();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return out;
+}
+
 // ---- one real run ----
 
 /// What one real run measured.
@@ -382,6 +458,11 @@ struct RealRun {
   long long bench_accepted = 0, bench_duplicate = 0, bench_rejected = 0, bench_too_large = 0;
   long long sim_accepted = 0, sim_duplicate = 0, sim_rejected = 0;
   AttackAnswers answers;
+  Flood flood;
+  double flood_target_looks = 0;  // the flood's target's status requests
+  double median_looks = 0;        // the median job's
+  double min_interval_s = 0;      // the client's, scaled
+  long long hinted = 0, confirmed = 0, bad_callback = 0;
   double clock_uncertainty_ms = 0;
 };
 
@@ -417,7 +498,10 @@ RealRun run_real(const Options& options, Mode mode) {
   PushDesk desk;
   WebhookReceiver receiver(
       [&desk](const std::vector<HttpHeader>& headers, std::string_view body) { return desk.take(headers, body); });
-  HeyGenClient client(client_options(process.base_url(), pushes ? receiver.url() : "", options.scale));
+  const ClientOptions client_config =
+      client_options(process.base_url(), pushes ? receiver.url() : "", mode, options.scale);
+  run.min_interval_s = client_config.polling.min_interval.count();
+  HeyGenClient client(client_config);
   struct StopFirst {  // the receiver stops before the client it hands pushes to goes, whatever happens
     WebhookReceiver& receiver;
     ~StopFirst() { receiver.stop(); }
@@ -432,6 +516,7 @@ RealRun run_real(const Options& options, Mode mode) {
     attacker =
         std::thread([&] { attack(receiver.port(), desk, jobs, budget, std::chrono::milliseconds(40), run.answers); });
   }
+  if (mode == Mode::confirm_hostile) attacker = std::thread([&] { run.flood = flood(receiver.port(), desk, jobs); });
   run.all_ended = jobs.wait_all(std::chrono::seconds(300));
   if (attacker.joinable()) attacker.join();
   // The simulator marks a push delivered when the receiver's answer is back, which may be after the caller has its
@@ -439,6 +524,8 @@ RealRun run_real(const Options& options, Mode mode) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const ServerStats stats = fetch_stats(stats_http);
   receiver.stop();  // no push reaches the client after this
+  run.hinted = static_cast<long long>(client.poller_stats().hint_looks);
+  run.confirmed = static_cast<long long>(client.poller_stats().hints_confirmed);
   client.shutdown();
 
   run.totals = stats.totals;
@@ -477,10 +564,12 @@ RealRun run_real(const Options& options, Mode mode) {
       }
     }
   }
-  run.sim_accepted = count(desk.simulator(), WebhookVerdict::accepted);
+  // A hint taken (202, to be confirmed by a look) counts as accepted: in the confirm modes no push settles a job.
+  run.sim_accepted =
+      count(desk.simulator(), WebhookVerdict::accepted) + count(desk.simulator(), WebhookVerdict::confirming);
   run.sim_duplicate = count(desk.simulator(), WebhookVerdict::duplicate);
   run.sim_rejected = rejected(desk.simulator());
-  run.bench_accepted = count(desk.bench(), WebhookVerdict::accepted);
+  run.bench_accepted = count(desk.bench(), WebhookVerdict::accepted) + count(desk.bench(), WebhookVerdict::confirming);
   run.bench_duplicate = count(desk.bench(), WebhookVerdict::duplicate);
   run.bench_rejected = rejected(desk.bench());
   run.bench_too_large = count(desk.bench(), WebhookVerdict::too_large);
@@ -492,6 +581,12 @@ RealRun run_real(const Options& options, Mode mode) {
   run.accepted = run.sim_accepted + run.bench_accepted;
   run.duplicate = run.sim_duplicate + run.bench_duplicate;
   run.rejected = run.sim_rejected + run.bench_rejected;
+  run.bad_callback = count(desk.simulator(), WebhookVerdict::bad_callback);
+  std::vector<double> looks;
+  for (const auto& [id, truth] : stats.jobs) looks.push_back(truth.status_requests);
+  std::nth_element(looks.begin(), looks.begin() + static_cast<std::ptrdiff_t>(looks.size() / 2), looks.end());
+  run.median_looks = looks.empty() ? 0 : looks[looks.size() / 2];
+  if (!run.flood.job_id.empty()) run.flood_target_looks = stats.jobs.at(run.flood.job_id).status_requests;
   return run;
 }
 
@@ -571,9 +666,9 @@ ScaleModel scale_model(int jobs) {
 // ---- printing ----
 
 void print_header() {
-  std::printf("%-9s %5s %8s %9s %9s %9s %9s %8s %9s %8s %9s\n", "mode", "jobs", "req/job", "looks/job", "lag mean",
+  std::printf("%-11s %5s %8s %9s %9s %9s %9s %8s %9s %8s %9s\n", "mode", "jobs", "req/job", "looks/job", "lag mean",
               "lag p95", "lag max", "accepted", "duplicate", "rejected", "truth");
-  std::printf("%-9s %5s %8s %9s %9s %9s %9s %8s %9s %8s %9s\n", "", "", "", "", "ms", "ms", "ms", "", "", "", "");
+  std::printf("%-11s %5s %8s %9s %9s %9s %9s %8s %9s %8s %9s\n", "", "", "", "", "ms", "ms", "ms", "", "", "", "");
 }
 
 void print_row(RealRun& run) {
@@ -581,7 +676,7 @@ void print_row(RealRun& run) {
   std::snprintf(truth, sizeof truth, "%d/%d", run.matching, run.jobs);
   const bool pushes = run.mode != Mode::polling;
   auto pushes_col = [&](long long n) { return pushes ? std::to_string(n) : std::string("-"); };
-  std::printf("%-9s %5d %8.3f %9.2f %9.1f %9.1f %9.1f %8s %9s %8s %9s\n", label(run.mode), run.jobs,
+  std::printf("%-11s %5d %8.3f %9.2f %9.1f %9.1f %9.1f %8s %9s %8s %9s\n", label(run.mode), run.jobs,
               run.status_requests_per_job, run.looks_per_job, run.lag.mean() * 1000, run.lag.percentile(0.95) * 1000,
               run.lag.percentile(1.0) * 1000, pushes_col(run.accepted).c_str(), pushes_col(run.duplicate).c_str(),
               pushes_col(run.rejected).c_str(), truth);
@@ -590,6 +685,66 @@ void print_row(RealRun& run) {
 
 void print_floor(const char* what, double value, double floor) {
   std::printf("  floor %-36s %8.3f <= %6.3f  %s\n", what, value, floor, value <= floor ? "ok" : "MISSED");
+}
+
+/// The flood's figures: its target's looks against the median job's, bounded by coalescing.
+void print_flood(const RealRun& run) {
+  if (run.flood.job_id.empty()) {
+    std::printf("  flood: NO HINT FOR A PENDING JOB CAME IN TIME\n");
+    return;
+  }
+  std::printf("  flood: %d hints for %s in %.1f ms, answered", flood_hints, run.flood.job_id.c_str(),
+              run.flood.seconds * 1000);
+  for (const auto& [status, n] : run.flood.answers) std::printf(" HTTP %d x%d", status, n);
+  const double extra = run.flood_target_looks - run.median_looks;
+  const double bound = 1 + run.flood.seconds / run.min_interval_s;
+  std::printf("; its status requests %.0f, the median job's %.0f (min_interval %.1f ms)\n", run.flood_target_looks,
+              run.median_looks, run.min_interval_s * 1000);
+  print_floor("flood extra looks (1 + time/min_interval)", extra, bound);
+  print_floor("confirm-bad wrong or early endings", run.wrong_outcome + run.early, 0);
+}
+
+/// The catches of the pushes never delivered, against their bound.
+void print_undelivered(const RealRun& run, double scale) {
+  std::printf("  %d pushes never delivered, %d caught by safety polling: catch mean %.3f s, max %.3f s\n",
+              run.undelivered, run.caught, run.caught ? run.catch_sum_s / run.caught : 0.0, run.worst_catch_s);
+  char over[64] = "within";
+  if (run.worst_ratio > 1.0)
+    std::snprintf(over, sizeof over, "PAST THE BOUND by %.1f ms", (run.worst_ratio - 1.0) * run.worst_bound_s * 1000);
+  std::printf("  worst catch / bound max(%.3f s, 10%% of age) = %.3f, %s (bound %.3f s, age %.2f s at its end)\n",
+              30.0 * scale, run.worst_ratio, over, run.worst_bound_s, run.worst_age_s);
+}
+
+/// The hostile run's verdicts, the simulator's pushes apart from this benchmark's, and each attack's answers.
+void print_attacks(const RealRun& run) {
+  std::printf("  from the simulator: %lld accepted, %lld duplicate, %lld rejected", run.sim_accepted, run.sim_duplicate,
+              run.sim_rejected);
+  std::printf("; from this bench: %lld accepted, %lld duplicate, %lld rejected\n", run.bench_accepted,
+              run.bench_duplicate, run.bench_rejected);
+  for (std::size_t kind = 0; kind < attack_kinds.size(); ++kind) {
+    std::printf("  bench %-9s", attack_kinds[kind]);
+    int sent = 0;
+    for (const auto& [status, n] : run.answers[kind]) {
+      std::printf(" HTTP %d x%d", status, n);
+      sent += n;
+    }
+    const bool cap_first = kind == 3 && run.bench_too_large == 0;
+    std::printf("  (%d sent%s)\n", sent, cap_first ? "; refused by the receiver's 64 KiB cap, before the handler" : "");
+  }
+}
+
+/// The floors of the runs where every push is delivered, and what the hints cost.
+void print_push_floors(RealRun& run) {
+  if (run.mode == Mode::webhooks || run.mode == Mode::confirm) {
+    const std::string name(label(run.mode));
+    print_floor((name + " lag p95 ms").c_str(), run.lag.percentile(0.95) * 1000, 50);
+    print_floor((name + " status requests/job").c_str(), run.status_requests_per_job, 1.2);
+  }
+  if (confirms(run.mode)) {
+    std::printf("  hint looks %lld (%lld found the job ended), %lld pushes with a wrong callback_id refused%s\n",
+                run.hinted, run.confirmed, run.bad_callback,
+                run.mode == Mode::confirm_hostile ? "; each job also got one forged hint mid-job" : "");
+  }
 }
 
 void print_details(RealRun& run, double scale) {
@@ -610,36 +765,10 @@ void print_details(RealRun& run, double scale) {
                 total("push_retries"));
   if (run.unknown) std::printf(", %lld unknown_job", run.unknown);
   std::printf("\n");
-  if (run.mode == Mode::webhooks) {
-    print_floor("webhooks lag p95 ms", run.lag.percentile(0.95) * 1000, 50);
-    print_floor("webhooks status requests/job", run.status_requests_per_job, 1.2);
-  }
-  if (run.undelivered > 0) {
-    std::printf("  %d pushes never delivered, %d caught by safety polling: catch mean %.3f s, max %.3f s\n",
-                run.undelivered, run.caught, run.caught ? run.catch_sum_s / run.caught : 0.0, run.worst_catch_s);
-    char over[64] = "within";
-    if (run.worst_ratio > 1.0)
-      std::snprintf(over, sizeof over, "PAST THE BOUND by %.1f ms", (run.worst_ratio - 1.0) * run.worst_bound_s * 1000);
-    std::printf("  worst catch / bound max(%.3f s, 10%% of age) = %.3f, %s (bound %.3f s, age %.2f s at its end)\n",
-                30.0 * scale, run.worst_ratio, over, run.worst_bound_s, run.worst_age_s);
-  }
-  if (run.mode == Mode::hostile) {
-    std::printf("  from the simulator: %lld accepted, %lld duplicate, %lld rejected", run.sim_accepted,
-                run.sim_duplicate, run.sim_rejected);
-    std::printf("; from this bench: %lld accepted, %lld duplicate, %lld rejected\n", run.bench_accepted,
-                run.bench_duplicate, run.bench_rejected);
-    for (std::size_t kind = 0; kind < attack_kinds.size(); ++kind) {
-      std::printf("  bench %-9s", attack_kinds[kind]);
-      int sent = 0;
-      for (const auto& [status, n] : run.answers[kind]) {
-        std::printf(" HTTP %d x%d", status, n);
-        sent += n;
-      }
-      const bool cap_first = kind == 3 && run.bench_too_large == 0;
-      std::printf("  (%d sent%s)\n", sent,
-                  cap_first ? "; refused by the receiver's 64 KiB cap, before the handler" : "");
-    }
-  }
+  print_push_floors(run);
+  if (run.mode == Mode::confirm_hostile) print_flood(run);
+  if (run.undelivered > 0) print_undelivered(run, scale);
+  if (run.mode == Mode::hostile) print_attacks(run);
 }
 
 int run_all(const Options& options) {
@@ -650,7 +779,7 @@ int run_all(const Options& options) {
   std::fflush(stdout);
   std::vector<RealRun> runs;
   print_header();
-  for (Mode mode : {Mode::polling, Mode::webhooks, Mode::lost, Mode::hostile}) {
+  for (Mode mode : {Mode::polling, Mode::webhooks, Mode::lost, Mode::hostile, Mode::confirm, Mode::confirm_hostile}) {
     runs.push_back(run_real(options, mode));
     print_row(runs.back());
   }

@@ -19,7 +19,7 @@ PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
     "protocol", "tracker_protocol", "heygen_v3_protocol", "webhook", "callbacks",
     "sender", "job_poller", "status_looks", "schedule",
-    "waits", "rounds", "workers", "poller", "client",
+    "waits", "rounds", "workers", "poller", "webhook_endpoints", "client",
     "transport_httplib",
 ]
 

@@ -147,6 +147,17 @@ inline std::string set_webhook_signed(SimulatorConfig& config, std::string_view 
   return "expected body or timestamp-dot-body, got '" + std::string(name) + "'";
 }
 
+/// `--heygen-callback-signing signed|unsigned`.
+inline std::string set_callback_signing(SimulatorConfig& config, std::string_view name) {
+  for (const CallbackSigning signing : {CallbackSigning::hmac, CallbackSigning::none}) {
+    if (name == to_string(signing)) {
+      config.webhooks.callback_signing = signing;
+      return "";
+    }
+  }
+  return "expected signed or unsigned, got '" + std::string(name) + "'";
+}
+
 /// Sets a string; an empty one is refused unless `empty_ok`.
 inline std::string set_text(std::string& field, std::string_view value, bool empty_ok = false) {
   field = std::string(value);
@@ -263,6 +274,16 @@ inline const std::vector<FlagSpec>& flag_specs() {
        [](C& c, V v) { return set_text(c.webhooks.signature_header, v); }},
       {"webhook-signed", "WHAT", "what is signed: body (default) or timestamp-dot-body (\"<timestamp>.<body>\")",
        [](C& c, V v) { return set_webhook_signed(c, v); }},
+      {"heygen-callback-signing", "HOW",
+       "pushes to a job's callback_url: signed or unsigned (no signature, no timestamp); default: as the real "
+       "server sends them (tracker: signed; heygen-v3: unsigned)",
+       [](C& c, V v) { return set_callback_signing(c, v); }},
+      {"webhook-forged-callback-id", "P",
+       "heygen-v3: probability of a forged push mid-job with a wrong or missing callback_id (default 0)",
+       [](C& c, V v) { return set_probability(c.webhooks.forged_callback_id_rate, v); }},
+      {"webhook-forged-outcome", "P",
+       "heygen-v3: probability of a forged push mid-job with the right callback_id and a false outcome (default 0)",
+       [](C& c, V v) { return set_probability(c.webhooks.forged_outcome_rate, v); }},
       {"webhook-lost", "P", "probability that a job's push is never sent (default 0)",
        [](C& c, V v) { return set_probability(c.webhooks.lost_rate, v); }},
       {"webhook-duplicate", "P", "probability that a push is sent twice (default 0)",
@@ -344,7 +365,10 @@ inline std::string usage(std::string_view program) {
       ".../languages, with --api-key checked and --max-concurrent enforced by 429 + Retry-After.\n"
       "A job created with a callback_url (and optional callback_id) in its body has its final status POSTed\n"
       "there when it ends (v3: HeyGen's video_translate.success/fail event), signed: X-HeyGen-Timestamp and\n"
-      "a hex HMAC-SHA256 in --webhook-signature-header; the --webhook-* flags inject faults and retries.\n"
+      "a hex HMAC-SHA256 in --webhook-signature-header (or unsigned, as HeyGen sends them, with\n"
+      "--heygen-callback-signing unsigned); the --webhook-* flags inject faults, forgeries and retries.\n"
+      "v3 also serves /v3/webhooks/endpoints (register, list, PATCH, DELETE, .../rotate-secret): each endpoint\n"
+      "gets the video_translate.success/fail events it takes, signed with its own secret.\n"
       "Prints 'listening on HOST:PORT' once ready; stops on SIGINT or SIGTERM.\n\n"
       "Limits: each open connection holds one worker thread (long polls included), so --threads (default 1024)\n"
       "is the most connections served at once; more are accepted and wait in a queue. Keep-alive: up to\n"

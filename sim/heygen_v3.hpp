@@ -233,6 +233,7 @@ inline std::string_view v3_file_type(std::string_view name) {
 
 inline void StatusSimulator::install_v3_routes() {
   server_.Post(std::string(detail::v3_prefix), [this](const Request& q, Response& r) { on_v3_create(q, r); });
+  install_v3_webhook_routes();
 }
 
 inline bool StatusSimulator::route_v3(const Request& req, Response& res) {
@@ -445,25 +446,42 @@ inline std::string StatusSimulator::v3_job_json_locked(std::size_t index, const 
   return out.count("created_at", static_cast<std::uint64_t>(std::max<std::int64_t>(order.created_unix, 0))).done();
 }
 
-inline std::string StatusSimulator::v3_push_body(const detail::Job& job) const {
-  // HeyGen's webhook event: video_translate.success with the video's URL, or video_translate.fail.
+inline std::string StatusSimulator::v3_push_body(const detail::Job& job, detail::PushBody what) const {
+  // HeyGen's webhook event: video_translate.success with the video's URL, or video_translate.fail. A forged one
+  // claims success with a callback_id that is not the create's, or the outcome the job will not have.
+  using detail::PushBody;
   static const detail::V3Order no_order;
   const detail::V3Order& order = job.order ? *job.order : no_order;
+  bool fails = job.fails;
+  if (what == PushBody::forged_outcome) fails = !job.fails;
+  if (what == PushBody::forged_no_id || what == PushBody::forged_id) fails = false;
+  std::string callback_id = order.callback_id;
+  if (what == PushBody::forged_no_id) callback_id.clear();
+  if (what == PushBody::forged_id) callback_id = "forged-" + order.callback_id + "-" + job.id;
   detail::JsonObject data;
   data.str("video_translate_id", job.id);
-  if (job.fails)
+  if (fails)
     data.str("message", detail::failure_message);
   else
     data.str("url", v3_file_url(job.id, "video.mp4"));
-  if (order.callback_id.empty()) data.raw("callback_id", "null");
-  if (!order.callback_id.empty()) data.str("callback_id", order.callback_id);
-  if (!job.fails)
+  if (callback_id.empty()) data.raw("callback_id", "null");
+  if (!callback_id.empty()) data.str("callback_id", callback_id);
+  if (!fails)
     data.str("output_language",
              job.language < order.output_languages.size() ? order.output_languages[job.language] : "");
   return detail::JsonObject{}
-      .str("event_type", job.fails ? "video_translate.fail" : "video_translate.success")
+      .str("event_type", fails ? "video_translate.fail" : "video_translate.success")
       .raw("event_data", data.done())
       .done();
+}
+
+inline std::vector<detail::EndpointTarget> StatusSimulator::push_endpoints(std::size_t index) const {
+  bool fails = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fails = jobs_.at(index).fails;
+  }
+  return endpoints_.targets(fails ? "video_translate.fail" : "video_translate.success");
 }
 
 inline std::string StatusSimulator::v3_entry_json_locked(const std::string& id,

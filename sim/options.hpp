@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -75,6 +76,17 @@ inline std::string_view to_string(WebhookSigned what) noexcept {
   return what == WebhookSigned::timestamp_dot_body ? "timestamp-dot-body" : "body";
 }
 
+/// Whether a job's push to its own callback_url is signed.
+enum class CallbackSigning {
+  hmac,  ///< Signed (and timestamped) like a registered endpoint's push: what the simulator always did.
+  none,  ///< Neither signature nor timestamp header: what HeyGen sends to a per-job callback_url.
+};
+
+/// The `--heygen-callback-signing` spelling: "signed" or "unsigned".
+inline std::string_view to_string(CallbackSigning signing) noexcept {
+  return signing == CallbackSigning::none ? "unsigned" : "signed";
+}
+
 /// Webhook pushes: a job created with a callback_url gets its final status POSTed there when it ends, signed,
 /// from a few sender threads of the simulator's own, with the faults real webhook senders show. Times are in
 /// the jobs' time: multiplied by SimulatorConfig::duration_scale, as durations are.
@@ -88,6 +100,9 @@ struct WebhookConfig {
   std::string signature_header = "X-HeyGen-Signature";
   /// What the signature covers.
   WebhookSigned signed_string = WebhookSigned::body;
+  /// Pushes to a job's own callback_url: signed with `secret`, or unsigned as HeyGen sends them; unset, by the
+  /// API (callback_signing_of()). Pushes to registered endpoints are always signed with theirs.
+  std::optional<CallbackSigning> callback_signing;
   /// Probability that a job's push is never sent.
   double lost_rate = 0;
   /// Probability that a push is sent twice.
@@ -96,6 +111,12 @@ struct WebhookConfig {
   double bad_signature_rate = 0;
   /// Probability that, after its own push, an earlier job's delivered push is sent again, byte for byte.
   double replay_rate = 0;
+  /// heygen_v3: probability that a job with a callback_url also gets, half-way through its run, a forged push
+  /// naming it with a wrong or missing callback_id.
+  double forged_callback_id_rate = 0;
+  /// heygen_v3: probability that a job with a callback_url also gets, half-way through its run, a forged push
+  /// with its right callback_id and the outcome it will not have (a false success or a false failure).
+  double forged_outcome_rate = 0;
   /// Each push waits an extra U(0, max_delay_s) seconds after its job ends (so pushes also arrive out of order).
   double max_delay_s = 0;
   /// Attempts after the first when the receiver cannot be reached or answers other than 2xx.
@@ -193,6 +214,12 @@ struct SimulatorConfig {
 
   /// True when the server speaks HTTPS.
   bool tls() const noexcept { return !tls_cert_file.empty(); }
+
+  /// How pushes to a job's callback_url go: as set, else as the API's real server sends them (the tracker
+  /// signs them; HeyGen does not).
+  CallbackSigning callback_signing_of() const noexcept {
+    return webhooks.callback_signing.value_or(api == Api::heygen_v3 ? CallbackSigning::none : CallbackSigning::hmac);
+  }
 
   /// A server speaking exactly the seed's protocol: every extension off, unknown ids answered the seed's way.
   static SimulatorConfig core_only();
@@ -299,6 +326,8 @@ inline std::string validate_webhooks(const WebhookConfig& w) {
       check_probability("webhook duplicate rate", w.duplicate_rate),
       check_probability("webhook bad-signature rate", w.bad_signature_rate),
       check_probability("webhook replay rate", w.replay_rate),
+      check_probability("webhook forged callback_id rate", w.forged_callback_id_rate),
+      check_probability("webhook forged outcome rate", w.forged_outcome_rate),
       check_range("webhook max delay", w.max_delay_s, 0, 86400),
       check_range("webhook retries", w.retries, 0, 20),
       check_range("webhook backoff", w.retry_backoff_s, 0, 3600),

@@ -287,10 +287,10 @@ inline void StatusSimulator::status_members(detail::JsonObject& out, const detai
   out.num("progress", view.progress, 4).num("eta_seconds", view.eta_s, 3);
 }
 
-inline std::string StatusSimulator::push_body(std::size_t index) const {
+inline std::string StatusSimulator::push_body(std::size_t index, detail::PushBody what) const {
   std::lock_guard<std::mutex> lock(mu_);
   const detail::Job& job = jobs_.at(index);
-  if (config_.api == Api::heygen_v3) return v3_push_body(job);
+  if (config_.api == Api::heygen_v3) return v3_push_body(job, what);
   // The final status answer, as GET /status/{id} gives it once the job has ended, naming the job.
   detail::JobView view;
   view.state = job.fails ? detail::JobState::error : detail::JobState::completed;

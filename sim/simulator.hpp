@@ -3,6 +3,7 @@
 #ifndef HEYGEN_SIM_SIMULATOR_HPP
 #define HEYGEN_SIM_SIMULATOR_HPP
 
+#include "endpoints.hpp"
 #include "http.hpp"
 #include "jobs.hpp"
 #include "options.hpp"
@@ -86,12 +87,21 @@ class StatusSimulator {
   void on_v3_statuses(const Request& req, Response& res);
   void on_v3_languages(const Request& req, Response& res);
   void on_v3_file(Response& res, std::string_view rest) const;
+  void install_v3_webhook_routes();
+  void on_v3_endpoint_create(const Request& req, Response& res);
+  void on_v3_endpoint_list(const Request& req, Response& res);
+  void on_v3_endpoint_update(const Request& req, Response& res);
+  void on_v3_endpoint_delete(const Request& req, Response& res);
+  void on_v3_endpoint_rotate(const Request& req, Response& res);
+  bool v3_endpoint_refused(const Request& req, Response& res);
+  std::vector<detail::EndpointTarget> push_endpoints(std::size_t index) const;
+  void schedule_v3_pushes_locked(const detail::Job& job);
   bool v3_authorized(const Request& req) const;
   bool v3_refused(const Request& req, Response& res, detail::Fault fault) const;
   std::string v3_job_json_locked(std::size_t index, const detail::JobView& view) const;
   std::string v3_entry_json_locked(const std::string& id, const std::optional<detail::JobView>& view) const;
   std::string v3_file_url(const std::string& id, std::string_view name) const;
-  std::string v3_push_body(const detail::Job& job) const;
+  std::string v3_push_body(const detail::Job& job, detail::PushBody what) const;
   detail::V3Created create_v3(const std::shared_ptr<const detail::V3Order>& order, const std::string& key);
   void send_error(Response& res, int status, std::string_view code, std::string_view message,
                   std::string_view param = {}) const;
@@ -106,7 +116,7 @@ class StatusSimulator {
   std::optional<std::string> create_or_replay(const std::string& key, std::shared_ptr<const detail::Callback> callback);
   std::string make_job_locked(Clock::time_point now, std::shared_ptr<const detail::Callback> callback,
                               std::shared_ptr<const detail::V3Order> order = nullptr, std::size_t language = 0);
-  std::string push_body(std::size_t index) const;
+  std::string push_body(std::size_t index, detail::PushBody what) const;
   void note_push_delivered(std::size_t index, Clock::time_point when);
   std::optional<detail::JobView> look_locked(const std::string& id, Clock::time_point now, bool delivered);
   detail::JobView view_of(const detail::Job& job, Clock::time_point now) const;
@@ -117,6 +127,12 @@ class StatusSimulator {
   void send_json(Response& res, int status, std::string body) const;
   void send_status(Response& res, const detail::JobView& view) const;
   static void garble(Response& res);
+  /// The push settings with callback_signing settled for the API.
+  static WebhookConfig resolved_webhooks(const SimulatorConfig& config) {
+    WebhookConfig webhooks = config.webhooks;
+    webhooks.callback_signing = config.callback_signing_of();
+    return webhooks;
+  }
   void send_unknown_job(Response& res) const;
   void send_retry_after(Response& res, int seconds) const;
   JobStats job_stats(const detail::Job& job) const;
@@ -145,7 +161,8 @@ class StatusSimulator {
   std::multiset<Clock::time_point> running_ends_;  // heygen_v3 with a concurrency limit: when running jobs end
   detail::Counters counters_;
 
-  detail::PushSender pushes_;  // last: its threads are joined (in stop()) while everything above still exists
+  detail::EndpointRegistry endpoints_;  // heygen_v3's registered webhook endpoints; locks on its own, after mu_
+  detail::PushSender pushes_;           // last: its threads are joined (in stop()) while everything above still exists
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -156,9 +173,10 @@ inline StatusSimulator::StatusSimulator(SimulatorConfig config)
       stale_(detail::to_clock(config_.stale_seconds)),
       rng_(config_.seed),
       pushes_(
-          config_.webhooks, config_.duration_scale, config_.seed,
-          [this](std::size_t index) { return push_body(index); },
-          [this](std::size_t index, Clock::time_point when) { note_push_delivered(index, when); }) {
+          resolved_webhooks(config_), config_.duration_scale, config_.seed,
+          [this](std::size_t index, detail::PushBody what) { return push_body(index, what); },
+          [this](std::size_t index, Clock::time_point when) { note_push_delivered(index, when); },
+          [this](std::size_t index) { return push_endpoints(index); }) {
   if (auto problem = config_.validate(); !problem.empty()) throw std::invalid_argument(problem);
   configure_server();
   install_routes();

@@ -79,6 +79,8 @@ struct PushCounts {
   std::uint64_t replayed = 0;
   /// POSTs that were retries after a connection failure or a non-2xx answer.
   std::uint64_t retries = 0;
+  /// Forged pushes sent (wrong or missing callback_id, or a false outcome), whether answered 2xx or not.
+  std::uint64_t forged = 0;
 };
 
 /// Totals over the simulator's lifetime.
@@ -168,6 +170,7 @@ inline std::string to_json(const SimulatorStats& stats) {
                     .count("pushes_bad_signature", t.pushes.bad_signature)
                     .count("pushes_replayed", t.pushes.replayed)
                     .count("push_retries", t.pushes.retries)
+                    .count("pushes_forged", t.pushes.forged)
                     .done();
   return detail::JsonObject{}.num("uptime_ms", stats.uptime_ms).raw("jobs", jobs).raw("totals", totals).done();
 }

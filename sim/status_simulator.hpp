@@ -13,16 +13,20 @@
 //   connection.hpp  per-connection state and the socket stream httplib parses
 //   http.hpp        the worker pool and the HTTP server with its own connection loop
 //   jobs.hpp        jobs and faults as the server keeps them
-//   webhooks.hpp    signed pushes of jobs' final states to their callback URLs, with faults
+//   webhooks.hpp    pushes of jobs' final states to their callback URLs and registered endpoints, with faults
+//   endpoints.hpp   heygen_v3's registered webhook endpoints
 //   simulator.hpp   the StatusSimulator class: lifecycle and statistics
 //   store.hpp       its job store and fault draws
 //   routes.hpp      its routes, handlers and answers
 //   heygen_v3.hpp   its HeyGen v3 routes (--api heygen-v3)
+//   heygen_webhooks.hpp  its v3 webhook endpoints routes (/v3/webhooks/endpoints)
 #ifndef HEYGEN_SIM_STATUS_SIMULATOR_HPP
 #define HEYGEN_SIM_STATUS_SIMULATOR_HPP
 
 #include "args.hpp"
+#include "endpoints.hpp"
 #include "heygen_v3.hpp"
+#include "heygen_webhooks.hpp"
 #include "options.hpp"
 #include "routes.hpp"
 #include "simulator.hpp"

@@ -1,7 +1,9 @@
-// Webhook pushes: when a job with a callback URL reaches its final state, the simulator POSTs that state there,
-// signed with HMAC-SHA256, from a few sender threads of its own (never a request thread), with the faults real
-// webhook senders show: pushes lost, duplicated, delayed (hence out of order), badly signed, replayed, and
-// retries with doubling backoff while the receiver is down.
+// Webhook pushes: when a job with a callback URL reaches its final state, the simulator POSTs that state there
+// (signed with HMAC-SHA256, or unsigned as HeyGen sends per-job callbacks), and, in heygen_v3 mode, to every
+// registered endpoint subscribed to the event (signed with that endpoint's secret), from a few sender threads of
+// its own (never a request thread), with the faults real webhook senders show: pushes lost, duplicated, delayed
+// (hence out of order), badly signed, replayed, forged, and retries with doubling backoff while the receiver is
+// down.
 #ifndef HEYGEN_SIM_WEBHOOKS_HPP
 #define HEYGEN_SIM_WEBHOOKS_HPP
 
@@ -130,23 +132,43 @@ inline std::shared_ptr<const Callback> make_callback(const std::string& url, con
   return std::make_shared<const Callback>(Callback{url, id, std::move(*target)});
 }
 
+/// What a push's body says.
+enum class PushBody {
+  real,           ///< The job's final state.
+  forged_no_id,   ///< Forged: the job's id with no callback_id.
+  forged_id,      ///< Forged: the job's id with a callback_id that is not the create's.
+  forged_outcome  ///< Forged: the create's callback_id with the outcome the job will not have.
+};
+
+/// Where one registered endpoint gets a job's event, and the secret that signs it.
+struct EndpointTarget {
+  /// The endpoint's URL, parsed.
+  std::shared_ptr<const Callback> callback;
+  /// Its signing secret at the time the event fired.
+  std::string secret;
+};
+
 /// Delivers jobs' final statuses to their callback URLs. Pushes wait in one queue ordered by send time; a few
 /// sender threads (started with the first push) take them when due, so no request thread ever waits on a
 /// receiver. stop() drops what is queued, aborts what is in flight and joins. Thread-safe.
 class PushSender {
  public:
   /// Builds the body of job `job`'s push (called on a sender thread, holding no lock of the sender's).
-  using BodyFn = std::function<std::string(std::size_t job)>;
+  using BodyFn = std::function<std::string(std::size_t job, PushBody what)>;
+  /// The registered endpoints that get job `job`'s event, when it fires (same threading as BodyFn).
+  using EndpointsFn = std::function<std::vector<EndpointTarget>(std::size_t job)>;
   /// Told when job `job`'s push (not a replay) is first answered 2xx, before counts() shows it sent (same threading
   /// as BodyFn).
   using DeliveredFn = std::function<void(std::size_t job, Clock::time_point when)>;
 
   /// A sender with these settings; `time_scale` multiplies its delays and backoffs; nothing starts yet.
-  PushSender(WebhookConfig config, double time_scale, std::uint64_t seed, BodyFn body, DeliveredFn delivered)
+  PushSender(WebhookConfig config, double time_scale, std::uint64_t seed, BodyFn body, DeliveredFn delivered,
+             EndpointsFn endpoints = nullptr)
       : config_(std::move(config)),
         time_scale_(time_scale),
         body_(std::move(body)),
         delivered_(std::move(delivered)),
+        endpoints_(std::move(endpoints)),
         rng_(seed ^ 0x9E3779B97F4A7C15ULL) {}
   PushSender(const PushSender&) = delete;
   PushSender& operator=(const PushSender&) = delete;
@@ -155,6 +177,10 @@ class PushSender {
 
   /// Queues job `job`'s push for when it reaches its final state at `final_at`, its faults drawn now.
   void schedule(std::size_t job, std::shared_ptr<const Callback> callback, Clock::time_point final_at);
+  /// Queues job `job`'s event for the registered endpoints at `final_at`; who gets it is asked then.
+  void schedule_endpoints(std::size_t job, Clock::time_point final_at);
+  /// Draws whether job `job` gets forged pushes at its callback and queues them for `mid_run`.
+  void schedule_forged(std::size_t job, const std::shared_ptr<const Callback>& callback, Clock::time_point mid_run);
   /// Drops every queued push, aborts the ones in flight and joins the threads. Idempotent; nothing is queued
   /// after it.
   void stop();
@@ -165,7 +191,7 @@ class PushSender {
   }
 
  private:
-  enum class Kind { original, duplicate, replay };
+  enum class Kind { original, duplicate, replay, fan_out, forged };
 
   /// One POST to make (or, for an original on its first attempt, a push to decide about).
   struct Push {
@@ -174,6 +200,9 @@ class PushSender {
     Kind kind = Kind::original;
     int attempt = 0;  // retries made before this one
     bool lost = false, duplicate = false, bad_signature = false, replay = false;
+    bool sign = true;  // false: neither signature nor timestamp header
+    std::string key;   // the HMAC key when signed
+    PushBody what = PushBody::real;
     std::string body;          // built when first due
     httplib::Headers headers;  // replays only: exactly the delivered request's
   };
@@ -188,6 +217,8 @@ class PushSender {
 
   static constexpr std::size_t kept_deliveries = 64;
 
+  void queue_original_locked(Push push, Clock::time_point final_at);
+  void fan_out(const Push& push);
   void start_threads_locked();
   void run();
   void process(Push push);
@@ -202,6 +233,7 @@ class PushSender {
   const double time_scale_;
   const BodyFn body_;
   const DeliveredFn delivered_;
+  const EndpointsFn endpoints_;
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable wake_;
@@ -222,6 +254,47 @@ inline void PushSender::schedule(std::size_t job, std::shared_ptr<const Callback
   Push push;
   push.job = job;
   push.callback = std::move(callback);
+  push.sign = config_.callback_signing.value_or(CallbackSigning::hmac) == CallbackSigning::hmac;
+  push.key = config_.secret;
+  queue_original_locked(std::move(push), final_at);
+}
+
+inline void PushSender::schedule_endpoints(std::size_t job, Clock::time_point final_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || !endpoints_) return;
+  Push push;
+  push.job = job;
+  push.kind = Kind::fan_out;
+  queue_.emplace(final_at, std::move(push));
+  start_threads_locked();
+  wake_.notify_one();
+}
+
+inline void PushSender::schedule_forged(std::size_t job, const std::shared_ptr<const Callback>& callback,
+                                        Clock::time_point mid_run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || !callback) return;
+  // Drawn only when asked for, so configurations without forgeries keep their seeds' sequences of faults.
+  std::vector<PushBody> forged;
+  if (config_.forged_callback_id_rate > 0 && rng_.uniform() < config_.forged_callback_id_rate)
+    forged.push_back(rng_.uniform() < 0.5 ? PushBody::forged_no_id : PushBody::forged_id);
+  if (config_.forged_outcome_rate > 0 && rng_.uniform() < config_.forged_outcome_rate)
+    forged.push_back(PushBody::forged_outcome);
+  for (const PushBody what : forged) {
+    Push push;
+    push.job = job;
+    push.callback = callback;
+    push.kind = Kind::forged;
+    push.sign = false;  // a forger has no secret
+    push.what = what;
+    queue_.emplace(mid_run, std::move(push));
+  }
+  if (forged.empty()) return;
+  start_threads_locked();
+  wake_.notify_one();
+}
+
+inline void PushSender::queue_original_locked(Push push, Clock::time_point final_at) {
   // Every push draws the same five numbers, so a seed gives the same faults for the same sequence of jobs.
   push.lost = rng_.uniform() < config_.lost_rate;
   push.duplicate = rng_.uniform() < config_.duplicate_rate;
@@ -287,16 +360,36 @@ inline void PushSender::run() {
   }
 }
 
+inline void PushSender::fan_out(const Push& push) {
+  std::vector<EndpointTarget> targets = endpoints_(push.job);
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  for (auto& target : targets) {
+    Push one;
+    one.job = push.job;
+    one.callback = std::move(target.callback);
+    one.key = std::move(target.secret);
+    queue_original_locked(std::move(one), now);
+  }
+}
+
 inline void PushSender::process(Push push) {
+  if (push.kind == Kind::fan_out) return fan_out(push);
+  if (push.kind == Kind::forged) {
+    push.body = body_(push.job, push.what);
+    post(push, {});
+    return;
+  }
   if (push.kind == Kind::original && push.attempt == 0) {
     if (push.lost) {
       std::lock_guard<std::mutex> lock(mu_);
       ++counts_.lost;
       return;
     }
-    push.body = body_(push.job);
+    push.body = body_(push.job, PushBody::real);
     std::lock_guard<std::mutex> lock(mu_);
-    if (push.bad_signature) ++counts_.bad_signature;
+    if (push.bad_signature && push.sign) ++counts_.bad_signature;
     if (push.duplicate) fork_duplicate_locked(push);
   }
   const httplib::Headers headers = push.kind == Kind::replay ? push.headers : sign(push);
@@ -332,13 +425,14 @@ inline void PushSender::queue_replay_locked(std::size_t job) {
 }
 
 inline httplib::Headers PushSender::sign(const Push& push) const {
+  if (!push.sign) return {};
   const std::string timestamp = std::to_string(unix_now());
   httplib::Headers headers{{std::string(webhook_timestamp_header), timestamp}};
-  if (config_.secret.empty() && !push.bad_signature) return headers;
+  if (push.key.empty() && !push.bad_signature) return headers;
   const std::string text =
       config_.signed_string == WebhookSigned::timestamp_dot_body ? timestamp + "." + push.body : push.body;
   // A bad signature is a real HMAC of the right text under another secret: well-formed, and wrong.
-  const std::string key = push.bad_signature ? config_.secret + "#not-the-secret" : config_.secret;
+  const std::string key = push.bad_signature ? push.key + "#not-the-secret" : push.key;
   headers.emplace(config_.signature_header, hmac_sha256_hex(key, text));
   return headers;
 }
@@ -366,6 +460,7 @@ inline bool PushSender::post(const Push& push, const httplib::Headers& headers) 
     if (stopping_) return false;
     if (push.attempt > 0) ++counts_.retries;
     if (push.kind == Kind::replay) ++counts_.replayed;
+    if (push.kind == Kind::forged) ++counts_.forged;
     in_flight_.push_back(client.get());
   }
   const auto result = client->Post(target.path, headers, push.body, "application/json");

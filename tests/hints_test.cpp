@@ -79,6 +79,7 @@ TEST_CASE("hints: a hint brings a watched job's look forward; the wait ends on w
   CHECK(got.requests == 1);
   CHECK(h.looks_so_far() == std::vector<std::chrono::milliseconds>{0ms});
   CHECK(h.poller.stats().hint_looks == 1u);
+  CHECK(h.poller.stats().hints_confirmed == 1u);
 }
 
 TEST_CASE("hints: a flood of hints for one job costs one look, and a look that says pending ends nothing") {
@@ -95,6 +96,7 @@ TEST_CASE("hints: a flood of hints for one job costs one look, and a look that s
   CHECK(h.looks_so_far() == std::vector<std::chrono::milliseconds>{0ms, 30000ms});
   CHECK(got.requests == 2);
   CHECK(h.poller.stats().hint_looks == 1u);
+  CHECK(h.poller.stats().hints_confirmed == 0u);  // the safety look ended it, not the hint's
 }
 
 TEST_CASE("hints: a hint before anyone waits is kept, and the wait's first look is at once") {
@@ -140,4 +142,5 @@ TEST_CASE("hints: a hint for a job whose look is under way is looked at again on
   // The second look waits min_interval (50 ms) after the first: one look per min_interval, however many hints.
   CHECK(h.looks_so_far() == std::vector<std::chrono::milliseconds>{0ms, 50ms});
   CHECK(h.poller.stats().hint_looks == 2u);
+  CHECK(h.poller.stats().hints_confirmed == 1u);
 }

@@ -1350,7 +1350,7 @@ TEST_CASE("simulator push: HeyGen v3 events, success and fail") {
       CHECK(got[i].body == R"({"event_type":"video_translate.success","event_data":{"video_translate_id":")" + ids[i] +
                                R"(","url":")" + url + R"(","callback_id":"cb-7","output_language":")" +
                                (i == 0 ? "German" : "Japanese") + R"("}})");
-      CHECK(got[i].header("X-HeyGen-Signature") == hmac_hex("sim-webhook-secret", got[i].body));
+      CHECK(got[i].header("X-HeyGen-Signature").empty());  // per-job pushes come unsigned, as HeyGen sends them
       const std::string answered = text(v3_job(s.cli, ids[i]), "video_url");
       CHECK(answered.substr(0, answered.find("?Expires=")) == url.substr(0, url.find("?Expires=")));
     }
@@ -1510,7 +1510,7 @@ TEST_CASE("simulator push: a job's delivery is noted before its push counts as s
   Receiver receiver;
   std::atomic<long long> sent_when_noted{-1};
   detail::PushSender sender(
-      WebhookConfig{}, 1.0, 1, [](std::size_t) { return std::string("{}"); },
+      WebhookConfig{}, 1.0, 1, [](std::size_t, detail::PushBody) { return std::string("{}"); },
       [&](std::size_t, Clock::time_point) { sent_when_noted = static_cast<long long>(sender.counts().sent); });
   sender.schedule(0, detail::make_callback(receiver.url(), ""), Clock::now());
   REQUIRE(receiver.wait_for(1).size() == 1);
@@ -1651,4 +1651,283 @@ TEST_CASE("simulator push: callback URLs") {
   }
   CHECK(detail::hmac_sha256_hex("key", "The quick brown fox jumps over the lazy dog") ==
         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HeyGen's webhooks as HeyGen sends them: unsigned per-job callbacks, registered endpoints signed with their own
+// secrets, and forged pushes for clients that must not trust an unsigned one.
+
+namespace {
+
+/// The `data` of a webhook endpoints call that must answer 200.
+picojson::object endpoint_call(httplib::Client& cli, const std::string& method, const std::string& path,
+                               const std::string& body = "") {
+  const std::string full = "/v3/webhooks/endpoints" + path;
+  httplib::Result res = method == "PATCH"    ? cli.Patch(full, v3_key, body, "application/json")
+                        : method == "DELETE" ? cli.Delete(full, v3_key)
+                        : method == "GET"    ? cli.Get(full, v3_key)
+                                             : cli.Post(full, v3_key, body, "application/json");
+  return v3_data(res);
+}
+
+/// Registers an endpoint at `url` taking `events` (JSON text); returns the answer's data.
+picojson::object register_endpoint(httplib::Client& cli, const std::string& url, const std::string& events = "null") {
+  return endpoint_call(cli, "POST", "", R"({"url":")" + url + R"(","events":)" + events + "}");
+}
+
+/// The events member of an endpoint, as JSON text.
+std::string events_of(const picojson::object& endpoint) { return endpoint.at("events").serialize(); }
+
+}  // namespace
+
+TEST_CASE("simulator push: in HeyGen mode, per-job pushes go unsigned as HeyGen sends them, unless asked signed") {
+  Receiver receiver;
+  SimulatorConfig config = v3(0);
+  SUBCASE("unsigned by default in HeyGen mode: no signature, no timestamp, the callback_id echoed") {
+    Running s(config);
+    const auto id =
+        v3_create(s.cli, {"German"}, R"(,"callback_url":")" + receiver.url() + R"(","callback_id":"cb-9")").at(0);
+    const auto got = receiver.wait_for(1).at(0);
+    CHECK_FALSE(got.headers.count("X-HeyGen-Signature"));
+    CHECK_FALSE(got.headers.count("X-HeyGen-Timestamp"));
+    const auto data = object_of(got.body).at("event_data").get<picojson::object>();
+    CHECK(text(data, "callback_id") == "cb-9");
+    CHECK(text(data, "video_translate_id") == id);
+  }
+  SUBCASE("signed when asked") {
+    config.webhooks.callback_signing = CallbackSigning::hmac;
+    Running s(config);
+    v3_create(s.cli, {"German"}, R"(,"callback_url":")" + receiver.url() + R"(","callback_id":"cb-9")");
+    const auto got = receiver.wait_for(1).at(0);
+    CHECK(got.header("X-HeyGen-Signature") == hmac_hex("sim-webhook-secret", got.body));
+  }
+  CHECK(parse({"--heygen-callback-signing", "unsigned"}).config.webhooks.callback_signing == CallbackSigning::none);
+  CHECK(parse({"--heygen-callback-signing", "signed"}).config.webhooks.callback_signing == CallbackSigning::hmac);
+  CHECK_FALSE(parse({}).config.webhooks.callback_signing.has_value());
+  // Unset, as the real server sends them: HeyGen unsigned, the tracker signed.
+  CHECK(parse({"--api", "heygen-v3"}).config.callback_signing_of() == CallbackSigning::none);
+  CHECK(parse({}).config.callback_signing_of() == CallbackSigning::hmac);
+  CHECK(parse({"--api", "heygen-v3", "--heygen-callback-signing", "signed"}).config.callback_signing_of() ==
+        CallbackSigning::hmac);
+  CHECK_FALSE(parse({"--heygen-callback-signing", "maybe"}).ok());
+}
+
+TEST_CASE("simulator v3: webhook endpoints are registered, listed in pages, updated, rotated and deleted") {
+  Running s(v3(1));
+  const auto made = register_endpoint(s.cli, "https://example.com/a", R"(["video_translate.success"])");
+  const std::string id = text(made, "endpoint_id");
+  CHECK_FALSE(id.empty());
+  CHECK(text(made, "url") == "https://example.com/a");
+  CHECK(text(made, "status") == "enabled");
+  CHECK(events_of(made) == R"(["video_translate.success"])");
+  CHECK(text(made, "created_at").size() == 20);  // 2026-07-01T12:00:00Z
+  const std::string secret = text(made, "secret");
+  CHECK(secret.size() > 16);
+  CHECK(text(register_endpoint(s.cli, "http://127.0.0.1:9/b"), "secret") != secret);
+  register_endpoint(s.cli, "http://127.0.0.1:9/c");
+
+  SUBCASE("listed without secrets, in pages") {
+    const auto first = s.cli.Get("/v3/webhooks/endpoints?limit=2", v3_key);
+    REQUIRE(first);
+    const auto page = object_of(first->body);
+    const auto& entries = page.at("data").get<picojson::array>();
+    REQUIRE(entries.size() == 2);
+    CHECK(text(entries[0].get<picojson::object>(), "endpoint_id") == id);
+    CHECK(entries[0].get<picojson::object>().count("secret") == 0);
+    CHECK(events_of(entries[1].get<picojson::object>()) == "null");
+    CHECK(page.at("has_more").get<bool>());
+    const auto second = s.cli.Get("/v3/webhooks/endpoints?limit=2&token=" + text(page, "next_token"), v3_key);
+    REQUIRE(second);
+    const auto rest = object_of(second->body);
+    CHECK(rest.at("data").get<picojson::array>().size() == 1);
+    CHECK_FALSE(rest.at("has_more").get<bool>());
+    CHECK(rest.at("next_token").is<picojson::null>());
+  }
+  SUBCASE("updated: url and events replaced, the secret kept and not shown") {
+    const auto updated =
+        endpoint_call(s.cli, "PATCH", "/" + id, R"({"url":"https://example.com/z","events":["video_translate.fail"]})");
+    CHECK(text(updated, "url") == "https://example.com/z");
+    CHECK(events_of(updated) == R"(["video_translate.fail"])");
+    CHECK(updated.count("secret") == 0);
+    CHECK(events_of(endpoint_call(s.cli, "PATCH", "/" + id, R"({"events":null})")) == "null");
+  }
+  SUBCASE("rotated: a new secret, shown once") {
+    const auto rotated = endpoint_call(s.cli, "POST", "/" + id + "/rotate-secret");
+    CHECK(text(rotated, "endpoint_id") == id);
+    CHECK_FALSE(text(rotated, "secret").empty());
+    CHECK(text(rotated, "secret") != secret);
+  }
+  SUBCASE("deleted: gone from the list, then not_found") {
+    CHECK(endpoint_call(s.cli, "DELETE", "/" + id).empty());
+    const auto listed = s.cli.Get("/v3/webhooks/endpoints", v3_key);
+    REQUIRE(listed);
+    CHECK(object_of(listed->body).at("data").get<picojson::array>().size() == 2);
+    v3_error(s.cli.Delete("/v3/webhooks/endpoints/" + id, v3_key), 404);
+  }
+}
+
+TEST_CASE("simulator v3: webhook endpoints refuse bad bodies, unknown ids and missing keys") {
+  Running s(v3(1));
+  const std::string path = "/v3/webhooks/endpoints";
+  for (const char* body : {R"({"events":null})", R"({"url":"ftp://example.com"})", R"({"url":5})", "[]",
+                           R"({"url":"http://127.0.0.1:9/","events":[]})",
+                           R"({"url":"http://127.0.0.1:9/","events":["video_translate.done"]})",
+                           R"({"url":"http://127.0.0.1:9/","events":"video_translate.fail"})"}) {
+    INFO(body);
+    const auto error = v3_error(s.cli.Post(path, v3_key, body, "application/json"), 400);
+    CHECK(text(error, "code") == "invalid_parameter");
+  }
+  CHECK(text(v3_error(s.cli.Post(path, v3_key, R"({"url":1})", "application/json"), 400), "param") == "url");
+  CHECK(text(v3_error(s.cli.Get(path + "?limit=101", v3_key), 400), "param") == "limit");
+  CHECK(text(v3_error(s.cli.Get(path + "?token=nope", v3_key), 400), "param") == "token");
+  CHECK(text(v3_error(s.cli.Post(path, R"({"url":"http://127.0.0.1:9/"})", "application/json"), 401), "code") ==
+        "unauthorized");
+  CHECK(text(v3_error(s.cli.Get(path), 401), "code") == "unauthorized");
+  CHECK(text(v3_error(s.cli.Patch(path + "/ep_404", v3_key, "{}", "application/json"), 404), "code") == "not_found");
+  CHECK(text(v3_error(s.cli.Post(path + "/ep_404/rotate-secret", v3_key, "", "application/json"), 404), "code") ==
+        "not_found");
+  v3_error(s.cli.Delete(path + "/" + std::string(100, 'a'), v3_key), 404);
+  const std::string id = text(register_endpoint(s.cli, "http://127.0.0.1:9/"), "endpoint_id");
+  CHECK(text(v3_error(s.cli.Patch(path + "/" + id, v3_key, R"({"url":"x"})", "application/json"), 400), "param") ==
+        "url");
+}
+
+TEST_CASE("simulator push: registered endpoints get the events they take, signed with their own secrets") {
+  Receiver all, success_only, fail_only, per_job;
+  SimulatorConfig config = v3(0.05);
+  config.webhooks.callback_signing = CallbackSigning::none;
+  config.webhooks.retry_backoff_s = 0.01;
+  Running s(config);
+  const std::string secret = text(register_endpoint(s.cli, all.url("/all")), "secret");
+  const std::string success_secret =
+      text(register_endpoint(s.cli, success_only.url(), R"(["video_translate.success"])"), "secret");
+  register_endpoint(s.cli, fail_only.url(), R"(["video_translate.fail"])");
+  const auto id =
+      v3_create(s.cli, {"German"}, R"(,"callback_url":")" + per_job.url() + R"(","callback_id":"cb-e")").at(0);
+  const auto got = all.wait_for(1).at(0);
+  CHECK(got.path == "/all");
+  CHECK(got.header("X-HeyGen-Signature") == hmac_hex(secret, got.body));
+  CHECK_FALSE(got.header("X-HeyGen-Timestamp").empty());
+  const auto event = object_of(got.body);
+  CHECK(text(event, "event_type") == "video_translate.success");
+  CHECK(text(event.at("event_data").get<picojson::object>(), "video_translate_id") == id);
+  const auto other = success_only.wait_for(1).at(0);
+  CHECK(other.body == got.body);
+  CHECK(other.header("X-HeyGen-Signature") == hmac_hex(success_secret, other.body));
+  const auto own = per_job.wait_for(1).at(0);
+  CHECK(own.body == got.body);
+  CHECK_FALSE(own.headers.count("X-HeyGen-Signature"));
+  const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 3; });
+  CHECK(stats.totals.pushes.sent == 3);
+  s.sim.stop();
+  CHECK(fail_only.received().empty());
+}
+
+TEST_CASE("simulator push: endpoint pushes have the faults of per-job pushes") {
+  SimulatorConfig config = v3(0);
+  config.webhooks.retry_backoff_s = 0.01;
+  SUBCASE("duplicated and badly signed") {
+    Receiver receiver;
+    config.webhooks.duplicate_rate = 1;
+    config.webhooks.bad_signature_rate = 1;
+    Running s(config);
+    const std::string secret = text(register_endpoint(s.cli, receiver.url()), "secret");
+    v3_create(s.cli, {"German"});
+    const auto got = receiver.wait_for(2);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].body == got[1].body);
+    CHECK(got[0].header("X-HeyGen-Signature").size() == 64);
+    CHECK(got[0].header("X-HeyGen-Signature") != hmac_hex(secret, got[0].body));
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 2; });
+    CHECK(stats.totals.pushes.duplicated == 1);
+    CHECK(stats.totals.pushes.bad_signature == 1);
+  }
+  SUBCASE("lost") {
+    Receiver receiver;
+    config.webhooks.lost_rate = 1;
+    Running s(config);
+    register_endpoint(s.cli, receiver.url());
+    v3_create(s.cli, {"German"});
+    CHECK(stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.lost == 1; }).totals.pushes.lost == 1);
+    s.sim.stop();
+    CHECK(receiver.received().empty());
+  }
+  SUBCASE("receiver down: retried, then delivered") {
+    Receiver receiver({503, 500});
+    Running s(config);
+    register_endpoint(s.cli, receiver.url());
+    v3_create(s.cli, {"German"});
+    REQUIRE(receiver.wait_for(3).size() == 3);
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 1; });
+    CHECK(stats.totals.pushes.retries == 2);
+    CHECK(stats.jobs.at(0).push_delivered_ms);
+  }
+  SUBCASE("delayed: within the delay of the job's end") {
+    Receiver receiver;
+    config.webhooks.max_delay_s = 0.2;
+    Running s(config);
+    register_endpoint(s.cli, receiver.url());
+    v3_create(s.cli, {"German", "Japanese"});
+    REQUIRE(receiver.wait_for(2).size() == 2);
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 2; });
+    for (const auto& job : stats.jobs) CHECK(*job.push_delivered_ms >= job.completes_ms);
+  }
+  SUBCASE("a deleted endpoint gets nothing; a rotated one is signed with its new secret") {
+    Receiver gone, rotated;
+    Running s(config);
+    const std::string id = text(register_endpoint(s.cli, gone.url()), "endpoint_id");
+    const std::string other = text(register_endpoint(s.cli, rotated.url()), "endpoint_id");
+    endpoint_call(s.cli, "DELETE", "/" + id);
+    const std::string secret = text(endpoint_call(s.cli, "POST", "/" + other + "/rotate-secret"), "secret");
+    v3_create(s.cli, {"German"});
+    const auto got = rotated.wait_for(1).at(0);
+    CHECK(got.header("X-HeyGen-Signature") == hmac_hex(secret, got.body));
+    s.sim.stop();
+    CHECK(gone.received().empty());
+  }
+}
+
+TEST_CASE("simulator push: forged pushes, sent while the job runs, counted in /stats") {
+  Receiver receiver;
+  SimulatorConfig config = v3(0.6);
+  config.webhooks.callback_signing = CallbackSigning::none;
+  const std::string extra = R"(,"callback_url":")" + receiver.url() + R"(","callback_id":"cb-f")";
+  SUBCASE("a wrong or missing callback_id") {
+    config.webhooks.forged_callback_id_rate = 1;
+    Running s(config);
+    const auto id = v3_create(s.cli, {"German"}, extra).at(0);
+    const auto forged = receiver.wait_for(1).at(0);
+    CHECK(text(v3_job(s.cli, id), "status") != "completed");  // sent while the job still runs
+    const auto data = object_of(forged.body).at("event_data").get<picojson::object>();
+    CHECK(text(data, "video_translate_id") == id);
+    CHECK(text(data, "callback_id") != "cb-f");
+    CHECK_FALSE(forged.headers.count("X-HeyGen-Signature"));
+    const auto real = receiver.wait_for(2).at(1);
+    CHECK(text(object_of(real.body).at("event_data").get<picojson::object>(), "callback_id") == "cb-f");
+    const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 2; });
+    CHECK(stats.totals.pushes.forged == 1);
+    CHECK(s.sim.stats_json().find(R"("pushes_forged":1)") != std::string::npos);
+  }
+  SUBCASE("the right callback_id with a false outcome") {
+    config.webhooks.forged_outcome_rate = 1;
+    config.error_probability = 1;
+    Running s(config);
+    const auto id = v3_create(s.cli, {"German"}, extra).at(0);
+    const auto forged = receiver.wait_for(1).at(0);
+    CHECK(text(v3_job(s.cli, id), "status") == "running");
+    const auto event = object_of(forged.body);
+    CHECK(text(event, "event_type") == "video_translate.success");  // the job will fail
+    CHECK(text(event.at("event_data").get<picojson::object>(), "callback_id") == "cb-f");
+    const auto real = receiver.wait_for(2).at(1);
+    CHECK(text(object_of(real.body), "event_type") == "video_translate.fail");
+    CHECK(stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.forged == 1; }).totals.pushes.forged ==
+          1);
+  }
+  SUBCASE("the flags") {
+    const auto parsed = parse({"--webhook-forged-callback-id", "0.25", "--webhook-forged-outcome", "0.5"});
+    REQUIRE(parsed.ok());
+    CHECK(parsed.config.webhooks.forged_callback_id_rate == 0.25);
+    CHECK(parsed.config.webhooks.forged_outcome_rate == 0.5);
+    CHECK_FALSE(parse({"--webhook-forged-outcome", "1.5"}).ok());
+  }
 }

@@ -356,15 +356,36 @@ TEST_CASE("webhook integration: tracker: every job's push ends its wait with the
   CHECK(totals.pushes.lost == 0);
 }
 
-TEST_CASE("webhook integration: HeyGen v3: every job's push ends its wait with the outcome and outputs") {
+/// short_pushing_jobs in HeyGen mode with per-job pushes signed (HeyGen's own are not: the simulator's default).
+SimulatorConfig signed_v3_jobs(std::uint64_t seed) {
+  SimulatorConfig config = short_pushing_jobs(sim::Api::heygen_v3, seed);
+  config.webhooks.callback_signing = sim::CallbackSigning::hmac;
+  return config;
+}
+
+TEST_CASE("webhook integration: HeyGen v3: every job's signed push ends its wait with the outcome and outputs") {
   Arrivals arrivals;  // before the run: a client shutting down hands open waits their results
-  PushedRun<HeyGenClient> run(short_pushing_jobs(sim::Api::heygen_v3, 22), v3_options);
+  PushedRun<HeyGenClient> run(signed_v3_jobs(22), v3_options);
   const auto jobs = run_v3_jobs(run, arrivals, 30, false);
   REQUIRE(arrivals.wait_for(jobs.size(), 120s));
   check_against_server(run, arrivals, jobs, true);
   CHECK(run.verdicts.of(WebhookVerdict::accepted) > 0);
+  CHECK(run.verdicts.of(WebhookVerdict::confirming) == 0);
   CHECK(run.verdicts.of(WebhookVerdict::bad_signature) == 0);
   CHECK(run.verdicts.of(WebhookVerdict::malformed) == 0);
+}
+
+TEST_CASE("webhook integration: HeyGen v3: unsigned pushes, as HeyGen sends them, each confirmed by one look") {
+  Arrivals arrivals;  // before the run: a client shutting down hands open waits their results
+  PushedRun<HeyGenClient> run(short_pushing_jobs(sim::Api::heygen_v3, 25), v3_options);
+  const auto jobs = run_v3_jobs(run, arrivals, 30, false);
+  REQUIRE(arrivals.wait_for(jobs.size(), 120s));
+  check_against_server(run, arrivals, jobs, true);  // outputs too: the confirming look carried them
+  CHECK(run.verdicts.of(WebhookVerdict::confirming) > 0);
+  CHECK(run.verdicts.of(WebhookVerdict::accepted) == 0);  // no wait ends on an unsigned push's body
+  CHECK(run.verdicts.of(WebhookVerdict::bad_signature) == 0);
+  CHECK(run.verdicts.of(WebhookVerdict::bad_callback) == 0);
+  CHECK(run.client().poller_stats().hint_looks > 0);
 }
 
 TEST_CASE("webhook integration: tracker with push faults: lost, duplicated, delayed, forged and replayed") {
@@ -399,7 +420,7 @@ TEST_CASE("webhook integration: tracker with push faults: lost, duplicated, dela
 
 TEST_CASE("webhook integration: HeyGen v3 with push faults: lost, duplicated, delayed, forged and replayed") {
   Arrivals arrivals;  // before the run: a client shutting down hands open waits their results
-  PushedRun<HeyGenClient> run(with_push_faults(short_pushing_jobs(sim::Api::heygen_v3, 24)), v3_signed_options);
+  PushedRun<HeyGenClient> run(with_push_faults(signed_v3_jobs(24)), v3_signed_options);
   const auto jobs = run_v3_jobs(run, arrivals, 42, true);
   REQUIRE(arrivals.wait_for(jobs.size(), 120s));
   check_against_server(run, arrivals, jobs, true);
@@ -419,6 +440,78 @@ TEST_CASE("webhook integration: HeyGen v3 with push faults: lost, duplicated, de
   CHECK(run.verdicts.count[WebhookVerdict::accepted] <= static_cast<int>(jobs.size()));
   CHECK(run.verdicts.count[WebhookVerdict::malformed] == 0);
   CHECK(run.verdicts.count[WebhookVerdict::stale] == 0);
+}
+
+TEST_CASE("webhook integration: HeyGen v3 endpoints through the client; a registered endpoint's pushes verify") {
+  SimulatorConfig config = short_pushing_jobs(sim::Api::heygen_v3, 31);
+  config.error_probability = 0;
+  config.webhooks.retries = 0;  // the per-job callback below goes nowhere: given up at once
+  StatusSimulator server(config);
+  server.start();
+  HeyGenClient admin(v3_options(server));
+  Arrivals arrivals;                   // before the client: one shutting down hands open waits their results
+  std::optional<HeyGenClient> client;  // before the receiver, which is stopped first
+  std::atomic<HeyGenClient*> target{nullptr};
+  std::mutex mutex;
+  std::map<WebhookVerdict, int> verdicts;
+  WebhookReceiver receiver([&](const std::vector<HttpHeader>& headers, std::string_view body) {
+    HeyGenClient* client = target.load(std::memory_order_acquire);
+    if (client == nullptr) return WebhookReply{WebhookVerdict::unknown_job, 503, "not ready"};
+    WebhookReply reply = client->handle_webhook(headers, body);
+    std::lock_guard lock(mutex);
+    ++verdicts[reply.verdict];
+    return reply;
+  });
+
+  const WebhookEndpoint made = admin.create_webhook_endpoint(receiver.url(), {"video_translate.success"});
+  REQUIRE(made.secret);
+  CHECK(made.url == receiver.url());
+  CHECK(made.events == std::vector<std::string>{"video_translate.success"});
+  const auto listed = admin.list_webhook_endpoints();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].endpoint_id == made.endpoint_id);
+  CHECK_FALSE(listed[0].secret);
+  const std::string secret = admin.rotate_webhook_secret(made.endpoint_id);
+  CHECK(secret != *made.secret);
+
+  // A client verifying with the rotated secret; its webhook_url is not the receiver's, so only the endpoint's push
+  // can end the wait before the (long) safety look.
+  ClientOptions options = v3_options(server);
+  options.webhook_url = "http://127.0.0.1:1/nobody";
+  options.webhook.secret = secret;
+  options.webhook.safety_interval = 60s;
+  options.webhook.timestamp_tolerance = 300s;
+  client.emplace(options);
+  target.store(&*client, std::memory_order_release);
+  const auto ids =
+      client->create_translation_jobs(TranslationRequest::from_url("https://example.com/e.mp4", {"German"}));
+  REQUIRE(ids.size() == 1);
+  client->watch(ids[0], arrivals.sink());
+  REQUIRE(arrivals.wait_for(1, 30s));
+  CHECK(arrivals.got().at(ids[0]).result.status == TranslationStatus::completed);
+  // The one push verified: accepted, or (a slow run) a duplicate of a look that came first, or kept for the wait
+  // when it beat watch(); each is a signed, readable push. It may come after a look ended the wait: waited for.
+  const auto pushes = [&](bool verified_only) {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (const auto& [verdict, count] : verdicts)
+      if (!verified_only || verdict == WebhookVerdict::accepted || verdict == WebhookVerdict::duplicate ||
+          verdict == WebhookVerdict::unknown_job)
+        n += count;
+    return n;
+  };
+  CHECK(wait_until([&] { return pushes(false) >= 1; }));
+  CHECK(pushes(true) == 1);
+  CHECK(pushes(false) == 1);
+
+  admin.delete_webhook_endpoint(made.endpoint_id);
+  CHECK(admin.list_webhook_endpoints().empty());
+  try {
+    admin.delete_webhook_endpoint(made.endpoint_id);
+    FAIL("no exception");
+  } catch (const TranslationError& e) {
+    CHECK(e.http_status() == 404);
+  }
 }
 
 }  // TEST_SUITE("webhook integration")

@@ -28,8 +28,9 @@
 //  23. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 //  24. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
 //  25. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  26. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  27. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  26. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+//  27. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  28. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -475,7 +476,7 @@ struct HttpHeader {
 
 /// A request the client asks a transport to send.
 struct HttpRequest {
-  std::string method{};                 ///< "GET" or "POST".
+  std::string method{};                 ///< "GET", "POST", "PATCH" or "DELETE".
   std::string url{};                    ///< Full URL: scheme, host, port, path and query.
   std::string target{};                 ///< Path and query only (what goes on the request line).
   std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
@@ -1872,6 +1873,23 @@ struct TranslationRequest {
   }
 };
 
+/// One of HeyGen's registered webhook endpoints: a URL that gets the events it subscribes to, signed with the
+/// endpoint's secret (HMAC-SHA256 of the raw body; give it to WebhookOptions to verify them).
+struct WebhookEndpoint {
+  std::string endpoint_id{};            ///< Its id, for update, rotate and delete.
+  std::string url{};                    ///< Where the events are POSTed.
+  std::string status{};                 ///< "enabled" or "disabled" (HeyGen disables one that keeps failing).
+  std::vector<std::string> events{};    ///< The event types it takes; empty: all of them.
+  std::string created_at{};             ///< When it was registered (ISO 8601, as HeyGen gives it).
+  std::optional<std::string> secret{};  ///< Its signing secret: only in the answers of create and rotate.
+};
+
+/// A page of HeyGen's webhook endpoints.
+struct WebhookEndpointPage {
+  std::vector<WebhookEndpoint> endpoints{};  ///< This page's endpoints (without secrets).
+  std::string next_page{};                   ///< The token of the next page; empty on the last.
+};
+
 /// HeyGen's v3 wire format: bodies under `data`, errors as `{"error": {"code", "message"}}`. Every reader is
 /// total: bad input gives an error value, never a crash.
 namespace v3 {
@@ -1974,14 +1992,20 @@ inline std::optional<std::string> error_code(const HttpResponse& response) {
   return json::string_field(error.get<picojson::object>(), "code");
 }
 
-/// The `data` member of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
-inline OrFailure<picojson::value> data_of(const HttpResponse& response) {
+/// The JSON object of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
+inline OrFailure<picojson::object> object_of(const HttpResponse& response) {
   if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
   picojson::value document;
   if (auto problem = json::parse_object(response.body, document)) return Failure{FailureCause::bad_response, *problem};
-  auto& object = document.get<picojson::object>();
-  const auto data = object.find("data");
-  if (data == object.end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+  return std::move(document.get<picojson::object>());
+}
+
+/// The `data` member of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
+inline OrFailure<picojson::value> data_of(const HttpResponse& response) {
+  auto object = object_of(response);
+  if (!object) return std::move(object).failure();
+  const auto data = object->find("data");
+  if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
   return std::move(data->second);
 }
 
@@ -2119,6 +2143,39 @@ inline OrFailure<PushedStatus> read_push(std::string_view body) {
   return push;
 }
 
+/// The webhook endpoints' path.
+inline constexpr std::string_view endpoints_path = "/v3/webhooks/endpoints";
+/// Endpoints asked for per list page (HeyGen's most).
+inline constexpr int endpoints_page_size = 100;
+
+/// `events` as HeyGen takes it: the names, or null for all events.
+inline picojson::value events_json(const std::vector<std::string>& events) {
+  if (events.empty()) return {};
+  picojson::array names;
+  for (const auto& name : events) names.emplace_back(name);
+  return picojson::value(std::move(names));
+}
+
+/// Reads an endpoint object; null or absent `events` is all events, a null `secret` none.
+inline OrFailure<WebhookEndpoint> read_endpoint(const picojson::value& value) {
+  if (!value.is<picojson::object>()) return Failure{FailureCause::bad_response, "an endpoint is not an object"};
+  const auto& object = value.get<picojson::object>();
+  WebhookEndpoint out;
+  auto id = json::string_field(object, "endpoint_id");
+  if (!id || id->empty()) return Failure{FailureCause::bad_response, "no \"endpoint_id\" in the endpoint"};
+  out.endpoint_id = std::move(*id);
+  out.url = json::string_field(object, "url").value_or("");
+  out.status = json::string_field(object, "status").value_or("");
+  out.created_at = json::string_field(object, "created_at").value_or("");
+  out.secret = json::string_field(object, "secret");
+  const auto events = object.find("events");
+  if (events != object.end() && events->second.is<picojson::array>()) {
+    for (const auto& name : events->second.get<picojson::array>())
+      if (name.is<std::string>()) out.events.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace v3
 
 /// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
@@ -2195,14 +2252,11 @@ class HeyGenV3Protocol {
 
   /// `{"data": [{video_id, status, error}, ...], "has_more", "next_token"}`.
   [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
-    if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
-    picojson::value document;
-    if (auto problem = json::parse_object(response.body, document))
-      return Failure{FailureCause::bad_response, *problem};
-    const auto& object = document.get<picojson::object>();
-    const auto data = object.find("data");
-    if (data == object.end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
-    return v3::read_statuses(data->second, object);
+    auto object = v3::object_of(response);
+    if (!object) return std::move(object).failure();
+    const auto data = object->find("data");
+    if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+    return v3::read_statuses(data->second, object.value());
   }
 
   /// No answer (but an oversized body or a failed certificate), 408, 429, 5xx, and 409 `request_in_progress`
@@ -2237,6 +2291,87 @@ class HeyGenV3Protocol {
     out.target = prefix_ + "/v3/video-translations/languages";
   }
 
+  /// `POST /v3/webhooks/endpoints {url, events}` (no events: null, all of them), with an Idempotency-Key.
+  void webhook_endpoint_create_request(HttpRequest& out, std::string_view url, const std::vector<std::string>& events,
+                                       std::string_view idempotency_key) const {
+    picojson::object body;
+    body["url"] = picojson::value(std::string(url));
+    body["events"] = v3::events_json(events);
+    json_request(out, "POST", prefix_ + std::string(v3::endpoints_path), picojson::value(std::move(body)).serialize());
+    out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
+  }
+
+  /// `GET /v3/webhooks/endpoints?limit=100`, and the page token after the first page.
+  void webhook_endpoints_request(HttpRequest& out, std::string_view page) const {
+    out.method = "GET";
+    out.target = prefix_ + std::string(v3::endpoints_path) + "?limit=" + std::to_string(v3::endpoints_page_size);
+    if (!page.empty()) append_query(out.target, v3::page_parameter, detail::percent_encode(page));
+  }
+
+  /// `PATCH /v3/webhooks/endpoints/{id}` with what changes: the url, the events (empty: all), or both.
+  void webhook_endpoint_update_request(HttpRequest& out, std::string_view endpoint_id,
+                                       const std::optional<std::string>& url,
+                                       const std::optional<std::vector<std::string>>& events) const {
+    picojson::object body;
+    if (url) body["url"] = picojson::value(*url);
+    if (events) body["events"] = v3::events_json(*events);
+    json_request(out, "PATCH", endpoint_target(endpoint_id), picojson::value(std::move(body)).serialize());
+  }
+
+  /// `POST /v3/webhooks/endpoints/{id}/rotate-secret`.
+  void webhook_secret_rotate_request(HttpRequest& out, std::string_view endpoint_id) const {
+    out.method = "POST";
+    out.target = endpoint_target(endpoint_id) + "/rotate-secret";
+  }
+
+  /// `DELETE /v3/webhooks/endpoints/{id}`.
+  void webhook_endpoint_delete_request(HttpRequest& out, std::string_view endpoint_id) const {
+    out.method = "DELETE";
+    out.target = endpoint_target(endpoint_id);
+  }
+
+  /// `{"data": {endpoint_id, url, status, events, created_at, secret?}}` → the endpoint.
+  [[nodiscard]] OrFailure<WebhookEndpoint> read_webhook_endpoint(const HttpResponse& response) const {
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    return v3::read_endpoint(data.value());
+  }
+
+  /// `{"data": [endpoint, ...], "has_more", "next_token"}` → one page.
+  [[nodiscard]] OrFailure<WebhookEndpointPage> read_webhook_endpoints(const HttpResponse& response) const {
+    auto object = v3::object_of(response);
+    if (!object) return std::move(object).failure();
+    const auto data = object->find("data");
+    if (data == object->end() || !data->second.is<picojson::array>())
+      return Failure{FailureCause::bad_response, "no \"data\" array in the answer"};
+    WebhookEndpointPage page;
+    for (const auto& item : data->second.get<picojson::array>()) {
+      auto endpoint = v3::read_endpoint(item);
+      if (!endpoint) return std::move(endpoint).failure();
+      page.endpoints.push_back(std::move(endpoint).value());
+    }
+    const auto more = object->find("has_more");
+    if (more != object->end() && more->second.is<bool>() && more->second.get<bool>())
+      page.next_page = json::string_field(object.value(), "next_token").value_or("");
+    return page;
+  }
+
+  /// `{"data": {"endpoint_id", "secret"}}` → the new secret.
+  [[nodiscard]] OrFailure<std::string> read_rotated_secret(const HttpResponse& response) const {
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    std::optional<std::string> secret;
+    if (data->is<picojson::object>()) secret = json::string_field(data->get<picojson::object>(), "secret");
+    if (!secret || secret->empty()) return Failure{FailureCause::bad_response, "no \"secret\" in the answer"};
+    return std::move(*secret);
+  }
+
+  /// Any 2xx answer to a delete → the id deleted.
+  [[nodiscard]] OrFailure<std::string> read_deleted(const HttpResponse& response, std::string_view endpoint_id) const {
+    if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
+    return std::string(endpoint_id);
+  }
+
   /// `{"data": {"languages": [...]}}` → the language names.
   [[nodiscard]] OrFailure<std::vector<std::string>> read_languages(const HttpResponse& response) const {
     auto data = v3::data_of(response);
@@ -2250,6 +2385,20 @@ class HeyGenV3Protocol {
   }
 
  private:
+  /// Fills in a request with a JSON body.
+  static void json_request(HttpRequest& out, std::string method, std::string target, std::string body) {
+    out.method = std::move(method);
+    out.target = std::move(target);
+    out.body = std::move(body);
+    out.headers.push_back({"Content-Type", "application/json"});
+  }
+  /// `/v3/webhooks/endpoints/{id}`, the id percent-encoded.
+  [[nodiscard]] std::string endpoint_target(std::string_view endpoint_id) const {
+    std::string target = prefix_ + std::string(v3::endpoints_path) + "/";
+    detail::append_percent_encoded(target, endpoint_id);
+    return target;
+  }
+
   std::string prefix_;
 };
 
@@ -3758,16 +3907,17 @@ struct PollerShared {
 
   static constexpr std::size_t max_kept = 10000;  ///< Pushed outcomes kept for waits not begun yet.
 
-  mutable std::mutex mutex;                  ///< Guards every member below but the atomics.
-  WaitRegistry waits;                        ///< The jobs watched and their waits.
-  BulkSchedule schedule;                     ///< When each job is looked at next.
-  KeptPushes kept{max_kept};                 ///< Outcomes pushed before anyone waited.
-  KeptHints kept_hints{max_kept};            ///< Jobs hinted ended before anyone waited.
-  bool stopping = false;                     ///< The poller is stopping: no new waits, workers end.
-  std::stop_source stop_source;              ///< Stops the workers' sleeps and requests at shutdown.
-  std::atomic<std::uint64_t> requests{0};    ///< Status requests sent (a many-status request counts once).
-  std::atomic<std::uint64_t> job_looks{0};   ///< Jobs looked at (a many-status request: once per job).
-  std::atomic<std::uint64_t> hint_looks{0};  ///< Looks a hint asked for (each also counts in job_looks).
+  mutable std::mutex mutex;                       ///< Guards every member below but the atomics.
+  WaitRegistry waits;                             ///< The jobs watched and their waits.
+  BulkSchedule schedule;                          ///< When each job is looked at next.
+  KeptPushes kept{max_kept};                      ///< Outcomes pushed before anyone waited.
+  KeptHints kept_hints{max_kept};                 ///< Jobs hinted ended before anyone waited.
+  bool stopping = false;                          ///< The poller is stopping: no new waits, workers end.
+  std::stop_source stop_source;                   ///< Stops the workers' sleeps and requests at shutdown.
+  std::atomic<std::uint64_t> requests{0};         ///< Status requests sent (a many-status request counts once).
+  std::atomic<std::uint64_t> job_looks{0};        ///< Jobs looked at (a many-status request: once per job).
+  std::atomic<std::uint64_t> hint_looks{0};       ///< Looks a hint asked for (each also counts in job_looks).
+  std::atomic<std::uint64_t> hints_confirmed{0};  ///< Looks a hint asked for that found the job ended.
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -3967,7 +4117,10 @@ class Rounds {
     if (hold_claimed) held_.fetch_sub(1);
     shared_.requests += static_cast<std::uint64_t>(job.call.requests - before);
     ++shared_.job_looks;
-    if (job.confirming) ++shared_.hint_looks;
+    if (job.confirming) {
+      ++shared_.hint_looks;
+      if (look.result.status != TranslationStatus::pending) ++shared_.hints_confirmed;
+    }
     const bool held = hold_claimed && look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
     settle_look(job, look, held, Take::per_job, later);
@@ -4293,12 +4446,13 @@ class Workers {
 
 /// What a poller is doing, for monitoring and benchmarks.
 struct PollerStats {
-  std::size_t workers = 0;       ///< Worker threads running (0 until the first wait).
-  std::size_t jobs = 0;          ///< Distinct jobs being watched.
-  std::size_t watches = 0;       ///< Waits outstanding.
-  std::uint64_t requests = 0;    ///< Status requests sent (a many-status request counts once).
-  std::uint64_t job_looks = 0;   ///< Jobs looked at (a many-status request counts once per job it names).
-  std::uint64_t hint_looks = 0;  ///< Looks a hint asked for: pushes confirmed by a look (also in job_looks).
+  std::size_t workers = 0;            ///< Worker threads running (0 until the first wait).
+  std::size_t jobs = 0;               ///< Distinct jobs being watched.
+  std::size_t watches = 0;            ///< Waits outstanding.
+  std::uint64_t requests = 0;         ///< Status requests sent (a many-status request counts once).
+  std::uint64_t job_looks = 0;        ///< Jobs looked at (a many-status request counts once per job it names).
+  std::uint64_t hint_looks = 0;       ///< Looks a hint asked for: pushes confirmed by a look (also in job_looks).
+  std::uint64_t hints_confirmed = 0;  ///< Of those looks, the ones that found the job ended.
 };
 
 /// What became of a hint that a job ended.
@@ -4443,8 +4597,8 @@ class Poller {
   /// What the poller is doing now.
   [[nodiscard]] PollerStats stats() const {
     std::lock_guard lock(shared_.mutex);
-    return {workers_.running(),      shared_.waits.jobs(),     shared_.waits.watches(),
-            shared_.requests.load(), shared_.job_looks.load(), shared_.hint_looks.load()};
+    return {workers_.running(),       shared_.waits.jobs(),      shared_.waits.watches(),       shared_.requests.load(),
+            shared_.job_looks.load(), shared_.hint_looks.load(), shared_.hints_confirmed.load()};
   }
 
  private:
@@ -4538,7 +4692,118 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 26. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 26. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// A protocol that manages registered webhook endpoints (HeyGenV3Protocol does): the client's
+/// create_webhook_endpoint, list_webhook_endpoints, update_webhook_endpoint, rotate_webhook_secret and
+/// delete_webhook_endpoint exist only for such a protocol.
+template <class P>
+concept WebhookEndpointsProtocol = requires(const P& protocol, HttpRequest& out, const HttpResponse& response,
+                                            const std::vector<std::string>& events,
+                                            const std::optional<std::string>& url,
+                                            const std::optional<std::vector<std::string>>& new_events) {
+  protocol.webhook_endpoint_create_request(out, std::string_view(), events, std::string_view());
+  protocol.webhook_endpoints_request(out, std::string_view());
+  protocol.webhook_endpoint_update_request(out, std::string_view(), url, new_events);
+  protocol.webhook_secret_rotate_request(out, std::string_view());
+  protocol.webhook_endpoint_delete_request(out, std::string_view());
+  { protocol.read_webhook_endpoint(response) } -> std::same_as<OrFailure<WebhookEndpoint>>;
+  { protocol.read_webhook_endpoints(response) } -> std::same_as<OrFailure<WebhookEndpointPage>>;
+  { protocol.read_rotated_secret(response) } -> std::same_as<OrFailure<std::string>>;
+  { protocol.read_deleted(response, std::string_view()) } -> std::same_as<OrFailure<std::string>>;
+};
+
+/// The client's webhook endpoint calls, as free functions over its sender and protocol (the client's members
+/// are one line each). Each is one call with the client's retries and deadline, and throws TranslationError
+/// when it fails. Nothing here logs a secret: the sender logs failures, never an answer's body.
+namespace webhook_endpoints {
+
+/// One request built by `build`, sent with retries, its answer read by `read`; throws TranslationError naming
+/// `what` on failure.
+template <class S, class P, class Build, class Read>
+auto call(S& sender, const P& protocol, std::string_view what, std::stop_token stop, Build build, Read read) {
+  CallState call = sender.begin({}, std::move(stop));
+  HttpRequest request = sender.blank_request();
+  build(request);
+  OrFailure<HttpResponse> response = sender.send(std::move(request), call, protocol);
+  const auto fail = [&](const Failure& failure) {
+    return TranslationError{failure.cause, std::string(what) + ": " + failure.message, call.last_http_status,
+                            call.requests};
+  };
+  if (!response) throw fail(response.failure());
+  auto value = read(response.value());
+  if (!value) throw fail(value.failure());
+  return std::move(value).value();
+}
+
+/// Registers `url` for `events` (empty: all). One Idempotency-Key for every retry, for servers that honour it
+/// (whether HeyGen does on this endpoint is not documented). The answer holds the secret.
+template <class S, WebhookEndpointsProtocol P>
+WebhookEndpoint create(S& sender, const P& protocol, std::string_view url, const std::vector<std::string>& events,
+                       std::stop_token stop) {
+  const std::string key = detail::random_key();
+  return call(
+      sender, protocol, "create_webhook_endpoint", std::move(stop),
+      [&](HttpRequest& out) { protocol.webhook_endpoint_create_request(out, url, events, key); },
+      [&](const HttpResponse& response) { return protocol.read_webhook_endpoint(response); });
+}
+
+/// Every registered endpoint, page after page (without secrets). A page token seen before ends the list with a
+/// bad_response failure rather than a loop.
+template <class S, WebhookEndpointsProtocol P>
+std::vector<WebhookEndpoint> list(S& sender, const P& protocol, std::stop_token stop) {
+  std::vector<WebhookEndpoint> out;
+  std::unordered_set<std::string> seen;
+  for (std::string page;;) {
+    WebhookEndpointPage got = call(
+        sender, protocol, "list_webhook_endpoints", stop,
+        [&](HttpRequest& request) { protocol.webhook_endpoints_request(request, page); },
+        [&](const HttpResponse& response) -> OrFailure<WebhookEndpointPage> {
+          auto read = protocol.read_webhook_endpoints(response);
+          if (read && !read->next_page.empty() && !seen.insert(read->next_page).second)
+            return Failure{FailureCause::bad_response, "the server gave a page token twice"};
+          return read;
+        });
+    for (auto& endpoint : got.endpoints) out.push_back(std::move(endpoint));
+    if (got.next_page.empty()) return out;
+    page = std::move(got.next_page);
+  }
+}
+
+/// Changes an endpoint's url and/or events (nullopt: unchanged; an empty list: all events); the endpoint after.
+template <class S, WebhookEndpointsProtocol P>
+WebhookEndpoint update(S& sender, const P& protocol, std::string_view endpoint_id,
+                       const std::optional<std::string>& url, const std::optional<std::vector<std::string>>& events,
+                       std::stop_token stop) {
+  return call(
+      sender, protocol, "update_webhook_endpoint", std::move(stop),
+      [&](HttpRequest& out) { protocol.webhook_endpoint_update_request(out, endpoint_id, url, events); },
+      [&](const HttpResponse& response) { return protocol.read_webhook_endpoint(response); });
+}
+
+/// Gives an endpoint a new secret (the old one stops signing at once); the new secret.
+template <class S, WebhookEndpointsProtocol P>
+std::string rotate(S& sender, const P& protocol, std::string_view endpoint_id, std::stop_token stop) {
+  return call(
+      sender, protocol, "rotate_webhook_secret", std::move(stop),
+      [&](HttpRequest& out) { protocol.webhook_secret_rotate_request(out, endpoint_id); },
+      [&](const HttpResponse& response) { return protocol.read_rotated_secret(response); });
+}
+
+/// Deletes an endpoint.
+template <class S, WebhookEndpointsProtocol P>
+void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::stop_token stop) {
+  call(
+      sender, protocol, "delete_webhook_endpoint", std::move(stop),
+      [&](HttpRequest& out) { protocol.webhook_endpoint_delete_request(out, endpoint_id); },
+      [&](const HttpResponse& response) { return protocol.read_deleted(response, endpoint_id); });
+}
+
+}  // namespace webhook_endpoints
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 27. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -4641,6 +4906,38 @@ class BasicVideoTranslationClient {
     OrFailure<std::vector<std::string>> languages = core_->protocol.read_languages(response.value());
     if (!languages) throw call_error("list_languages", call, languages.failure());
     return std::move(languages).value();
+  }
+
+  /// Registers a webhook endpoint at `url` for `events` (empty: all); the answer carries its signing secret, shown
+  /// only here and by rotate_webhook_secret. Throws TranslationError on failure.
+  WebhookEndpoint create_webhook_endpoint(std::string_view url, const std::vector<std::string>& events = {},
+                                          std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::create(core_->sender, core_->protocol, url, events, std::move(stop));
+  }
+
+  /// Every registered webhook endpoint, without secrets. Throws TranslationError on failure.
+  std::vector<WebhookEndpoint> list_webhook_endpoints(std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::list(core_->sender, core_->protocol, std::move(stop));
+  }
+
+  /// Changes a webhook endpoint's url and/or events (nullopt: unchanged; an empty list: all events); the endpoint
+  /// after. Throws TranslationError on failure (an unknown id: http_status 404).
+  WebhookEndpoint update_webhook_endpoint(std::string_view endpoint_id, const std::optional<std::string>& url,
+                                          const std::optional<std::vector<std::string>>& events = std::nullopt,
+                                          std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::update(core_->sender, core_->protocol, endpoint_id, url, events, std::move(stop));
+  }
+
+  /// Gives a webhook endpoint a new signing secret, returned (the old one stops at once). Throws TranslationError.
+  std::string rotate_webhook_secret(std::string_view endpoint_id,
+                                    std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::rotate(core_->sender, core_->protocol, endpoint_id, std::move(stop));
+  }
+
+  /// Deletes a webhook endpoint. Throws TranslationError on failure (an unknown id: http_status 404).
+  void delete_webhook_endpoint(std::string_view endpoint_id,
+                               std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    webhook_endpoints::remove(core_->sender, core_->protocol, endpoint_id, std::move(stop));
   }
 
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
@@ -5056,7 +5353,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 27. The bundled cpp-httplib transport and VideoTranslationClient.
+// 28. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB

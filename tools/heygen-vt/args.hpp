@@ -75,14 +75,20 @@ pushes (webhooks) instead of polling, with either --api:
                       IPv4 address, or [IPv6]:PORT; port 0 picks a free one). Creates ask the server to push
                       each job's outcome there; a verified push ends the job's wait at once, and polling
                       goes on only as a safety net (a lost push is noticed within max(30 s, 10% of the
-                      job's age) of the job's end). Needs HEYGEN_WEBHOOK_SECRET.
+                      job's age) of the job's end). The tracker needs HEYGEN_WEBHOOK_SECRET. HeyGen signs
+                      only pushes to a registered endpoint (webhooks add): with its secret those settle at
+                      once; an unsigned push (HeyGen's per-job callback, or any push without the secret)
+                      is a hint: taken only with the callback_id its create sent, it makes the client look
+                      at the job at once, and the wait ends on what that look says.
   --webhook-url URL   the URL the server reaches the receiver under when that is not ADDR:PORT (NAT, a
                       tunnel, a proxy; required with 0.0.0.0 or [::]); the receiver takes pushes on its
                       path (default /webhook). Without --webhook-listen: create only asks for pushes to URL.
   --webhook-header NAME
                       the header carrying the signature (default X-HeyGen-Signature)
-  A refused push (answered 401: bad signature or stale; 400: unreadable; 413: too large) is reported on
-  stderr; --verbose reports every push; a wait ends with a "pushes: accepted=N ..." line on stderr.
+  A refused push (answered 401: bad signature, stale or wrong callback_id; 400: unreadable; 413: too large)
+  is reported on stderr; --verbose reports every push; a wait ends with a "pushes: accepted=N hinted=N
+  confirmed=N ..." line on stderr (hinted: unsigned pushes taken; confirmed: looks they asked for that found
+  the job ended).
 
 environment:
   HEYGEN_API_TOKEN    sent as "Authorization: Bearer ..." on every request; never printed
@@ -90,11 +96,18 @@ environment:
   HEYGEN_API_KEY      --api heygen-v3: HeyGen's API key, sent as "X-Api-Key"; required; never printed
   HEYGEN_WEBHOOK_SECRET
                       --webhook-listen: the secret pushes are signed with (HMAC-SHA256 of the body);
-                      required; never taken on the command line, never printed
+                      required by the tracker; with --api heygen-v3, a registered endpoint's secret
+                      (optional); never taken on the command line, never printed
 
 HeyGen's v3 API (--api heygen-v3), e.g. heygen-vt --api heygen-v3 create --video-url URL --lang French --lang German:
   create              translate one video into each --lang; prints one translation id per language
   languages           the names --lang takes, one per line (--json: one JSON array)
+  webhooks add URL [--event E]...
+                      register a webhook endpoint at URL for the events E (default: all); prints its id and
+                      its signing secret (shown by HeyGen only now: keep it; --json: one object)
+  webhooks list       the registered endpoints, one row each (--json: one array; no secrets)
+  webhooks rotate ID  give endpoint ID a new signing secret (the old one stops at once); prints it, once
+  webhooks delete ID  delete endpoint ID
   status ID...        look once at each translation
   wait ID...          wait for every translation (many ids share GET /v3/video-translations/statuses)
   status and wait also print what each completed translation produced: language, duration, video, audio
@@ -105,6 +118,7 @@ HeyGen's v3 API (--api heygen-v3), e.g. heygen-vt --api heygen-v3 create --video
   --title TEXT        create: the translation's title
   --mode MODE         create: speed (HeyGen's default) or precision
   --captions          create: also make captions (their URLs come with the outputs)
+  --event E           webhooks add: an event type to take, repeat for more (e.g. video_translate.success)
   --url defaults to https://api.heygen.com (HEYGEN_API_URL is not used, nor HEYGEN_API_TOKEN); --timeout
   defaults to 3600. --count and --status-path are for the tracker only.
 
@@ -120,7 +134,7 @@ exit status (the first that applies):
        HEYGEN_API_KEY is an HTTP error: "HTTP 401 unauthorized: ..."
   2    a job is still pending: timed out (wait) or pending (status)
   64   usage error (bad command, option or value; --api heygen-v3 without HEYGEN_API_KEY;
-       --webhook-listen without HEYGEN_WEBHOOK_SECRET)
+       --webhook-listen without HEYGEN_WEBHOOK_SECRET on the tracker)
   71   system error (no threads, pipes or memory left; --webhook-listen cannot listen there)
   0    every job completed (create: every job was created)
 )";
@@ -148,6 +162,7 @@ struct Args {
   std::string video_url;
   std::string asset_id;
   std::vector<std::string> languages;
+  std::vector<std::string> events;  ///< webhooks add --event
   std::optional<std::string> title;
   std::optional<std::string> mode;
   bool captions = false;
@@ -209,6 +224,8 @@ inline bool apply_valued_option(Args& args, const std::string& name, const std::
     args.title = value;
   else if (name == "--mode")
     args.mode = value;
+  else if (name == "--event")
+    args.events.push_back(value);
   else if (name == "--webhook-listen")
     args.webhook_listen = value;
   else if (name == "--webhook-url")
@@ -271,6 +288,8 @@ inline Args parse_args(int argc, char** argv) {
 /// The options only `--api heygen-v3 create` takes.
 inline constexpr const char* v3_create_options[] = {"--video-url", "--asset-id", "--lang",
                                                     "--title",     "--mode",     "--captions"};
+/// The options only `--api heygen-v3 webhooks add` takes.
+inline constexpr const char* v3_webhooks_options[] = {"--event"};
 /// The options only the tracker takes.
 inline constexpr const char* tracker_options[] = {"--count", "--status-path"};
 
@@ -289,9 +308,44 @@ inline void validate_ids(const Args& args) {
     throw UsageError("a job id is empty");
 }
 
+/// The path of an http(s) URL without its query ("/webhook" when it has none), or nothing for what is not one.
+inline std::optional<std::string> http_url_path(const std::string& url) {
+  std::size_t start = 0;
+  if (url.starts_with("http://"))
+    start = 7;
+  else if (url.starts_with("https://"))
+    start = 8;
+  else
+    return std::nullopt;
+  if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7F; }))
+    return std::nullopt;
+  const std::size_t slash = url.find_first_of("/?#", start);
+  if (slash == start || url.size() == start) return std::nullopt;  // no host
+  if (slash == std::string::npos || url[slash] != '/') return std::string("/webhook");
+  return url.substr(slash, url.find_first_of("?#", slash) - slash);
+}
+
+/// Checks `webhooks add URL | list | rotate ID | delete ID`.
+inline void validate_v3_webhooks(const Args& args) {
+  if (auto name = first_given(args, v3_create_options)) throw UsageError(*name + " is only for create");
+  const std::string what = args.ids.empty() ? "" : args.ids.front();
+  const std::size_t wanted = what == "list" ? 1 : 2;
+  if (what != "add" && what != "list" && what != "rotate" && what != "delete")
+    throw UsageError("webhooks needs add URL, list, rotate ID or delete ID");
+  if (args.ids.size() != wanted || (wanted == 2 && args.ids[1].empty()))
+    throw UsageError("webhooks " + what + (wanted == 1 ? " takes no arguments" : " takes one argument"));
+  if (what != "add" && !args.events.empty()) throw UsageError("--event is only for webhooks add");
+  if (what == "add" && !http_url_path(args.ids[1]))
+    throw UsageError("webhooks add expects an http:// or https:// URL, got '" + args.ids[1] + "'");
+  if (std::any_of(args.events.begin(), args.events.end(), [](const std::string& e) { return e.empty(); }))
+    throw UsageError("an --event is empty");
+}
+
 /// Checks a command for HeyGen's v3 API.
 inline void validate_v3(const Args& args) {
   if (auto name = first_given(args, tracker_options)) throw UsageError(*name + " is not for --api heygen-v3");
+  if (args.command == "webhooks") return validate_v3_webhooks(args);
+  if (auto name = first_given(args, v3_webhooks_options)) throw UsageError(*name + " is only for webhooks add");
   if (args.command == "create") {
     if (!args.ids.empty()) throw UsageError("create takes no arguments (use --video-url or --asset-id, and --lang)");
     if (args.video_url.empty() == args.asset_id.empty())
@@ -316,12 +370,13 @@ inline void validate_v3(const Args& args) {
 /// Checks a command for the status-tracker server.
 inline void validate_tracker(const Args& args) {
   if (auto name = first_given(args, v3_create_options)) throw UsageError(*name + " needs --api heygen-v3");
+  if (auto name = first_given(args, v3_webhooks_options)) throw UsageError(*name + " needs --api heygen-v3");
   if (args.command == "create") {
     if (!args.ids.empty()) throw UsageError("create takes no arguments (use --count N)");
   } else if (args.command == "status" || args.command == "wait") {
     validate_ids(args);
-  } else if (args.command == "languages") {
-    throw UsageError("languages needs --api heygen-v3");
+  } else if (args.command == "languages" || args.command == "webhooks") {
+    throw UsageError(args.command + " needs --api heygen-v3");
   } else {
     throw UsageError("unknown command '" + args.command + "'");
   }
@@ -374,23 +429,6 @@ inline bool is_header_name(const std::string& name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            token_marks.find(c) != std::string_view::npos;
   });
-}
-
-/// The path of an http(s) URL without its query ("/webhook" when it has none), or nothing for what is not one.
-inline std::optional<std::string> http_url_path(const std::string& url) {
-  std::size_t start = 0;
-  if (url.starts_with("http://"))
-    start = 7;
-  else if (url.starts_with("https://"))
-    start = 8;
-  else
-    return std::nullopt;
-  if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7F; }))
-    return std::nullopt;
-  const std::size_t slash = url.find_first_of("/?#", start);
-  if (slash == start || url.size() == start) return std::nullopt;  // no host
-  if (slash == std::string::npos || url[slash] != '/') return std::string("/webhook");
-  return url.substr(slash, url.find_first_of("?#", slash) - slash);
 }
 
 /// Checks --wait and the webhook options, which both APIs take.

@@ -17,6 +17,7 @@
 
 #include "args.hpp"
 #include "client.hpp"
+#include "endpoints.hpp"
 #include "interrupt.hpp"
 #include "report.hpp"
 #include "webhook.hpp"
@@ -96,7 +97,7 @@ int wait_for(C& client, const std::vector<std::string>& given_ids, const Args& a
   jobs.reserve(ids.size());
   for (const auto& id : ids) jobs.push_back({id, results.at(id)});
   if (with_outputs(args)) fetch_outputs(client, jobs, args, interrupt);
-  if (pushes != nullptr) pushes->print_summary();
+  if (pushes != nullptr) pushes->print_summary(client.poller_stats().hints_confirmed);
   return report(jobs, args, interrupt.interrupted(), {client.transport().sent(), seconds_since(started)});
 }
 
@@ -224,6 +225,7 @@ int run_v3(const Args& args) {
   InterruptWatcher interrupt;
   if (args.command == "create") return run_create<V3Client>(args, options, interrupt);
   if (args.command == "languages") return run_languages(args, options, interrupt);
+  if (args.command == "webhooks") return run_webhooks(args, options, interrupt);
   if (args.command == "status") return run_status<V3Client>(args, options, interrupt);
   return run_wait<V3Client>(args, options, interrupt);
 }

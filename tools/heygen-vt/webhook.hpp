@@ -7,6 +7,7 @@
 
 #include <heygen/video_translation.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -33,8 +34,7 @@ inline std::string printable(std::string text) {
 /// refused push on stderr, every push with --verbose, and the counts at the end (print_summary()).
 class PushListener {
  public:
-  /// Binds the receiver; throws UsageError when this build cannot check signatures, std::runtime_error when
-  /// the address cannot be bound.
+  /// Binds the receiver; throws std::runtime_error when the address cannot be bound.
   explicit PushListener(const Args& args)
       : verbose_(args.verbose),
         receiver_([this](const std::vector<heygen::HttpHeader>& headers,
@@ -78,17 +78,20 @@ class PushListener {
     return Attachment(this);
   }
 
-  /// One line on stderr: how many pushes were accepted, duplicates, for jobs not waited for, refused.
-  void print_summary() const {
+  /// One line on stderr: how many pushes were accepted, hints taken (unsigned pushes, each confirmed by a look)
+  /// and how many of them a look `confirmed`, duplicates, pushes for jobs not waited for, and refused ones.
+  void print_summary(std::uint64_t confirmed) const {
     std::lock_guard lock(mutex_);
     auto count = [this](heygen::WebhookVerdict verdict) {
       const auto found = counts_.find(verdict);
       return found == counts_.end() ? 0 : found->second;
     };
     using V = heygen::WebhookVerdict;
-    std::fprintf(stderr, "heygen-vt: pushes: accepted=%d duplicate=%d unknown_job=%d refused=%d\n", count(V::accepted),
-                 count(V::duplicate), count(V::unknown_job),
-                 count(V::bad_signature) + count(V::stale) + count(V::malformed) + count(V::too_large));
+    std::fprintf(
+        stderr, "heygen-vt: pushes: accepted=%d hinted=%d confirmed=%llu duplicate=%d unknown_job=%d refused=%d\n",
+        count(V::accepted), count(V::confirming), static_cast<unsigned long long>(confirmed), count(V::duplicate),
+        count(V::unknown_job),
+        count(V::bad_signature) + count(V::bad_callback) + count(V::stale) + count(V::malformed) + count(V::too_large));
   }
 
  private:
@@ -120,7 +123,7 @@ class PushListener {
     heygen::WebhookReply reply = handler_(headers, body);
     ++counts_[reply.verdict];
     const std::string verdict(heygen::to_string(reply.verdict));
-    if (reply.http_status != 200) {
+    if (reply.http_status / 100 != 2) {  // 202: a hint, to be confirmed by a look
       const bool signature = reply.verdict == heygen::WebhookVerdict::bad_signature;
       std::fprintf(
           stderr, "heygen-vt: push refused, answered %d (%s): %s%s\n", reply.http_status, verdict.c_str(),
@@ -141,20 +144,33 @@ class PushListener {
   heygen::WebhookReceiver receiver_;  // last: listening only while the members above exist
 };
 
-/// The listener --webhook-listen asks for (none without it), with `options` set to ask for pushes to it and
-/// to check them: the secret from HEYGEN_WEBHOOK_SECRET (a usage error when unset; never printed), the
-/// signature header from --webhook-header.
-inline std::unique_ptr<PushListener> listen_for_pushes(const Args& args, heygen::ClientOptions& options) {
-  if (args.webhook_listen.empty()) return nullptr;
-#ifndef HEYGEN_VT_WITH_OPENSSL
-  throw UsageError("this heygen-vt was built without OpenSSL, so it cannot check push signatures: no --webhook-listen");
-#endif
+/// Sets `options` to check pushes as --api asks: the tracker signs every push, so its secret is required
+/// (HEYGEN_WEBHOOK_SECRET; never printed). HeyGen signs only pushes to a registered endpoint: with the secret,
+/// those settle at once and unsigned per-job pushes are hints confirmed by a look; without it, every push is such
+/// a hint.
+inline void trust_pushes(const Args& args, heygen::ClientOptions& options) {
   const char* secret = std::getenv(webhook_secret_variable);
-  if (secret == nullptr || *secret == '\0')
+  const bool has_secret = secret != nullptr && *secret != '\0';
+  if (!has_secret && args.api != api_heygen_v3)
     throw UsageError(std::string(webhook_secret_variable) +
                      " is not set: --webhook-listen needs the secret the server signs pushes with in it");
+  if (!has_secret) {
+    options.webhook.trust = heygen::PushTrust::confirm;
+    return;
+  }
+#ifndef HEYGEN_VT_WITH_OPENSSL
+  throw UsageError("this heygen-vt was built without OpenSSL, so it cannot check push signatures: unset " +
+                   std::string(webhook_secret_variable));
+#endif
   options.webhook.secret = secret;
   if (!args.webhook_header.empty()) options.webhook.signature_header = args.webhook_header;
+}
+
+/// The listener --webhook-listen asks for (none without it), with `options` set to ask for pushes to it and
+/// to check them (trust_pushes()).
+inline std::unique_ptr<PushListener> listen_for_pushes(const Args& args, heygen::ClientOptions& options) {
+  if (args.webhook_listen.empty()) return nullptr;
+  trust_pushes(args, options);
   std::unique_ptr<PushListener> listener;
   try {
     listener = std::make_unique<PushListener>(args);

@@ -14,6 +14,7 @@
 #include "heygen/vt/tracker_protocol.hpp"
 #include "heygen/vt/url.hpp"
 #include "heygen/vt/webhook.hpp"
+#include "heygen/vt/webhook_endpoints.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -130,6 +131,38 @@ class BasicVideoTranslationClient {
     OrFailure<std::vector<std::string>> languages = core_->protocol.read_languages(response.value());
     if (!languages) throw call_error("list_languages", call, languages.failure());
     return std::move(languages).value();
+  }
+
+  /// Registers a webhook endpoint at `url` for `events` (empty: all); the answer carries its signing secret, shown
+  /// only here and by rotate_webhook_secret. Throws TranslationError on failure.
+  WebhookEndpoint create_webhook_endpoint(std::string_view url, const std::vector<std::string>& events = {},
+                                          std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::create(core_->sender, core_->protocol, url, events, std::move(stop));
+  }
+
+  /// Every registered webhook endpoint, without secrets. Throws TranslationError on failure.
+  std::vector<WebhookEndpoint> list_webhook_endpoints(std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::list(core_->sender, core_->protocol, std::move(stop));
+  }
+
+  /// Changes a webhook endpoint's url and/or events (nullopt: unchanged; an empty list: all events); the endpoint
+  /// after. Throws TranslationError on failure (an unknown id: http_status 404).
+  WebhookEndpoint update_webhook_endpoint(std::string_view endpoint_id, const std::optional<std::string>& url,
+                                          const std::optional<std::vector<std::string>>& events = std::nullopt,
+                                          std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::update(core_->sender, core_->protocol, endpoint_id, url, events, std::move(stop));
+  }
+
+  /// Gives a webhook endpoint a new signing secret, returned (the old one stops at once). Throws TranslationError.
+  std::string rotate_webhook_secret(std::string_view endpoint_id,
+                                    std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    return webhook_endpoints::rotate(core_->sender, core_->protocol, endpoint_id, std::move(stop));
+  }
+
+  /// Deletes a webhook endpoint. Throws TranslationError on failure (an unknown id: http_status 404).
+  void delete_webhook_endpoint(std::string_view endpoint_id,
+                               std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
+    webhook_endpoints::remove(core_->sender, core_->protocol, endpoint_id, std::move(stop));
   }
 
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.

@@ -53,6 +53,23 @@ struct TranslationRequest {
   }
 };
 
+/// One of HeyGen's registered webhook endpoints: a URL that gets the events it subscribes to, signed with the
+/// endpoint's secret (HMAC-SHA256 of the raw body; give it to WebhookOptions to verify them).
+struct WebhookEndpoint {
+  std::string endpoint_id{};            ///< Its id, for update, rotate and delete.
+  std::string url{};                    ///< Where the events are POSTed.
+  std::string status{};                 ///< "enabled" or "disabled" (HeyGen disables one that keeps failing).
+  std::vector<std::string> events{};    ///< The event types it takes; empty: all of them.
+  std::string created_at{};             ///< When it was registered (ISO 8601, as HeyGen gives it).
+  std::optional<std::string> secret{};  ///< Its signing secret: only in the answers of create and rotate.
+};
+
+/// A page of HeyGen's webhook endpoints.
+struct WebhookEndpointPage {
+  std::vector<WebhookEndpoint> endpoints{};  ///< This page's endpoints (without secrets).
+  std::string next_page{};                   ///< The token of the next page; empty on the last.
+};
+
 /// HeyGen's v3 wire format: bodies under `data`, errors as `{"error": {"code", "message"}}`. Every reader is
 /// total: bad input gives an error value, never a crash.
 namespace v3 {
@@ -155,14 +172,20 @@ inline std::optional<std::string> error_code(const HttpResponse& response) {
   return json::string_field(error.get<picojson::object>(), "code");
 }
 
-/// The `data` member of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
-inline OrFailure<picojson::value> data_of(const HttpResponse& response) {
+/// The JSON object of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
+inline OrFailure<picojson::object> object_of(const HttpResponse& response) {
   if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
   picojson::value document;
   if (auto problem = json::parse_object(response.body, document)) return Failure{FailureCause::bad_response, *problem};
-  auto& object = document.get<picojson::object>();
-  const auto data = object.find("data");
-  if (data == object.end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+  return std::move(document.get<picojson::object>());
+}
+
+/// The `data` member of a 2xx answer, or the Failure a non-2xx answer or an unreadable body stands for.
+inline OrFailure<picojson::value> data_of(const HttpResponse& response) {
+  auto object = object_of(response);
+  if (!object) return std::move(object).failure();
+  const auto data = object->find("data");
+  if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
   return std::move(data->second);
 }
 
@@ -300,6 +323,39 @@ inline OrFailure<PushedStatus> read_push(std::string_view body) {
   return push;
 }
 
+/// The webhook endpoints' path.
+inline constexpr std::string_view endpoints_path = "/v3/webhooks/endpoints";
+/// Endpoints asked for per list page (HeyGen's most).
+inline constexpr int endpoints_page_size = 100;
+
+/// `events` as HeyGen takes it: the names, or null for all events.
+inline picojson::value events_json(const std::vector<std::string>& events) {
+  if (events.empty()) return {};
+  picojson::array names;
+  for (const auto& name : events) names.emplace_back(name);
+  return picojson::value(std::move(names));
+}
+
+/// Reads an endpoint object; null or absent `events` is all events, a null `secret` none.
+inline OrFailure<WebhookEndpoint> read_endpoint(const picojson::value& value) {
+  if (!value.is<picojson::object>()) return Failure{FailureCause::bad_response, "an endpoint is not an object"};
+  const auto& object = value.get<picojson::object>();
+  WebhookEndpoint out;
+  auto id = json::string_field(object, "endpoint_id");
+  if (!id || id->empty()) return Failure{FailureCause::bad_response, "no \"endpoint_id\" in the endpoint"};
+  out.endpoint_id = std::move(*id);
+  out.url = json::string_field(object, "url").value_or("");
+  out.status = json::string_field(object, "status").value_or("");
+  out.created_at = json::string_field(object, "created_at").value_or("");
+  out.secret = json::string_field(object, "secret");
+  const auto events = object.find("events");
+  if (events != object.end() && events->second.is<picojson::array>()) {
+    for (const auto& name : events->second.get<picojson::array>())
+      if (name.is<std::string>()) out.events.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace v3
 
 /// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
@@ -376,14 +432,11 @@ class HeyGenV3Protocol {
 
   /// `{"data": [{video_id, status, error}, ...], "has_more", "next_token"}`.
   [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
-    if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
-    picojson::value document;
-    if (auto problem = json::parse_object(response.body, document))
-      return Failure{FailureCause::bad_response, *problem};
-    const auto& object = document.get<picojson::object>();
-    const auto data = object.find("data");
-    if (data == object.end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
-    return v3::read_statuses(data->second, object);
+    auto object = v3::object_of(response);
+    if (!object) return std::move(object).failure();
+    const auto data = object->find("data");
+    if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+    return v3::read_statuses(data->second, object.value());
   }
 
   /// No answer (but an oversized body or a failed certificate), 408, 429, 5xx, and 409 `request_in_progress`
@@ -418,6 +471,87 @@ class HeyGenV3Protocol {
     out.target = prefix_ + "/v3/video-translations/languages";
   }
 
+  /// `POST /v3/webhooks/endpoints {url, events}` (no events: null, all of them), with an Idempotency-Key.
+  void webhook_endpoint_create_request(HttpRequest& out, std::string_view url, const std::vector<std::string>& events,
+                                       std::string_view idempotency_key) const {
+    picojson::object body;
+    body["url"] = picojson::value(std::string(url));
+    body["events"] = v3::events_json(events);
+    json_request(out, "POST", prefix_ + std::string(v3::endpoints_path), picojson::value(std::move(body)).serialize());
+    out.headers.push_back({"Idempotency-Key", std::string(idempotency_key)});
+  }
+
+  /// `GET /v3/webhooks/endpoints?limit=100`, and the page token after the first page.
+  void webhook_endpoints_request(HttpRequest& out, std::string_view page) const {
+    out.method = "GET";
+    out.target = prefix_ + std::string(v3::endpoints_path) + "?limit=" + std::to_string(v3::endpoints_page_size);
+    if (!page.empty()) append_query(out.target, v3::page_parameter, detail::percent_encode(page));
+  }
+
+  /// `PATCH /v3/webhooks/endpoints/{id}` with what changes: the url, the events (empty: all), or both.
+  void webhook_endpoint_update_request(HttpRequest& out, std::string_view endpoint_id,
+                                       const std::optional<std::string>& url,
+                                       const std::optional<std::vector<std::string>>& events) const {
+    picojson::object body;
+    if (url) body["url"] = picojson::value(*url);
+    if (events) body["events"] = v3::events_json(*events);
+    json_request(out, "PATCH", endpoint_target(endpoint_id), picojson::value(std::move(body)).serialize());
+  }
+
+  /// `POST /v3/webhooks/endpoints/{id}/rotate-secret`.
+  void webhook_secret_rotate_request(HttpRequest& out, std::string_view endpoint_id) const {
+    out.method = "POST";
+    out.target = endpoint_target(endpoint_id) + "/rotate-secret";
+  }
+
+  /// `DELETE /v3/webhooks/endpoints/{id}`.
+  void webhook_endpoint_delete_request(HttpRequest& out, std::string_view endpoint_id) const {
+    out.method = "DELETE";
+    out.target = endpoint_target(endpoint_id);
+  }
+
+  /// `{"data": {endpoint_id, url, status, events, created_at, secret?}}` → the endpoint.
+  [[nodiscard]] OrFailure<WebhookEndpoint> read_webhook_endpoint(const HttpResponse& response) const {
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    return v3::read_endpoint(data.value());
+  }
+
+  /// `{"data": [endpoint, ...], "has_more", "next_token"}` → one page.
+  [[nodiscard]] OrFailure<WebhookEndpointPage> read_webhook_endpoints(const HttpResponse& response) const {
+    auto object = v3::object_of(response);
+    if (!object) return std::move(object).failure();
+    const auto data = object->find("data");
+    if (data == object->end() || !data->second.is<picojson::array>())
+      return Failure{FailureCause::bad_response, "no \"data\" array in the answer"};
+    WebhookEndpointPage page;
+    for (const auto& item : data->second.get<picojson::array>()) {
+      auto endpoint = v3::read_endpoint(item);
+      if (!endpoint) return std::move(endpoint).failure();
+      page.endpoints.push_back(std::move(endpoint).value());
+    }
+    const auto more = object->find("has_more");
+    if (more != object->end() && more->second.is<bool>() && more->second.get<bool>())
+      page.next_page = json::string_field(object.value(), "next_token").value_or("");
+    return page;
+  }
+
+  /// `{"data": {"endpoint_id", "secret"}}` → the new secret.
+  [[nodiscard]] OrFailure<std::string> read_rotated_secret(const HttpResponse& response) const {
+    auto data = v3::data_of(response);
+    if (!data) return std::move(data).failure();
+    std::optional<std::string> secret;
+    if (data->is<picojson::object>()) secret = json::string_field(data->get<picojson::object>(), "secret");
+    if (!secret || secret->empty()) return Failure{FailureCause::bad_response, "no \"secret\" in the answer"};
+    return std::move(*secret);
+  }
+
+  /// Any 2xx answer to a delete → the id deleted.
+  [[nodiscard]] OrFailure<std::string> read_deleted(const HttpResponse& response, std::string_view endpoint_id) const {
+    if (response.status < 200 || response.status > 299) return Failure{FailureCause::http_status, describe(response)};
+    return std::string(endpoint_id);
+  }
+
   /// `{"data": {"languages": [...]}}` → the language names.
   [[nodiscard]] OrFailure<std::vector<std::string>> read_languages(const HttpResponse& response) const {
     auto data = v3::data_of(response);
@@ -431,6 +565,20 @@ class HeyGenV3Protocol {
   }
 
  private:
+  /// Fills in a request with a JSON body.
+  static void json_request(HttpRequest& out, std::string method, std::string target, std::string body) {
+    out.method = std::move(method);
+    out.target = std::move(target);
+    out.body = std::move(body);
+    out.headers.push_back({"Content-Type", "application/json"});
+  }
+  /// `/v3/webhooks/endpoints/{id}`, the id percent-encoded.
+  [[nodiscard]] std::string endpoint_target(std::string_view endpoint_id) const {
+    std::string target = prefix_ + std::string(v3::endpoints_path) + "/";
+    detail::append_percent_encoded(target, endpoint_id);
+    return target;
+  }
+
   std::string prefix_;
 };
 

@@ -22,7 +22,7 @@ struct HttpHeader {
 
 /// A request the client asks a transport to send.
 struct HttpRequest {
-  std::string method{};                 ///< "GET" or "POST".
+  std::string method{};                 ///< "GET", "POST", "PATCH" or "DELETE".
   std::string url{};                    ///< Full URL: scheme, host, port, path and query.
   std::string target{};                 ///< Path and query only (what goes on the request line).
   std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).

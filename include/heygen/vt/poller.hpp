@@ -27,12 +27,13 @@ namespace heygen {
 
 /// What a poller is doing, for monitoring and benchmarks.
 struct PollerStats {
-  std::size_t workers = 0;       ///< Worker threads running (0 until the first wait).
-  std::size_t jobs = 0;          ///< Distinct jobs being watched.
-  std::size_t watches = 0;       ///< Waits outstanding.
-  std::uint64_t requests = 0;    ///< Status requests sent (a many-status request counts once).
-  std::uint64_t job_looks = 0;   ///< Jobs looked at (a many-status request counts once per job it names).
-  std::uint64_t hint_looks = 0;  ///< Looks a hint asked for: pushes confirmed by a look (also in job_looks).
+  std::size_t workers = 0;            ///< Worker threads running (0 until the first wait).
+  std::size_t jobs = 0;               ///< Distinct jobs being watched.
+  std::size_t watches = 0;            ///< Waits outstanding.
+  std::uint64_t requests = 0;         ///< Status requests sent (a many-status request counts once).
+  std::uint64_t job_looks = 0;        ///< Jobs looked at (a many-status request counts once per job it names).
+  std::uint64_t hint_looks = 0;       ///< Looks a hint asked for: pushes confirmed by a look (also in job_looks).
+  std::uint64_t hints_confirmed = 0;  ///< Of those looks, the ones that found the job ended.
 };
 
 /// What became of a hint that a job ended.
@@ -177,8 +178,8 @@ class Poller {
   /// What the poller is doing now.
   [[nodiscard]] PollerStats stats() const {
     std::lock_guard lock(shared_.mutex);
-    return {workers_.running(),      shared_.waits.jobs(),     shared_.waits.watches(),
-            shared_.requests.load(), shared_.job_looks.load(), shared_.hint_looks.load()};
+    return {workers_.running(),       shared_.waits.jobs(),      shared_.waits.watches(),       shared_.requests.load(),
+            shared_.job_looks.load(), shared_.hint_looks.load(), shared_.hints_confirmed.load()};
   }
 
  private:

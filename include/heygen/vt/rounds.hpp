@@ -213,7 +213,10 @@ class Rounds {
     if (hold_claimed) held_.fetch_sub(1);
     shared_.requests += static_cast<std::uint64_t>(job.call.requests - before);
     ++shared_.job_looks;
-    if (job.confirming) ++shared_.hint_looks;
+    if (job.confirming) {
+      ++shared_.hint_looks;
+      if (look.result.status != TranslationStatus::pending) ++shared_.hints_confirmed;
+    }
     const bool held = hold_claimed && look.result.status == TranslationStatus::pending &&
                       looks_.rules().long_poll_held(hold, Seconds(clock_.now() - asked));
     settle_look(job, look, held, Take::per_job, later);

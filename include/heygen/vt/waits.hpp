@@ -293,16 +293,17 @@ struct PollerShared {
 
   static constexpr std::size_t max_kept = 10000;  ///< Pushed outcomes kept for waits not begun yet.
 
-  mutable std::mutex mutex;                  ///< Guards every member below but the atomics.
-  WaitRegistry waits;                        ///< The jobs watched and their waits.
-  BulkSchedule schedule;                     ///< When each job is looked at next.
-  KeptPushes kept{max_kept};                 ///< Outcomes pushed before anyone waited.
-  KeptHints kept_hints{max_kept};            ///< Jobs hinted ended before anyone waited.
-  bool stopping = false;                     ///< The poller is stopping: no new waits, workers end.
-  std::stop_source stop_source;              ///< Stops the workers' sleeps and requests at shutdown.
-  std::atomic<std::uint64_t> requests{0};    ///< Status requests sent (a many-status request counts once).
-  std::atomic<std::uint64_t> job_looks{0};   ///< Jobs looked at (a many-status request: once per job).
-  std::atomic<std::uint64_t> hint_looks{0};  ///< Looks a hint asked for (each also counts in job_looks).
+  mutable std::mutex mutex;                       ///< Guards every member below but the atomics.
+  WaitRegistry waits;                             ///< The jobs watched and their waits.
+  BulkSchedule schedule;                          ///< When each job is looked at next.
+  KeptPushes kept{max_kept};                      ///< Outcomes pushed before anyone waited.
+  KeptHints kept_hints{max_kept};                 ///< Jobs hinted ended before anyone waited.
+  bool stopping = false;                          ///< The poller is stopping: no new waits, workers end.
+  std::stop_source stop_source;                   ///< Stops the workers' sleeps and requests at shutdown.
+  std::atomic<std::uint64_t> requests{0};         ///< Status requests sent (a many-status request counts once).
+  std::atomic<std::uint64_t> job_looks{0};        ///< Jobs looked at (a many-status request: once per job).
+  std::atomic<std::uint64_t> hint_looks{0};       ///< Looks a hint asked for (each also counts in job_looks).
+  std::atomic<std::uint64_t> hints_confirmed{0};  ///< Looks a hint asked for that found the job ended.
 };
 
 }  // namespace heygen
