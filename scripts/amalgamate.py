@@ -19,8 +19,8 @@ PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
     "protocol", "tracker_protocol", "heygen_v3_protocol", "webhook", "callbacks",
     "sender", "job_poller", "status_looks", "schedule",
-    "waits", "rounds", "workers", "poller", "webhook_endpoints", "client",
-    "transport_httplib",
+    "waits", "rounds", "workers", "poller", "webhook_endpoints", "bulk_collector", "client_core", "client_webhooks",
+    "client", "transport_httplib", "webhook_receiver",
 ]
 
 BANNER = "// " + "-" * 117

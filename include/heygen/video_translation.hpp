@@ -29,8 +29,12 @@
 //  24. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
 //  25. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
 //  26. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
-//  27. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  28. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  27. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+//  28. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
+//  29. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+//  30. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  31. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  32. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -4803,7 +4807,299 @@ void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::sto
 }  // namespace webhook_endpoints
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 27. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 27. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
+/// result fulfils the future.
+class BulkCollector {
+ public:
+  /// A collector for `total` results; `log` must outlive it. With none to wait for, the future is ready at once.
+  BulkCollector(std::size_t total, BulkCallback on_result, const Logger& log)
+      : total_(total), on_result_(std::move(on_result)), log_(log) {
+    if (total_ == 0) promise_.set_value({});
+  }
+
+  /// The map of every result, once all are in (call once).
+  std::future<ResultMap> future() { return promise_.get_future(); }
+
+  /// Records one job's result and tells the caller's callback; the last one fulfils the future. The callback
+  /// runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
+  /// re-enters here on its own thread, through the poller, to record the cancelled jobs). A second result for a
+  /// job is dropped.
+  void add(const std::string& job_id, TranslationResult result) {
+    std::lock_guard tell_lock(tell_mutex_);
+    const TranslationResult told = result;
+    std::size_t done = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (!results_.emplace(job_id, std::move(result)).second) return;
+      done = results_.size();
+    }
+    tell(job_id, told, done);
+    if (done < total_) return;
+    std::lock_guard lock(mutex_);
+    promise_.set_value(std::move(results_));
+  }
+
+ private:
+  /// The caller's callback, its exceptions logged and swallowed (the poller's thread must go on).
+  void tell(const std::string& job_id, const TranslationResult& result, std::size_t done) noexcept {
+    if (!on_result_) return;
+    try {
+      on_result_(job_id, result, BulkProgress{done, total_});
+    } catch (const std::exception& e) {
+      log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
+    } catch (...) {
+      log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
+    }
+  }
+
+  std::recursive_mutex tell_mutex_;  // serializes the callback
+  std::mutex mutex_;                 // guards results_ and promise_
+  std::size_t total_;
+  BulkCallback on_result_;
+  const Logger& log_;
+  ResultMap results_;
+  std::promise<ResultMap> promise_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 28. Client core: the parts one client is made of, built from its checked options.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// `options` when every field is usable; else throws std::invalid_argument naming the first that is not.
+inline ClientOptions checked_options(ClientOptions options) {
+  BaseUrl::parse(options.base_url);
+  auto require = [](bool good, const char* what) {
+    if (!good) throw std::invalid_argument(std::string("heygen: ") + what);
+  };
+  auto non_negative = [](Seconds s) { return std::isfinite(s.count()) && s.count() >= 0.0; };
+  require(options.max_retries >= 0, "max_retries must not be negative");
+  require(non_negative(options.initial_backoff), "initial_backoff must be finite and not negative");
+  require(non_negative(options.max_backoff), "max_backoff must be finite and not negative");
+  require(non_negative(options.max_timeout) && options.max_timeout.count() > 0, "max_timeout must be positive");
+  require(non_negative(options.request_timeout) && options.request_timeout.count() > 0,
+          "request_timeout must be positive");
+  require(non_negative(options.connect_timeout) && options.connect_timeout.count() > 0,
+          "connect_timeout must be positive");
+  const PollPolicy& poll = options.polling;
+  require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval) &&
+              non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce) &&
+              non_negative(poll.many_status_interval),
+          "polling intervals must be finite and not negative");
+  require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
+          "polling.lag_ratio must be in (0, 1]");
+  require(std::isfinite(poll.multiplier) && poll.multiplier >= 1.0, "polling.multiplier must be at least 1");
+  require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
+  require(options.max_body_bytes > 0, "max_body_bytes must be positive");
+  require(options.connection_pool_size > 0, "connection_pool_size must be positive");
+  require(options.poller_threads > 0, "poller_threads must be positive");
+  const WebhookOptions& hook = options.webhook;
+  require(non_negative(hook.safety_interval) && hook.safety_interval.count() > 0,
+          "webhook.safety_interval must be positive");
+  require(std::isfinite(hook.safety_age_ratio) && hook.safety_age_ratio >= 0.0 && hook.safety_age_ratio <= 1.0,
+          "webhook.safety_age_ratio must be in [0, 1]");
+  require(non_negative(hook.timestamp_tolerance), "webhook.timestamp_tolerance must be finite and not negative");
+  require(hook.max_body_bytes > 0, "webhook.max_body_bytes must be positive");
+  require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
+  require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
+  for (const auto& header : options.extra_headers)
+    require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
+                header.name.find(':') == std::string::npos,
+            "extra_headers must have a name and hold no line breaks");
+  return options;
+}
+
+/// The parts of one client, wired together: the client keeps one on the heap, because the parts refer to one
+/// another and a client stays movable. Built from options already checked (checked_options()).
+template <Transport T, Clock C, Protocol P>
+struct ClientCore {
+  ClientOptions options;                      ///< As checked.
+  std::shared_ptr<ServerProfile> profile;     ///< What is learnt of the server (the options' own, or a new one).
+  P protocol;                                 ///< The wire format.
+  Sender<T, C> sender;                        ///< Requests with retries, deadlines and logging.
+  PollingRules rules;                         ///< When to look again.
+  StatusLooks<T, C, P> looks;                 ///< One status look and what it comes to.
+  std::unique_ptr<WebhookVerifier> verifier;  ///< When pushes can be verified (a secret or a verify function).
+  CallbackBook callbacks;                     ///< The callback_id each create sent, for unsigned pushes.
+  Poller<T, C, P> poller;                     ///< Last: stopped and joined before the parts it uses go.
+
+  /// Jobs awaiting a push whose callback_id is remembered, at most.
+  static constexpr std::size_t max_open_callbacks = 1'000'000;
+
+  /// The parts for `checked`, on a transport `make_transport` makes from the options, and the protocol given
+  /// (none: one made from the options).
+  template <class MakeTransport>
+  ClientCore(ClientOptions checked, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
+      : options(std::move(checked)),
+        profile(options.profile ? options.profile : std::make_shared<ServerProfile>()),
+        protocol(pick_protocol(given_protocol, options)),
+        sender(options, make_transport(options), std::move(clock)),
+        rules(options.polling, *profile, [this] { return sender.uniform(); }),
+        looks(sender, protocol, rules),
+        verifier(make_verifier(options, protocol)),
+        callbacks(max_open_callbacks, options.webhook.remember),
+        poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
+          if (verifier) verifier->note_settled(job_id);
+          callbacks.finish(job_id);
+        }) {}
+
+  /// When a wait started now with `timeout` ends (0: the options' max_timeout); throws std::invalid_argument for
+  /// a negative or infinite one.
+  TimePoint deadline_of(Seconds timeout) {
+    if (timeout == Seconds(0)) timeout = options.max_timeout;
+    if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
+      throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
+    return sender.clock().now() + detail::to_clock(timeout);
+  }
+
+  /// The protocol the caller gave, else one made from the options.
+  static P pick_protocol(std::optional<P>& given, const ClientOptions& options) {
+    if constexpr (std::constructible_from<P, const ClientOptions&>)
+      if (!given) return P(options);
+    if (!given) throw std::invalid_argument("heygen: this protocol cannot be made from ClientOptions; pass one");
+    return std::move(*given);
+  }
+
+  /// A verifier for pushes when the options can check them and the protocol reads them; else none.
+  static std::unique_ptr<WebhookVerifier> make_verifier(const ClientOptions& options, const P& protocol) {
+    if constexpr (PushProtocol<P>) {
+      if (!options.webhook.secret.empty() || options.webhook.verify)
+        return std::make_unique<WebhookVerifier>(options.webhook, protocol);
+    }
+    return nullptr;
+  }
+
+  /// Safety-net polling when creates ask for pushes.
+  static std::optional<SafetyPolling> safety_of(const ClientOptions& options) {
+    if (options.webhook_url.empty()) return std::nullopt;
+    return SafetyPolling{options.webhook.safety_interval, options.webhook.safety_age_ratio};
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 29. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// Takes pushes for one client's core: a signed push is verified and settles its job's waits at once; an unsigned
+/// one is a hint, taken only with the callback_id its job's create sent, and one look at the job confirms it.
+/// A view over the core: cheap to make for each push.
+template <Transport T, Clock C, Protocol P>
+class PushIntake {
+ public:
+  /// Takes pushes for `core`, which must outlive it.
+  explicit PushIntake(ClientCore<T, C, P>& core) noexcept : core_(core) {}
+
+  /// Which pushes are taken: the options' `webhook.trust`, else the protocol's default, else signature.
+  [[nodiscard]] PushTrust trust() const noexcept {
+    if (core_.options.webhook.trust) return *core_.options.webhook.trust;
+    if constexpr (requires { P::default_push_trust; })
+      return P::default_push_trust;
+    else
+      return PushTrust::signature;
+  }
+
+  /// One push (headers and raw body) taken by trust(); refusals are logged at info.
+  WebhookReply take(const std::vector<HttpHeader>& headers, std::string_view body) {
+    const PushTrust how = trust();
+    const bool signed_push = detail::header_value(headers, core_.options.webhook.signature_header).has_value();
+    WebhookReply out = how == PushTrust::signature || (how == PushTrust::either && signed_push)
+                           ? take_signed(headers, body)
+                           : take_hint(body);
+    if (out.verdict != WebhookVerdict::accepted && out.verdict != WebhookVerdict::confirming)
+      core_.sender.log()(LogLevel::info, [&] {
+        return "push " + std::string(to_string(out.verdict)) + (out.reason.empty() ? "" : ": " + out.reason);
+      });
+    return out;
+  }
+
+ private:
+  /// A signed push: verified, read, and settling its job's waits at once.
+  WebhookReply take_signed(const std::vector<HttpHeader>& headers, std::string_view body) {
+    if (!core_.verifier) return reply(WebhookVerdict::bad_signature, "no webhook secret or verify function is set");
+    auto checked = core_.verifier->check(headers, body);
+    if (checked.verdict == WebhookVerdict::accepted) {
+      PushedStatus& push = *checked.push;
+      const bool settled = core_.poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
+      checked.verdict = core_.verifier->note_outcome(push.job_id, settled);
+      if (settled) core_.callbacks.finish(push.job_id);
+      if (checked.verdict == WebhookVerdict::unknown_job)  // it may have beaten the create's answer to the caller
+        checked.reason = "no wait for this job now: kept for one that begins later";
+    }
+    return reply(checked.verdict, std::move(checked.reason));
+  }
+
+  /// An unsigned push: a hint, taken only with the callback_id its job's create sent; one look confirms it.
+  WebhookReply take_hint(std::string_view body) {
+    if constexpr (PushProtocol<P>) {
+      const std::size_t cap = core_.options.webhook.max_body_bytes;
+      if (body.size() > cap)
+        return reply(WebhookVerdict::too_large,
+                     "body of " + std::to_string(body.size()) + " bytes, over the cap of " + std::to_string(cap));
+      OrFailure<PushedStatus> push = core_.protocol.read_push(body);
+      if (!push) return reply(WebhookVerdict::malformed, push.failure().message);
+      switch (core_.callbacks.match(push->job_id, push->callback_id)) {
+        case CallbackMatch::finished: return reply(WebhookVerdict::duplicate, "the job was already settled");
+        case CallbackMatch::unknown:
+          return reply(WebhookVerdict::bad_callback, "no create of this client is waiting for this job's push");
+        case CallbackMatch::differs:
+          return reply(WebhookVerdict::bad_callback, "the callback_id is not the one the job's create sent");
+        case CallbackMatch::matches: break;
+      }
+      const HintOutcome outcome = core_.poller.hint(push->job_id);
+      return reply(WebhookVerdict::confirming,
+                   outcome == HintOutcome::coalesced ? "a look at the job is under way" : "");
+    } else {
+      (void)body;
+      return reply(WebhookVerdict::bad_signature, "this protocol reads no pushes");
+    }
+  }
+
+  /// A webhook reply for `verdict`.
+  static WebhookReply reply(WebhookVerdict verdict, std::string reason) {
+    return {verdict, http_status(verdict), std::move(reason)};
+  }
+
+  ClientCore<T, C, P>& core_;
+};
+
+/// `input` asking for a push to `webhook_url` (with `callback_id` for matching, unless it names its own), unless
+/// `webhook_url` is empty, the input names a callback of its own, or the protocol's inputs have none.
+template <class Input>
+Input with_callback(const Input& input, const std::string& webhook_url, const std::string& callback_id) {
+  Input out = input;
+  if constexpr (requires {
+                  out.callback_url = std::string();
+                  out.callback_id = std::string();
+                }) {
+    const auto is_set = [](const auto& field) {
+      if constexpr (requires { field.has_value(); })
+        return field.has_value();
+      else
+        return !field.empty();
+    };
+    if (!webhook_url.empty() && !is_set(out.callback_url)) {
+      out.callback_url = webhook_url;
+      if (!is_set(out.callback_id)) out.callback_id = callback_id;  // the caller's own id is echoed back as given
+    }
+  }
+  return out;
+}
+
+/// The callback_id `input` sends (echoed by its pushes), or empty when it sends none.
+template <class Input>
+std::string callback_id_of(const Input& input) {
+  if constexpr (requires { std::string(input.callback_id.value_or("")); })
+    return input.callback_id.value_or("");
+  else if constexpr (requires { std::string(input.callback_id); })
+    return input.callback_id;
+  else
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 30. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -4823,7 +5119,7 @@ class BasicVideoTranslationClient {
   /// Builds a client whose transport is made from the options (the bundled transport's way).
   explicit BasicVideoTranslationClient(
       ClientOptions options) requires std::constructible_from<T, const ClientOptions&> && std::default_initializable<C>
-      : core_(make_core(checked(std::move(options)), [](const ClientOptions& o) { return T(o); }, C{}, {})) {}
+      : core_(make_core(checked_options(std::move(options)), [](const ClientOptions& o) { return T(o); }, C{}, {})) {}
 
   /// Builds a client from the base URL alone, with the seed's defaults. A template, so that a braced list of
   /// designated initializers (`{.base_url = ..., .max_retries = 3}`) can only mean ClientOptions.
@@ -4835,11 +5131,12 @@ class BasicVideoTranslationClient {
 
   /// Builds a client on a transport (and clock) the caller brings.
   BasicVideoTranslationClient(ClientOptions options, T transport, C clock = C{})
-      : core_(make_core(checked(std::move(options)), given(transport), std::move(clock), {})) {}
+      : core_(make_core(checked_options(std::move(options)), given(transport), std::move(clock), {})) {}
 
   /// Builds a client on a transport, a clock and a protocol the caller brings.
   BasicVideoTranslationClient(ClientOptions options, T transport, C clock, P protocol)
-      : core_(make_core(checked(std::move(options)), given(transport), std::move(clock), std::move(protocol))) {}
+      : core_(make_core(checked_options(std::move(options)), given(transport), std::move(clock), std::move(protocol))) {
+  }
 
   /// Creates a job and returns its id. Retries transient failures with one Idempotency-Key, so a retry after
   /// a lost answer never makes a second job. Throws TranslationError once retries or time run out.
@@ -5031,70 +5328,12 @@ class BasicVideoTranslationClient {
   /// `webhook.verify`); an unsigned one is a hint, taken only with the callback_id its job's create sent, and the
   /// waits end on what one look at the job says, never on the push's body.
   WebhookReply handle_webhook(const std::vector<HttpHeader>& headers, std::string_view body) {
-    const PushTrust trust = push_trust();
-    const bool signed_push = detail::header_value(headers, core_->options.webhook.signature_header).has_value();
-    WebhookReply out = trust == PushTrust::signature || (trust == PushTrust::either && signed_push)
-                           ? take_signed(headers, body)
-                           : take_hint(body);
-    if (out.verdict != WebhookVerdict::accepted && out.verdict != WebhookVerdict::confirming)
-      core_->sender.log()(LogLevel::info, [&] {
-        return "push " + std::string(to_string(out.verdict)) + (out.reason.empty() ? "" : ": " + out.reason);
-      });
-    return out;
+    return PushIntake<T, C, P>(*core_).take(headers, body);
   }
 
   /// Which pushes handle_webhook() takes: the options' `webhook.trust`, else the protocol's default.
-  [[nodiscard]] PushTrust push_trust() const noexcept {
-    if (core_->options.webhook.trust) return *core_->options.webhook.trust;
-    if constexpr (requires { P::default_push_trust; })
-      return P::default_push_trust;
-    else
-      return PushTrust::signature;
-  }
+  [[nodiscard]] PushTrust push_trust() const noexcept { return PushIntake<T, C, P>(*core_).trust(); }
 
- private:
-  /// A signed push: verified, read, and settling its job's waits at once.
-  WebhookReply take_signed(const std::vector<HttpHeader>& headers, std::string_view body) {
-    if (!core_->verifier) return reply(WebhookVerdict::bad_signature, "no webhook secret or verify function is set");
-    auto checked = core_->verifier->check(headers, body);
-    if (checked.verdict == WebhookVerdict::accepted) {
-      PushedStatus& push = *checked.push;
-      const bool settled = core_->poller.settle(push.job_id, StatusLooks<T, C, P>::from_answer(std::move(push.answer)));
-      checked.verdict = core_->verifier->note_outcome(push.job_id, settled);
-      if (settled) core_->callbacks.finish(push.job_id);
-      if (checked.verdict == WebhookVerdict::unknown_job)  // it may have beaten the create's answer to the caller
-        checked.reason = "no wait for this job now: kept for one that begins later";
-    }
-    return reply(checked.verdict, std::move(checked.reason));
-  }
-
-  /// An unsigned push: a hint, taken only with the callback_id its job's create sent; one look confirms it.
-  WebhookReply take_hint(std::string_view body) {
-    if constexpr (PushProtocol<P>) {
-      const std::size_t cap = core_->options.webhook.max_body_bytes;
-      if (body.size() > cap)
-        return reply(WebhookVerdict::too_large,
-                     "body of " + std::to_string(body.size()) + " bytes, over the cap of " + std::to_string(cap));
-      OrFailure<PushedStatus> push = core_->protocol.read_push(body);
-      if (!push) return reply(WebhookVerdict::malformed, push.failure().message);
-      switch (core_->callbacks.match(push->job_id, push->callback_id)) {
-        case CallbackMatch::finished: return reply(WebhookVerdict::duplicate, "the job was already settled");
-        case CallbackMatch::unknown:
-          return reply(WebhookVerdict::bad_callback, "no create of this client is waiting for this job's push");
-        case CallbackMatch::differs:
-          return reply(WebhookVerdict::bad_callback, "the callback_id is not the one the job's create sent");
-        case CallbackMatch::matches: break;
-      }
-      const HintOutcome outcome = core_->poller.hint(push->job_id);
-      return reply(WebhookVerdict::confirming,
-                   outcome == HintOutcome::coalesced ? "a look at the job is under way" : "");
-    } else {
-      (void)body;
-      return reply(WebhookVerdict::bad_signature, "this protocol reads no pushes");
-    }
-  }
-
- public:
   /// handle_webhook() as a function, to hand to an HTTP server (e.g. WebhookReceiver). The client must outlive it.
   std::function<WebhookReply(const std::vector<HttpHeader>&, std::string_view)> webhook_handler() {
     return
@@ -5121,62 +5360,7 @@ class BasicVideoTranslationClient {
 
  private:
   /// The parts, on the heap: they refer to one another, and a client stays movable.
-  struct Core {
-    ClientOptions options;
-    std::shared_ptr<ServerProfile> profile;
-    P protocol;
-    Sender<T, C> sender;
-    PollingRules rules;
-    StatusLooks<T, C, P> looks;
-    std::unique_ptr<WebhookVerifier> verifier;  // when pushes can be verified (a secret or a verify function)
-    CallbackBook callbacks;                     // the callback_id each create sent, for unsigned pushes
-    Poller<T, C, P> poller;                     // last: stopped and joined before the parts it uses go
-
-    template <class MakeTransport>
-    Core(ClientOptions checked_options, MakeTransport&& make_transport, C clock, std::optional<P> given_protocol)
-        : options(std::move(checked_options)),
-          profile(options.profile ? options.profile : std::make_shared<ServerProfile>()),
-          protocol(pick_protocol(given_protocol, options)),
-          sender(options, make_transport(options), std::move(clock)),
-          rules(options.polling, *profile, [this] { return sender.uniform(); }),
-          looks(sender, protocol, rules),
-          verifier(make_verifier(options, protocol)),
-          callbacks(max_open_callbacks, options.webhook.remember),
-          poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
-            if (verifier) verifier->note_settled(job_id);
-            callbacks.finish(job_id);
-          }) {}
-    /// Jobs awaiting a push whose callback_id is remembered, at most.
-    static constexpr std::size_t max_open_callbacks = 1'000'000;
-  };
-
-  /// A verifier for pushes when the options can check them and the protocol reads them; else none.
-  static std::unique_ptr<WebhookVerifier> make_verifier(const ClientOptions& options, const P& protocol) {
-    if constexpr (PushProtocol<P>) {
-      if (!options.webhook.secret.empty() || options.webhook.verify)
-        return std::make_unique<WebhookVerifier>(options.webhook, protocol);
-    }
-    return nullptr;
-  }
-
-  /// Safety-net polling when creates ask for pushes.
-  static std::optional<SafetyPolling> safety_of(const ClientOptions& options) {
-    if (options.webhook_url.empty()) return std::nullopt;
-    return SafetyPolling{options.webhook.safety_interval, options.webhook.safety_age_ratio};
-  }
-
-  /// A webhook reply for `verdict`.
-  static WebhookReply reply(WebhookVerdict verdict, std::string reason) {
-    return {verdict, http_status(verdict), std::move(reason)};
-  }
-
-  /// The protocol the caller gave, else one made from the options.
-  static P pick_protocol(std::optional<P>& given, const ClientOptions& options) {
-    if constexpr (std::constructible_from<P, const ClientOptions&>)
-      if (!given) return P(options);
-    if (!given) throw std::invalid_argument("heygen: this protocol cannot be made from ClientOptions; pass one");
-    return std::move(*given);
-  }
+  using Core = ClientCore<T, C, P>;
 
   template <class MakeTransport>
   static std::unique_ptr<Core> make_core(ClientOptions options, MakeTransport&& make_transport, C clock,
@@ -5189,7 +5373,7 @@ class BasicVideoTranslationClient {
   OrFailure<std::vector<std::string>> create(const typename P::create_input& input, CallState& call) {
     HttpRequest request = core_->sender.blank_request();
     const std::string key = detail::random_key();
-    const typename P::create_input sent = with_callback(input, key);
+    const typename P::create_input sent = with_callback(input, core_->options.webhook_url, key);
     core_->protocol.create_request(request, sent, key);
     OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
     if (!response) return std::move(response).failure();
@@ -5205,95 +5389,8 @@ class BasicVideoTranslationClient {
     return ids;
   }
 
-  /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized).
-  class BulkCollector {
-   public:
-    BulkCollector(std::size_t total, BulkCallback on_result, const Logger& log)
-        : total_(total), on_result_(std::move(on_result)), log_(log) {
-      if (total_ == 0) promise_.set_value({});
-    }
-
-    std::future<ResultMap> future() { return promise_.get_future(); }
-
-    /// Records one job's result and tells the caller's callback; the last one fulfils the future. The callback
-    /// runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
-    /// re-enters here on its own thread, through the poller, to record the cancelled jobs).
-    void add(const std::string& job_id, TranslationResult result) {
-      std::lock_guard tell_lock(tell_mutex_);
-      const TranslationResult told = result;
-      std::size_t done = 0;
-      {
-        std::lock_guard lock(mutex_);
-        if (!results_.emplace(job_id, std::move(result)).second) return;
-        done = results_.size();
-      }
-      tell(job_id, told, done);
-      if (done < total_) return;
-      std::lock_guard lock(mutex_);
-      promise_.set_value(std::move(results_));
-    }
-
-   private:
-    void tell(const std::string& job_id, const TranslationResult& result, std::size_t done) noexcept {
-      if (!on_result_) return;
-      try {
-        on_result_(job_id, result, BulkProgress{done, total_});
-      } catch (const std::exception& e) {
-        log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw: " + e.what(); });
-      } catch (...) {
-        log_(LogLevel::error, [&] { return "job " + job_id + ": result callback threw"; });
-      }
-    }
-
-    std::recursive_mutex tell_mutex_;  // serializes the callback
-    std::mutex mutex_;                 // guards results_ and promise_
-    std::size_t total_;
-    BulkCallback on_result_;
-    const Logger& log_;
-    ResultMap results_;
-    std::promise<ResultMap> promise_;
-  };
-
   /// When a wait started now with `options` ends: its timeout, else max_timeout.
-  TimePoint deadline_of(const WatchOptions& options) const {
-    // A plain duration, not an optional: g++ 12 with ASan warns of an uninitialised read in optional::value_or.
-    const Seconds timeout = options.timeout == Seconds(0) ? core_->options.max_timeout : options.timeout;
-    if (!std::isfinite(timeout.count()) || timeout.count() < 0.0)
-      throw std::invalid_argument("heygen: a wait's timeout must be finite and not negative");
-    return core_->sender.clock().now() + detail::to_clock(timeout);
-  }
-
-  /// `input` asking for a push to the options' webhook_url (with `callback_id` for matching, unless it names its
-  /// own), unless it names a callback of its own or the protocol's inputs have none.
-  typename P::create_input with_callback(const typename P::create_input& input, const std::string& callback_id) const {
-    typename P::create_input out = input;
-    if constexpr (requires {
-                    out.callback_url = std::string();
-                    out.callback_id = std::string();
-                  }) {
-      const auto is_set = [](const auto& field) {
-        if constexpr (requires { field.has_value(); })
-          return field.has_value();
-        else
-          return !field.empty();
-      };
-      if (!core_->options.webhook_url.empty() && !is_set(out.callback_url)) {
-        out.callback_url = core_->options.webhook_url;
-        if (!is_set(out.callback_id)) out.callback_id = callback_id;  // the caller's own id is echoed back as given
-      }
-    }
-    return out;
-  }
-
-  /// The callback_id `input` sends (echoed by its pushes), or empty when it sends none.
-  static std::string callback_id_of(const typename P::create_input& input) {
-    if constexpr (requires { std::string(input.callback_id.value_or("")); })
-      return input.callback_id.value_or("");
-    else if constexpr (requires { std::string(input.callback_id); })
-      return input.callback_id;
-    else
-      return {};
-  }
+  TimePoint deadline_of(const WatchOptions& options) const { return core_->deadline_of(options.timeout); }
 
   /// A transport maker that hands over the one the caller gave.
   static auto given(T& transport) {
@@ -5305,55 +5402,13 @@ class BasicVideoTranslationClient {
     return {failure.cause, std::string(what) + ": " + failure.message, call.last_http_status, call.requests};
   }
 
-  static ClientOptions checked(ClientOptions options) {
-    BaseUrl::parse(options.base_url);
-    auto require = [](bool good, const char* what) {
-      if (!good) throw std::invalid_argument(std::string("heygen: ") + what);
-    };
-    auto non_negative = [](Seconds s) { return std::isfinite(s.count()) && s.count() >= 0.0; };
-    require(options.max_retries >= 0, "max_retries must not be negative");
-    require(non_negative(options.initial_backoff), "initial_backoff must be finite and not negative");
-    require(non_negative(options.max_backoff), "max_backoff must be finite and not negative");
-    require(non_negative(options.max_timeout) && options.max_timeout.count() > 0, "max_timeout must be positive");
-    require(non_negative(options.request_timeout) && options.request_timeout.count() > 0,
-            "request_timeout must be positive");
-    require(non_negative(options.connect_timeout) && options.connect_timeout.count() > 0,
-            "connect_timeout must be positive");
-    const PollPolicy& poll = options.polling;
-    require(non_negative(poll.initial_interval) && non_negative(poll.max_interval) && non_negative(poll.min_interval) &&
-                non_negative(poll.cold_cap) && non_negative(poll.long_poll) && non_negative(poll.coalesce) &&
-                non_negative(poll.many_status_interval),
-            "polling intervals must be finite and not negative");
-    require(std::isfinite(poll.lag_ratio) && poll.lag_ratio > 0.0 && poll.lag_ratio <= 1.0,
-            "polling.lag_ratio must be in (0, 1]");
-    require(std::isfinite(poll.multiplier) && poll.multiplier >= 1.0, "polling.multiplier must be at least 1");
-    require(std::isfinite(poll.jitter) && poll.jitter >= 0.0 && poll.jitter <= 1.0, "polling.jitter must be in [0, 1]");
-    require(options.max_body_bytes > 0, "max_body_bytes must be positive");
-    require(options.connection_pool_size > 0, "connection_pool_size must be positive");
-    require(options.poller_threads > 0, "poller_threads must be positive");
-    const WebhookOptions& hook = options.webhook;
-    require(non_negative(hook.safety_interval) && hook.safety_interval.count() > 0,
-            "webhook.safety_interval must be positive");
-    require(std::isfinite(hook.safety_age_ratio) && hook.safety_age_ratio >= 0.0 && hook.safety_age_ratio <= 1.0,
-            "webhook.safety_age_ratio must be in [0, 1]");
-    require(non_negative(hook.timestamp_tolerance), "webhook.timestamp_tolerance must be finite and not negative");
-    require(hook.max_body_bytes > 0, "webhook.max_body_bytes must be positive");
-    require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
-    require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
-    for (const auto& header : options.extra_headers)
-      require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
-                  header.name.find(':') == std::string::npos,
-              "extra_headers must have a name and hold no line breaks");
-    return options;
-  }
-
   std::unique_ptr<Core> core_;
 };
 
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 28. The bundled cpp-httplib transport and VideoTranslationClient.
+// 31. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
@@ -5715,6 +5770,15 @@ using VideoTranslationClient = BasicVideoTranslationClient<HttplibTransport, Ste
 
 /// The client for HeyGen's v3 API on the bundled transport; build it with heygen_v3_options(api_key).
 using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, HeyGenV3Protocol>;
+
+#endif  // HEYGEN_VT_WITH_HTTPLIB
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 32. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// ---------------------------------------------------------------------------------------------------------------------
+
+// cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.
+#ifdef HEYGEN_VT_WITH_HTTPLIB
 
 /// Where a WebhookReceiver listens, and how.
 struct WebhookReceiverOptions {
