@@ -8,6 +8,7 @@
 #include "fakes.hpp"
 #include "string_makers.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -992,4 +993,38 @@ TEST_CASE("parts: outputs: empty until the server says something") {
   language.output_language = "es";
   CHECK_FALSE(language.empty());
 }
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+TEST_CASE("parts: request watchdog: a due timer runs, a disarmed one never does, an earlier one wakes it") {
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  detail::RequestWatchdog watchdog;
+  std::atomic<int> ran{0};
+  {
+    // Far in the future: disarmed (destroyed) before it is due.
+    const detail::RequestWatchdog::Armed later(watchdog, std::chrono::steady_clock::now() + std::chrono::hours(1),
+                                               [&] { ran += 100; });
+    Gate fired;
+    {
+      // Already due, armed after the later one: the thread, asleep until the later one, wakes for it.
+      const auto fire = [&] {
+        ++ran;
+        fired.open();
+      };
+      const detail::RequestWatchdog::Armed due(watchdog, std::chrono::steady_clock::now() - std::chrono::seconds(1),
+                                               fire);
+      fired.wait();
+    }
+    CHECK(ran == 1);
+  }
+  {
+    Gate first, second;
+    const SteadyTime past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    const detail::RequestWatchdog::Armed a(watchdog, past, [&] { first.open(); });
+    const detail::RequestWatchdog::Armed b(watchdog, past, [&] { second.open(); });
+    first.wait();
+    second.wait();
+  }
+  CHECK(ran == 1);
+}
+#endif
 }  // TEST_SUITE("parts")
