@@ -994,6 +994,32 @@ TEST_CASE("parts: outputs: empty until the server says something") {
   CHECK_FALSE(language.empty());
 }
 
+namespace {
+/// A transport that says it sends only the target, as the bundled one does.
+struct TargetOnlyTransport {
+  static constexpr bool reads_url = false;
+  std::shared_ptr<std::vector<HttpRequest>> sent = std::make_shared<std::vector<HttpRequest>>();
+  HttpResponse send(const HttpRequest& request) {
+    sent->push_back(request);
+    return status_answer("completed");
+  }
+};
+}  // namespace
+
+TEST_CASE("parts: transport_reads_url: the URL is built for a transport unless it says it does not read it") {
+  static_assert(transport_reads_url<FakeTransport>);
+  static_assert(!transport_reads_url<TargetOnlyTransport>);
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+  static_assert(!transport_reads_url<HttplibTransport>);
+#endif
+  TargetOnlyTransport transport;
+  BasicVideoTranslationClient<TargetOnlyTransport, FakeClock> client(test_options(), transport, FakeClock{});
+  REQUIRE(client.get_translation_status("job-1").ok());
+  REQUIRE(transport.sent->size() == 1);
+  CHECK(transport.sent->at(0).target == "/status/job-1");
+  CHECK(transport.sent->at(0).url.empty());
+}
+
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 TEST_CASE("parts: request watchdog: a due timer runs, a disarmed one never does, an earlier one wakes it") {
   using SteadyTime = std::chrono::steady_clock::time_point;

@@ -476,7 +476,7 @@ struct HttpHeader {
 /// A request the client asks a transport to send.
 struct HttpRequest {
   std::string method{};                 ///< "GET" or "POST".
-  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
+  std::string url{};                    ///< Full URL: scheme, host, port, path and query (see transport_reads_url).
   std::string target{};                 ///< Path and query only (what goes on the request line).
   std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
   std::string body{};                   ///< Request body; empty for GET.
@@ -539,6 +539,19 @@ template <class T>
 concept Transport = requires(T& transport, const HttpRequest& request) {
   { transport.send(request) } -> std::same_as<HttpResponse>;
 };
+
+/// Whether transport T reads HttpRequest::url. A transport that sends only the target on connections of its own
+/// to the base URL's host declares `static constexpr bool reads_url = false;`, and the full URL, otherwise built
+/// for every request, is left empty; any other transport gets it.
+template <class T>
+inline constexpr bool transport_reads_url = [] {
+  if constexpr (requires {
+                  { T::reads_url } -> std::convertible_to<bool>;
+                })
+    return static_cast<bool>(T::reads_url);
+  else
+    return true;
+}();
 
 inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
   for (const auto& h : headers)
@@ -2794,7 +2807,7 @@ class Sender {
   template <class Protocol>
   OrFailure<HttpResponse> send(HttpRequest request, CallState& call, const Protocol& protocol,
                                Seconds server_hold = Seconds(0)) {
-    request.url = origin_ + request.target;
+    if constexpr (transport_reads_url<T>) request.url = origin_ + request.target;
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return Failure{FailureCause::cancelled, detail::cancelled_message};
       const auto remaining = call.deadline - clock_.now();
@@ -5197,6 +5210,9 @@ class RequestWatchdog {
 /// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
 class HttplibTransport {
  public:
+  /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
+  static constexpr bool reads_url = false;
+
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();

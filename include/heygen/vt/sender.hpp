@@ -94,7 +94,7 @@ class Sender {
   template <class Protocol>
   OrFailure<HttpResponse> send(HttpRequest request, CallState& call, const Protocol& protocol,
                                Seconds server_hold = Seconds(0)) {
-    request.url = origin_ + request.target;
+    if constexpr (transport_reads_url<T>) request.url = origin_ + request.target;
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return Failure{FailureCause::cancelled, detail::cancelled_message};
       const auto remaining = call.deadline - clock_.now();

@@ -160,6 +160,9 @@ class RequestWatchdog {
 /// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
 class HttplibTransport {
  public:
+  /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
+  static constexpr bool reads_url = false;
+
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();
