@@ -995,6 +995,100 @@ TEST_CASE("parts: outputs: empty until the server says something") {
 }
 
 namespace {
+/// Checks that `append` (append_percent_encoded, append_quoted) adds to what a buffer holds what `reference`
+/// makes of a text: for every byte at once, and for random texts of letters with any byte here and there.
+template <class Append, class Reference>
+void check_appender(Append append, Reference reference) {
+  std::string every_byte;
+  for (int byte = 0; byte < 256; ++byte) every_byte += static_cast<char>(byte);
+  std::string whole;
+  append(whole, every_byte);
+  CHECK(whole == reference(every_byte));
+  std::mt19937 random(22);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text(random() % 24, '\0');
+    for (char& c : text)
+      c = random() % 4 == 0 ? static_cast<char>(random() % 256) : static_cast<char>('a' + random() % 26);
+    std::string out = "kept/";
+    append(out, text);
+    std::string expected = "kept/";  // appended: g++ 12 at -O3 misreports `"…" + std::string` (-Wrestrict)
+    expected += reference(text);
+    CHECK(out == expected);
+  }
+}
+}  // namespace
+
+TEST_CASE("parts: append_percent_encoded encodes as a byte-at-a-time encoder does, runs of plain bytes at once") {
+  const auto one_by_one = [](std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+      if (detail::is_unreserved(c)) {
+        out += c;
+        continue;
+      }
+      char escape[4];
+      std::snprintf(escape, sizeof escape, "%%%02X", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += escape;
+    }
+    return out;
+  };
+  check_appender(detail::append_percent_encoded, one_by_one);
+  CHECK(detail::percent_encode("") == "");
+  CHECK(detail::percent_encode("job-7") == "job-7");
+  CHECK(detail::percent_encode("/a b/") == "%2Fa%20b%2F");
+}
+
+TEST_CASE("parts: parse_delta_seconds reads delta-seconds alone; parse_retry_after reads them the same") {
+  const auto now = std::chrono::sys_days{std::chrono::year{2026} / 1 / 1} + std::chrono::seconds(0);
+  for (const std::string_view text : {"0", "3", " \t120\t ", "999999999", "99999999999999999999999"}) {
+    const auto delta = detail::parse_delta_seconds(text);
+    REQUIRE(delta);
+    CHECK(delta->count() == detail::parse_retry_after(text, now)->count());
+  }
+  CHECK(detail::parse_delta_seconds(" 42 ")->count() == 42.0);
+  CHECK(detail::parse_delta_seconds("99999999999999999999999")->count() == 1e9);
+  for (const std::string_view text : {"", "  ", "-1", "1.5", "3abc", "Thu, 01 Jan 2026 00:00:10 GMT"})
+    CHECK_FALSE(detail::parse_delta_seconds(text));
+}
+
+TEST_CASE("parts: sender: Retry-After in delta-seconds is read without the wall clock, a date against it") {
+  struct WallClock : FakeClock {
+    std::shared_ptr<int> wall_reads = std::make_shared<int>(0);
+    [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
+      ++*wall_reads;
+      return std::chrono::sys_days{std::chrono::year{2026} / 1 / 1};
+    }
+  };
+  WallClock clock;
+  Sender<FakeTransport, WallClock> sender(test_options(), FakeTransport{}, clock);
+  CHECK(sender.retry_after_of(answer(200, "", {{"Retry-After", "7"}}))->count() == 7.0);
+  CHECK(*clock.wall_reads == 0);
+  CHECK(sender.retry_after_of(answer(200, "", {{"Retry-After", "Thu, 01 Jan 2026 00:00:10 GMT"}}))->count() == 10.0);
+  CHECK(*clock.wall_reads == 1);
+  CHECK_FALSE(sender.retry_after_of(answer(200, "")));
+}
+
+TEST_CASE("parts: Xoshiro256: the same seed draws the same numbers, each in [0, 1), evenly spread") {
+  detail::Xoshiro256 a(7), b(7), c(8);
+  bool differs = false;
+  double sum = 0;
+  constexpr int draws = 100'000;
+  for (int i = 0; i < draws; ++i) {
+    const double x = a.uniform01();
+    CHECK(x == b.uniform01());
+    differs = differs || x != c.uniform01();
+    REQUIRE(x >= 0.0);
+    REQUIRE(x < 1.0);
+    sum += x;
+  }
+  CHECK(differs);
+  CHECK(sum / draws == doctest::Approx(0.5).epsilon(0.01));
+  const double draw = detail::random_uniform01();
+  CHECK(draw >= 0.0);
+  CHECK(draw < 1.0);
+}
+
+namespace {
 /// A transport that says it sends only the target, as the bundled one does.
 struct TargetOnlyTransport {
   static constexpr bool reads_url = false;

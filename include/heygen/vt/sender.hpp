@@ -136,6 +136,8 @@ class Sender {
   [[nodiscard]] std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
     const auto value = response.header("Retry-After");
     if (!value) return std::nullopt;
+    // Delta-seconds, what servers send almost always, needs no clock: read the clock only for a date.
+    if (auto delta = detail::parse_delta_seconds(*value)) return delta;
     auto now = std::chrono::floor<std::chrono::seconds>(system_now());
     if (auto date = response.header("Date"))
       if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
