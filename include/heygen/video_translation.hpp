@@ -5292,14 +5292,15 @@ class HttplibTransport {
     const auto started = std::chrono::steady_clock::now();
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     auto connection = pool_->acquire();
-    Attempt attempt = exchange(*connection, request, started, timeout);
-    if (attempt.lost_to_close && !request.stop.stop_requested()) {
+    HttpResponse response;  // filled in where it is returned: no copy or move of the answer on its way out
+    if (exchange(*connection, request, started, timeout, response) && !request.stop.stop_requested()) {
       pool_->release(std::move(connection), false);
       connection = pool_->open();
-      attempt = exchange(*connection, request, started, timeout);
+      response = HttpResponse{};
+      exchange(*connection, request, started, timeout, response);
     }
-    pool_->release(std::move(connection), attempt.response.received());
-    return std::move(attempt.response);
+    pool_->release(std::move(connection), response.received());
+    return response;
   }
 
  private:
@@ -5307,19 +5308,15 @@ class HttplibTransport {
 
   /// One keep-alive connection. cpp-httplib opens a new socket by itself when the last one was closed (by
   /// either side); `sockets` counts the sockets it opened, so a request can tell whether it went on a reused one.
+  /// Its request and response objects are kept from one exchange to the next: building and destroying them (a
+  /// score of members each) cost more per request than reusing them, and their strings keep their buffers.
   struct Pooled {
     std::unique_ptr<httplib::ClientImpl> client;
     std::uint64_t sockets = 0;  // touched only by the thread holding the connection, inside its send()
+    httplib::Request out;       // as the members above: filled in afresh by each exchange
+    httplib::Response in;
   };
   using Connection = std::unique_ptr<Pooled>;
-
-  /// What one exchange on one connection came to.
-  struct Attempt {
-    HttpResponse response;
-    /// Failed on a reused socket before any status line arrived, neither cancelled nor out of time: most likely
-    /// the server closed the idle connection as the request went out, so it is worth sending again on a new one.
-    bool lost_to_close = false;
-  };
 
   using Watchdog = detail::RequestWatchdog;
 
@@ -5430,12 +5427,41 @@ class HttplibTransport {
     }
   };
 
+  /// Makes `kept` (the headers of the connection's last request, with what httplib added to them: Host,
+  /// User-Agent...) hold exactly `headers`, as a new request's would. A header of the last request that this one
+  /// has too keeps its node, and only what httplib added is dropped: requests mostly carry the same headers, and
+  /// the nodes cost an allocation each. httplib adds its own again, as it does to any request.
+  static void set_headers(httplib::Headers& kept, const std::vector<HttpHeader>& headers) {
+    std::uint64_t matched = 0;  // bit i: headers[i] has its node
+    if (headers.size() <= 64) {
+      for (auto node = kept.begin(); node != kept.end();) {
+        std::size_t i = 0;
+        while (i < headers.size() &&
+               ((matched >> i & 1U) != 0 || node->first != headers[i].name || node->second != headers[i].value))
+          ++i;
+        if (i == headers.size()) {
+          node = kept.erase(node);
+          continue;
+        }
+        matched |= std::uint64_t{1} << i;
+        ++node;
+      }
+    } else {
+      kept.clear();
+    }
+    for (std::size_t i = 0; i < headers.size(); ++i)
+      if (i >= 64 || (matched >> i & 1U) == 0) kept.emplace(headers[i].name, headers[i].value);
+  }
+
   // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
   static constexpr std::chrono::milliseconds watchdog_grace{250};
 
-  /// Sends `request` on `connection` within what is left of `timeout` since `started`.
-  Attempt exchange(Pooled& connection, const HttpRequest& request, SteadyTime started,
-                   std::chrono::milliseconds timeout) const {
+  /// Sends `request` on `connection` within what is left of `timeout` since `started`, filling in `response`
+  /// (a new one). True when the request was lost to a close: it failed on a reused socket before any status
+  /// line arrived, neither cancelled nor out of time, so most likely the server closed the idle connection as
+  /// the request went out, and it is worth sending again on a new one.
+  bool exchange(Pooled& connection, const HttpRequest& request, SteadyTime started, std::chrono::milliseconds timeout,
+                HttpResponse& response) const {
     httplib::ClientImpl& client = *connection.client;
     const auto left = std::max(
         timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started),
@@ -5443,10 +5469,12 @@ class HttplibTransport {
     client.set_read_timeout(left);
     client.set_write_timeout(left);
     client.set_connection_timeout(std::min(pool_->connect_timeout(), left));
-    httplib::Request out;
+    // Every member httplib reads of a client request is set here (no progress, response handler or content
+    // provider is ever set; redirects and digest auth, whose counters it keeps in the request, are off).
+    httplib::Request& out = connection.out;
     out.method = request.method;
     out.path = request.target;
-    for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
+    set_headers(out.headers, request.headers);
     out.body = request.body;  // copied: the caller may send the same request again on a retry
     CappedBody body{{}, pool_->max_body_bytes(), false};
     // One pointer captured: std::function keeps it inline instead of allocating for every request.
@@ -5454,9 +5482,17 @@ class HttplibTransport {
       return sink->append(data, length);
     };
     std::atomic<bool> overran{false};
-    httplib::Response in;
+    httplib::Response& in = connection.in;  // as a new one: what httplib fills in, and a status of -1 (none yet)
+    in.version.clear();
+    in.status = -1;
+    in.reason.clear();
+    in.headers.clear();
+    in.body.clear();
+    in.location.clear();
     httplib::Error error = httplib::Error::Success;
-    const bool had_socket = client.is_socket_open() != 0;
+    // A request went on a reused socket when httplib opened none for it: with no socket open it must open one
+    // (counted as soon as it exists, before its connect), and a read or write error needs a socket. So the count
+    // tells, without asking httplib under its socket lock for every request.
     const std::uint64_t sockets_before = connection.sockets;
     const bool answered = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
@@ -5467,29 +5503,36 @@ class HttplibTransport {
       });
       return client.send(out, in, error);  // this overload sends `out` as is; send(const Request&) copies it
     }();
-    if (request.stop.stop_requested())
-      return {HttpResponse::failure(TransportError::cancelled, detail::cancelled_message)};
-    if (overran && !answered)  // a response that arrived just as the timer fired still counts
-      return {HttpResponse::failure(TransportError::timeout, "request took longer than its timeout (" +
-                                                                 std::to_string(timeout.count()) + " ms)")};
-    if (body.too_large)
-      return {HttpResponse::failure(TransportError::body_too_large,
-                                    "response body over max_body_bytes (" + std::to_string(body.cap) + ")")};
-    if (!answered) {
-      Attempt failed{failure_of(error, std::chrono::steady_clock::now() - started, timeout)};
-      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
-      const bool reused = had_socket && connection.sockets == sockets_before;
-      failed.lost_to_close = reused && failed.response.error == TransportError::reset &&
-                             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 &&
-                             body.text.empty();
-      return failed;
+    if (request.stop.stop_requested()) {
+      response = HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+      return false;
     }
-    HttpResponse response;
+    if (overran && !answered) {  // a response that arrived just as the timer fired still counts
+      response = HttpResponse::failure(
+          TransportError::timeout, "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
+      return false;
+    }
+    if (body.too_large) {
+      response = HttpResponse::failure(TransportError::body_too_large,
+                                       "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
+      return false;
+    }
+    if (!answered) {
+      response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
+      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
+      const bool reused = connection.sockets == sockets_before;
+      return reused && response.error == TransportError::reset &&
+             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 && body.text.empty();
+    }
     response.status = in.status;
     response.headers.reserve(in.headers.size());
-    for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
+    for (auto& [name, value] : in.headers) {  // built in place: no header moved from a temporary
+      HttpHeader& header = response.headers.emplace_back();
+      header.name = name;
+      header.value = std::move(value);
+    }
     response.body = std::move(body.text);
-    return {std::move(response)};
+    return false;
   }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
