@@ -1147,4 +1147,16 @@ TEST_CASE("parts: request watchdog: a due timer runs, a disarmed one never does,
   CHECK(ran == 1);
 }
 #endif
+
+TEST_CASE("parts: tracker: append_status_target appends what status_target returns") {
+  for (const std::string& status_template : {std::string("/status/{job_id}"), std::string("/status"),
+                                             std::string("/s?x=1"), std::string("/jobs/{job_id}/state")}) {
+    std::string target = "kept";
+    tracker::append_status_target(target, "/api", status_template, "a b/c");
+    std::string expected = "kept";  // appended: g++ 12 at -O3 misreports `"…" + std::string` (-Wrestrict)
+    expected += tracker::status_target("/api", status_template, "a b/c");
+    CHECK(target == expected);
+  }
+  CHECK(tracker::status_target("/api", "/status/{job_id}", "a b") == "/api/status/a%20b");
+}
 }  // TEST_SUITE("parts")

@@ -242,8 +242,10 @@ struct Failure {
 template <class T>
 class OrFailure {
  public:
-  /// A success holding `value`.
-  OrFailure(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  /// A success holding a copy of `value`.
+  OrFailure(const T& value) : state_(std::in_place_index<0>, value) {}  // NOLINT(google-explicit-constructor)
+  /// A success holding `value`, moved in once (a by-value parameter moved it twice: every answer comes this way).
+  OrFailure(T&& value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
   /// A failure.
   OrFailure(Failure failure)
       : state_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT(google-explicit-constructor)
@@ -1765,23 +1767,30 @@ inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string
   return answers;
 }
 
-/// The status target for a job: the endpoint template with the id percent-encoded into it.
-inline std::string status_target(const std::string& prefix, const std::string& status_template,
+/// Appends the status target for a job to `target`: the endpoint template with the id percent-encoded into it.
+/// Appended into the caller's buffer: a request kept from look to look builds it without allocating.
+inline void append_status_target(std::string& target, const std::string& prefix, const std::string& status_template,
                                  std::string_view job_id) {
   static constexpr std::string_view placeholder = "{job_id}";
   const auto at = status_template.find(placeholder);
-  std::string target;  // built in one buffer: this runs for every status look
-  target.reserve(prefix.size() + status_template.size() + job_id.size() * 3 + 8);
+  target.reserve(target.size() + prefix.size() + status_template.size() + job_id.size() * 3 + 8);
   target += prefix;
   if (at == std::string::npos) {
     target += status_template;
     target += status_template.find('?') == std::string::npos ? "?job_id=" : "&job_id=";
     detail::append_percent_encoded(target, job_id);
-    return target;
+    return;
   }
   target.append(status_template, 0, at);
   detail::append_percent_encoded(target, job_id);
   target.append(status_template, at + placeholder.size());
+}
+
+/// The status target for a job: the endpoint template with the id percent-encoded into it.
+inline std::string status_target(const std::string& prefix, const std::string& status_template,
+                                 std::string_view job_id) {
+  std::string target;
+  append_status_target(target, prefix, status_template, job_id);
   return target;
 }
 
@@ -1846,7 +1855,8 @@ class TrackerProtocol {
   /// `GET {status}` with the id percent-encoded into it (or as `?job_id=`), and `?wait=` for a long poll.
   void status_request(HttpRequest& out, std::string_view job_id, Seconds hold) const {
     out.method = "GET";
-    out.target = tracker::status_target(prefix_, endpoints_.status, job_id);
+    out.target.clear();
+    tracker::append_status_target(out.target, prefix_, endpoints_.status, job_id);
     if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
   }
 
@@ -2861,12 +2871,32 @@ class Sender {
     return request;
   }
 
+  /// Makes `request` what blank_request() returns, reusing its buffers: a request kept to build one look after
+  /// another allocates nothing once it has held the first.
+  void blank(HttpRequest& request) const {
+    request.method.clear();
+    request.url.clear();
+    request.target.clear();
+    if (!same_headers(request.headers, headers_)) request.headers = headers_;  // as they were, most often
+    request.body.clear();
+    request.timeout = {};
+    request.stop = {};
+  }
+
   /// Sends `request` (a protocol filled in its method and target) until a final answer: a response the
   /// protocol does not retry, or the Failure that ended the call (retries spent, deadline, cancellation).
   /// `server_hold` is how long the server was asked to hold the answer, added to the request's budget.
   template <class Protocol>
   OrFailure<HttpResponse> send(HttpRequest request, CallState& call, const Protocol& protocol,
                                Seconds server_hold = Seconds(0)) {
+    return send_in_place(request, call, protocol, server_hold);
+  }
+
+  /// send() on the caller's own request, which it fills in (URL, timeout, stop token) rather than taking a copy:
+  /// the status looks build one request per look and need it no more afterwards.
+  template <class Protocol>
+  OrFailure<HttpResponse> send_in_place(HttpRequest& request, CallState& call, const Protocol& protocol,
+                                        Seconds server_hold = Seconds(0)) {
     if constexpr (transport_reads_url<T>) request.url = origin_ + request.target;
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return Failure{FailureCause::cancelled, detail::cancelled_message};
@@ -2941,6 +2971,12 @@ class Sender {
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
 
  private:
+  /// True when `a` and `b` hold the same headers in the same order.
+  static bool same_headers(const std::vector<HttpHeader>& a, const std::vector<HttpHeader>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const HttpHeader& x, const HttpHeader& y) { return x.name == y.name && x.value == y.value; });
+  }
+
   /// The headers every request carries: the caller's extras, Accept and the credentials.
   static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
     std::vector<HttpHeader> headers = options.extra_headers;
@@ -2952,9 +2988,9 @@ class Sender {
 
   /// A response the protocol does not retry: an answer (any status), or no answer that asking again won't fix.
   template <class Protocol>
-  static OrFailure<HttpResponse> final_answer(HttpResponse response, CallState& call, const Protocol& protocol) {
+  static OrFailure<HttpResponse> final_answer(HttpResponse&& response, CallState& call, const Protocol& protocol) {
     call.last_failure.clear();  // only a failure still unresolved explains a deadline
-    if (response.received()) return response;
+    if (response.received()) return std::move(response);
     return Failure{FailureCause::transport, describe(response, protocol)};
   }
 
@@ -3228,15 +3264,47 @@ class StatusLooks {
       : sender_(sender), protocol_(protocol), rules_(rules) {}
 
   /// One status look with retries; `hold` > 0 asks the server to hold it (long poll). Pending means "look again".
+  /// The result is built in the Look returned, not moved from one object to the next: this runs for every look.
   Look look(CallState& call, Seconds hold) {
-    if (call.job_id.empty()) return {finish(call, failed(FailureCause::unknown_job, "empty job id")), {}};
-    HttpRequest request = sender_.blank_request();
+    Look out;
+    if (call.job_id.empty()) {
+      out.result = failed(FailureCause::unknown_job, "empty job id");
+      stamp(call, out.result);
+      return out;
+    }
+    // One request per thread, rebuilt look after look: its target and headers keep their buffers. A look made
+    // while one is under way on the same thread (a transport waiting on a client of its own) builds its own.
+    thread_local HttpRequest kept;
+    thread_local bool kept_in_use = false;
+    std::optional<HttpRequest> own;
+    HttpRequest& request = kept_in_use ? own.emplace() : kept;
+    const bool took_kept = !kept_in_use;
+    kept_in_use = true;
+    struct Release {
+      bool took;
+      HttpRequest& request;
+      ~Release() {
+        if (!took) return;
+        request.stop = {};  // the call's stop state is not kept alive by the thread
+        kept_in_use = false;
+      }
+    } release{took_kept, request};
+    sender_.blank(request);
     protocol_.status_request(request, call.job_id, hold);
-    OrFailure<HttpResponse> response = sender_.send(std::move(request), call, protocol_, hold);
-    if (!response) return {finish(call, failed(std::move(response).failure())), {}};
+    OrFailure<HttpResponse> response = sender_.send_in_place(request, call, protocol_, hold);
+    if (!response) {
+      out.result = failed(std::move(response).failure());
+      stamp(call, out.result);
+      return out;
+    }
     OrFailure<StatusAnswer> answer = protocol_.read_status(response.value());
-    if (!answer) return {finish(call, failed(std::move(answer).failure())), {}};
-    Look out{finish(call, from_answer(std::move(answer).value())), {}};
+    if (!answer) {
+      out.result = failed(std::move(answer).failure());
+      stamp(call, out.result);
+      return out;
+    }
+    take_answer(out.result, std::move(answer).value());
+    stamp(call, out.result);
     if (out.result.status == TranslationStatus::pending) out.retry_after = sender_.retry_after_of(response.value());
     return out;
   }
@@ -3282,6 +3350,12 @@ class StatusLooks {
 
   /// A result stamped with the call's requests, last HTTP status and time taken; a failure is logged.
   TranslationResult finish(const CallState& call, TranslationResult result) const {
+    stamp(call, result);
+    return result;
+  }
+
+  /// finish() on a result in place.
+  void stamp(const CallState& call, TranslationResult& result) const {
     result.requests = call.requests;
     result.http_status = call.last_http_status;
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(sender_.clock().now() - call.start);
@@ -3290,7 +3364,6 @@ class StatusLooks {
         return "job " + call.job_id + ": " + std::string(to_string(result.status)) + " (" +
                std::string(to_string(result.cause)) + "): " + result.error_message.value_or("");
       });
-    return result;
   }
 
   /// A result that says the call failed: timeout for a deadline, error for anything else.
@@ -3310,13 +3383,18 @@ class StatusLooks {
   /// A protocol's answer as a result.
   static TranslationResult from_answer(StatusAnswer answer) {
     TranslationResult result;
+    take_answer(result, std::move(answer));
+    return result;
+  }
+
+  /// from_answer() into a result in place.
+  static void take_answer(TranslationResult& result, StatusAnswer&& answer) {
     result.status = answer.status;
     result.cause = answer.cause;
     result.error_message = std::move(answer.error_message);
     result.progress = answer.progress;
     result.eta_seconds = answer.eta_seconds;
     result.outputs = std::move(answer.outputs);
-    return result;
   }
 
   /// The sender looks go through.
@@ -4417,7 +4495,8 @@ class Poller {
   /// thread, from inside a sink too.
   void watch(std::string job_id, TimePoint deadline, std::stop_token stop, WatchSink sink,
              const std::shared_ptr<RequestCap>& cap = {}) {
-    std::vector<std::string> ids{std::move(job_id)};
+    std::vector<std::string> ids;  // not {std::move(job_id)}: an initializer list would copy the id
+    ids.push_back(std::move(job_id));
     watch_all(ids, deadline, std::move(stop), sink, cap);
   }
 
@@ -5472,10 +5551,10 @@ class HttplibTransport {
     // Every member httplib reads of a client request is set here (no progress, response handler or content
     // provider is ever set; redirects and digest auth, whose counters it keeps in the request, are off).
     httplib::Request& out = connection.out;
-    out.method = request.method;
+    if (out.method != request.method) out.method = request.method;  // the same method, most often
     out.path = request.target;
     set_headers(out.headers, request.headers);
-    out.body = request.body;  // copied: the caller may send the same request again on a retry
+    if (!out.body.empty() || !request.body.empty()) out.body = request.body;  // copied: it may be sent again
     CappedBody body{{}, pool_->max_body_bytes(), false};
     // One pointer captured: std::function keeps it inline instead of allocating for every request.
     out.content_receiver = [sink = &body](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {

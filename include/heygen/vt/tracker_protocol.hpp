@@ -333,23 +333,30 @@ inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string
   return answers;
 }
 
-/// The status target for a job: the endpoint template with the id percent-encoded into it.
-inline std::string status_target(const std::string& prefix, const std::string& status_template,
+/// Appends the status target for a job to `target`: the endpoint template with the id percent-encoded into it.
+/// Appended into the caller's buffer: a request kept from look to look builds it without allocating.
+inline void append_status_target(std::string& target, const std::string& prefix, const std::string& status_template,
                                  std::string_view job_id) {
   static constexpr std::string_view placeholder = "{job_id}";
   const auto at = status_template.find(placeholder);
-  std::string target;  // built in one buffer: this runs for every status look
-  target.reserve(prefix.size() + status_template.size() + job_id.size() * 3 + 8);
+  target.reserve(target.size() + prefix.size() + status_template.size() + job_id.size() * 3 + 8);
   target += prefix;
   if (at == std::string::npos) {
     target += status_template;
     target += status_template.find('?') == std::string::npos ? "?job_id=" : "&job_id=";
     detail::append_percent_encoded(target, job_id);
-    return target;
+    return;
   }
   target.append(status_template, 0, at);
   detail::append_percent_encoded(target, job_id);
   target.append(status_template, at + placeholder.size());
+}
+
+/// The status target for a job: the endpoint template with the id percent-encoded into it.
+inline std::string status_target(const std::string& prefix, const std::string& status_template,
+                                 std::string_view job_id) {
+  std::string target;
+  append_status_target(target, prefix, status_template, job_id);
   return target;
 }
 
@@ -414,7 +421,8 @@ class TrackerProtocol {
   /// `GET {status}` with the id percent-encoded into it (or as `?job_id=`), and `?wait=` for a long poll.
   void status_request(HttpRequest& out, std::string_view job_id, Seconds hold) const {
     out.method = "GET";
-    out.target = tracker::status_target(prefix_, endpoints_.status, job_id);
+    out.target.clear();
+    tracker::append_status_target(out.target, prefix_, endpoints_.status, job_id);
     if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
   }
 

@@ -360,10 +360,10 @@ class HttplibTransport {
     // Every member httplib reads of a client request is set here (no progress, response handler or content
     // provider is ever set; redirects and digest auth, whose counters it keeps in the request, are off).
     httplib::Request& out = connection.out;
-    out.method = request.method;
+    if (out.method != request.method) out.method = request.method;  // the same method, most often
     out.path = request.target;
     set_headers(out.headers, request.headers);
-    out.body = request.body;  // copied: the caller may send the same request again on a retry
+    if (!out.body.empty() || !request.body.empty()) out.body = request.body;  // copied: it may be sent again
     CappedBody body{{}, pool_->max_body_bytes(), false};
     // One pointer captured: std::function keeps it inline instead of allocating for every request.
     out.content_receiver = [sink = &body](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
