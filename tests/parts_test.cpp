@@ -1148,6 +1148,42 @@ TEST_CASE("parts: request watchdog: a due timer runs, a disarmed one never does,
 }
 #endif
 
+TEST_CASE("parts: json: plain_decimal reads plain decimals exactly as from_chars does, and leaves the rest") {
+  const auto by_from_chars = [](std::string_view text) {
+    bool out_of_range = false;
+    const auto value = json::from_chars_number(text, out_of_range);
+    REQUIRE(value);
+    return value->get<double>();
+  };
+  std::mt19937_64 random(5);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = random() % 4 == 0 ? "-" : "";
+    const std::size_t whole = 1 + random() % 8, fraction = random() % 9;
+    text += static_cast<char>('1' + random() % 9);
+    for (std::size_t i = 1; i < whole; ++i) text += static_cast<char>('0' + random() % 10);
+    if (random() % 5 == 0) text = text.starts_with('-') ? "-0" : "0";
+    if (fraction > 0) text += '.';
+    for (std::size_t i = 0; i < fraction; ++i) text += static_cast<char>('0' + random() % 10);
+    CAPTURE(text);
+    const auto plain = json::plain_decimal(text);
+    if (!plain) {  // only a negative zero, or more than 15 digits, is left to from_chars
+      CHECK(
+          (text.size() - (text.starts_with('-') ? 1 : 0) - (fraction > 0 ? 1 : 0) > 15 || by_from_chars(text) == 0.0));
+      continue;
+    }
+    const double expected = by_from_chars(text);
+    CHECK(*plain == expected);
+    CHECK(std::signbit(*plain) == std::signbit(expected));
+  }
+  CHECK(*json::plain_decimal("0.1") == 0.1);
+  CHECK(*json::plain_decimal("0.25") == 0.25);
+  CHECK(*json::plain_decimal("123456789012345") == 123456789012345.0);
+  CHECK(*json::plain_decimal("-7") == -7.0);
+  for (const std::string_view text : {"", "-", "01", "-01", "1.", ".5", "1e5", "1E5", "+1", "1.5.2", "1-", "0.0.", "-0",
+                                      "-0.0", "1234567890123456", "0.1234567890123456", "1 "})
+    CHECK_FALSE(json::plain_decimal(text));
+}
+
 TEST_CASE("parts: tracker: append_status_target appends what status_target returns") {
   for (const std::string& status_template : {std::string("/status/{job_id}"), std::string("/status"),
                                              std::string("/s?x=1"), std::string("/jobs/{job_id}/state")}) {
