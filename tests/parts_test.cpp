@@ -1184,6 +1184,29 @@ TEST_CASE("parts: json: plain_decimal reads plain decimals exactly as from_chars
     CHECK_FALSE(json::plain_decimal(text));
 }
 
+TEST_CASE("parts: json: append_quoted writes a string exactly as picojson serializes it") {
+  check_appender(json::append_quoted, [](const std::string& text) { return picojson::value(text).serialize(); });
+}
+
+TEST_CASE("parts: tracker: batch_body is what picojson made of the ids, byte for byte") {
+  const auto by_picojson = [](const std::vector<std::string>& ids) {
+    picojson::array array;
+    for (const auto& id : ids) array.emplace_back(id);
+    picojson::object body;
+    body["job_ids"] = picojson::value(std::move(array));
+    return picojson::value(std::move(body)).serialize();
+  };
+  for (const std::vector<std::string>& ids :
+       std::vector<std::vector<std::string>>{{},
+                                             {"a"},
+                                             {"job-1", "job-2", "job-3"},
+                                             {"q\"uote", "back\\slash", "sl/ash", "tab\there", "\x01\x7f\xC3\xA9"}}) {
+    std::vector<const std::string*> pointers;
+    for (const auto& id : ids) pointers.push_back(&id);
+    CHECK(tracker::batch_body(pointers) == by_picojson(ids));
+  }
+}
+
 TEST_CASE("parts: tracker: append_status_target appends what status_target returns") {
   for (const std::string& status_template : {std::string("/status/{job_id}"), std::string("/status"),
                                              std::string("/s?x=1"), std::string("/jobs/{job_id}/state")}) {

@@ -227,6 +227,40 @@ class SkipContext {
   std::size_t depth_left_;
 };
 
+/// Appends `text` as a JSON string exactly as picojson serializes one: `"`, `\\` and `/` escaped, the usual
+/// short escapes, any other control byte (and DEL) as \u00XX. Runs of plain bytes are appended at once.
+inline void append_quoted(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto plain = [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F && c != '"' && c != '\\' && c != '/';
+  };
+  out += '"';
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t run = at;
+    while (run < text.size() && plain(text[run])) ++run;
+    out.append(text.data() + at, run - at);
+    if (run == text.size()) break;
+    const char c = text[run];
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '/': out += "\\/"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        const char escape[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0x0F]};
+        out.append(escape, sizeof escape);
+      }
+    }
+    at = run + 1;
+  }
+  out += '"';
+}
+
 /// Parses a body as a JSON object, or returns an error message.
 inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
   return parse_whole(
