@@ -284,18 +284,29 @@ TEST_CASE("fault matrix: bytes left past a Content-Length do not poison the next
   CHECK(second.requests <= 2);  // at most one retry, on a fresh connection
 }
 
-TEST_CASE("bounds: a job id full of CR, LF and header text stays inside one encoded path segment on the wire") {
+/// A healthy server that keeps the head of every request it takes.
+struct RecordingServer {
   std::mutex mutex;
-  std::vector<std::string> heads;
-  rawhttp::Server server([&](std::size_t n, const RequestLine& request) {
+  std::vector<std::string> recorded;
+  rawhttp::Server server{[this](std::size_t n, const RequestLine& request) {
     std::lock_guard lock(mutex);
-    heads.push_back(request.head);
+    recorded.push_back(request.head);
     return healthy(n, request);
-  });
-  VideoTranslationClient client(options_for(server.base_url()));
+  }};
+
+  /// The heads taken so far.
+  std::vector<std::string> heads() {
+    std::lock_guard lock(mutex);
+    return recorded;
+  }
+};
+
+TEST_CASE("bounds: a job id full of CR, LF and header text stays inside one encoded path segment on the wire") {
+  RecordingServer recording;
+  VideoTranslationClient client(options_for(recording.server.base_url()));
   const std::string evil = "job-1 HTTP/1.1\r\nX-Injected: yes\r\n\r\nGET /admin HTTP/1.1\r\nHost: x";
   CHECK(client.check_translation_status(evil).ok());
-  std::lock_guard lock(mutex);
+  const std::vector<std::string> heads = recording.heads();
   REQUIRE(heads.size() == 1);                                   // one request, not two
   CHECK(heads[0].find("\r\nX-Injected") == std::string::npos);  // no header line of its own
   CHECK(heads[0].find("/admin") == std::string::npos);
@@ -402,4 +413,56 @@ TEST_CASE("keep-alive: a request that timed out on a reused connection is not se
   CHECK(second.ok());
   CHECK(second.requests == 2);  // the timeout was a counted failure; the client's retry answered
   CHECK(server.requests() == 3);
+}
+
+TEST_CASE("keep-alive: requests on one kept connection each carry exactly their own headers, once each") {
+  RecordingServer recording;
+  HttplibTransport transport(options_for(recording.server.base_url()));
+  const auto request = [](std::string method, std::vector<HttpHeader> headers, std::string body = "") {
+    HttpRequest out;
+    out.method = std::move(method);
+    out.target = "/status/job-1";
+    out.headers = std::move(headers);
+    out.body = std::move(body);
+    out.timeout = 2000ms;
+    return out;
+  };
+  const HttpHeader accept{"Accept", "application/json"};
+  // The same headers twice, then others (more, fewer, a body), then the first ones again: one connection.
+  const std::vector<HttpRequest> sent = {
+      request("GET", {accept}),
+      request("GET", {accept}),
+      request("POST", {accept, {"Idempotency-Key", "k1"}, {"Content-Type", "application/json"}}, "{}"),
+      request("GET", {accept, {"X-Extra", "1"}}),
+      request("GET", {{"X-Extra", "2"}}),
+      request("GET", {accept, accept}),
+      request("GET", {accept}),
+  };
+  for (const auto& one : sent) CHECK(transport.send(one).status == 200);
+  const auto count = [](std::string head, const std::string& line) {
+    head += "\r\n";  // the recorded head ends without its last line's CRLF
+    std::size_t found = 0;
+    for (auto at = head.find("\r\n" + line); at != std::string::npos; at = head.find("\r\n" + line, at + 1)) ++found;
+    return found;
+  };
+  const std::vector<std::string> heads = recording.heads();
+  REQUIRE(heads.size() == sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    CAPTURE(i);
+    CAPTURE(heads[i]);
+    CHECK(count(heads[i], "Host: ") == 1);
+    CHECK(count(heads[i], "User-Agent: ") == 1);
+    for (const auto& header : sent[i].headers) {
+      std::size_t expected = 0;
+      for (const auto& other : sent[i].headers) expected += other.name == header.name ? 1 : 0;
+      CHECK(count(heads[i], header.name + ": ") == expected);
+      CHECK(count(heads[i], header.name + ": " + header.value + "\r\n") >= 1);
+    }
+    CHECK(count(heads[i], "Idempotency-Key: ") == (i == 2 ? 1U : 0U));
+    CHECK(count(heads[i], "X-Extra: ") == (i == 3 || i == 4 ? 1U : 0U));
+    CHECK(count(heads[i], "Accept: ") == (i == 4 ? 1U : i == 5 ? 2U : 1U));  // httplib's own */* when none
+  }
+  CHECK(heads[4].find("Accept: */*\r\n") != std::string::npos);
+  CHECK(heads[0] == heads[1]);
+  CHECK(heads[0] == heads[6]);
 }

@@ -8,6 +8,7 @@
 #include "fakes.hpp"
 #include "string_makers.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -991,5 +992,230 @@ TEST_CASE("parts: outputs: empty until the server says something") {
   JobOutputs language;
   language.output_language = "es";
   CHECK_FALSE(language.empty());
+}
+
+namespace {
+/// Checks that `append` (append_percent_encoded, append_quoted) adds to what a buffer holds what `reference`
+/// makes of a text: for every byte at once, and for random texts of letters with any byte here and there.
+template <class Append, class Reference>
+void check_appender(Append append, Reference reference) {
+  std::string every_byte;
+  for (int byte = 0; byte < 256; ++byte) every_byte += static_cast<char>(byte);
+  std::string whole;
+  append(whole, every_byte);
+  CHECK(whole == reference(every_byte));
+  std::mt19937 random(22);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text(random() % 24, '\0');
+    for (char& c : text)
+      c = random() % 4 == 0 ? static_cast<char>(random() % 256) : static_cast<char>('a' + random() % 26);
+    std::string out = "kept/";
+    append(out, text);
+    std::string expected = "kept/";  // appended: g++ 12 at -O3 misreports `"…" + std::string` (-Wrestrict)
+    expected += reference(text);
+    CHECK(out == expected);
+  }
+}
+}  // namespace
+
+TEST_CASE("parts: append_percent_encoded encodes as a byte-at-a-time encoder does, runs of plain bytes at once") {
+  const auto one_by_one = [](std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+      if (detail::is_unreserved(c)) {
+        out += c;
+        continue;
+      }
+      char escape[4];
+      std::snprintf(escape, sizeof escape, "%%%02X", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += escape;
+    }
+    return out;
+  };
+  check_appender(detail::append_percent_encoded, one_by_one);
+  CHECK(detail::percent_encode("") == "");
+  CHECK(detail::percent_encode("job-7") == "job-7");
+  CHECK(detail::percent_encode("/a b/") == "%2Fa%20b%2F");
+}
+
+TEST_CASE("parts: parse_delta_seconds reads delta-seconds alone; parse_retry_after reads them the same") {
+  const auto now = std::chrono::sys_days{std::chrono::year{2026} / 1 / 1} + std::chrono::seconds(0);
+  for (const std::string_view text : {"0", "3", " \t120\t ", "999999999", "99999999999999999999999"}) {
+    const auto delta = detail::parse_delta_seconds(text);
+    REQUIRE(delta);
+    CHECK(delta->count() == detail::parse_retry_after(text, now)->count());
+  }
+  CHECK(detail::parse_delta_seconds(" 42 ")->count() == 42.0);
+  CHECK(detail::parse_delta_seconds("99999999999999999999999")->count() == 1e9);
+  for (const std::string_view text : {"", "  ", "-1", "1.5", "3abc", "Thu, 01 Jan 2026 00:00:10 GMT"})
+    CHECK_FALSE(detail::parse_delta_seconds(text));
+}
+
+TEST_CASE("parts: sender: Retry-After in delta-seconds is read without the wall clock, a date against it") {
+  struct WallClock : FakeClock {
+    std::shared_ptr<int> wall_reads = std::make_shared<int>(0);
+    [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
+      ++*wall_reads;
+      return std::chrono::sys_days{std::chrono::year{2026} / 1 / 1};
+    }
+  };
+  WallClock clock;
+  Sender<FakeTransport, WallClock> sender(test_options(), FakeTransport{}, clock);
+  CHECK(sender.retry_after_of(answer(200, "", {{"Retry-After", "7"}}))->count() == 7.0);
+  CHECK(*clock.wall_reads == 0);
+  CHECK(sender.retry_after_of(answer(200, "", {{"Retry-After", "Thu, 01 Jan 2026 00:00:10 GMT"}}))->count() == 10.0);
+  CHECK(*clock.wall_reads == 1);
+  CHECK_FALSE(sender.retry_after_of(answer(200, "")));
+}
+
+TEST_CASE("parts: Xoshiro256: the same seed draws the same numbers, each in [0, 1), evenly spread") {
+  detail::Xoshiro256 a(7), b(7), c(8);
+  bool differs = false;
+  double sum = 0;
+  constexpr int draws = 100'000;
+  for (int i = 0; i < draws; ++i) {
+    const double x = a.uniform01();
+    CHECK(x == b.uniform01());
+    differs = differs || x != c.uniform01();
+    REQUIRE(x >= 0.0);
+    REQUIRE(x < 1.0);
+    sum += x;
+  }
+  CHECK(differs);
+  CHECK(sum / draws == doctest::Approx(0.5).epsilon(0.01));
+  const double draw = detail::random_uniform01();
+  CHECK(draw >= 0.0);
+  CHECK(draw < 1.0);
+}
+
+namespace {
+/// A transport that says it sends only the target, as the bundled one does.
+struct TargetOnlyTransport {
+  static constexpr bool reads_url = false;
+  std::shared_ptr<std::vector<HttpRequest>> sent = std::make_shared<std::vector<HttpRequest>>();
+  HttpResponse send(const HttpRequest& request) {
+    sent->push_back(request);
+    return status_answer("completed");
+  }
+};
+}  // namespace
+
+TEST_CASE("parts: transport_reads_url: the URL is built for a transport unless it says it does not read it") {
+  static_assert(transport_reads_url<FakeTransport>);
+  static_assert(!transport_reads_url<TargetOnlyTransport>);
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+  static_assert(!transport_reads_url<HttplibTransport>);
+#endif
+  TargetOnlyTransport transport;
+  BasicVideoTranslationClient<TargetOnlyTransport, FakeClock> client(test_options(), transport, FakeClock{});
+  REQUIRE(client.get_translation_status("job-1").ok());
+  REQUIRE(transport.sent->size() == 1);
+  CHECK(transport.sent->at(0).target == "/status/job-1");
+  CHECK(transport.sent->at(0).url.empty());
+}
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+TEST_CASE("parts: request watchdog: a due timer runs, a disarmed one never does, an earlier one wakes it") {
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  detail::RequestWatchdog watchdog;
+  std::atomic<int> ran{0};
+  {
+    // Far in the future: disarmed (destroyed) before it is due.
+    const detail::RequestWatchdog::Armed later(watchdog, std::chrono::steady_clock::now() + std::chrono::hours(1),
+                                               [&] { ran += 100; });
+    Gate fired;
+    {
+      // Already due, armed after the later one: the thread, asleep until the later one, wakes for it.
+      const auto fire = [&] {
+        ++ran;
+        fired.open();
+      };
+      const detail::RequestWatchdog::Armed due(watchdog, std::chrono::steady_clock::now() - std::chrono::seconds(1),
+                                               fire);
+      fired.wait();
+    }
+    CHECK(ran == 1);
+  }
+  {
+    Gate first, second;
+    const SteadyTime past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    const detail::RequestWatchdog::Armed a(watchdog, past, [&] { first.open(); });
+    const detail::RequestWatchdog::Armed b(watchdog, past, [&] { second.open(); });
+    first.wait();
+    second.wait();
+  }
+  CHECK(ran == 1);
+}
+#endif
+
+TEST_CASE("parts: json: plain_decimal reads plain decimals exactly as from_chars does, and leaves the rest") {
+  const auto by_from_chars = [](std::string_view text) {
+    bool out_of_range = false;
+    const auto value = json::from_chars_number(text, out_of_range);
+    REQUIRE(value);
+    return value->get<double>();
+  };
+  std::mt19937_64 random(5);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = random() % 4 == 0 ? "-" : "";
+    const std::size_t whole = 1 + random() % 8, fraction = random() % 9;
+    text += static_cast<char>('1' + random() % 9);
+    for (std::size_t i = 1; i < whole; ++i) text += static_cast<char>('0' + random() % 10);
+    if (random() % 5 == 0) text = text.starts_with('-') ? "-0" : "0";
+    if (fraction > 0) text += '.';
+    for (std::size_t i = 0; i < fraction; ++i) text += static_cast<char>('0' + random() % 10);
+    CAPTURE(text);
+    const auto plain = json::plain_decimal(text);
+    if (!plain) {  // only a negative zero, or more than 15 digits, is left to from_chars
+      CHECK(
+          (text.size() - (text.starts_with('-') ? 1 : 0) - (fraction > 0 ? 1 : 0) > 15 || by_from_chars(text) == 0.0));
+      continue;
+    }
+    const double expected = by_from_chars(text);
+    CHECK(*plain == expected);
+    CHECK(std::signbit(*plain) == std::signbit(expected));
+  }
+  CHECK(*json::plain_decimal("0.1") == 0.1);
+  CHECK(*json::plain_decimal("0.25") == 0.25);
+  CHECK(*json::plain_decimal("123456789012345") == 123456789012345.0);
+  CHECK(*json::plain_decimal("-7") == -7.0);
+  for (const std::string_view text : {"", "-", "01", "-01", "1.", ".5", "1e5", "1E5", "+1", "1.5.2", "1-", "0.0.", "-0",
+                                      "-0.0", "1234567890123456", "0.1234567890123456", "1 "})
+    CHECK_FALSE(json::plain_decimal(text));
+}
+
+TEST_CASE("parts: json: append_quoted writes a string exactly as picojson serializes it") {
+  check_appender(json::append_quoted, [](const std::string& text) { return picojson::value(text).serialize(); });
+}
+
+TEST_CASE("parts: tracker: batch_body is what picojson made of the ids, byte for byte") {
+  const auto by_picojson = [](const std::vector<std::string>& ids) {
+    picojson::array array;
+    for (const auto& id : ids) array.emplace_back(id);
+    picojson::object body;
+    body["job_ids"] = picojson::value(std::move(array));
+    return picojson::value(std::move(body)).serialize();
+  };
+  for (const std::vector<std::string>& ids :
+       std::vector<std::vector<std::string>>{{},
+                                             {"a"},
+                                             {"job-1", "job-2", "job-3"},
+                                             {"q\"uote", "back\\slash", "sl/ash", "tab\there", "\x01\x7f\xC3\xA9"}}) {
+    std::vector<const std::string*> pointers;
+    for (const auto& id : ids) pointers.push_back(&id);
+    CHECK(tracker::batch_body(pointers) == by_picojson(ids));
+  }
+}
+
+TEST_CASE("parts: tracker: append_status_target appends what status_target returns") {
+  for (const std::string& status_template : {std::string("/status/{job_id}"), std::string("/status"),
+                                             std::string("/s?x=1"), std::string("/jobs/{job_id}/state")}) {
+    std::string target = "kept";
+    tracker::append_status_target(target, "/api", status_template, "a b/c");
+    std::string expected = "kept";  // appended: g++ 12 at -O3 misreports `"…" + std::string` (-Wrestrict)
+    expected += tracker::status_target("/api", status_template, "a b/c");
+    CHECK(target == expected);
+  }
+  CHECK(tracker::status_target("/api", "/status/{job_id}", "a b") == "/api/status/a%20b");
 }
 }  // TEST_SUITE("parts")

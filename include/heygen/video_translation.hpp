@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -247,8 +248,10 @@ struct Failure {
 template <class T>
 class OrFailure {
  public:
-  /// A success holding `value`.
-  OrFailure(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  /// A success holding a copy of `value`.
+  OrFailure(const T& value) : state_(std::in_place_index<0>, value) {}  // NOLINT(google-explicit-constructor)
+  /// A success holding `value`, moved in once (a by-value parameter moved it twice: every answer comes this way).
+  OrFailure(T&& value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
   /// A failure.
   OrFailure(Failure failure)
       : state_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT(google-explicit-constructor)
@@ -334,18 +337,28 @@ constexpr bool is_unreserved(char c) noexcept {
          c == '_' || c == '~';
 }
 
+/// is_unreserved for every byte, looked up rather than tested range by range.
+inline constexpr auto unreserved_bytes = [] {
+  std::array<bool, 256> table{};
+  for (std::size_t byte = 0; byte < table.size(); ++byte) table[byte] = is_unreserved(static_cast<char>(byte));
+  return table;
+}();
+
 /// Appends `text` to `out`, percent-encoding everything but unreserved characters, so any job id is one safe
-/// path segment.
+/// path segment. Runs of unreserved characters (a whole id, usually) are appended at once: this runs for every
+/// status look.
 inline void append_percent_encoded(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  for (const char c : text) {
-    if (is_unreserved(c)) {
-      out += c;
-      continue;
-    }
-    const auto byte = static_cast<unsigned char>(c);
+  const auto plain = [](char c) { return unreserved_bytes[static_cast<unsigned char>(c)]; };
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t run = at;
+    while (run < text.size() && plain(text[run])) ++run;
+    out.append(text.data() + at, run - at);
+    if (run == text.size()) return;
+    const auto byte = static_cast<unsigned char>(text[run]);
     const char escape[3] = {'%', hex[byte >> 4], hex[byte & 0x0F]};
     out.append(escape, sizeof escape);
+    at = run + 1;
   }
 }
 
@@ -403,26 +416,76 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
          std::chrono::seconds{second};
 }
 
+/// `value` without the spaces and tabs around it.
+constexpr std::string_view trim_blanks(std::string_view value) noexcept {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return value;
+}
+
+/// Reads Retry-After in its delta-seconds form (digits only, blanks around them allowed); nothing for anything
+/// else (an HTTP-date included). Needs no clock, so a caller reads the clock only for a date.
+inline std::optional<Seconds> parse_delta_seconds(std::string_view value) {
+  value = trim_blanks(value);
+  if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  if (value.size() > 9) return Seconds(1e9);  // absurd, but clamped by the caller's cap
+  long seconds = 0;
+  for (const char digit : value) seconds = seconds * 10 + (digit - '0');
+  return Seconds(static_cast<double>(seconds));
+}
+
 /// Parses Retry-After: delta-seconds, or an HTTP-date taken relative to `now` (the server's Date when known).
 /// Returns nothing for garbage; never a negative wait. Seconds as doubles: dates past 2262 do not overflow.
 inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chrono::sys_seconds now) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (auto delta = parse_delta_seconds(value)) return delta;
+  value = trim_blanks(value);
   if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (value.size() > 9) return Seconds(1e9);  // absurd, but clamped by the caller's cap
-    return Seconds(static_cast<double>(std::stol(std::string(value))));
-  }
   const auto when = parse_http_date(value);
   if (!when) return std::nullopt;
   return Seconds(std::max(0.0, static_cast<double>((*when - now).count())));
 }
 
+/// xoshiro256** (Blackman and Vigna): a small, fast generator for jitter, where std::mt19937_64 with
+/// uniform_real_distribution costs several times as much per draw. Not for secrets.
+class Xoshiro256 {
+ public:
+  /// Seeds the state from `seed` by splitmix64, as the authors advise (never all zero).
+  explicit Xoshiro256(std::uint64_t seed) noexcept {
+    for (auto& word : state_) {
+      seed += 0x9E3779B97F4A7C15ULL;
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      word = z ^ (z >> 31);
+    }
+  }
+
+  /// The next 64 random bits.
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+    const std::uint64_t t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = rotl(state_[3], 45);
+    return result;
+  }
+
+  /// A U[0,1) draw: the top 53 bits as a double's mantissa.
+  double uniform01() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t state_[4]{};
+};
+
 /// A U[0,1) draw from a per-thread generator seeded from std::random_device (no lock on the hot path).
 inline double random_uniform01() {
-  thread_local std::mt19937_64 engine{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
-                                      std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+  thread_local Xoshiro256 engine{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
+  return engine.uniform01();
 }
 
 /// A random 128-bit identifier in hex, for Idempotency-Key.
@@ -481,7 +544,7 @@ struct HttpHeader {
 /// A request the client asks a transport to send.
 struct HttpRequest {
   std::string method{};                 ///< "GET", "POST", "PATCH" or "DELETE".
-  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
+  std::string url{};                    ///< Full URL: scheme, host, port, path and query (see transport_reads_url).
   std::string target{};                 ///< Path and query only (what goes on the request line).
   std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
   std::string body{};                   ///< Request body; empty for GET.
@@ -544,6 +607,19 @@ template <class T>
 concept Transport = requires(T& transport, const HttpRequest& request) {
   { transport.send(request) } -> std::same_as<HttpResponse>;
 };
+
+/// Whether transport T reads HttpRequest::url. A transport that sends only the target on connections of its own
+/// to the base URL's host declares `static constexpr bool reads_url = false;`, and the full URL, otherwise built
+/// for every request, is left empty; any other transport gets it.
+template <class T>
+inline constexpr bool transport_reads_url = [] {
+  if constexpr (requires {
+                  { T::reads_url } -> std::convertible_to<bool>;
+                })
+    return static_cast<bool>(T::reads_url);
+  else
+    return true;
+}();
 
 inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
   for (const auto& h : headers)
@@ -1126,6 +1202,32 @@ inline std::optional<picojson::value> from_chars_number(std::string_view text, b
   return picojson::value(number);  // throws for "inf" or "nan", which no JSON number's characters spell
 }
 
+/// A plain decimal's value, read without std::from_chars: `-?digits(.digits)?` of at most 15 digits in all, no
+/// exponent, not a negative zero; nothing for anything else (from_chars_number reads those). Its digits make an
+/// integer below 2^53 and its scale a power of ten below 10^23, both exact as doubles, so one division, rounded
+/// once, gives the correctly rounded value from_chars gives (Clinger's fast path); for an integer that is the
+/// integer itself, as picojson's int64 gives it too.
+inline std::optional<double> plain_decimal(std::string_view text) noexcept {
+  static constexpr double powers_of_ten[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  std::size_t at = 0;
+  const bool negative = !text.empty() && text[0] == '-';
+  if (negative) ++at;
+  const auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
+  if (!digit(at) || (text[at] == '0' && digit(at + 1))) return std::nullopt;  // no digit, or a leading zero
+  std::uint64_t significand = 0;
+  std::size_t digits = 0, fraction = 0;
+  for (; digit(at); ++at, ++digits) significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
+  if (at < text.size() && text[at] == '.') {
+    if (!digit(++at)) return std::nullopt;
+    for (; digit(at); ++at, ++digits, ++fraction)
+      significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
+  }
+  if (at != text.size() || digits > 15 || (negative && significand == 0)) return std::nullopt;
+  const double value = static_cast<double>(significand) / powers_of_ten[fraction];
+  return negative ? -value : value;
+}
+
 /// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
 /// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
 /// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
@@ -1248,6 +1350,40 @@ class SkipContext {
 
   std::size_t depth_left_;
 };
+
+/// Appends `text` as a JSON string exactly as picojson serializes one: `"`, `\\` and `/` escaped, the usual
+/// short escapes, any other control byte (and DEL) as \u00XX. Runs of plain bytes are appended at once.
+inline void append_quoted(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto plain = [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F && c != '"' && c != '\\' && c != '/';
+  };
+  out += '"';
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t run = at;
+    while (run < text.size() && plain(text[run])) ++run;
+    out.append(text.data() + at, run - at);
+    if (run == text.size()) break;
+    const char c = text[run];
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '/': out += "\\/"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        const char escape[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0x0F]};
+        out.append(escape, sizeof escape);
+      }
+    }
+    at = run + 1;
+  }
+  out += '"';
+}
 
 /// Parses a body as a JSON object, or returns an error message.
 inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
@@ -1420,6 +1556,44 @@ struct StatusFields {
   }
 };
 
+/// One member's value as FlatStatusScan found it, pointing into the body: what a status look reads, without a
+/// picojson value built (and a string allocated) for it.
+struct FlatValue {
+  /// What the member held; absent when the body had no such member.
+  enum class Kind { absent, null, boolean, number, string };
+  Kind kind = Kind::absent;  ///< What the member held.
+  std::string_view text{};   ///< A string's bytes (the scan takes strings without escapes only).
+  double number = 0;         ///< A number, as picojson's get<double>() gives it.
+  bool boolean = false;      ///< A true or false.
+};
+
+/// The members of a status answer a look reads, as FlatValues into the body (a push's members are not needed).
+struct StatusView {
+  FlatValue result;         ///< "result": the job's status word.
+  FlatValue error_message;  ///< "error_message": why a failed job failed.
+  FlatValue progress;       ///< "progress": 0–1, a hint.
+  FlatValue eta_seconds;    ///< "eta_seconds": time left, a hint.
+
+  /// Where the member `key` goes, or nullptr for a member a look does not read. The names differ in length, so
+  /// one comparison decides.
+  FlatValue* slot(std::string_view key) noexcept {
+    switch (key.size()) {
+      case 6: return named(key, "result") ? &result : nullptr;
+      case 8: return named(key, "progress") ? &progress : nullptr;
+      case 11: return named(key, "eta_seconds") ? &eta_seconds : nullptr;
+      case 13: return named(key, "error_message") ? &error_message : nullptr;
+      default: return nullptr;
+    }
+  }
+
+ private:
+  /// `key` (of the name's length) is `name`: a compare of known length, which compiles to a few loads.
+  template <std::size_t N>
+  static bool named(std::string_view key, const char (&name)[N]) noexcept {
+    return std::memcmp(key.data(), name, N - 1) == 0;
+  }
+};
+
 /// A picojson parse context for one status answer: the members StatusFields keeps are parsed as values, the
 /// rest only checked, so a look builds no map. Any other top-level value is skipped and noted as not an object.
 class StatusFieldsContext : public json::SkipContext {
@@ -1456,9 +1630,10 @@ class FlatStatusScan {
  public:
   explicit FlatStatusScan(std::string_view body) noexcept : at_(body.data()), end_(body.data() + body.size()) {}
 
-  /// Fills `fields` from a flat object filling the whole body; false when it is not one (then `fields` may be
-  /// partly filled).
-  bool read(StatusFields& fields) {
+  /// Fills `fields` (StatusFields or StatusView) from a flat object filling the whole body; false when it is not
+  /// one (then `fields` may be partly filled).
+  template <class Fields>
+  bool read(Fields& fields) {
     if (!take('{')) return false;
     if (!take('}')) {
       do {
@@ -1501,34 +1676,58 @@ class FlatStatusScan {
   }
 
   /// One member's value, kept in `slot` (a member no reader needs has none: it is only checked).
-  bool member(picojson::value* slot) {
+  template <class Slot>
+  bool member(Slot* slot) {
     skip_ws();
     if (at_ == end_) return false;
-    picojson::value value;
     if (*at_ == '"') {
       ++at_;
       std::string_view text;
       if (!plain_string(text)) return false;
-      if (slot) value = picojson::value(std::string(text));
-    } else if (*at_ == '-' || (*at_ >= '0' && *at_ <= '9')) {
-      auto number = this->number();
-      if (!number) return false;
-      value = std::move(*number);
-    } else if (!literal(value)) {
-      return false;
+      if (slot) keep_string(*slot, text);
+      return true;
     }
-    if (slot) *slot = std::move(value);
+    if (*at_ == '-' || (*at_ >= '0' && *at_ <= '9')) {
+      const std::string_view text = number_text();
+      if constexpr (!std::is_same_v<Slot, picojson::value>) {  // a double is all a StatusView keeps
+        if (const auto plain = json::plain_decimal(text)) {
+          if (slot) *slot = FlatValue{FlatValue::Kind::number, {}, *plain, false};
+          return true;
+        }
+      }
+      bool out_of_range = false;
+      auto number = json::from_chars_number(text, out_of_range);
+      if (!number) return false;
+      if (slot) keep_number(*slot, std::move(*number));
+      return true;
+    }
+    picojson::value value;
+    if (!literal(value)) return false;
+    if (slot) keep_literal(*slot, value);
     return true;
   }
 
-  /// A number: every character that may belong to one, as picojson takes it, read by from_chars.
-  std::optional<picojson::value> number() {
+  static void keep_string(picojson::value& slot, std::string_view text) { slot = picojson::value(std::string(text)); }
+  static void keep_string(FlatValue& slot, std::string_view text) noexcept {
+    slot = FlatValue{FlatValue::Kind::string, text, 0, false};
+  }
+  static void keep_number(picojson::value& slot, picojson::value&& number) noexcept { slot = std::move(number); }
+  static void keep_number(FlatValue& slot, const picojson::value& number) {
+    slot = FlatValue{FlatValue::Kind::number, {}, number.get<double>(), false};
+  }
+  static void keep_literal(picojson::value& slot, const picojson::value& value) { slot = value; }
+  static void keep_literal(FlatValue& slot, const picojson::value& value) {
+    slot = value.is<bool>() ? FlatValue{FlatValue::Kind::boolean, {}, 0, value.get<bool>()}
+                            : FlatValue{FlatValue::Kind::null, {}, 0, false};
+  }
+
+  /// A number's text: every character that may belong to one, as picojson takes it.
+  std::string_view number_text() noexcept {
     const char* start = at_;
     while (at_ != end_ &&
            ((*at_ >= '0' && *at_ <= '9') || *at_ == '+' || *at_ == '-' || *at_ == '.' || *at_ == 'e' || *at_ == 'E'))
       ++at_;
-    bool out_of_range = false;
-    return json::from_chars_number(std::string_view(start, static_cast<std::size_t>(at_ - start)), out_of_range);
+    return {start, static_cast<std::size_t>(at_ - start)};
   }
 
   /// true, false or null.
@@ -1546,11 +1745,19 @@ class FlatStatusScan {
   const char* end_;
 };
 
+/// parse_status_fields by picojson alone (declared here: parse_status_fields falls back to it).
+inline std::optional<std::string> parse_status_fields_fully(std::string_view body, StatusFields& fields);
+
 /// Parses a body as a JSON object, keeping only the members a status reader needs; or returns an error message
 /// (the same one json::parse_object would). A flat body is read by FlatStatusScan, the rest by picojson.
 inline std::optional<std::string> parse_status_fields(std::string_view body, StatusFields& fields) {
   if (FlatStatusScan(body).read(fields)) return std::nullopt;
   fields = StatusFields{};  // what the scan filled before it gave up
+  return parse_status_fields_fully(body, fields);
+}
+
+/// parse_status_fields by picojson alone, for a body the flat scan refused (`fields` empty).
+inline std::optional<std::string> parse_status_fields_fully(std::string_view body, StatusFields& fields) {
   StatusFieldsContext context(fields);
   return json::parse_whole(
       body,
@@ -1560,16 +1767,40 @@ inline std::optional<std::string> parse_status_fields(std::string_view body, Sta
       [&] { return context.is_object(); });
 }
 
-/// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
-inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
-  const auto result = json::string_value(fields.result);
+/// A member's string, or nothing: one accessor for both kinds of fields.
+inline std::optional<std::string_view> string_of(const picojson::value& value) {
+  if (!value.is<std::string>()) return std::nullopt;
+  return std::string_view(value.get<std::string>());
+}
+/// A member's string, or nothing.
+inline std::optional<std::string_view> string_of(const FlatValue& value) noexcept {
+  if (value.kind != FlatValue::Kind::string) return std::nullopt;
+  return value.text;
+}
+
+/// A member's finite number in [low, high], or nothing, as json::number_value.
+inline std::optional<double> number_of(const picojson::value& value, double low, double high) {
+  return json::number_value(value, low, high);
+}
+/// A member's finite number in [low, high], or nothing, as json::number_value.
+inline std::optional<double> number_of(const FlatValue& value, double low, double high) noexcept {
+  if (value.kind != FlatValue::Kind::number) return std::nullopt;
+  if (!std::isfinite(value.number) || value.number < low || value.number > high) return std::nullopt;
+  return value.number;
+}
+
+/// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}` from
+/// StatusFields or a StatusView.
+template <class Fields>
+std::optional<StatusAnswer> read_status_members(const Fields& fields, std::string& error) {
+  const auto result = string_of(fields.result);
   if (!result) {
     error = "no \"result\" string in the answer";
     return std::nullopt;
   }
   StatusAnswer answer;
-  answer.progress = json::number_value(fields.progress, 0.0, 1.0);
-  answer.eta_seconds = json::number_value(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
+  answer.progress = number_of(fields.progress, 0.0, 1.0);
+  answer.eta_seconds = number_of(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
   if (*result == "pending") return answer;
   if (*result == "completed") {
     answer.status = TranslationStatus::completed;
@@ -1578,12 +1809,18 @@ inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields
   answer.status = TranslationStatus::error;
   if (*result == "error") {
     answer.cause = FailureCause::job_failed;
-    answer.error_message = json::string_value(fields.error_message).value_or("the job failed");
+    const auto message = string_of(fields.error_message);
+    answer.error_message = message ? std::string(*message) : std::string("the job failed");
   } else {
     answer.cause = FailureCause::unexpected_result;
     answer.error_message = "server answered result \"" + detail::excerpt(*result) + "\"";
   }
   return answer;
+}
+
+/// Reads one job's status members from StatusFields.
+inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
+  return read_status_members(fields, error);
 }
 
 /// Reads one job's status object already parsed (an entry of a batch answer).
@@ -1593,8 +1830,11 @@ inline std::optional<StatusAnswer> read_status_object(const picojson::object& ob
 
 /// Reads a status body; on failure `error` says why. Runs for every look, so it keeps only the members it reads.
 inline std::optional<StatusAnswer> read_status(std::string_view body, std::string& error) {
+  // A flat body (what servers send) is read in place: no picojson value, no string copied out of the body.
+  StatusView view;
+  if (FlatStatusScan(body).read(view)) return read_status_members(view, error);
   StatusFields fields;
-  if (auto problem = parse_status_fields(body, fields)) {
+  if (auto problem = parse_status_fields_fully(body, fields)) {
     error = std::move(*problem);
     return std::nullopt;
   }
@@ -1662,14 +1902,19 @@ inline std::optional<std::string> error_message_of(std::string_view body) {
 /// Most ids one batch request names (the protocol's limit).
 inline constexpr std::size_t max_batch_ids = 1000;
 
-/// The body of a batch status request: `{"job_ids": [...]}`.
+/// The body of a batch status request: `{"job_ids": [...]}`, written as picojson serializes it (byte for byte)
+/// without building a picojson array of copies first: a bulk wait sends up to 1,000 ids a request.
 inline std::string batch_body(std::span<const std::string* const> job_ids) {
-  picojson::array ids;
-  ids.reserve(job_ids.size());
-  for (const std::string* id : job_ids) ids.emplace_back(*id);
-  picojson::object body;
-  body["job_ids"] = picojson::value(std::move(ids));
-  return picojson::value(std::move(body)).serialize();
+  std::string body = R"({"job_ids":[)";
+  std::size_t size = body.size() + 2;
+  for (const std::string* id : job_ids) size += id->size() + 3;
+  body.reserve(size);
+  for (std::size_t i = 0; i < job_ids.size(); ++i) {
+    if (i > 0) body += ',';
+    json::append_quoted(body, *job_ids[i]);
+  }
+  body += "]}";
+  return body;
 }
 
 /// Reads a batch answer `{"results": {"<id>": {"result": ...}, ...}}`; entries it cannot read are left out
@@ -1697,23 +1942,30 @@ inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string
   return answers;
 }
 
-/// The status target for a job: the endpoint template with the id percent-encoded into it.
-inline std::string status_target(const std::string& prefix, const std::string& status_template,
+/// Appends the status target for a job to `target`: the endpoint template with the id percent-encoded into it.
+/// Appended into the caller's buffer: a request kept from look to look builds it without allocating.
+inline void append_status_target(std::string& target, const std::string& prefix, const std::string& status_template,
                                  std::string_view job_id) {
   static constexpr std::string_view placeholder = "{job_id}";
   const auto at = status_template.find(placeholder);
-  std::string target;  // built in one buffer: this runs for every status look
-  target.reserve(prefix.size() + status_template.size() + job_id.size() * 3 + 8);
+  target.reserve(target.size() + prefix.size() + status_template.size() + job_id.size() * 3 + 8);
   target += prefix;
   if (at == std::string::npos) {
     target += status_template;
     target += status_template.find('?') == std::string::npos ? "?job_id=" : "&job_id=";
     detail::append_percent_encoded(target, job_id);
-    return target;
+    return;
   }
   target.append(status_template, 0, at);
   detail::append_percent_encoded(target, job_id);
   target.append(status_template, at + placeholder.size());
+}
+
+/// The status target for a job: the endpoint template with the id percent-encoded into it.
+inline std::string status_target(const std::string& prefix, const std::string& status_template,
+                                 std::string_view job_id) {
+  std::string target;
+  append_status_target(target, prefix, status_template, job_id);
   return target;
 }
 
@@ -1778,7 +2030,8 @@ class TrackerProtocol {
   /// `GET {status}` with the id percent-encoded into it (or as `?job_id=`), and `?wait=` for a long poll.
   void status_request(HttpRequest& out, std::string_view job_id, Seconds hold) const {
     out.method = "GET";
-    out.target = tracker::status_target(prefix_, endpoints_.status, job_id);
+    out.target.clear();
+    tracker::append_status_target(out.target, prefix_, endpoints_.status, job_id);
     if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
   }
 
@@ -2941,13 +3194,33 @@ class Sender {
     return request;
   }
 
+  /// Makes `request` what blank_request() returns, reusing its buffers: a request kept to build one look after
+  /// another allocates nothing once it has held the first.
+  void blank(HttpRequest& request) const {
+    request.method.clear();
+    request.url.clear();
+    request.target.clear();
+    if (!same_headers(request.headers, headers_)) request.headers = headers_;  // as they were, most often
+    request.body.clear();
+    request.timeout = {};
+    request.stop = {};
+  }
+
   /// Sends `request` (a protocol filled in its method and target) until a final answer: a response the
   /// protocol does not retry, or the Failure that ended the call (retries spent, deadline, cancellation).
   /// `server_hold` is how long the server was asked to hold the answer, added to the request's budget.
   template <class Protocol>
   OrFailure<HttpResponse> send(HttpRequest request, CallState& call, const Protocol& protocol,
                                Seconds server_hold = Seconds(0)) {
-    request.url = origin_ + request.target;
+    return send_in_place(request, call, protocol, server_hold);
+  }
+
+  /// send() on the caller's own request, which it fills in (URL, timeout, stop token) rather than taking a copy:
+  /// the status looks build one request per look and need it no more afterwards.
+  template <class Protocol>
+  OrFailure<HttpResponse> send_in_place(HttpRequest& request, CallState& call, const Protocol& protocol,
+                                        Seconds server_hold = Seconds(0)) {
+    if constexpr (transport_reads_url<T>) request.url = origin_ + request.target;
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return Failure{FailureCause::cancelled, detail::cancelled_message};
       const auto remaining = call.deadline - clock_.now();
@@ -2989,6 +3262,8 @@ class Sender {
   [[nodiscard]] std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
     const auto value = response.header("Retry-After");
     if (!value) return std::nullopt;
+    // Delta-seconds, what servers send almost always, needs no clock: read the clock only for a date.
+    if (auto delta = detail::parse_delta_seconds(*value)) return delta;
     auto now = std::chrono::floor<std::chrono::seconds>(system_now());
     if (auto date = response.header("Date"))
       if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
@@ -3019,6 +3294,12 @@ class Sender {
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
 
  private:
+  /// True when `a` and `b` hold the same headers in the same order.
+  static bool same_headers(const std::vector<HttpHeader>& a, const std::vector<HttpHeader>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const HttpHeader& x, const HttpHeader& y) { return x.name == y.name && x.value == y.value; });
+  }
+
   /// The headers every request carries: the caller's extras, Accept and the credentials.
   static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
     std::vector<HttpHeader> headers = options.extra_headers;
@@ -3030,9 +3311,9 @@ class Sender {
 
   /// A response the protocol does not retry: an answer (any status), or no answer that asking again won't fix.
   template <class Protocol>
-  static OrFailure<HttpResponse> final_answer(HttpResponse response, CallState& call, const Protocol& protocol) {
+  static OrFailure<HttpResponse> final_answer(HttpResponse&& response, CallState& call, const Protocol& protocol) {
     call.last_failure.clear();  // only a failure still unresolved explains a deadline
-    if (response.received()) return response;
+    if (response.received()) return std::move(response);
     return Failure{FailureCause::transport, describe(response, protocol)};
   }
 
@@ -3306,15 +3587,47 @@ class StatusLooks {
       : sender_(sender), protocol_(protocol), rules_(rules) {}
 
   /// One status look with retries; `hold` > 0 asks the server to hold it (long poll). Pending means "look again".
+  /// The result is built in the Look returned, not moved from one object to the next: this runs for every look.
   Look look(CallState& call, Seconds hold) {
-    if (call.job_id.empty()) return {finish(call, failed(FailureCause::unknown_job, "empty job id")), {}};
-    HttpRequest request = sender_.blank_request();
+    Look out;
+    if (call.job_id.empty()) {
+      out.result = failed(FailureCause::unknown_job, "empty job id");
+      stamp(call, out.result);
+      return out;
+    }
+    // One request per thread, rebuilt look after look: its target and headers keep their buffers. A look made
+    // while one is under way on the same thread (a transport waiting on a client of its own) builds its own.
+    thread_local HttpRequest kept;
+    thread_local bool kept_in_use = false;
+    std::optional<HttpRequest> own;
+    HttpRequest& request = kept_in_use ? own.emplace() : kept;
+    const bool took_kept = !kept_in_use;
+    kept_in_use = true;
+    struct Release {
+      bool took;
+      HttpRequest& request;
+      ~Release() {
+        if (!took) return;
+        request.stop = {};  // the call's stop state is not kept alive by the thread
+        kept_in_use = false;
+      }
+    } release{took_kept, request};
+    sender_.blank(request);
     protocol_.status_request(request, call.job_id, hold);
-    OrFailure<HttpResponse> response = sender_.send(std::move(request), call, protocol_, hold);
-    if (!response) return {finish(call, failed(std::move(response).failure())), {}};
+    OrFailure<HttpResponse> response = sender_.send_in_place(request, call, protocol_, hold);
+    if (!response) {
+      out.result = failed(std::move(response).failure());
+      stamp(call, out.result);
+      return out;
+    }
     OrFailure<StatusAnswer> answer = protocol_.read_status(response.value());
-    if (!answer) return {finish(call, failed(std::move(answer).failure())), {}};
-    Look out{finish(call, from_answer(std::move(answer).value())), {}};
+    if (!answer) {
+      out.result = failed(std::move(answer).failure());
+      stamp(call, out.result);
+      return out;
+    }
+    take_answer(out.result, std::move(answer).value());
+    stamp(call, out.result);
     if (out.result.status == TranslationStatus::pending) out.retry_after = sender_.retry_after_of(response.value());
     return out;
   }
@@ -3360,6 +3673,12 @@ class StatusLooks {
 
   /// A result stamped with the call's requests, last HTTP status and time taken; a failure is logged.
   TranslationResult finish(const CallState& call, TranslationResult result) const {
+    stamp(call, result);
+    return result;
+  }
+
+  /// finish() on a result in place.
+  void stamp(const CallState& call, TranslationResult& result) const {
     result.requests = call.requests;
     result.http_status = call.last_http_status;
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(sender_.clock().now() - call.start);
@@ -3368,7 +3687,6 @@ class StatusLooks {
         return "job " + call.job_id + ": " + std::string(to_string(result.status)) + " (" +
                std::string(to_string(result.cause)) + "): " + result.error_message.value_or("");
       });
-    return result;
   }
 
   /// A result that says the call failed: timeout for a deadline, error for anything else.
@@ -3388,13 +3706,18 @@ class StatusLooks {
   /// A protocol's answer as a result.
   static TranslationResult from_answer(StatusAnswer answer) {
     TranslationResult result;
+    take_answer(result, std::move(answer));
+    return result;
+  }
+
+  /// from_answer() into a result in place.
+  static void take_answer(TranslationResult& result, StatusAnswer&& answer) {
     result.status = answer.status;
     result.cause = answer.cause;
     result.error_message = std::move(answer.error_message);
     result.progress = answer.progress;
     result.eta_seconds = answer.eta_seconds;
     result.outputs = std::move(answer.outputs);
-    return result;
   }
 
   /// The sender looks go through.
@@ -4500,7 +4823,8 @@ class Poller {
   /// thread, from inside a sink too.
   void watch(std::string job_id, TimePoint deadline, std::stop_token stop, WatchSink sink,
              const std::shared_ptr<RequestCap>& cap = {}) {
-    std::vector<std::string> ids{std::move(job_id)};
+    std::vector<std::string> ids;  // not {std::move(job_id)}: an initializer list would copy the id
+    ids.push_back(std::move(job_id));
     watch_all(ids, deadline, std::move(stop), sink, cap);
   }
 
@@ -5426,25 +5750,32 @@ namespace detail {
 
 /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
 /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
-/// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
+/// request still running at its deadline. A timer is a node on the requesting thread's stack, linked into an
+/// intrusive list under a mutex: arming and disarming allocate nothing (this runs for every request). The list is
+/// as long as the requests in flight, so the thread finds the earliest timer by a scan.
 /// It cannot shorten a connect or a TLS handshake: httplib holds its socket lock through those, so a stop
 /// waits for them (they have timeouts of their own).
 class RequestWatchdog {
  public:
-  using Ticket = std::pair<std::chrono::steady_clock::time_point, std::uint64_t>;
-
   /// A timer that is disarmed when this goes out of scope, however the request ended (an exception too).
   class Armed {
    public:
     Armed(RequestWatchdog& watchdog, std::chrono::steady_clock::time_point when, std::function<void()> action)
-        : watchdog_(watchdog), ticket_(watchdog.arm(when, std::move(action))) {}
+        : watchdog_(watchdog), when_(when), action_(std::move(action)) {
+      watchdog_.arm(*this);
+    }
     Armed(const Armed&) = delete;
     Armed& operator=(const Armed&) = delete;
-    ~Armed() { watchdog_.disarm(ticket_); }
+    ~Armed() { watchdog_.disarm(*this); }
 
    private:
+    friend class RequestWatchdog;
     RequestWatchdog& watchdog_;
-    Ticket ticket_;
+    std::chrono::steady_clock::time_point when_;
+    std::function<void()> action_;
+    Armed* previous_ = nullptr;  // the list's links, guarded by the watchdog's mutex
+    Armed* next_ = nullptr;
+    bool linked_ = false;
   };
 
   RequestWatchdog() = default;
@@ -5457,46 +5788,64 @@ class RequestWatchdog {
   }
 
  private:
-  /// Runs `action` at `when` unless disarmed first.
-  Ticket arm(std::chrono::steady_clock::time_point when, std::function<void()> action) {
+  /// Runs the timer's action at its time unless disarmed first.
+  void arm(Armed& timer) {
     std::lock_guard lock(mutex_);
     // The thread first: if it cannot start, no timer is left behind pointing at the caller's stack.
     if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-    const Ticket ticket{when, next_id_++};
-    timers_.emplace(ticket, std::move(action));
+    timer.previous_ = last_;
+    (last_ ? last_->next_ : first_) = &timer;
+    last_ = &timer;
+    timer.linked_ = true;
     // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
-    if (when < sleeping_until_) {
-      sleeping_until_ = when;
+    if (timer.when_ < sleeping_until_) {
+      sleeping_until_ = timer.when_;
       wake_.notify_one();
     }
-    return ticket;
+  }
+
+  /// Takes a timer off the list; under the lock.
+  void unlink(Armed& timer) noexcept {
+    (timer.previous_ ? timer.previous_->next_ : first_) = timer.next_;
+    (timer.next_ ? timer.next_->previous_ : last_) = timer.previous_;
+    timer.previous_ = timer.next_ = nullptr;
+    timer.linked_ = false;
   }
 
   /// Cancels a timer. An action already running is waited for, so once this returns it is not running and
   /// never will: the connection it would stop can safely go back to the pool.
-  void disarm(const Ticket& ticket) noexcept {
+  void disarm(Armed& timer) noexcept {
     std::unique_lock lock(mutex_);
-    timers_.erase(ticket);
-    finished_.wait(lock, [&] { return running_ != ticket; });
+    if (timer.linked_) unlink(timer);
+    finished_.wait(lock, [&] { return running_ != &timer; });
+  }
+
+  /// The timer due first (the first armed among equals), or nullptr; under the lock.
+  [[nodiscard]] Armed* earliest() const noexcept {
+    Armed* first = first_;
+    for (Armed* timer = first_; timer != nullptr; timer = timer->next_)
+      if (timer->when_ < first->when_) first = timer;
+    return first;
   }
 
   /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
-  /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request.
+  /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request. A timer
+  /// whose action runs stays alive: its disarm waits for the action to end.
   void run(std::stop_token stop) {
     std::unique_lock lock(mutex_);
     while (!stop.stop_requested()) {
-      if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
-        auto action = std::move(timers_.begin()->second);
-        running_ = timers_.begin()->first;
-        timers_.erase(timers_.begin());
+      Armed* due = earliest();
+      if (due != nullptr && due->when_ <= std::chrono::steady_clock::now()) {
+        unlink(*due);
+        running_ = due;
         lock.unlock();
-        action();
+        due->action_();
         lock.lock();
-        running_.reset();
+        running_ = nullptr;
         finished_.notify_all();
         continue;
       }
-      sleeping_until_ = timers_.empty() ? std::chrono::steady_clock::time_point::max() : timers_.begin()->first.first;
+      sleeping_until_ = due == nullptr ? std::chrono::steady_clock::time_point::max() : due->when_;
       const std::chrono::steady_clock::time_point until = sleeping_until_;
       const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
       if (until == std::chrono::steady_clock::time_point::max())
@@ -5510,9 +5859,9 @@ class RequestWatchdog {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::condition_variable finished_;  // an action ended
-  std::map<Ticket, std::function<void()>> timers_;
-  std::optional<Ticket> running_{};  // the timer whose action runs now, outside the lock
-  std::uint64_t next_id_ = 0;
+  Armed* first_ = nullptr;            // the armed timers, in the order they were armed
+  Armed* last_ = nullptr;
+  const Armed* running_ = nullptr;  // the timer whose action runs now, outside the lock
   std::chrono::steady_clock::time_point sleeping_until_ =
       std::chrono::steady_clock::time_point::max();  // when the thread wakes by itself; min() while awake
   std::jthread thread_;                              // last: it uses the members above
@@ -5524,6 +5873,9 @@ class RequestWatchdog {
 /// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
 class HttplibTransport {
  public:
+  /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
+  static constexpr bool reads_url = false;
+
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();
@@ -5541,14 +5893,15 @@ class HttplibTransport {
     const auto started = std::chrono::steady_clock::now();
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     auto connection = pool_->acquire();
-    Attempt attempt = exchange(*connection, request, started, timeout);
-    if (attempt.lost_to_close && !request.stop.stop_requested()) {
+    HttpResponse response;  // filled in where it is returned: no copy or move of the answer on its way out
+    if (exchange(*connection, request, started, timeout, response) && !request.stop.stop_requested()) {
       pool_->release(std::move(connection), false);
       connection = pool_->open();
-      attempt = exchange(*connection, request, started, timeout);
+      response = HttpResponse{};
+      exchange(*connection, request, started, timeout, response);
     }
-    pool_->release(std::move(connection), attempt.response.received());
-    return std::move(attempt.response);
+    pool_->release(std::move(connection), response.received());
+    return response;
   }
 
  private:
@@ -5556,19 +5909,15 @@ class HttplibTransport {
 
   /// One keep-alive connection. cpp-httplib opens a new socket by itself when the last one was closed (by
   /// either side); `sockets` counts the sockets it opened, so a request can tell whether it went on a reused one.
+  /// Its request and response objects are kept from one exchange to the next: building and destroying them (a
+  /// score of members each) cost more per request than reusing them, and their strings keep their buffers.
   struct Pooled {
     std::unique_ptr<httplib::ClientImpl> client;
     std::uint64_t sockets = 0;  // touched only by the thread holding the connection, inside its send()
+    httplib::Request out;       // as the members above: filled in afresh by each exchange
+    httplib::Response in;
   };
   using Connection = std::unique_ptr<Pooled>;
-
-  /// What one exchange on one connection came to.
-  struct Attempt {
-    HttpResponse response;
-    /// Failed on a reused socket before any status line arrived, neither cancelled nor out of time: most likely
-    /// the server closed the idle connection as the request went out, so it is worth sending again on a new one.
-    bool lost_to_close = false;
-  };
 
   using Watchdog = detail::RequestWatchdog;
 
@@ -5679,12 +6028,41 @@ class HttplibTransport {
     }
   };
 
+  /// Makes `kept` (the headers of the connection's last request, with what httplib added to them: Host,
+  /// User-Agent...) hold exactly `headers`, as a new request's would. A header of the last request that this one
+  /// has too keeps its node, and only what httplib added is dropped: requests mostly carry the same headers, and
+  /// the nodes cost an allocation each. httplib adds its own again, as it does to any request.
+  static void set_headers(httplib::Headers& kept, const std::vector<HttpHeader>& headers) {
+    std::uint64_t matched = 0;  // bit i: headers[i] has its node
+    if (headers.size() <= 64) {
+      for (auto node = kept.begin(); node != kept.end();) {
+        std::size_t i = 0;
+        while (i < headers.size() &&
+               ((matched >> i & 1U) != 0 || node->first != headers[i].name || node->second != headers[i].value))
+          ++i;
+        if (i == headers.size()) {
+          node = kept.erase(node);
+          continue;
+        }
+        matched |= std::uint64_t{1} << i;
+        ++node;
+      }
+    } else {
+      kept.clear();
+    }
+    for (std::size_t i = 0; i < headers.size(); ++i)
+      if (i >= 64 || (matched >> i & 1U) == 0) kept.emplace(headers[i].name, headers[i].value);
+  }
+
   // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
   static constexpr std::chrono::milliseconds watchdog_grace{250};
 
-  /// Sends `request` on `connection` within what is left of `timeout` since `started`.
-  Attempt exchange(Pooled& connection, const HttpRequest& request, SteadyTime started,
-                   std::chrono::milliseconds timeout) const {
+  /// Sends `request` on `connection` within what is left of `timeout` since `started`, filling in `response`
+  /// (a new one). True when the request was lost to a close: it failed on a reused socket before any status
+  /// line arrived, neither cancelled nor out of time, so most likely the server closed the idle connection as
+  /// the request went out, and it is worth sending again on a new one.
+  bool exchange(Pooled& connection, const HttpRequest& request, SteadyTime started, std::chrono::milliseconds timeout,
+                HttpResponse& response) const {
     httplib::ClientImpl& client = *connection.client;
     const auto left = std::max(
         timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started),
@@ -5692,20 +6070,30 @@ class HttplibTransport {
     client.set_read_timeout(left);
     client.set_write_timeout(left);
     client.set_connection_timeout(std::min(pool_->connect_timeout(), left));
-    httplib::Request out;
-    out.method = request.method;
+    // Every member httplib reads of a client request is set here (no progress, response handler or content
+    // provider is ever set; redirects and digest auth, whose counters it keeps in the request, are off).
+    httplib::Request& out = connection.out;
+    if (out.method != request.method) out.method = request.method;  // the same method, most often
     out.path = request.target;
-    for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
-    out.body = request.body;  // copied: the caller may send the same request again on a retry
+    set_headers(out.headers, request.headers);
+    if (!out.body.empty() || !request.body.empty()) out.body = request.body;  // copied: it may be sent again
     CappedBody body{{}, pool_->max_body_bytes(), false};
     // One pointer captured: std::function keeps it inline instead of allocating for every request.
     out.content_receiver = [sink = &body](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
       return sink->append(data, length);
     };
     std::atomic<bool> overran{false};
-    httplib::Response in;
+    httplib::Response& in = connection.in;  // as a new one: what httplib fills in, and a status of -1 (none yet)
+    in.version.clear();
+    in.status = -1;
+    in.reason.clear();
+    in.headers.clear();
+    in.body.clear();
+    in.location.clear();
     httplib::Error error = httplib::Error::Success;
-    const bool had_socket = client.is_socket_open() != 0;
+    // A request went on a reused socket when httplib opened none for it: with no socket open it must open one
+    // (counted as soon as it exists, before its connect), and a read or write error needs a socket. So the count
+    // tells, without asking httplib under its socket lock for every request.
     const std::uint64_t sockets_before = connection.sockets;
     const bool answered = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
@@ -5716,29 +6104,36 @@ class HttplibTransport {
       });
       return client.send(out, in, error);  // this overload sends `out` as is; send(const Request&) copies it
     }();
-    if (request.stop.stop_requested())
-      return {HttpResponse::failure(TransportError::cancelled, detail::cancelled_message)};
-    if (overran && !answered)  // a response that arrived just as the timer fired still counts
-      return {HttpResponse::failure(TransportError::timeout, "request took longer than its timeout (" +
-                                                                 std::to_string(timeout.count()) + " ms)")};
-    if (body.too_large)
-      return {HttpResponse::failure(TransportError::body_too_large,
-                                    "response body over max_body_bytes (" + std::to_string(body.cap) + ")")};
-    if (!answered) {
-      Attempt failed{failure_of(error, std::chrono::steady_clock::now() - started, timeout)};
-      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
-      const bool reused = had_socket && connection.sockets == sockets_before;
-      failed.lost_to_close = reused && failed.response.error == TransportError::reset &&
-                             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 &&
-                             body.text.empty();
-      return failed;
+    if (request.stop.stop_requested()) {
+      response = HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+      return false;
     }
-    HttpResponse response;
+    if (overran && !answered) {  // a response that arrived just as the timer fired still counts
+      response = HttpResponse::failure(
+          TransportError::timeout, "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
+      return false;
+    }
+    if (body.too_large) {
+      response = HttpResponse::failure(TransportError::body_too_large,
+                                       "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
+      return false;
+    }
+    if (!answered) {
+      response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
+      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
+      const bool reused = connection.sockets == sockets_before;
+      return reused && response.error == TransportError::reset &&
+             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 && body.text.empty();
+    }
     response.status = in.status;
     response.headers.reserve(in.headers.size());
-    for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
+    for (auto& [name, value] : in.headers) {  // built in place: no header moved from a temporary
+      HttpHeader& header = response.headers.emplace_back();
+      header.name = name;
+      header.value = std::move(value);
+    }
     response.body = std::move(body.text);
-    return {std::move(response)};
+    return false;
   }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,

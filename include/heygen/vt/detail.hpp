@@ -4,6 +4,7 @@
 #include "heygen/vt/clock.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -36,18 +37,28 @@ constexpr bool is_unreserved(char c) noexcept {
          c == '_' || c == '~';
 }
 
+/// is_unreserved for every byte, looked up rather than tested range by range.
+inline constexpr auto unreserved_bytes = [] {
+  std::array<bool, 256> table{};
+  for (std::size_t byte = 0; byte < table.size(); ++byte) table[byte] = is_unreserved(static_cast<char>(byte));
+  return table;
+}();
+
 /// Appends `text` to `out`, percent-encoding everything but unreserved characters, so any job id is one safe
-/// path segment.
+/// path segment. Runs of unreserved characters (a whole id, usually) are appended at once: this runs for every
+/// status look.
 inline void append_percent_encoded(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  for (const char c : text) {
-    if (is_unreserved(c)) {
-      out += c;
-      continue;
-    }
-    const auto byte = static_cast<unsigned char>(c);
+  const auto plain = [](char c) { return unreserved_bytes[static_cast<unsigned char>(c)]; };
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t run = at;
+    while (run < text.size() && plain(text[run])) ++run;
+    out.append(text.data() + at, run - at);
+    if (run == text.size()) return;
+    const auto byte = static_cast<unsigned char>(text[run]);
     const char escape[3] = {'%', hex[byte >> 4], hex[byte & 0x0F]};
     out.append(escape, sizeof escape);
+    at = run + 1;
   }
 }
 
@@ -105,26 +116,76 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
          std::chrono::seconds{second};
 }
 
+/// `value` without the spaces and tabs around it.
+constexpr std::string_view trim_blanks(std::string_view value) noexcept {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return value;
+}
+
+/// Reads Retry-After in its delta-seconds form (digits only, blanks around them allowed); nothing for anything
+/// else (an HTTP-date included). Needs no clock, so a caller reads the clock only for a date.
+inline std::optional<Seconds> parse_delta_seconds(std::string_view value) {
+  value = trim_blanks(value);
+  if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  if (value.size() > 9) return Seconds(1e9);  // absurd, but clamped by the caller's cap
+  long seconds = 0;
+  for (const char digit : value) seconds = seconds * 10 + (digit - '0');
+  return Seconds(static_cast<double>(seconds));
+}
+
 /// Parses Retry-After: delta-seconds, or an HTTP-date taken relative to `now` (the server's Date when known).
 /// Returns nothing for garbage; never a negative wait. Seconds as doubles: dates past 2262 do not overflow.
 inline std::optional<Seconds> parse_retry_after(std::string_view value, std::chrono::sys_seconds now) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (auto delta = parse_delta_seconds(value)) return delta;
+  value = trim_blanks(value);
   if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (value.size() > 9) return Seconds(1e9);  // absurd, but clamped by the caller's cap
-    return Seconds(static_cast<double>(std::stol(std::string(value))));
-  }
   const auto when = parse_http_date(value);
   if (!when) return std::nullopt;
   return Seconds(std::max(0.0, static_cast<double>((*when - now).count())));
 }
 
+/// xoshiro256** (Blackman and Vigna): a small, fast generator for jitter, where std::mt19937_64 with
+/// uniform_real_distribution costs several times as much per draw. Not for secrets.
+class Xoshiro256 {
+ public:
+  /// Seeds the state from `seed` by splitmix64, as the authors advise (never all zero).
+  explicit Xoshiro256(std::uint64_t seed) noexcept {
+    for (auto& word : state_) {
+      seed += 0x9E3779B97F4A7C15ULL;
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      word = z ^ (z >> 31);
+    }
+  }
+
+  /// The next 64 random bits.
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+    const std::uint64_t t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = rotl(state_[3], 45);
+    return result;
+  }
+
+  /// A U[0,1) draw: the top 53 bits as a double's mantissa.
+  double uniform01() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t state_[4]{};
+};
+
 /// A U[0,1) draw from a per-thread generator seeded from std::random_device (no lock on the hot path).
 inline double random_uniform01() {
-  thread_local std::mt19937_64 engine{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
-                                      std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+  thread_local Xoshiro256 engine{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
+  return engine.uniform01();
 }
 
 /// A random 128-bit identifier in hex, for Idempotency-Key.

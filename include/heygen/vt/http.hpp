@@ -23,7 +23,7 @@ struct HttpHeader {
 /// A request the client asks a transport to send.
 struct HttpRequest {
   std::string method{};                 ///< "GET", "POST", "PATCH" or "DELETE".
-  std::string url{};                    ///< Full URL: scheme, host, port, path and query.
+  std::string url{};                    ///< Full URL: scheme, host, port, path and query (see transport_reads_url).
   std::string target{};                 ///< Path and query only (what goes on the request line).
   std::vector<HttpHeader> headers{};    ///< Headers to add (the transport adds Host, Content-Length, auth).
   std::string body{};                   ///< Request body; empty for GET.
@@ -86,6 +86,19 @@ template <class T>
 concept Transport = requires(T& transport, const HttpRequest& request) {
   { transport.send(request) } -> std::same_as<HttpResponse>;
 };
+
+/// Whether transport T reads HttpRequest::url. A transport that sends only the target on connections of its own
+/// to the base URL's host declares `static constexpr bool reads_url = false;`, and the full URL, otherwise built
+/// for every request, is left empty; any other transport gets it.
+template <class T>
+inline constexpr bool transport_reads_url = [] {
+  if constexpr (requires {
+                  { T::reads_url } -> std::convertible_to<bool>;
+                })
+    return static_cast<bool>(T::reads_url);
+  else
+    return true;
+}();
 
 inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
   for (const auto& h : headers)

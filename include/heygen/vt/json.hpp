@@ -78,6 +78,32 @@ inline std::optional<picojson::value> from_chars_number(std::string_view text, b
   return picojson::value(number);  // throws for "inf" or "nan", which no JSON number's characters spell
 }
 
+/// A plain decimal's value, read without std::from_chars: `-?digits(.digits)?` of at most 15 digits in all, no
+/// exponent, not a negative zero; nothing for anything else (from_chars_number reads those). Its digits make an
+/// integer below 2^53 and its scale a power of ten below 10^23, both exact as doubles, so one division, rounded
+/// once, gives the correctly rounded value from_chars gives (Clinger's fast path); for an integer that is the
+/// integer itself, as picojson's int64 gives it too.
+inline std::optional<double> plain_decimal(std::string_view text) noexcept {
+  static constexpr double powers_of_ten[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  std::size_t at = 0;
+  const bool negative = !text.empty() && text[0] == '-';
+  if (negative) ++at;
+  const auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
+  if (!digit(at) || (text[at] == '0' && digit(at + 1))) return std::nullopt;  // no digit, or a leading zero
+  std::uint64_t significand = 0;
+  std::size_t digits = 0, fraction = 0;
+  for (; digit(at); ++at, ++digits) significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
+  if (at < text.size() && text[at] == '.') {
+    if (!digit(++at)) return std::nullopt;
+    for (; digit(at); ++at, ++digits, ++fraction)
+      significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
+  }
+  if (at != text.size() || digits > 15 || (negative && significand == 0)) return std::nullopt;
+  const double value = static_cast<double>(significand) / powers_of_ten[fraction];
+  return negative ? -value : value;
+}
+
 /// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
 /// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
 /// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
@@ -200,6 +226,40 @@ class SkipContext {
 
   std::size_t depth_left_;
 };
+
+/// Appends `text` as a JSON string exactly as picojson serializes one: `"`, `\\` and `/` escaped, the usual
+/// short escapes, any other control byte (and DEL) as \u00XX. Runs of plain bytes are appended at once.
+inline void append_quoted(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto plain = [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F && c != '"' && c != '\\' && c != '/';
+  };
+  out += '"';
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t run = at;
+    while (run < text.size() && plain(text[run])) ++run;
+    out.append(text.data() + at, run - at);
+    if (run == text.size()) break;
+    const char c = text[run];
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '/': out += "\\/"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        const char escape[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0x0F]};
+        out.append(escape, sizeof escape);
+      }
+    }
+    at = run + 1;
+  }
+  out += '"';
+}
 
 /// Parses a body as a JSON object, or returns an error message.
 inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {

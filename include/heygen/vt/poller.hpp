@@ -77,7 +77,8 @@ class Poller {
   /// thread, from inside a sink too.
   void watch(std::string job_id, TimePoint deadline, std::stop_token stop, WatchSink sink,
              const std::shared_ptr<RequestCap>& cap = {}) {
-    std::vector<std::string> ids{std::move(job_id)};
+    std::vector<std::string> ids;  // not {std::move(job_id)}: an initializer list would copy the id
+    ids.push_back(std::move(job_id));
     watch_all(ids, deadline, std::move(stop), sink, cap);
   }
 

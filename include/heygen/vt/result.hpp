@@ -125,8 +125,10 @@ struct Failure {
 template <class T>
 class OrFailure {
  public:
-  /// A success holding `value`.
-  OrFailure(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  /// A success holding a copy of `value`.
+  OrFailure(const T& value) : state_(std::in_place_index<0>, value) {}  // NOLINT(google-explicit-constructor)
+  /// A success holding `value`, moved in once (a by-value parameter moved it twice: every answer comes this way).
+  OrFailure(T&& value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
   /// A failure.
   OrFailure(Failure failure)
       : state_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT(google-explicit-constructor)

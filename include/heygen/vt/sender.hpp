@@ -10,6 +10,7 @@
 #include "heygen/vt/result.hpp"
 #include "heygen/vt/url.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <exception>
@@ -88,13 +89,33 @@ class Sender {
     return request;
   }
 
+  /// Makes `request` what blank_request() returns, reusing its buffers: a request kept to build one look after
+  /// another allocates nothing once it has held the first.
+  void blank(HttpRequest& request) const {
+    request.method.clear();
+    request.url.clear();
+    request.target.clear();
+    if (!same_headers(request.headers, headers_)) request.headers = headers_;  // as they were, most often
+    request.body.clear();
+    request.timeout = {};
+    request.stop = {};
+  }
+
   /// Sends `request` (a protocol filled in its method and target) until a final answer: a response the
   /// protocol does not retry, or the Failure that ended the call (retries spent, deadline, cancellation).
   /// `server_hold` is how long the server was asked to hold the answer, added to the request's budget.
   template <class Protocol>
   OrFailure<HttpResponse> send(HttpRequest request, CallState& call, const Protocol& protocol,
                                Seconds server_hold = Seconds(0)) {
-    request.url = origin_ + request.target;
+    return send_in_place(request, call, protocol, server_hold);
+  }
+
+  /// send() on the caller's own request, which it fills in (URL, timeout, stop token) rather than taking a copy:
+  /// the status looks build one request per look and need it no more afterwards.
+  template <class Protocol>
+  OrFailure<HttpResponse> send_in_place(HttpRequest& request, CallState& call, const Protocol& protocol,
+                                        Seconds server_hold = Seconds(0)) {
+    if constexpr (transport_reads_url<T>) request.url = origin_ + request.target;
     for (int failures = 0;;) {
       if (call.stop.stop_requested()) return Failure{FailureCause::cancelled, detail::cancelled_message};
       const auto remaining = call.deadline - clock_.now();
@@ -136,6 +157,8 @@ class Sender {
   [[nodiscard]] std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
     const auto value = response.header("Retry-After");
     if (!value) return std::nullopt;
+    // Delta-seconds, what servers send almost always, needs no clock: read the clock only for a date.
+    if (auto delta = detail::parse_delta_seconds(*value)) return delta;
     auto now = std::chrono::floor<std::chrono::seconds>(system_now());
     if (auto date = response.header("Date"))
       if (auto server_now = detail::parse_http_date(*date)) now = *server_now;
@@ -166,6 +189,12 @@ class Sender {
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
 
  private:
+  /// True when `a` and `b` hold the same headers in the same order.
+  static bool same_headers(const std::vector<HttpHeader>& a, const std::vector<HttpHeader>& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const HttpHeader& x, const HttpHeader& y) { return x.name == y.name && x.value == y.value; });
+  }
+
   /// The headers every request carries: the caller's extras, Accept and the credentials.
   static std::vector<HttpHeader> fixed_headers(const ClientOptions& options) {
     std::vector<HttpHeader> headers = options.extra_headers;
@@ -177,9 +206,9 @@ class Sender {
 
   /// A response the protocol does not retry: an answer (any status), or no answer that asking again won't fix.
   template <class Protocol>
-  static OrFailure<HttpResponse> final_answer(HttpResponse response, CallState& call, const Protocol& protocol) {
+  static OrFailure<HttpResponse> final_answer(HttpResponse&& response, CallState& call, const Protocol& protocol) {
     call.last_failure.clear();  // only a failure still unresolved explains a deadline
-    if (response.received()) return response;
+    if (response.received()) return std::move(response);
     return Failure{FailureCause::transport, describe(response, protocol)};
   }
 

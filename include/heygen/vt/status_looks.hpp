@@ -41,15 +41,47 @@ class StatusLooks {
       : sender_(sender), protocol_(protocol), rules_(rules) {}
 
   /// One status look with retries; `hold` > 0 asks the server to hold it (long poll). Pending means "look again".
+  /// The result is built in the Look returned, not moved from one object to the next: this runs for every look.
   Look look(CallState& call, Seconds hold) {
-    if (call.job_id.empty()) return {finish(call, failed(FailureCause::unknown_job, "empty job id")), {}};
-    HttpRequest request = sender_.blank_request();
+    Look out;
+    if (call.job_id.empty()) {
+      out.result = failed(FailureCause::unknown_job, "empty job id");
+      stamp(call, out.result);
+      return out;
+    }
+    // One request per thread, rebuilt look after look: its target and headers keep their buffers. A look made
+    // while one is under way on the same thread (a transport waiting on a client of its own) builds its own.
+    thread_local HttpRequest kept;
+    thread_local bool kept_in_use = false;
+    std::optional<HttpRequest> own;
+    HttpRequest& request = kept_in_use ? own.emplace() : kept;
+    const bool took_kept = !kept_in_use;
+    kept_in_use = true;
+    struct Release {
+      bool took;
+      HttpRequest& request;
+      ~Release() {
+        if (!took) return;
+        request.stop = {};  // the call's stop state is not kept alive by the thread
+        kept_in_use = false;
+      }
+    } release{took_kept, request};
+    sender_.blank(request);
     protocol_.status_request(request, call.job_id, hold);
-    OrFailure<HttpResponse> response = sender_.send(std::move(request), call, protocol_, hold);
-    if (!response) return {finish(call, failed(std::move(response).failure())), {}};
+    OrFailure<HttpResponse> response = sender_.send_in_place(request, call, protocol_, hold);
+    if (!response) {
+      out.result = failed(std::move(response).failure());
+      stamp(call, out.result);
+      return out;
+    }
     OrFailure<StatusAnswer> answer = protocol_.read_status(response.value());
-    if (!answer) return {finish(call, failed(std::move(answer).failure())), {}};
-    Look out{finish(call, from_answer(std::move(answer).value())), {}};
+    if (!answer) {
+      out.result = failed(std::move(answer).failure());
+      stamp(call, out.result);
+      return out;
+    }
+    take_answer(out.result, std::move(answer).value());
+    stamp(call, out.result);
     if (out.result.status == TranslationStatus::pending) out.retry_after = sender_.retry_after_of(response.value());
     return out;
   }
@@ -95,6 +127,12 @@ class StatusLooks {
 
   /// A result stamped with the call's requests, last HTTP status and time taken; a failure is logged.
   TranslationResult finish(const CallState& call, TranslationResult result) const {
+    stamp(call, result);
+    return result;
+  }
+
+  /// finish() on a result in place.
+  void stamp(const CallState& call, TranslationResult& result) const {
     result.requests = call.requests;
     result.http_status = call.last_http_status;
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(sender_.clock().now() - call.start);
@@ -103,7 +141,6 @@ class StatusLooks {
         return "job " + call.job_id + ": " + std::string(to_string(result.status)) + " (" +
                std::string(to_string(result.cause)) + "): " + result.error_message.value_or("");
       });
-    return result;
   }
 
   /// A result that says the call failed: timeout for a deadline, error for anything else.
@@ -123,13 +160,18 @@ class StatusLooks {
   /// A protocol's answer as a result.
   static TranslationResult from_answer(StatusAnswer answer) {
     TranslationResult result;
+    take_answer(result, std::move(answer));
+    return result;
+  }
+
+  /// from_answer() into a result in place.
+  static void take_answer(TranslationResult& result, StatusAnswer&& answer) {
     result.status = answer.status;
     result.cause = answer.cause;
     result.error_message = std::move(answer.error_message);
     result.progress = answer.progress;
     result.eta_seconds = answer.eta_seconds;
     result.outputs = std::move(answer.outputs);
-    return result;
   }
 
   /// The sender looks go through.

@@ -11,12 +11,14 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -56,6 +58,44 @@ struct StatusFields {
   }
 };
 
+/// One member's value as FlatStatusScan found it, pointing into the body: what a status look reads, without a
+/// picojson value built (and a string allocated) for it.
+struct FlatValue {
+  /// What the member held; absent when the body had no such member.
+  enum class Kind { absent, null, boolean, number, string };
+  Kind kind = Kind::absent;  ///< What the member held.
+  std::string_view text{};   ///< A string's bytes (the scan takes strings without escapes only).
+  double number = 0;         ///< A number, as picojson's get<double>() gives it.
+  bool boolean = false;      ///< A true or false.
+};
+
+/// The members of a status answer a look reads, as FlatValues into the body (a push's members are not needed).
+struct StatusView {
+  FlatValue result;         ///< "result": the job's status word.
+  FlatValue error_message;  ///< "error_message": why a failed job failed.
+  FlatValue progress;       ///< "progress": 0–1, a hint.
+  FlatValue eta_seconds;    ///< "eta_seconds": time left, a hint.
+
+  /// Where the member `key` goes, or nullptr for a member a look does not read. The names differ in length, so
+  /// one comparison decides.
+  FlatValue* slot(std::string_view key) noexcept {
+    switch (key.size()) {
+      case 6: return named(key, "result") ? &result : nullptr;
+      case 8: return named(key, "progress") ? &progress : nullptr;
+      case 11: return named(key, "eta_seconds") ? &eta_seconds : nullptr;
+      case 13: return named(key, "error_message") ? &error_message : nullptr;
+      default: return nullptr;
+    }
+  }
+
+ private:
+  /// `key` (of the name's length) is `name`: a compare of known length, which compiles to a few loads.
+  template <std::size_t N>
+  static bool named(std::string_view key, const char (&name)[N]) noexcept {
+    return std::memcmp(key.data(), name, N - 1) == 0;
+  }
+};
+
 /// A picojson parse context for one status answer: the members StatusFields keeps are parsed as values, the
 /// rest only checked, so a look builds no map. Any other top-level value is skipped and noted as not an object.
 class StatusFieldsContext : public json::SkipContext {
@@ -92,9 +132,10 @@ class FlatStatusScan {
  public:
   explicit FlatStatusScan(std::string_view body) noexcept : at_(body.data()), end_(body.data() + body.size()) {}
 
-  /// Fills `fields` from a flat object filling the whole body; false when it is not one (then `fields` may be
-  /// partly filled).
-  bool read(StatusFields& fields) {
+  /// Fills `fields` (StatusFields or StatusView) from a flat object filling the whole body; false when it is not
+  /// one (then `fields` may be partly filled).
+  template <class Fields>
+  bool read(Fields& fields) {
     if (!take('{')) return false;
     if (!take('}')) {
       do {
@@ -137,34 +178,58 @@ class FlatStatusScan {
   }
 
   /// One member's value, kept in `slot` (a member no reader needs has none: it is only checked).
-  bool member(picojson::value* slot) {
+  template <class Slot>
+  bool member(Slot* slot) {
     skip_ws();
     if (at_ == end_) return false;
-    picojson::value value;
     if (*at_ == '"') {
       ++at_;
       std::string_view text;
       if (!plain_string(text)) return false;
-      if (slot) value = picojson::value(std::string(text));
-    } else if (*at_ == '-' || (*at_ >= '0' && *at_ <= '9')) {
-      auto number = this->number();
-      if (!number) return false;
-      value = std::move(*number);
-    } else if (!literal(value)) {
-      return false;
+      if (slot) keep_string(*slot, text);
+      return true;
     }
-    if (slot) *slot = std::move(value);
+    if (*at_ == '-' || (*at_ >= '0' && *at_ <= '9')) {
+      const std::string_view text = number_text();
+      if constexpr (!std::is_same_v<Slot, picojson::value>) {  // a double is all a StatusView keeps
+        if (const auto plain = json::plain_decimal(text)) {
+          if (slot) *slot = FlatValue{FlatValue::Kind::number, {}, *plain, false};
+          return true;
+        }
+      }
+      bool out_of_range = false;
+      auto number = json::from_chars_number(text, out_of_range);
+      if (!number) return false;
+      if (slot) keep_number(*slot, std::move(*number));
+      return true;
+    }
+    picojson::value value;
+    if (!literal(value)) return false;
+    if (slot) keep_literal(*slot, value);
     return true;
   }
 
-  /// A number: every character that may belong to one, as picojson takes it, read by from_chars.
-  std::optional<picojson::value> number() {
+  static void keep_string(picojson::value& slot, std::string_view text) { slot = picojson::value(std::string(text)); }
+  static void keep_string(FlatValue& slot, std::string_view text) noexcept {
+    slot = FlatValue{FlatValue::Kind::string, text, 0, false};
+  }
+  static void keep_number(picojson::value& slot, picojson::value&& number) noexcept { slot = std::move(number); }
+  static void keep_number(FlatValue& slot, const picojson::value& number) {
+    slot = FlatValue{FlatValue::Kind::number, {}, number.get<double>(), false};
+  }
+  static void keep_literal(picojson::value& slot, const picojson::value& value) { slot = value; }
+  static void keep_literal(FlatValue& slot, const picojson::value& value) {
+    slot = value.is<bool>() ? FlatValue{FlatValue::Kind::boolean, {}, 0, value.get<bool>()}
+                            : FlatValue{FlatValue::Kind::null, {}, 0, false};
+  }
+
+  /// A number's text: every character that may belong to one, as picojson takes it.
+  std::string_view number_text() noexcept {
     const char* start = at_;
     while (at_ != end_ &&
            ((*at_ >= '0' && *at_ <= '9') || *at_ == '+' || *at_ == '-' || *at_ == '.' || *at_ == 'e' || *at_ == 'E'))
       ++at_;
-    bool out_of_range = false;
-    return json::from_chars_number(std::string_view(start, static_cast<std::size_t>(at_ - start)), out_of_range);
+    return {start, static_cast<std::size_t>(at_ - start)};
   }
 
   /// true, false or null.
@@ -182,11 +247,19 @@ class FlatStatusScan {
   const char* end_;
 };
 
+/// parse_status_fields by picojson alone (declared here: parse_status_fields falls back to it).
+inline std::optional<std::string> parse_status_fields_fully(std::string_view body, StatusFields& fields);
+
 /// Parses a body as a JSON object, keeping only the members a status reader needs; or returns an error message
 /// (the same one json::parse_object would). A flat body is read by FlatStatusScan, the rest by picojson.
 inline std::optional<std::string> parse_status_fields(std::string_view body, StatusFields& fields) {
   if (FlatStatusScan(body).read(fields)) return std::nullopt;
   fields = StatusFields{};  // what the scan filled before it gave up
+  return parse_status_fields_fully(body, fields);
+}
+
+/// parse_status_fields by picojson alone, for a body the flat scan refused (`fields` empty).
+inline std::optional<std::string> parse_status_fields_fully(std::string_view body, StatusFields& fields) {
   StatusFieldsContext context(fields);
   return json::parse_whole(
       body,
@@ -196,16 +269,40 @@ inline std::optional<std::string> parse_status_fields(std::string_view body, Sta
       [&] { return context.is_object(); });
 }
 
-/// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}`.
-inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
-  const auto result = json::string_value(fields.result);
+/// A member's string, or nothing: one accessor for both kinds of fields.
+inline std::optional<std::string_view> string_of(const picojson::value& value) {
+  if (!value.is<std::string>()) return std::nullopt;
+  return std::string_view(value.get<std::string>());
+}
+/// A member's string, or nothing.
+inline std::optional<std::string_view> string_of(const FlatValue& value) noexcept {
+  if (value.kind != FlatValue::Kind::string) return std::nullopt;
+  return value.text;
+}
+
+/// A member's finite number in [low, high], or nothing, as json::number_value.
+inline std::optional<double> number_of(const picojson::value& value, double low, double high) {
+  return json::number_value(value, low, high);
+}
+/// A member's finite number in [low, high], or nothing, as json::number_value.
+inline std::optional<double> number_of(const FlatValue& value, double low, double high) noexcept {
+  if (value.kind != FlatValue::Kind::number) return std::nullopt;
+  if (!std::isfinite(value.number) || value.number < low || value.number > high) return std::nullopt;
+  return value.number;
+}
+
+/// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}` from
+/// StatusFields or a StatusView.
+template <class Fields>
+std::optional<StatusAnswer> read_status_members(const Fields& fields, std::string& error) {
+  const auto result = string_of(fields.result);
   if (!result) {
     error = "no \"result\" string in the answer";
     return std::nullopt;
   }
   StatusAnswer answer;
-  answer.progress = json::number_value(fields.progress, 0.0, 1.0);
-  answer.eta_seconds = json::number_value(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
+  answer.progress = number_of(fields.progress, 0.0, 1.0);
+  answer.eta_seconds = number_of(fields.eta_seconds, 0.0, 10.0 * 365 * 24 * 3600);
   if (*result == "pending") return answer;
   if (*result == "completed") {
     answer.status = TranslationStatus::completed;
@@ -214,12 +311,18 @@ inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields
   answer.status = TranslationStatus::error;
   if (*result == "error") {
     answer.cause = FailureCause::job_failed;
-    answer.error_message = json::string_value(fields.error_message).value_or("the job failed");
+    const auto message = string_of(fields.error_message);
+    answer.error_message = message ? std::string(*message) : std::string("the job failed");
   } else {
     answer.cause = FailureCause::unexpected_result;
     answer.error_message = "server answered result \"" + detail::excerpt(*result) + "\"";
   }
   return answer;
+}
+
+/// Reads one job's status members from StatusFields.
+inline std::optional<StatusAnswer> read_status_fields(const StatusFields& fields, std::string& error) {
+  return read_status_members(fields, error);
 }
 
 /// Reads one job's status object already parsed (an entry of a batch answer).
@@ -229,8 +332,11 @@ inline std::optional<StatusAnswer> read_status_object(const picojson::object& ob
 
 /// Reads a status body; on failure `error` says why. Runs for every look, so it keeps only the members it reads.
 inline std::optional<StatusAnswer> read_status(std::string_view body, std::string& error) {
+  // A flat body (what servers send) is read in place: no picojson value, no string copied out of the body.
+  StatusView view;
+  if (FlatStatusScan(body).read(view)) return read_status_members(view, error);
   StatusFields fields;
-  if (auto problem = parse_status_fields(body, fields)) {
+  if (auto problem = parse_status_fields_fully(body, fields)) {
     error = std::move(*problem);
     return std::nullopt;
   }
@@ -298,14 +404,19 @@ inline std::optional<std::string> error_message_of(std::string_view body) {
 /// Most ids one batch request names (the protocol's limit).
 inline constexpr std::size_t max_batch_ids = 1000;
 
-/// The body of a batch status request: `{"job_ids": [...]}`.
+/// The body of a batch status request: `{"job_ids": [...]}`, written as picojson serializes it (byte for byte)
+/// without building a picojson array of copies first: a bulk wait sends up to 1,000 ids a request.
 inline std::string batch_body(std::span<const std::string* const> job_ids) {
-  picojson::array ids;
-  ids.reserve(job_ids.size());
-  for (const std::string* id : job_ids) ids.emplace_back(*id);
-  picojson::object body;
-  body["job_ids"] = picojson::value(std::move(ids));
-  return picojson::value(std::move(body)).serialize();
+  std::string body = R"({"job_ids":[)";
+  std::size_t size = body.size() + 2;
+  for (const std::string* id : job_ids) size += id->size() + 3;
+  body.reserve(size);
+  for (std::size_t i = 0; i < job_ids.size(); ++i) {
+    if (i > 0) body += ',';
+    json::append_quoted(body, *job_ids[i]);
+  }
+  body += "]}";
+  return body;
 }
 
 /// Reads a batch answer `{"results": {"<id>": {"result": ...}, ...}}`; entries it cannot read are left out
@@ -333,23 +444,30 @@ inline std::optional<std::map<std::string, StatusAnswer>> read_batch(std::string
   return answers;
 }
 
-/// The status target for a job: the endpoint template with the id percent-encoded into it.
-inline std::string status_target(const std::string& prefix, const std::string& status_template,
+/// Appends the status target for a job to `target`: the endpoint template with the id percent-encoded into it.
+/// Appended into the caller's buffer: a request kept from look to look builds it without allocating.
+inline void append_status_target(std::string& target, const std::string& prefix, const std::string& status_template,
                                  std::string_view job_id) {
   static constexpr std::string_view placeholder = "{job_id}";
   const auto at = status_template.find(placeholder);
-  std::string target;  // built in one buffer: this runs for every status look
-  target.reserve(prefix.size() + status_template.size() + job_id.size() * 3 + 8);
+  target.reserve(target.size() + prefix.size() + status_template.size() + job_id.size() * 3 + 8);
   target += prefix;
   if (at == std::string::npos) {
     target += status_template;
     target += status_template.find('?') == std::string::npos ? "?job_id=" : "&job_id=";
     detail::append_percent_encoded(target, job_id);
-    return target;
+    return;
   }
   target.append(status_template, 0, at);
   detail::append_percent_encoded(target, job_id);
   target.append(status_template, at + placeholder.size());
+}
+
+/// The status target for a job: the endpoint template with the id percent-encoded into it.
+inline std::string status_target(const std::string& prefix, const std::string& status_template,
+                                 std::string_view job_id) {
+  std::string target;
+  append_status_target(target, prefix, status_template, job_id);
   return target;
 }
 
@@ -414,7 +532,8 @@ class TrackerProtocol {
   /// `GET {status}` with the id percent-encoded into it (or as `?job_id=`), and `?wait=` for a long poll.
   void status_request(HttpRequest& out, std::string_view job_id, Seconds hold) const {
     out.method = "GET";
-    out.target = tracker::status_target(prefix_, endpoints_.status, job_id);
+    out.target.clear();
+    tracker::append_status_target(out.target, prefix_, endpoints_.status, job_id);
     if (hold > Seconds(0)) append_query(out.target, "wait", tracker::format_seconds(hold));
   }
 

@@ -11,10 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -38,25 +36,32 @@ namespace detail {
 
 /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
 /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
-/// request still running at its deadline. Arming and disarming is a map insert and erase under a mutex.
+/// request still running at its deadline. A timer is a node on the requesting thread's stack, linked into an
+/// intrusive list under a mutex: arming and disarming allocate nothing (this runs for every request). The list is
+/// as long as the requests in flight, so the thread finds the earliest timer by a scan.
 /// It cannot shorten a connect or a TLS handshake: httplib holds its socket lock through those, so a stop
 /// waits for them (they have timeouts of their own).
 class RequestWatchdog {
  public:
-  using Ticket = std::pair<std::chrono::steady_clock::time_point, std::uint64_t>;
-
   /// A timer that is disarmed when this goes out of scope, however the request ended (an exception too).
   class Armed {
    public:
     Armed(RequestWatchdog& watchdog, std::chrono::steady_clock::time_point when, std::function<void()> action)
-        : watchdog_(watchdog), ticket_(watchdog.arm(when, std::move(action))) {}
+        : watchdog_(watchdog), when_(when), action_(std::move(action)) {
+      watchdog_.arm(*this);
+    }
     Armed(const Armed&) = delete;
     Armed& operator=(const Armed&) = delete;
-    ~Armed() { watchdog_.disarm(ticket_); }
+    ~Armed() { watchdog_.disarm(*this); }
 
    private:
+    friend class RequestWatchdog;
     RequestWatchdog& watchdog_;
-    Ticket ticket_;
+    std::chrono::steady_clock::time_point when_;
+    std::function<void()> action_;
+    Armed* previous_ = nullptr;  // the list's links, guarded by the watchdog's mutex
+    Armed* next_ = nullptr;
+    bool linked_ = false;
   };
 
   RequestWatchdog() = default;
@@ -69,46 +74,64 @@ class RequestWatchdog {
   }
 
  private:
-  /// Runs `action` at `when` unless disarmed first.
-  Ticket arm(std::chrono::steady_clock::time_point when, std::function<void()> action) {
+  /// Runs the timer's action at its time unless disarmed first.
+  void arm(Armed& timer) {
     std::lock_guard lock(mutex_);
     // The thread first: if it cannot start, no timer is left behind pointing at the caller's stack.
     if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-    const Ticket ticket{when, next_id_++};
-    timers_.emplace(ticket, std::move(action));
+    timer.previous_ = last_;
+    (last_ ? last_->next_ : first_) = &timer;
+    last_ = &timer;
+    timer.linked_ = true;
     // Requests share one timeout, so a new timer almost never comes first: no wake-up per request.
-    if (when < sleeping_until_) {
-      sleeping_until_ = when;
+    if (timer.when_ < sleeping_until_) {
+      sleeping_until_ = timer.when_;
       wake_.notify_one();
     }
-    return ticket;
+  }
+
+  /// Takes a timer off the list; under the lock.
+  void unlink(Armed& timer) noexcept {
+    (timer.previous_ ? timer.previous_->next_ : first_) = timer.next_;
+    (timer.next_ ? timer.next_->previous_ : last_) = timer.previous_;
+    timer.previous_ = timer.next_ = nullptr;
+    timer.linked_ = false;
   }
 
   /// Cancels a timer. An action already running is waited for, so once this returns it is not running and
   /// never will: the connection it would stop can safely go back to the pool.
-  void disarm(const Ticket& ticket) noexcept {
+  void disarm(Armed& timer) noexcept {
     std::unique_lock lock(mutex_);
-    timers_.erase(ticket);
-    finished_.wait(lock, [&] { return running_ != ticket; });
+    if (timer.linked_) unlink(timer);
+    finished_.wait(lock, [&] { return running_ != &timer; });
+  }
+
+  /// The timer due first (the first armed among equals), or nullptr; under the lock.
+  [[nodiscard]] Armed* earliest() const noexcept {
+    Armed* first = first_;
+    for (Armed* timer = first_; timer != nullptr; timer = timer->next_)
+      if (timer->when_ < first->when_) first = timer;
+    return first;
   }
 
   /// Sleeps until the earliest timer (disarmed ones are noticed only then), runs what is due, repeats.
-  /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request.
+  /// Actions run without the lock: one that waits (a stop during a connect) holds up no other request. A timer
+  /// whose action runs stays alive: its disarm waits for the action to end.
   void run(std::stop_token stop) {
     std::unique_lock lock(mutex_);
     while (!stop.stop_requested()) {
-      if (!timers_.empty() && timers_.begin()->first.first <= std::chrono::steady_clock::now()) {
-        auto action = std::move(timers_.begin()->second);
-        running_ = timers_.begin()->first;
-        timers_.erase(timers_.begin());
+      Armed* due = earliest();
+      if (due != nullptr && due->when_ <= std::chrono::steady_clock::now()) {
+        unlink(*due);
+        running_ = due;
         lock.unlock();
-        action();
+        due->action_();
         lock.lock();
-        running_.reset();
+        running_ = nullptr;
         finished_.notify_all();
         continue;
       }
-      sleeping_until_ = timers_.empty() ? std::chrono::steady_clock::time_point::max() : timers_.begin()->first.first;
+      sleeping_until_ = due == nullptr ? std::chrono::steady_clock::time_point::max() : due->when_;
       const std::chrono::steady_clock::time_point until = sleeping_until_;
       const auto woken = [&] { return sleeping_until_ != until; };  // arm() moved the wake-up earlier
       if (until == std::chrono::steady_clock::time_point::max())
@@ -122,9 +145,9 @@ class RequestWatchdog {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::condition_variable finished_;  // an action ended
-  std::map<Ticket, std::function<void()>> timers_;
-  std::optional<Ticket> running_{};  // the timer whose action runs now, outside the lock
-  std::uint64_t next_id_ = 0;
+  Armed* first_ = nullptr;            // the armed timers, in the order they were armed
+  Armed* last_ = nullptr;
+  const Armed* running_ = nullptr;  // the timer whose action runs now, outside the lock
   std::chrono::steady_clock::time_point sleeping_until_ =
       std::chrono::steady_clock::time_point::max();  // when the thread wakes by itself; min() while awake
   std::jthread thread_;                              // last: it uses the members above
@@ -136,6 +159,9 @@ class RequestWatchdog {
 /// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
 class HttplibTransport {
  public:
+  /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
+  static constexpr bool reads_url = false;
+
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();
@@ -153,14 +179,15 @@ class HttplibTransport {
     const auto started = std::chrono::steady_clock::now();
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     auto connection = pool_->acquire();
-    Attempt attempt = exchange(*connection, request, started, timeout);
-    if (attempt.lost_to_close && !request.stop.stop_requested()) {
+    HttpResponse response;  // filled in where it is returned: no copy or move of the answer on its way out
+    if (exchange(*connection, request, started, timeout, response) && !request.stop.stop_requested()) {
       pool_->release(std::move(connection), false);
       connection = pool_->open();
-      attempt = exchange(*connection, request, started, timeout);
+      response = HttpResponse{};
+      exchange(*connection, request, started, timeout, response);
     }
-    pool_->release(std::move(connection), attempt.response.received());
-    return std::move(attempt.response);
+    pool_->release(std::move(connection), response.received());
+    return response;
   }
 
  private:
@@ -168,19 +195,15 @@ class HttplibTransport {
 
   /// One keep-alive connection. cpp-httplib opens a new socket by itself when the last one was closed (by
   /// either side); `sockets` counts the sockets it opened, so a request can tell whether it went on a reused one.
+  /// Its request and response objects are kept from one exchange to the next: building and destroying them (a
+  /// score of members each) cost more per request than reusing them, and their strings keep their buffers.
   struct Pooled {
     std::unique_ptr<httplib::ClientImpl> client;
     std::uint64_t sockets = 0;  // touched only by the thread holding the connection, inside its send()
+    httplib::Request out;       // as the members above: filled in afresh by each exchange
+    httplib::Response in;
   };
   using Connection = std::unique_ptr<Pooled>;
-
-  /// What one exchange on one connection came to.
-  struct Attempt {
-    HttpResponse response;
-    /// Failed on a reused socket before any status line arrived, neither cancelled nor out of time: most likely
-    /// the server closed the idle connection as the request went out, so it is worth sending again on a new one.
-    bool lost_to_close = false;
-  };
 
   using Watchdog = detail::RequestWatchdog;
 
@@ -291,12 +314,41 @@ class HttplibTransport {
     }
   };
 
+  /// Makes `kept` (the headers of the connection's last request, with what httplib added to them: Host,
+  /// User-Agent...) hold exactly `headers`, as a new request's would. A header of the last request that this one
+  /// has too keeps its node, and only what httplib added is dropped: requests mostly carry the same headers, and
+  /// the nodes cost an allocation each. httplib adds its own again, as it does to any request.
+  static void set_headers(httplib::Headers& kept, const std::vector<HttpHeader>& headers) {
+    std::uint64_t matched = 0;  // bit i: headers[i] has its node
+    if (headers.size() <= 64) {
+      for (auto node = kept.begin(); node != kept.end();) {
+        std::size_t i = 0;
+        while (i < headers.size() &&
+               ((matched >> i & 1U) != 0 || node->first != headers[i].name || node->second != headers[i].value))
+          ++i;
+        if (i == headers.size()) {
+          node = kept.erase(node);
+          continue;
+        }
+        matched |= std::uint64_t{1} << i;
+        ++node;
+      }
+    } else {
+      kept.clear();
+    }
+    for (std::size_t i = 0; i < headers.size(); ++i)
+      if (i >= 64 || (matched >> i & 1U) == 0) kept.emplace(headers[i].name, headers[i].value);
+  }
+
   // httplib's own read timeout normally ends a silent server first; the watchdog is for trickling ones.
   static constexpr std::chrono::milliseconds watchdog_grace{250};
 
-  /// Sends `request` on `connection` within what is left of `timeout` since `started`.
-  Attempt exchange(Pooled& connection, const HttpRequest& request, SteadyTime started,
-                   std::chrono::milliseconds timeout) const {
+  /// Sends `request` on `connection` within what is left of `timeout` since `started`, filling in `response`
+  /// (a new one). True when the request was lost to a close: it failed on a reused socket before any status
+  /// line arrived, neither cancelled nor out of time, so most likely the server closed the idle connection as
+  /// the request went out, and it is worth sending again on a new one.
+  bool exchange(Pooled& connection, const HttpRequest& request, SteadyTime started, std::chrono::milliseconds timeout,
+                HttpResponse& response) const {
     httplib::ClientImpl& client = *connection.client;
     const auto left = std::max(
         timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started),
@@ -304,20 +356,30 @@ class HttplibTransport {
     client.set_read_timeout(left);
     client.set_write_timeout(left);
     client.set_connection_timeout(std::min(pool_->connect_timeout(), left));
-    httplib::Request out;
-    out.method = request.method;
+    // Every member httplib reads of a client request is set here (no progress, response handler or content
+    // provider is ever set; redirects and digest auth, whose counters it keeps in the request, are off).
+    httplib::Request& out = connection.out;
+    if (out.method != request.method) out.method = request.method;  // the same method, most often
     out.path = request.target;
-    for (const auto& header : request.headers) out.headers.emplace(header.name, header.value);
-    out.body = request.body;  // copied: the caller may send the same request again on a retry
+    set_headers(out.headers, request.headers);
+    if (!out.body.empty() || !request.body.empty()) out.body = request.body;  // copied: it may be sent again
     CappedBody body{{}, pool_->max_body_bytes(), false};
     // One pointer captured: std::function keeps it inline instead of allocating for every request.
     out.content_receiver = [sink = &body](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
       return sink->append(data, length);
     };
     std::atomic<bool> overran{false};
-    httplib::Response in;
+    httplib::Response& in = connection.in;  // as a new one: what httplib fills in, and a status of -1 (none yet)
+    in.version.clear();
+    in.status = -1;
+    in.reason.clear();
+    in.headers.clear();
+    in.body.clear();
+    in.location.clear();
     httplib::Error error = httplib::Error::Success;
-    const bool had_socket = client.is_socket_open() != 0;
+    // A request went on a reused socket when httplib opened none for it: with no socket open it must open one
+    // (counted as soon as it exists, before its connect), and a read or write error needs a socket. So the count
+    // tells, without asking httplib under its socket lock for every request.
     const std::uint64_t sockets_before = connection.sockets;
     const bool answered = [&] {
       // Cancelling shuts the socket down, so a held long poll ends now rather than when the server answers.
@@ -328,29 +390,36 @@ class HttplibTransport {
       });
       return client.send(out, in, error);  // this overload sends `out` as is; send(const Request&) copies it
     }();
-    if (request.stop.stop_requested())
-      return {HttpResponse::failure(TransportError::cancelled, detail::cancelled_message)};
-    if (overran && !answered)  // a response that arrived just as the timer fired still counts
-      return {HttpResponse::failure(TransportError::timeout, "request took longer than its timeout (" +
-                                                                 std::to_string(timeout.count()) + " ms)")};
-    if (body.too_large)
-      return {HttpResponse::failure(TransportError::body_too_large,
-                                    "response body over max_body_bytes (" + std::to_string(body.cap) + ")")};
-    if (!answered) {
-      Attempt failed{failure_of(error, std::chrono::steady_clock::now() - started, timeout)};
-      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
-      const bool reused = had_socket && connection.sockets == sockets_before;
-      failed.lost_to_close = reused && failed.response.error == TransportError::reset &&
-                             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 &&
-                             body.text.empty();
-      return failed;
+    if (request.stop.stop_requested()) {
+      response = HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+      return false;
     }
-    HttpResponse response;
+    if (overran && !answered) {  // a response that arrived just as the timer fired still counts
+      response = HttpResponse::failure(
+          TransportError::timeout, "request took longer than its timeout (" + std::to_string(timeout.count()) + " ms)");
+      return false;
+    }
+    if (body.too_large) {
+      response = HttpResponse::failure(TransportError::body_too_large,
+                                       "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
+      return false;
+    }
+    if (!answered) {
+      response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
+      // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
+      const bool reused = connection.sockets == sockets_before;
+      return reused && response.error == TransportError::reset &&
+             (error == httplib::Error::Read || error == httplib::Error::Write) && in.status < 0 && body.text.empty();
+    }
     response.status = in.status;
     response.headers.reserve(in.headers.size());
-    for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
+    for (auto& [name, value] : in.headers) {  // built in place: no header moved from a temporary
+      HttpHeader& header = response.headers.emplace_back();
+      header.name = name;
+      header.value = std::move(value);
+    }
     response.body = std::move(body.text);
-    return {std::move(response)};
+    return false;
   }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
