@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace heygen;
@@ -19,7 +20,7 @@ namespace {
 
 /// A poller with one worker on fakes, expecting pushes: looks only every 30 s (virtual) as a safety net.
 struct HintHarness {
-  ClientOptions options = test_options();
+  ClientOptions options;
   FakeTransport transport;
   FakeClock clock;
   Sender<FakeTransport, FakeClock> sender{options, transport, clock};
@@ -31,7 +32,8 @@ struct HintHarness {
   std::vector<std::chrono::milliseconds> looked_at;  // the virtual time of each look
 
   /// Answers each look with the next of `answers` (the last one again once they run out).
-  explicit HintHarness(const std::vector<std::string>& answers) {
+  explicit HintHarness(const std::vector<std::string>& answers, ClientOptions given = test_options())
+      : options(std::move(given)) {
     transport.otherwise([this, answers](const HttpRequest&) {
       std::lock_guard lock(mutex);
       looked_at.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(clock.now().time_since_epoch()));
@@ -143,4 +145,35 @@ TEST_CASE("hints: a hint for a job whose look is under way is looked at again on
   CHECK(h.looks_so_far() == std::vector<std::chrono::milliseconds>{0ms, 50ms});
   CHECK(h.poller.stats().hint_looks == 2u);
   CHECK(h.poller.stats().hints_confirmed == 1u);
+}
+
+TEST_CASE("hints: a hint's look goes alone, leaving the jobs due soon to their many-status round") {
+  ClientOptions options = test_options();
+  options.profile->set_batch(Support::yes);
+  options.polling.many_status_interval = Seconds(60);  // a round's take reaches a minute ahead
+  HintHarness h({"completed"}, options);
+  std::vector<std::pair<std::string, std::chrono::milliseconds>> sent;  // target and virtual time, under h.mutex
+  h.transport.otherwise([&](const HttpRequest& request) {
+    std::lock_guard lock(h.mutex);
+    sent.emplace_back(request.target,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(h.clock.now().time_since_epoch()));
+    if (request.target == "/status/batch")
+      return answer(200, R"({"results": {"b": {"result": "completed"}, "c": {"result": "completed"}}})");
+    return status_answer("completed");
+  });
+  SleepGate gate(h.clock);
+  auto a = h.watch("a");
+  auto b = h.watch("b");
+  auto c = h.watch("c");
+  gate.sleeping.wait();  // all three due for their safety look in one round, 30 s away
+  CHECK(h.poller.hint("a") == HintOutcome::looking);
+  gate.released.open();
+  CHECK(a.get().ok());
+  CHECK(b.get().ok());
+  CHECK(c.get().ok());
+  std::lock_guard lock(h.mutex);
+  // The hint's look at once, alone; b and c wait for their round rather than being sent in one of their own early.
+  const std::vector<std::pair<std::string, std::chrono::milliseconds>> expected{{"/status/a", 0ms},
+                                                                                {"/status/batch", 30000ms}};
+  CHECK(sent == expected);
 }

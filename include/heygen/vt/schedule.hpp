@@ -137,6 +137,9 @@ class BulkSchedule {
   /// The earliest due time; TimePoint::max() when nothing is queued.
   [[nodiscard]] TimePoint next_due() const { return due_.empty() ? TimePoint::max() : due_.top().first; }
 
+  /// The job due first; the queue must not be empty.
+  [[nodiscard]] std::size_t next_job() const { return due_.top().second; }
+
   /// True when nothing is queued.
   [[nodiscard]] bool empty() const noexcept { return due_.empty(); }
 

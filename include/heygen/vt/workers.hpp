@@ -118,12 +118,24 @@ class Workers {
   }
 
   /// Takes due jobs by the current take rule, passing over those whose caller is at its cap. Under the lock.
+  /// When the job due first was hinted, the take is of hinted jobs alone, each looked at on its own: a hint then
+  /// neither sends the jobs due soon in a many-status round early nor splits their next round in two.
   void take(TimePoint now, std::vector<std::size_t>& slots, Taken& taken) {
-    taken.mode = rounds_.take_mode();
+    const bool hints = shared_.waits.at(shared_.schedule.next_job()).hinted;
+    if (!hints || !take_admitted(now, Take::per_job, true, slots, taken))
+      take_admitted(now, rounds_.take_mode(), false, slots, taken);
+  }
+
+  /// Takes due jobs in `mode` (only hinted ones when `hinted_only`), passing over those whose caller is at its cap;
+  /// true when it took any. Under the lock.
+  bool take_admitted(TimePoint now, Take mode, bool hinted_only, std::vector<std::size_t>& slots, Taken& taken) {
+    taken.mode = mode;
     taken.jobs.clear();
     taken.caps.clear();
-    shared_.schedule.take(now, taken.mode, rounds_.many_status_limit(), slots,
-                          [&](std::size_t slot) { return admit(shared_.waits.at(slot), taken.caps); });
+    shared_.schedule.take(now, mode, rounds_.many_status_limit(), slots, [&](std::size_t slot) {
+      const WatchedJob& job = shared_.waits.at(slot);
+      return (!hinted_only || job.hinted) && admit(job, taken.caps);
+    });
     for (std::size_t slot : slots) {
       WatchedJob& job = shared_.waits.at(slot);
       job.busy = true;
@@ -131,6 +143,7 @@ class Workers {
       rounds_.note_taken(job, now);
       taken.jobs.push_back(&job);
     }
+    return !taken.jobs.empty();
   }
 
   /// Whether a worker may take `job`: none of its callers is at its cap, counting each cap once per take (one
