@@ -3,7 +3,9 @@
 
 #include <heygen/video_translation.hpp>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -88,8 +90,37 @@ class FakeTransport {
     return *this;
   }
 
-  /// Transport concept: the next scripted answer, or the handler's, or a 599 that no test expects.
+  /// It streams: a source is read whole into the logged request's body, and a 2xx answer's body goes to the sink.
+  static constexpr bool streams = true;
+
+  /// Transport concept: the next scripted answer, or the handler's, or a 599 that no test expects. A request
+  /// with a source is logged (and handed to the handler) with what the source gave as its body. A scripted answer
+  /// with a status and also an error is a body cut short: its status, headers and body reach the sink, then the
+  /// error.
   HttpResponse send(const HttpRequest& request) {
+    HttpRequest logged = request;
+    logged.source = nullptr;
+    logged.sink = nullptr;
+    if (request.source != nullptr && !read_source(*request.source, logged.body))
+      return HttpResponse::failure(TransportError::other, "the request body's source failed");
+    HttpResponse reply = next_answer(logged);
+    if (request.sink == nullptr) return reply;
+    return deliver(std::move(reply), *request.sink);
+  }
+
+  /// Every request sent so far.
+  std::vector<HttpRequest> requests() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->log;
+  }
+  /// Number of requests sent so far.
+  std::size_t request_count() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->log.size();
+  }
+
+ private:
+  HttpResponse next_answer(const HttpRequest& request) {
     std::function<HttpResponse(const HttpRequest&)> handler;
     {
       std::lock_guard lock(state_->mutex);
@@ -105,18 +136,32 @@ class FakeTransport {
     return answer(599, R"({"error": "script exhausted"})");
   }
 
-  /// Every request sent so far.
-  std::vector<HttpRequest> requests() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->log;
-  }
-  /// Number of requests sent so far.
-  std::size_t request_count() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->log.size();
+  /// The source's bytes, in small reads as a socket would take them.
+  static bool read_source(const BodySource& source, std::string& out) {
+    out.clear();
+    char chunk[1000];
+    while (out.size() < source.size) {
+      const std::size_t want = std::min<std::uint64_t>(sizeof chunk, source.size - out.size());
+      const std::size_t got = source.read(out.size(), chunk, want);
+      if (got == 0 || got > want) return false;
+      out.append(chunk, got);
+    }
+    return true;
   }
 
- private:
+  /// A 2xx answer's body written to the sink in pieces of 1000 bytes; a cut one ends with its error.
+  static HttpResponse deliver(HttpResponse reply, BodySink& sink) {
+    if (reply.status < 200 || reply.status > 299) return reply;
+    if (sink.begin && !sink.begin(reply.status, reply.headers))
+      return HttpResponse::failure(TransportError::other, "the response body's sink stopped");
+    for (std::size_t at = 0; at < reply.body.size(); at += 1000)
+      if (!sink.write(reply.body.data() + at, std::min<std::size_t>(1000, reply.body.size() - at)))
+        return HttpResponse::failure(TransportError::other, "the response body's sink stopped");
+    reply.body.clear();
+    if (reply.error != TransportError::none) reply.status = 0;
+    return reply;
+  }
+
   std::shared_ptr<FakeTransportState> state_;
 };
 

@@ -18,23 +18,28 @@
 //  13. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
 //  14. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
 //  15. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
-//  16. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
-//  17. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
-//  18. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
-//  19. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
-//  20. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  21. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
-//  22. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
-//  23. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
-//  24. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
-//  25. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  26. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
-//  27. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
-//  28. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
-//  29. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
-//  30. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  31. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
-//  32. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+//  16. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed, and an ingest's status.
+//  17. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+//  18. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
+//  19. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  20. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
+//  21. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+//  22. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+//  23. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  24. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  25. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  26. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
+//  27. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+//  28. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
+//  29. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
+//  30. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+//  31. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+//  32. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+//  33. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
+//  34. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+//  35. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  36. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  37. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -42,6 +47,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <clocale>
@@ -80,7 +86,10 @@
 #include <variant>
 #include <vector>
 
+#include <fcntl.h>
 #include <picojson.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 // ---------------------------------------------------------------------------------------------------------------------
 // 1. Version macros, written in from the VERSION file by scripts/amalgamate.py.
@@ -541,6 +550,25 @@ struct HttpHeader {
   std::string value{};  ///< Header value.
 };
 
+/// A request body read in chunks as it is sent (a file, say), so a body of any size moves through a fixed amount of
+/// memory. Its size is known beforehand and goes out as Content-Length.
+struct BodySource {
+  std::uint64_t size = 0;  ///< Exactly how many bytes the body holds.
+  /// Fills `buffer` with up to `capacity` bytes of the body from `offset`; returns how many (more than 0 while
+  /// `offset < size`): 0 means it cannot, and the transfer stops (the source keeps its own reason).
+  std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t capacity)> read{};
+};
+
+/// Where a successful (2xx) response body goes, chunk by chunk, as it arrives; any other answer's body (an error
+/// page) is kept in HttpResponse::body, under the size cap, so it can be read.
+struct BodySink {
+  /// Told a 2xx answer's status and headers before its body (may be empty); false refuses the body, and the
+  /// transfer stops (the sink keeps its own reason).
+  std::function<bool(int status, const std::vector<HttpHeader>& headers)> begin{};
+  /// Takes the next chunk; false stops the transfer (the sink keeps its own reason).
+  std::function<bool(const char* data, std::size_t length)> write{};
+};
+
 /// A request the client asks a transport to send.
 struct HttpRequest {
   std::string method{};                 ///< "GET", "POST", "PATCH" or "DELETE".
@@ -550,6 +578,11 @@ struct HttpRequest {
   std::string body{};                   ///< Request body; empty for GET.
   std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
   std::stop_token stop{};               ///< Triggered when the caller cancels; a transport may abandon the request.
+  /// A streamed body instead of `body` (only for a transport that streams: see transport_streams). With a source
+  /// or a sink, `url` is always set (it may name another host, such as object storage) and `timeout` bounds each
+  /// silence rather than the whole transfer.
+  const BodySource* source = nullptr;
+  BodySink* sink = nullptr;  ///< Where a 2xx answer's body goes instead of HttpResponse::body (streaming only).
 };
 
 /// Why no HTTP response arrived.
@@ -619,6 +652,19 @@ inline constexpr bool transport_reads_url = [] {
     return static_cast<bool>(T::reads_url);
   else
     return true;
+}();
+
+/// Whether transport T streams: sends a BodySource and fills a BodySink (`static constexpr bool streams = true;`).
+/// Uploads and downloads need one; any other transport still compiles, and a transfer through it fails with a
+/// clear error.
+template <class T>
+inline constexpr bool transport_streams = [] {
+  if constexpr (requires {
+                  { T::streams } -> std::convertible_to<bool>;
+                })
+    return static_cast<bool>(T::streams);
+  else
+    return false;
 }();
 
 inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
@@ -1132,6 +1178,31 @@ struct BaseUrl {
     const int port = std::stoi(std::string(text));
     if (port < 1 || port > 65535) throw std::invalid_argument("heygen: base_url port is out of range");
     return port;
+  }
+};
+
+/// An absolute URL (a presigned storage URL, say) as the host to connect to and the target to send, kept
+/// verbatim: a presigned URL's query is signed byte for byte.
+struct AbsoluteUrl {
+  BaseUrl origin{};      ///< Scheme, host and port (no prefix).
+  std::string target{};  ///< Path and query, exactly as given ("/" when the URL has no path); no fragment.
+
+  /// Splits and checks `url`; throws std::invalid_argument naming what is wrong.
+  static AbsoluteUrl parse(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    const auto authority_end =
+        scheme_end == std::string_view::npos ? std::string_view::npos : url.find_first_of("/?#", scheme_end + 3);
+    AbsoluteUrl out;
+    out.origin = BaseUrl::parse(url.substr(0, authority_end));
+    if (authority_end == std::string_view::npos) {
+      out.target = "/";
+      return out;
+    }
+    std::string_view rest = url.substr(authority_end);
+    rest = rest.substr(0, rest.find('#'));
+    if (rest.empty() || rest.front() != '/') out.target = "/";
+    out.target += rest;
+    return out;
   }
 };
 
@@ -2447,6 +2518,9 @@ class HeyGenV3Protocol {
   /// Reads the base URL's path prefix from the options.
   explicit HeyGenV3Protocol(const ClientOptions& options) : prefix_(BaseUrl::parse(options.base_url).prefix) {}
 
+  /// The base URL's path prefix ("" for HeyGen's own host): every target starts with it.
+  [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
+
   /// `POST /v3/video-translations` with the request's JSON and the Idempotency-Key; throws std::invalid_argument
   /// for a request without exactly one video source or without languages, or with an extra field that is not
   /// JSON.
@@ -2672,10 +2746,120 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
   return options;
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// 16. HeyGen v3 assets: a direct upload opened and completed, and an ingest's status.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// A direct upload HeyGen opened: the asset it will be and where its bytes go.
+struct DirectUpload {
+  std::string asset_id{};               ///< The asset the bytes become.
+  std::string upload_url{};             ///< The presigned PUT URL.
+  std::vector<HttpHeader> headers{};    ///< Headers the PUT must carry verbatim (upload_headers).
+  std::int64_t expires_in_seconds = 0;  ///< How long the URL lasts.
+};
+
+/// Where an asset's ingest stands: "queued", "processing", "completed", "failed" or "not_found".
+struct AssetStatus {
+  std::string asset_id{};       ///< The asset.
+  std::string status{};         ///< HeyGen's word for where it stands.
+  std::string error_message{};  ///< Why it failed, when it did.
+};
+
+namespace v3::assets {
+
+/// `POST /v3/assets/direct-uploads {filename, content_type, size_bytes, checksum_sha256?}`.
+inline void direct_upload_request(HttpRequest& out, std::string_view prefix, std::string_view filename,
+                                  std::string_view content_type, std::uint64_t size, std::string_view checksum) {
+  picojson::object body;
+  body["filename"] = picojson::value(std::string(filename));
+  body["content_type"] = picojson::value(std::string(content_type));
+  body["size_bytes"] = picojson::value(static_cast<double>(size));
+  if (!checksum.empty()) body["checksum_sha256"] = picojson::value(std::string(checksum));
+  out.method = "POST";
+  out.target = std::string(prefix) + "/v3/assets/direct-uploads";
+  out.body = picojson::value(std::move(body)).serialize();
+  out.headers.push_back({"Content-Type", "application/json"});
+}
+
+/// `data: {asset_id, upload_url, upload_headers, expires_in_seconds, ...}` → the upload.
+inline OrFailure<DirectUpload> read_direct_upload(const HttpResponse& response) {
+  auto data = data_of(response);
+  if (!data) return std::move(data).failure();
+  if (!data->is<picojson::object>()) return Failure{FailureCause::bad_response, "\"data\" is not an object"};
+  const auto& fields = data->get<picojson::object>();
+  DirectUpload upload;
+  upload.asset_id = json::string_field(fields, "asset_id").value_or("");
+  upload.upload_url = json::string_field(fields, "upload_url").value_or("");
+  if (upload.asset_id.empty() || upload.upload_url.empty())
+    return Failure{FailureCause::bad_response, "a direct upload without asset_id or upload_url"};
+  const auto headers = fields.find("upload_headers");
+  if (headers != fields.end() && headers->second.is<picojson::object>())
+    for (const auto& [name, value] : headers->second.get<picojson::object>()) {
+      if (!value.is<std::string>()) return Failure{FailureCause::bad_response, "an upload header that is not a string"};
+      upload.headers.push_back({name, value.get<std::string>()});
+    }
+  const auto expires = fields.find("expires_in_seconds");
+  if (expires != fields.end())
+    upload.expires_in_seconds = static_cast<std::int64_t>(json::number_value(expires->second, 0, 1e9).value_or(0));
+  return upload;
+}
+
+/// `POST /v3/assets/{asset_id}/complete {checksum_sha256?}`.
+inline void complete_request(HttpRequest& out, std::string_view prefix, std::string_view asset_id,
+                             std::string_view checksum) {
+  picojson::object body;
+  if (!checksum.empty()) body["checksum_sha256"] = picojson::value(std::string(checksum));
+  out.method = "POST";
+  out.target = std::string(prefix) + "/v3/assets/" + detail::percent_encode(asset_id) + "/complete";
+  out.body = picojson::value(std::move(body)).serialize();
+  out.headers.push_back({"Content-Type", "application/json"});
+}
+
+/// The completed asset's id, which must be the one asked for.
+inline OrFailure<std::string> read_completed(const HttpResponse& response, std::string_view asset_id) {
+  auto data = data_of(response);
+  if (!data) return std::move(data).failure();
+  if (!data->is<picojson::object>()) return Failure{FailureCause::bad_response, "\"data\" is not an object"};
+  auto id = json::string_field(data->get<picojson::object>(), "asset_id");
+  if (!id || *id != asset_id) return Failure{FailureCause::bad_response, "the completed asset is another one"};
+  return std::move(*id);
+}
+
+/// `GET /v3/assets/statuses?asset_ids=a,b` (up to 100 ids).
+inline void statuses_request(HttpRequest& out, std::string_view prefix, const std::vector<std::string>& asset_ids) {
+  out.method = "GET";
+  out.target = std::string(prefix) + "/v3/assets/statuses?asset_ids=";
+  for (std::size_t i = 0; i < asset_ids.size(); ++i) {
+    if (i > 0) out.target += "%2C";
+    out.target += detail::percent_encode(asset_ids[i]);
+  }
+}
+
+/// `data: [{video_id (the asset id), status, error}]` → each asset's status.
+inline OrFailure<std::vector<AssetStatus>> read_statuses(const HttpResponse& response) {
+  auto data = data_of(response);
+  if (!data) return std::move(data).failure();
+  if (!data->is<picojson::array>()) return Failure{FailureCause::bad_response, "\"data\" is not an array"};
+  std::vector<AssetStatus> out;
+  for (const auto& item : data->get<picojson::array>()) {
+    if (!item.is<picojson::object>()) return Failure{FailureCause::bad_response, "an asset status is not an object"};
+    const auto& fields = item.get<picojson::object>();
+    AssetStatus status;
+    status.asset_id = json::string_field(fields, "video_id").value_or("");
+    status.status = json::string_field(fields, "status").value_or("");
+    if (status.asset_id.empty() || status.status.empty())
+      return Failure{FailureCause::bad_response, "an asset status without video_id or status"};
+    if (status.status == "failed") status.error_message = failure_message(fields);
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace v3::assets
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 16. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+// 17. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_OPENSSL
@@ -3053,7 +3237,7 @@ class WebhookVerifier {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. Callback ids: the callback_id each create sent, to match unsigned pushes.
+// 18. Callback ids: the callback_id each create sent, to match unsigned pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What an unsigned push's callback_id says of it.
@@ -3126,7 +3310,7 @@ class CallbackBook {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. The sender: one request with retries, Retry-After, deadline, cancellation.
+// 19. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -3204,6 +3388,8 @@ class Sender {
     request.body.clear();
     request.timeout = {};
     request.stop = {};
+    request.source = nullptr;
+    request.sink = nullptr;
   }
 
   /// Sends `request` (a protocol filled in its method and target) until a final answer: a response the
@@ -3257,6 +3443,25 @@ class Sender {
     }
     return Failure{FailureCause::deadline, deadline_message(call)};
   }
+
+  /// Full-jitter backoff, or the server's Retry-After when it sent one.
+  Seconds retry_wait(int failures, const HttpResponse& response) const {
+    if (auto after = retry_after_of(response)) return *after;
+    return retry_.backoff(failures, uniform());
+  }
+
+  /// Sends `request` once, as it is (no headers added: a transfer to storage carries no API key), on a
+  /// transport that streams; any other transport answers with a clear error.
+  HttpResponse transfer(const HttpRequest& request) noexcept {
+    if constexpr (transport_streams<T>)
+      return send_guarded(request);
+    else
+      return HttpResponse::failure(TransportError::other,
+                                   "this transport does not stream bodies (uploads and downloads need one that does)");
+  }
+
+  /// The retry policy: how many times a failed request is sent again.
+  [[nodiscard]] const RetryPolicy& retry_policy() const noexcept { return retry_; }
 
   /// The response's Retry-After as a wait, taking an HTTP-date relative to the server's Date header.
   [[nodiscard]] std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
@@ -3359,12 +3564,6 @@ class Sender {
     }
   }
 
-  /// Full-jitter backoff, or the server's Retry-After when it sent one.
-  Seconds retry_wait(int failures, const HttpResponse& response) const {
-    if (auto after = retry_after_of(response)) return *after;
-    return retry_.backoff(failures, uniform());
-  }
-
   /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.
   [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
     if constexpr (requires {
@@ -3401,7 +3600,679 @@ class Sender {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. The job poller: one job's polling state machine, no I/O.
+// 20. Files: a file read in chunks that notices a change; a download beside its final name.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// A file could not be read, written or placed; the message names the file and says why.
+class FileError : public std::runtime_error {
+ public:
+  /// `what` happened to `path`; `error_number` is the errno behind it (0 if none).
+  FileError(std::string path, std::string_view what, int error_number = 0)
+      : std::runtime_error(describe(path, what, error_number)), path_(std::move(path)), errno_(error_number) {}
+  /// The file the error is about.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// The errno behind the error, or 0.
+  [[nodiscard]] int error_number() const noexcept { return errno_; }
+
+ private:
+  static std::string describe(const std::string& path, std::string_view what, int error_number) {
+    std::string text = "heygen: ";
+    text += path;
+    text += ": ";
+    text += what;
+    if (error_number != 0) {
+      text += " (";
+      text += std::strerror(error_number);  // NOLINT(concurrency-mt-unsafe): messages for one errno are constant
+      text += ")";
+    }
+    return text;
+  }
+
+  std::string path_;
+  int errno_;
+};
+
+namespace files {
+
+/// A file descriptor closed when it goes out of scope.
+class Descriptor {
+ public:
+  /// Owns `fd` (-1: none).
+  explicit Descriptor(int fd = -1) noexcept : fd_(fd) {}
+  Descriptor(Descriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Descriptor& operator=(Descriptor&& other) noexcept {
+    if (this != &other) {
+      close();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() { close(); }
+
+  /// The descriptor, or -1.
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  /// Closes it now; the errno of a failed close (a write that never reached the disk), else 0.
+  int close() noexcept {
+    if (fd_ < 0) return 0;
+    const int result = ::close(std::exchange(fd_, -1));
+    return result == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+/// A file to send, opened once, its size and modification time pinned: a change while it is sent is caught, not
+/// sent half-old.
+class SourceFile {
+ public:
+  /// Opens `path` for reading; throws FileError when it does not exist, is not a regular file, cannot be read, or
+  /// is empty.
+  static SourceFile open(const std::string& path) {
+    Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));  // NOLINT(cppcoreguidelines-pro-type-vararg)
+    if (fd.get() < 0) throw FileError(path, "cannot open the file", errno);
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) throw FileError(path, "cannot read the file's size", errno);
+    if (S_ISDIR(info.st_mode)) throw FileError(path, "is a directory, not a file");
+    if (!S_ISREG(info.st_mode)) throw FileError(path, "is not a regular file");
+    if (info.st_size == 0) throw FileError(path, "is empty");
+    return {path, std::move(fd), info};
+  }
+
+  /// The path it was opened by.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// Its size when opened.
+  [[nodiscard]] std::uint64_t size() const noexcept { return static_cast<std::uint64_t>(opened_.st_size); }
+
+  /// Up to `capacity` bytes from `offset` into `out`; 0 when it cannot (a read error, or the file is shorter than
+  /// it was: it changed), with the reason in error().
+  std::size_t read(std::uint64_t offset, char* out, std::size_t capacity) {
+    const ssize_t got = ::pread(fd_.get(), out, capacity, static_cast<off_t>(offset));
+    if (got > 0) return static_cast<std::size_t>(got);
+    error_ = got == 0 ? std::string("the file got shorter while it was read") : std::strerror(errno);  // NOLINT
+    return 0;
+  }
+
+  /// Throws FileError when the file's size or modification time is no longer what it was when opened.
+  void check_unchanged() const {
+    struct stat now {};
+    if (::stat(path_.c_str(), &now) != 0) throw FileError(path_, "disappeared while it was sent", errno);
+    if (now.st_size != opened_.st_size || now.st_mtim.tv_sec != opened_.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != opened_.st_mtim.tv_nsec || now.st_ino != opened_.st_ino)
+      throw FileError(path_, "changed while it was sent (size or modification time): not sent half-old");
+  }
+
+  /// Why the last read() returned 0.
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+ private:
+  SourceFile(std::string path, Descriptor fd, const struct stat& info)
+      : path_(std::move(path)), fd_(std::move(fd)), opened_(info) {}
+
+  std::string path_;
+  Descriptor fd_;
+  struct stat opened_ {};
+  std::string error_{};
+};
+
+/// A download under way: a temporary file beside the final name (same folder, so placing it is a rename), appended
+/// to through a buffer, placed under the final name only once complete. Kept after a failure that can resume.
+class PartialFile {
+ public:
+  /// The temporary name for `final_path`: ".NAME.part" in the same folder, hidden.
+  static std::string temporary_name(const std::string& final_path) {
+    const auto slash = final_path.rfind('/');
+    const std::size_t name_at = slash == std::string::npos ? 0 : slash + 1;
+    return final_path.substr(0, name_at) + "." + final_path.substr(name_at) + ".part";
+  }
+
+  /// Opens the temporary file for `final_path`, keeping what an earlier try wrote (its size is where a resume
+  /// starts); throws FileError when the folder cannot be written.
+  static PartialFile open(const std::string& final_path) {
+    std::string temporary = temporary_name(final_path);
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg)
+    Descriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0) throw FileError(temporary, "cannot create the download's temporary file", errno);
+    const off_t end = ::lseek(fd.get(), 0, SEEK_END);
+    if (end < 0) throw FileError(temporary, "cannot read the temporary file's size", errno);
+    return {final_path, std::move(temporary), std::move(fd), static_cast<std::uint64_t>(end)};
+  }
+
+  /// The final name.
+  [[nodiscard]] const std::string& final_path() const noexcept { return final_path_; }
+  /// The temporary name.
+  [[nodiscard]] const std::string& temporary_path() const noexcept { return temporary_; }
+  /// Bytes held so far (written and buffered).
+  [[nodiscard]] std::uint64_t size() const noexcept { return written_ + buffer_.size(); }
+
+  /// Throws away what it holds, to start again from byte 0.
+  void restart() {
+    buffer_.clear();
+    if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0)
+      throw FileError(temporary_, "cannot empty the temporary file", errno);
+    written_ = 0;
+  }
+
+  /// Appends `length` bytes; false when writing failed (a full disk, say), with the errno in error_number().
+  bool append(const char* data, std::size_t length) {
+    if (buffer_.capacity() == 0) buffer_.reserve(buffer_bytes);
+    if (buffer_.size() + length > buffer_bytes && !drain()) return false;
+    if (length >= buffer_bytes) return write_all(data, length);
+    buffer_.insert(buffer_.end(), data, data + length);
+    return true;
+  }
+
+  /// Writes out what is buffered; false on a write error.
+  bool drain() {
+    if (buffer_.empty()) return true;
+    const bool ok = write_all(buffer_.data(), buffer_.size());
+    buffer_.clear();
+    return ok;
+  }
+
+  /// The errno of the last failed write.
+  [[nodiscard]] int error_number() const noexcept { return errno_; }
+
+  /// Writes out, syncs and closes the file, then puts it under its final name: never over another file unless
+  /// `overwrite`. Throws FileError (the temporary file stays, complete, for another try).
+  void place(bool overwrite) {
+    if (!drain()) throw FileError(temporary_, "cannot write the download", errno_);
+    if (::fsync(fd_.get()) != 0) throw FileError(temporary_, "cannot sync the download to disk", errno);
+    if (const int failed = fd_.close(); failed != 0) throw FileError(temporary_, "cannot close the download", failed);
+    if (overwrite) {
+      if (std::rename(temporary_.c_str(), final_path_.c_str()) != 0)
+        throw FileError(final_path_, "cannot rename the download into place", errno);
+      return;
+    }
+    // link() fails when the final name exists, so no other file is replaced, even one that appeared meanwhile.
+    if (::link(temporary_.c_str(), final_path_.c_str()) != 0)
+      throw FileError(final_path_, errno == EEXIST ? "already exists (not overwritten)" : "cannot place the download",
+                      errno == EEXIST ? 0 : errno);
+    ::unlink(temporary_.c_str());
+  }
+
+  /// Removes the temporary file (after a failure a resume cannot mend, such as a full disk).
+  void discard() noexcept {
+    fd_.close();
+    ::unlink(temporary_.c_str());
+  }
+
+ private:
+  static constexpr std::size_t buffer_bytes = std::size_t{1} << 20;  // few, large writes: the disk's best pace
+
+  PartialFile(std::string final_path, std::string temporary, Descriptor fd, std::uint64_t written)
+      : final_path_(std::move(final_path)), temporary_(std::move(temporary)), fd_(std::move(fd)), written_(written) {}
+
+  bool write_all(const char* data, std::size_t length) {
+    while (length > 0) {
+      const ssize_t put = ::write(fd_.get(), data, length);
+      if (put < 0 && errno == EINTR) continue;
+      if (put <= 0) {
+        errno_ = put < 0 ? errno : EIO;
+        return false;
+      }
+      data += put;
+      length -= static_cast<std::size_t>(put);
+      written_ += static_cast<std::uint64_t>(put);
+    }
+    return true;
+  }
+
+  std::string final_path_;
+  std::string temporary_;
+  Descriptor fd_;
+  std::uint64_t written_;
+  std::vector<char> buffer_{};
+  int errno_ = 0;
+};
+
+/// True when something exists at `path`.
+inline bool exists(const std::string& path) noexcept {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+}  // namespace files
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 21. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// How a download (or upload) is getting on: bytes done of the total (0 while the total is unknown).
+using TransferProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+/// How downloads behave.
+struct DownloadOptions {
+  bool overwrite = false;                         ///< Replace a file already under the final name.
+  std::chrono::milliseconds idle_timeout{60000};  ///< The longest silence from storage before a try is cut off.
+  TransferProgress progress{};                    ///< Told as bytes arrive; may be empty.
+};
+
+/// A download that finished: where it is, its size, and what it took.
+struct Downloaded {
+  std::string path{};          ///< The final name it was placed under.
+  std::uint64_t bytes = 0;     ///< Its size.
+  std::uint64_t received = 0;  ///< Bytes that came over the network for it (more than `bytes` after a restart).
+  int requests = 0;            ///< GETs sent (and fresh looks asked for).
+  bool resumed = false;        ///< Some try went on from a byte other than 0.
+};
+
+namespace downloads {
+
+/// A `Content-Range: bytes A-B/TOTAL` header, read.
+struct ContentRange {
+  std::uint64_t first = 0;  ///< A.
+  std::uint64_t last = 0;   ///< B.
+  std::uint64_t total = 0;  ///< TOTAL.
+};
+
+/// Reads `bytes A-B/TOTAL`; nothing when the text is anything else (`*` for the total included).
+inline std::optional<ContentRange> parse_content_range(std::string_view text) {
+  constexpr std::string_view unit = "bytes ";
+  if (text.substr(0, unit.size()) != unit) return std::nullopt;
+  text.remove_prefix(unit.size());
+  const auto number = [&text](char end) -> std::optional<std::uint64_t> {
+    const auto stop = end == '\0' ? text.size() : text.find(end);
+    if (stop == 0 || stop == std::string_view::npos || stop > 19) return std::nullopt;
+    std::uint64_t value = 0;
+    for (char c : text.substr(0, stop)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    text.remove_prefix(stop == text.size() ? stop : stop + 1);
+    return value;
+  };
+  const auto first = number('-');
+  const auto last = first ? number('/') : std::nullopt;
+  const auto total = last ? number('\0') : std::nullopt;
+  if (!total || *first > *last || *last >= *total) return std::nullopt;
+  return ContentRange{*first, *last, *total};
+}
+
+/// A header's value among `headers` (case-insensitive name).
+inline std::optional<std::string_view> find_header(const std::vector<HttpHeader>& headers, std::string_view name) {
+  for (const auto& header : headers)
+    if (detail::iequals(header.name, name)) return std::string_view(header.value);
+  return std::nullopt;
+}
+
+/// One try's view of the answer: it checks the head before any byte is written and writes the body to the file.
+class Receiver {
+ public:
+  /// Receives into `file`, from the byte the file holds, telling `progress` as it goes.
+  Receiver(files::PartialFile& file, const TransferProgress& progress) : file_(file), progress_(progress) {}
+
+  /// The sink to hand the transport.
+  BodySink sink() {
+    BodySink sink;
+    sink.begin = [this](int status, const std::vector<HttpHeader>& headers) { return begin(status, headers); };
+    sink.write = [this](const char* data, std::size_t length) { return write(data, length); };
+    return sink;
+  }
+
+  /// Why the answer was refused (empty when it was not).
+  [[nodiscard]] const std::string& refusal() const noexcept { return refusal_; }
+  /// True when writing to disk failed (the errno is the file's).
+  [[nodiscard]] bool disk_failed() const noexcept { return disk_failed_; }
+  /// The file's full size, once an answer said it.
+  [[nodiscard]] std::optional<std::uint64_t> total() const noexcept { return total_; }
+  /// Bytes this try received.
+  [[nodiscard]] std::uint64_t received() const noexcept { return received_; }
+
+ private:
+  /// A 206 must go on from the byte the file holds; a 200 is the whole file, so the file starts again. A page of
+  /// HTML is storage's error, not the file.
+  bool begin(int status, const std::vector<HttpHeader>& headers) {
+    if (auto type = find_header(headers, "Content-Type"); type && type->substr(0, 9) == "text/html")
+      return refuse("storage answered an HTML page, not the file");
+    const auto length = find_header(headers, "Content-Length");
+    if (status == 206) {
+      const auto range = find_header(headers, "Content-Range");
+      const auto parsed = range ? parse_content_range(*range) : std::nullopt;
+      if (!parsed || parsed->first != file_.size() || parsed->last + 1 != parsed->total)
+        return refuse("storage answered a range other than the one asked for");
+      total_ = parsed->total;
+      return true;
+    }
+    if (status != 200) return refuse("storage answered " + std::to_string(status) + " instead of the file");
+    file_.restart();
+    if (length) total_ = parse_length(*length);
+    return true;
+  }
+
+  bool write(const char* data, std::size_t length) {
+    if (!file_.append(data, length)) return !(disk_failed_ = true);
+    received_ += length;
+    if (progress_) progress_(file_.size(), total_.value_or(0));
+    return true;
+  }
+
+  bool refuse(std::string why) {
+    refusal_ = std::move(why);
+    return false;
+  }
+
+  static std::optional<std::uint64_t> parse_length(std::string_view text) {
+    if (text.empty() || text.size() > 19) return std::nullopt;
+    std::uint64_t value = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return value;
+  }
+
+  files::PartialFile& file_;
+  const TransferProgress& progress_;
+  std::optional<std::uint64_t> total_{};
+  std::uint64_t received_ = 0;
+  std::string refusal_{};
+  bool disk_failed_ = false;
+};
+
+/// Whether a transfer that got no answer for this reason is worth trying again: a cut, a timeout or a refused
+/// connection may pass; a certificate, a cancellation or a transport that cannot stream will not.
+constexpr bool worth_again(TransportError error) noexcept {
+  return error == TransportError::reset || error == TransportError::timeout || error == TransportError::refused;
+}
+
+/// True when storage says the link is no good any more (HeyGen's CLI reads 403 and 404 so).
+inline bool expired(const HttpResponse& response) noexcept {
+  return response.received() && (response.status == 403 || response.status == 404);
+}
+
+/// True when a try that did not complete is worth another: a cut, a 2xx that stopped short, a 416 (the file
+/// starts again), a 429 or a 5xx; never a refused answer.
+inline bool worth_retry(const HttpResponse& response, const Receiver& receiver) noexcept {
+  if (!receiver.refusal().empty()) return false;
+  if (!response.received()) return worth_again(response.error);
+  return response.status / 100 == 2 || response.status == 416 || response.status == 429 || response.status >= 500;
+}
+
+/// The error a download ends with, saying why its last try failed.
+inline TranslationError failed(const std::string& final_path, const HttpResponse& response, const Receiver& receiver,
+                               int requests) {
+  std::string why = "download of " + final_path + ": ";
+  if (!receiver.refusal().empty())
+    why += receiver.refusal();
+  else if (expired(response))
+    why += "the link expired or is unavailable (HTTP " + std::to_string(response.status) + ")";
+  else if (response.received())
+    why += "storage answered HTTP " + std::to_string(response.status);
+  else
+    why += "no response (" + response.error_detail + ")";
+  const bool by_status = response.received() && response.status / 100 != 2;
+  return {by_status ? FailureCause::http_status : FailureCause::transport, why, response.status, requests};
+}
+
+/// Throws what ends a download at once: the disk failing (its temporary file removed: a resume cannot mend a full
+/// disk), or the caller cancelling.
+inline void throw_if_ended(const Receiver& receiver, files::PartialFile& file, const std::stop_token& stop) {
+  if (receiver.disk_failed()) {
+    file.discard();
+    throw FileError(file.temporary_path(), "cannot write the download", file.error_number());
+  }
+  if (stop.stop_requested()) throw TranslationError(FailureCause::cancelled, detail::cancelled_message);
+}
+
+/// True when the try brought the whole file: a 2xx taken, and as many bytes as storage said.
+inline bool completes(const HttpResponse& response, const Receiver& receiver, const files::PartialFile& file) {
+  return response.received() && response.status / 100 == 2 && receiver.refusal().empty() &&
+         (!receiver.total() || file.size() == *receiver.total());
+}
+
+/// One GET of `url` from the byte `file` holds, its body into `receiver`.
+template <class S>
+HttpResponse get_once(S& sender, const std::string& url, std::uint64_t from, Receiver& receiver,
+                      const DownloadOptions& options, const std::stop_token& stop) {
+  BodySink sink = receiver.sink();
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  if (from > 0) request.headers.push_back({"Range", "bytes=" + std::to_string(from) + "-"});
+  request.timeout = options.idle_timeout;
+  request.stop = stop;
+  request.sink = &sink;
+  return sender.transfer(request);
+}
+
+/// Fetches `url` into `final_path`, resuming after a cut (Range from the byte reached; a 200 starts again), asking
+/// `fresh_url` once for a new URL when storage answers 403 or 404 (again only after bytes moved since), and placing
+/// the file only when its size is what storage said. Retries a cut, a 5xx or a 429 with the sender's backoff, up to
+/// its max_retries in a row. Throws TranslationError for what the network did, FileError for what the disk did (a
+/// full disk removes the temporary file).
+template <class S>
+Downloaded fetch(S& sender, std::string url, const std::string& final_path, const DownloadOptions& options,
+                 const std::function<std::optional<std::string>()>& fresh_url, const std::stop_token& stop) {
+  if (!options.overwrite && files::exists(final_path)) throw FileError(final_path, "already exists (not overwritten)");
+  files::PartialFile file = files::PartialFile::open(final_path);
+  Downloaded out{final_path};
+  CallState call = sender.begin({}, stop);
+  call.deadline = TimePoint::max();  // a big file takes what it takes: each try has its idle timeout instead
+  bool may_refresh = true;
+  for (int failures = 0;;) {
+    out.resumed = out.resumed || file.size() > 0;
+    Receiver receiver(file, options.progress);
+    const HttpResponse response = get_once(sender, url, file.size(), receiver, options, stop);
+    ++out.requests;
+    out.received += receiver.received();
+    throw_if_ended(receiver, file, stop);
+    if (receiver.received() > 0) {  // progress: the next trouble is a new one
+      may_refresh = true;
+      failures = 0;
+    }
+    if (completes(response, receiver, file)) {
+      file.place(options.overwrite);
+      out.bytes = file.size();
+      return out;
+    }
+    if (expired(response) && std::exchange(may_refresh, false) && fresh_url) {
+      ++out.requests;
+      if (auto next = fresh_url()) {
+        url = std::move(*next);
+        continue;
+      }
+    }
+    if (response.received() && response.status == 416) file.restart();
+    if (!worth_retry(response, receiver) || ++failures > sender.retry_policy().max_retries)
+      throw failed(final_path, response, receiver, out.requests);
+    if (auto ended = sender.pause(call, sender.retry_wait(failures, response)))
+      throw TranslationError(ended->cause, ended->message, response.status, out.requests);
+  }
+}
+
+}  // namespace downloads
+}  // namespace heygen
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 22. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+// ---------------------------------------------------------------------------------------------------------------------
+
+// With HEYGEN_VT_WITH_OPENSSL, webhook.hpp has brought in <openssl/evp.h>.
+
+namespace heygen {
+
+/// How a file's SHA-256 goes in the upload's body fields (the schemas say hex; HeyGen's examples show base64).
+enum class ChecksumEncoding {
+  hex,     ///< 64 lower-case hex digits (the default, as the schemas say).
+  base64,  ///< Base64 of the 32 bytes.
+  none,    ///< No checksum sent (and none computed).
+};
+
+/// How uploads behave.
+struct UploadOptions {
+  ChecksumEncoding checksum = ChecksumEncoding::hex;  ///< The checksum field's encoding (hex needs OpenSSL).
+  std::string content_type{};                         ///< The file's type; empty: from its extension.
+  std::chrono::milliseconds idle_timeout{60000};      ///< The longest silence from storage before a try is cut off.
+  TransferProgress progress{};                        ///< Told as bytes go out; may be empty.
+};
+
+/// Where a file's bytes go: a presigned URL and the headers it must carry verbatim.
+struct UploadTarget {
+  std::string url{};                  ///< The presigned PUT URL.
+  std::vector<HttpHeader> headers{};  ///< Every header the PUT must carry, exactly as given.
+};
+
+namespace uploads {
+
+/// The content type HeyGen takes for a file, from its extension (case-insensitive); empty when it takes none.
+inline std::string_view content_type_of(std::string_view path) {
+  const auto dot = path.rfind('.');
+  const auto slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return {};
+  std::string extension;
+  for (char c : path.substr(dot + 1)) extension += detail::ascii_lower(c);
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 10> known{{
+      {"mp4", "video/mp4"},
+      {"webm", "video/webm"},
+      {"mov", "video/quicktime"},
+      {"mp3", "audio/mpeg"},
+      {"wav", "audio/wav"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"pdf", "application/pdf"},
+      {"srt", "application/x-subrip"},
+  }};
+  for (const auto& [name, type] : known)
+    if (name == extension) return type;
+  return {};
+}
+
+/// Lower-case hex of `bytes`.
+inline std::string hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4U];
+    out += digits[c & 15U];
+  }
+  return out;
+}
+
+/// Standard base64 of `bytes`, padded.
+inline std::string base64(std::string_view bytes) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t bits = 0;
+  int held = 0;
+  for (unsigned char c : bytes) {
+    bits = (bits << 8U) | c;
+    held += 8;
+    while (held >= 6) {
+      held -= 6;
+      out += alphabet[(bits >> static_cast<unsigned>(held)) & 63U];
+    }
+  }
+  if (held > 0) out += alphabet[(bits << static_cast<unsigned>(6 - held)) & 63U];
+  while (out.size() % 4 != 0) out += '=';
+  return out;
+}
+
+#ifdef HEYGEN_VT_WITH_OPENSSL
+/// The SHA-256 of the whole file, 32 bytes, read once in large chunks; throws FileError.
+inline std::string sha256_of(files::SourceFile& file) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1)
+    throw FileError(file.path(), "cannot start a SHA-256 (libcrypto failed)");
+  std::vector<char> chunk(std::size_t{1} << 20);
+  for (std::uint64_t offset = 0; offset < file.size();) {
+    const std::size_t got = file.read(offset, chunk.data(), chunk.size());
+    if (got == 0) throw FileError(file.path(), "cannot read the file: " + file.error());
+    EVP_DigestUpdate(context.get(), chunk.data(), got);
+    offset += got;
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context.get(), digest.data(), &length) != 1 || length != 32)
+    throw FileError(file.path(), "cannot finish a SHA-256 (libcrypto failed)");
+  return {reinterpret_cast<const char*>(digest.data()), length};  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+}
+#endif
+
+/// The checksum field for `file` in `encoding` (empty for none); throws std::invalid_argument when the build has no
+/// OpenSSL to compute one.
+inline std::string checksum_of([[maybe_unused]] files::SourceFile& file, ChecksumEncoding encoding) {
+  if (encoding == ChecksumEncoding::none) return {};
+#ifdef HEYGEN_VT_WITH_OPENSSL
+  const std::string digest = sha256_of(file);
+  return encoding == ChecksumEncoding::hex ? hex(digest) : base64(digest);
+#else
+  throw std::invalid_argument(
+      "heygen: an upload's SHA-256 needs OpenSSL (define HEYGEN_VT_WITH_OPENSSL and link libcrypto, or set "
+      "UploadOptions::checksum to none)");
+#endif
+}
+
+/// One PUT of the whole file to `where`, streamed from disk.
+template <class S>
+HttpResponse put_once(S& sender, files::SourceFile& file, const UploadTarget& where, const UploadOptions& options,
+                      const std::stop_token& stop) {
+  BodySource source;
+  source.size = file.size();
+  source.read = [&](std::uint64_t offset, char* buffer, std::size_t capacity) {
+    const std::size_t got = file.read(offset, buffer, capacity);
+    if (got > 0 && options.progress) options.progress(offset + got, file.size());
+    return got;
+  };
+  HttpRequest request;
+  request.method = "PUT";
+  request.url = where.url;
+  request.headers = where.headers;
+  request.timeout = options.idle_timeout;
+  request.stop = stop;
+  request.source = &source;
+  return sender.transfer(request);
+}
+
+/// The error an upload ends with, saying why its last try failed.
+inline TranslationError put_failed(const files::SourceFile& file, const HttpResponse& response, int requests) {
+  std::string why = "upload of " + file.path() + ": ";
+  if (response.received())
+    why += "storage answered HTTP " + std::to_string(response.status) + ": " + detail::excerpt(response.body, 200);
+  else
+    why += "no response (" + response.error_detail + ")";
+  return {response.received() ? FailureCause::http_status : FailureCause::transport, why, response.status, requests};
+}
+
+/// PUTs `file` to the target `target(false)` gives, streamed from disk. A cut, a timeout, a 429 or a 5xx sends it
+/// again from the start after the sender's backoff (up to max_retries in a row); a 403 (the URL expired) asks
+/// `target(true)` for a fresh one, once. The file must not change meanwhile. Returns the requests sent; throws
+/// TranslationError or FileError.
+template <class S>
+int put(S& sender, files::SourceFile& file, const std::function<UploadTarget(bool fresh)>& target,
+        const UploadOptions& options, const std::stop_token& stop) {
+  UploadTarget where = target(false);
+  CallState call = sender.begin({}, stop);
+  call.deadline = TimePoint::max();  // each try has its idle timeout instead
+  bool refreshed = false;
+  for (int failures = 0, requests = 1;; ++requests) {
+    file.check_unchanged();
+    const HttpResponse response = put_once(sender, file, where, options, stop);
+    if (stop.stop_requested()) throw TranslationError(FailureCause::cancelled, detail::cancelled_message);
+    file.check_unchanged();
+    if (response.received() && response.status / 100 == 2) return requests;
+    if (!response.received() && !file.error().empty())
+      throw FileError(file.path(), "cannot read the file: " + file.error());
+    if (response.received() && response.status == 403 && !std::exchange(refreshed, true)) {
+      where = target(true);
+      continue;
+    }
+    const bool retryable =
+        response.received() ? response.status == 429 || response.status >= 500 : downloads::worth_again(response.error);
+    if (!retryable || ++failures > sender.retry_policy().max_retries) throw put_failed(file, response, requests);
+    if (auto ended = sender.pause(call, sender.retry_wait(failures, response)))
+      throw TranslationError(ended->cause, ended->message, response.status, requests);
+  }
+}
+
+}  // namespace uploads
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 23. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -3560,7 +4431,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. Status looks: one job or many at once, through protocol and sender.
+// 24. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -3734,7 +4605,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+// 25. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Slots ordered by due time (ties by slot number): a binary min-heap that knows where each slot sits, so the
@@ -3969,7 +4840,7 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 22. Waits: who waits for which job and until when, kept pushes, handing results over.
+// 26. Waits: who waits for which job and until when, kept pushes, handing results over.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -4251,7 +5122,7 @@ struct PollerShared {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 23. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+// 27. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
@@ -4585,7 +5456,7 @@ class Rounds {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 24. Workers: the poller's threads, the timer, taking due jobs and putting them back.
+// 28. Workers: the poller's threads, the timer, taking due jobs and putting them back.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A fixed pool of worker threads, started at the first wait: each takes what is due, serves it through the
@@ -4784,7 +5655,7 @@ class Workers {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 25. The poller: one long-lived scheduler and worker pool per client, serving every wait.
+// 29. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What a poller is doing, for monitoring and benchmarks.
@@ -5036,7 +5907,7 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 26. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+// 30. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A protocol that manages registered webhook endpoints (HeyGenV3Protocol does): the client's
@@ -5146,9 +6017,172 @@ void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::sto
 
 }  // namespace webhook_endpoints
 
+}  // namespace heygen
+
 // ---------------------------------------------------------------------------------------------------------------------
-// 27. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// 31. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
 // ---------------------------------------------------------------------------------------------------------------------
+
+/// The client's upload_asset and download_outputs, as free functions over its sender and protocol.
+namespace heygen::client_files {
+
+/// The base name of `path`.
+inline std::string base_name(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+/// `text` with anything but letters, digits, '.', '-' and '_' made '_', and no leading dot: a server's id never
+/// names a folder or a hidden file.
+inline std::string safe_name(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const bool plain =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    out += plain ? c : '_';
+  }
+  if (out.empty() || out.front() == '.') out.insert(out.begin(), '_');
+  return out;
+}
+
+/// The extension of a URL's last path segment (lower-case letters and digits, up to 5), else `fallback`.
+inline std::string extension_of(std::string_view url, std::string_view fallback) {
+  std::string_view path = url.substr(0, url.find_first_of("?#"));
+  path = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  const auto dot = path.rfind('.');
+  if (dot == std::string_view::npos) return std::string(fallback);
+  const std::string_view extension = path.substr(dot + 1);
+  const bool plain = !extension.empty() && extension.size() <= 5 &&
+                     std::all_of(extension.begin(), extension.end(),
+                                 [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+  return std::string(plain ? extension : fallback);
+}
+
+/// One output of a job: its kind ("video", "audio", "captions") and URL.
+struct Output {
+  std::string kind;  ///< What it is, and part of its file name.
+  std::string url;   ///< Where it is now.
+};
+
+/// Each output a result names, in a fixed order: video, audio, then each caption file.
+inline std::vector<Output> outputs_of(const JobOutputs& outputs) {
+  std::vector<Output> out;
+  if (outputs.video_url) out.push_back({"video", *outputs.video_url});
+  if (outputs.audio_url) out.push_back({"audio", *outputs.audio_url});
+  for (const auto& url : outputs.caption_urls) out.push_back({"captions", url});
+  return out;
+}
+
+/// The file an output goes to in `dir`: `JOB.KIND.EXT`, as safe names.
+inline std::string output_path(const std::string& dir, std::string_view job_id, const Output& output) {
+  const std::string fallback = output.kind == "video" ? "mp4" : output.kind == "audio" ? "mp3" : "txt";
+  std::string path = dir.empty() ? std::string(".") : dir;
+  if (path.back() != '/') path += '/';
+  return path + safe_name(std::string(job_id) + "." + output.kind + "." + extension_of(output.url, fallback));
+}
+
+/// Makes `dir` if it is missing (one level); throws FileError when it cannot, or when it is not a folder.
+inline void ensure_folder(const std::string& dir) {
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode)) throw FileError(dir, "is not a folder");
+    return;
+  }
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw FileError(dir, "cannot create the folder", errno);
+}
+
+/// Downloads every output `result` names into `dir`. `fresh_look` looks at the job once more when a URL expired;
+/// the output of the same kind and place in its answer carries on from the byte reached.
+template <class S>
+std::vector<Downloaded> download_outputs(S& sender, std::string_view job_id, const TranslationResult& result,
+                                         const std::string& dir, const DownloadOptions& options,
+                                         const std::function<TranslationResult()>& fresh_look, std::stop_token stop) {
+  if (!result.ok()) throw std::invalid_argument("heygen: download_outputs needs a completed translation");
+  const std::vector<Output> outputs = outputs_of(result.outputs);
+  if (outputs.empty()) throw std::invalid_argument("heygen: the translation names no output to download");
+  ensure_folder(dir.empty() ? std::string(".") : dir);
+  std::vector<Downloaded> out;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto fresh_url = [&, i]() -> std::optional<std::string> {
+      const TranslationResult again = fresh_look();
+      const std::vector<Output> now = outputs_of(again.outputs);
+      if (i < now.size() && now[i].kind == outputs[i].kind) return now[i].url;
+      return std::nullopt;
+    };
+    out.push_back(
+        downloads::fetch(sender, outputs[i].url, output_path(dir, job_id, outputs[i]), options, fresh_url, stop));
+  }
+  return out;
+}
+
+/// How long to wait before the `looks`-th look at an ingest: 0.25 s doubling to 5 s (small files ingest fast).
+inline Seconds ingest_wait(int looks) {
+  return Seconds(std::min(5.0, 0.25 * static_cast<double>(1 << std::min(looks, 5))));
+}
+
+/// Looks at `asset_id`'s ingest until it completed (returns), failed or is unknown (throws TranslationError), or
+/// the call's max_timeout passed.
+template <class S>
+void wait_for_ingest(S& sender, const HeyGenV3Protocol& protocol, const std::string& asset_id, std::stop_token stop) {
+  CallState call = sender.begin(asset_id, stop);
+  for (int looks = 0;; ++looks) {
+    const std::vector<AssetStatus> statuses = webhook_endpoints::call(
+        sender, protocol, "asset status", stop,
+        [&](HttpRequest& out) { v3::assets::statuses_request(out, protocol.prefix(), {asset_id}); },
+        [&](const HttpResponse& response) { return v3::assets::read_statuses(response); });
+    const auto mine = std::find_if(statuses.begin(), statuses.end(),
+                                   [&](const AssetStatus& status) { return status.asset_id == asset_id; });
+    const std::string status = mine == statuses.end() ? std::string("not_found") : mine->status;
+    if (status == "completed") return;
+    if (status == "failed")
+      throw TranslationError(FailureCause::job_failed,
+                             "asset " + asset_id + " failed to ingest: " + mine->error_message);
+    if (status == "not_found") throw TranslationError(FailureCause::unknown_job, "asset " + asset_id + " is not known");
+    if (auto ended = sender.pause(call, ingest_wait(looks)))
+      throw TranslationError(ended->cause, "asset " + asset_id + ": " + ended->message);
+  }
+}
+
+/// Uploads the file at `path` as a HeyGen asset (a direct upload: open, PUT streamed from disk, complete) and waits
+/// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
+/// file (missing, a folder, empty, of a type HeyGen does not take, changed while sent) and TranslationError for the
+/// rest.
+template <class S>
+std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std::string& path,
+                         const UploadOptions& options, std::stop_token stop) {
+  files::SourceFile file = files::SourceFile::open(path);
+  const std::string type =
+      options.content_type.empty() ? std::string(uploads::content_type_of(path)) : options.content_type;
+  if (type.empty())
+    throw FileError(path, "is of a type HeyGen does not take (mp4, webm, mov, mp3, wav, png, jpeg, pdf, srt)");
+  const std::string checksum = uploads::checksum_of(file, options.checksum);
+  std::string asset_id;
+  const auto open_upload = [&](bool) {
+    DirectUpload upload = webhook_endpoints::call(
+        sender, protocol, "direct upload", stop,
+        [&](HttpRequest& out) {
+          v3::assets::direct_upload_request(out, protocol.prefix(), base_name(path), type, file.size(), checksum);
+        },
+        [&](const HttpResponse& response) { return v3::assets::read_direct_upload(response); });
+    asset_id = upload.asset_id;
+    return UploadTarget{std::move(upload.upload_url), std::move(upload.headers)};
+  };
+  uploads::put(sender, file, open_upload, options, stop);
+  webhook_endpoints::call(
+      sender, protocol, "complete upload", stop,
+      [&](HttpRequest& out) { v3::assets::complete_request(out, protocol.prefix(), asset_id, checksum); },
+      [&](const HttpResponse& response) { return v3::assets::read_completed(response, asset_id); });
+  wait_for_ingest(sender, protocol, asset_id, stop);
+  return asset_id;
+}
+
+}  // namespace heygen::client_files
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 32. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen {
 
 /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
 /// result fulfils the future.
@@ -5205,7 +6239,7 @@ class BulkCollector {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 28. Client core: the parts one client is made of, built from its checked options.
+// 33. Client core: the parts one client is made of, built from its checked options.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// `options` when every field is usable; else throws std::invalid_argument naming the first that is not.
@@ -5319,7 +6353,7 @@ struct ClientCore {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 29. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+// 34. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Takes pushes for one client's core: a signed push is verified and settles its job's waits at once; an unsigned
@@ -5439,7 +6473,7 @@ std::string callback_id_of(const Input& input) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 30. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 35. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -5575,6 +6609,25 @@ class BasicVideoTranslationClient {
   void delete_webhook_endpoint(std::string_view endpoint_id,
                                std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
     webhook_endpoints::remove(core_->sender, core_->protocol, endpoint_id, std::move(stop));
+  }
+
+  /// Uploads the file at `path` as a HeyGen asset (a direct upload streamed from disk, its SHA-256 sent) and waits
+  /// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
+  /// file and TranslationError for the rest. Needs a transport that streams (the bundled one does).
+  std::string upload_asset(const std::string& path, const UploadOptions& options = {},
+                           std::stop_token stop = {}) requires std::same_as<P, HeyGenV3Protocol> {
+    return client_files::upload_asset(core_->sender, core_->protocol, path, options, std::move(stop));
+  }
+
+  /// Downloads every output of completed job `job_id` (video, audio, captions) into `dir` as `JOB.KIND.EXT`: each
+  /// to a temporary file first, resumed after a cut, its size checked, placed only once complete, never over an
+  /// existing file unless options.overwrite. An expired URL gets one fresh look at the job. The files written;
+  /// throws FileError or TranslationError.
+  std::vector<Downloaded> download_outputs(const std::string& job_id, const TranslationResult& result,
+                                           const std::string& dir, const DownloadOptions& options = {},
+                                           std::stop_token stop = {}) {
+    return client_files::download_outputs(
+        core_->sender, job_id, result, dir, options, [&] { return check_translation_status(job_id, stop); }, stop);
   }
 
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
@@ -5748,7 +6801,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 31. The bundled cpp-httplib transport and VideoTranslationClient.
+// 36. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
@@ -5891,6 +6944,8 @@ class HttplibTransport {
  public:
   /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
   static constexpr bool reads_url = false;
+  /// It streams request and response bodies (HttpRequest::source and sink), to any host.
+  static constexpr bool streams = true;
 
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
@@ -5906,6 +6961,7 @@ class HttplibTransport {
   /// as curl and Go's net/http do: the caller sees one request. Safe for a create too: it carries an
   /// Idempotency-Key.
   HttpResponse send(const HttpRequest& request) {
+    if (request.source != nullptr || request.sink != nullptr) return send_streamed(request);
     const auto started = std::chrono::steady_clock::now();
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     auto connection = pool_->acquire();
@@ -5992,25 +7048,34 @@ class HttplibTransport {
     /// The most a connect may take.
     [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
 
-    /// A new connection, never an idle one. A client built from host and port, not from a URL string: httplib's
-    /// URL pattern takes only digits and colons inside brackets, so "[2001:db8::1]" would silently become a host.
-    Connection open() const {
-      const bool bracketed = base_.host.size() >= 2 && base_.host.front() == '[';
-      const std::string host = bracketed ? base_.host.substr(1, base_.host.size() - 2) : base_.host;
+    /// A client for `origin`, with this pool's TLS settings and connect timeout. Built from host and port, not
+    /// from a URL string: httplib's URL pattern takes only digits and colons inside brackets, so "[2001:db8::1]"
+    /// would silently become a host. Throws std::invalid_argument for https without TLS support.
+    [[nodiscard]] std::unique_ptr<httplib::ClientImpl> client_for(const BaseUrl& origin) const {
+      const bool bracketed = origin.host.size() >= 2 && origin.host.front() == '[';
+      const std::string host = bracketed ? origin.host.substr(1, origin.host.size() - 2) : origin.host;
       std::unique_ptr<httplib::ClientImpl> client;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-      if (base_.scheme == "https") {
-        auto tls = std::make_unique<httplib::SSLClient>(host, base_.port);
+      if (origin.scheme == "https") {
+        auto tls = std::make_unique<httplib::SSLClient>(host, origin.port);
         tls->enable_server_certificate_verification(verify_tls_);
         if (!ca_cert_file_.empty()) tls->set_ca_cert_path(ca_cert_file_);
         client = std::move(tls);
       }
+#else
+      if (origin.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
-      if (!client) client = std::make_unique<httplib::ClientImpl>(host, base_.port);
+      if (!client) client = std::make_unique<httplib::ClientImpl>(host, origin.port);
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
+      return client;
+    }
+
+    /// A new connection to the base URL's host, never an idle one.
+    Connection open() const {
+      auto client = client_for(base_);
       auto connection = std::make_unique<Pooled>();
       // Called for every socket the client opens, on the thread sending through it; `Pooled` never moves.
       client->set_socket_options([counted = connection.get()](socket_t) { ++counted->sockets; });
@@ -6152,6 +7217,110 @@ class HttplibTransport {
     return false;
   }
 
+  /// A streamed request: on a connection of its own to the URL's host (a transfer is long, so opening one costs
+  /// nothing that matters, and storage is most often another host), the body read from the source as it goes
+  /// out, a 2xx answer's body written to the sink as it comes in. The timeout bounds each read and write (a
+  /// silent peer), not the whole transfer; a trickling one is the caller's to judge from its sink.
+  HttpResponse send_streamed(const HttpRequest& request) const {
+    if (request.url.empty()) return HttpResponse::failure(TransportError::other, "a streamed request needs its url");
+    AbsoluteUrl url;
+    std::unique_ptr<httplib::ClientImpl> client;
+    try {
+      url = AbsoluteUrl::parse(request.url);
+      client = pool_->client_for(url.origin);
+    } catch (const std::invalid_argument& e) {
+      return HttpResponse::failure(TransportError::other, e.what());
+    }
+    client->set_url_encode(false);  // a presigned URL goes out byte for byte: its query is signed
+    const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
+    client->set_read_timeout(timeout);
+    client->set_write_timeout(timeout);
+    client->set_keep_alive(false);
+    Streamed streamed{request, {{}, pool_->max_body_bytes(), false}};
+    streamed.timeout = timeout;
+    httplib::Request out = streamed.outgoing(std::move(url.target));
+    httplib::Response in;
+    httplib::Error error = httplib::Error::Success;
+    const bool answered = [&] {
+      std::stop_callback abandon(request.stop, [&client] { client->stop(); });
+      return client->send(out, in, error);
+    }();
+    return streamed.result(answered, error, in);
+  }
+
+  /// The state of one streamed exchange: the request, where its answer's body goes, what stopped it.
+  struct Streamed {
+    const HttpRequest& request;
+    CappedBody error_body;  // a non-2xx answer's body, for its message
+    bool to_sink = false;   // the answer is a 2xx: its body goes to the sink
+    bool source_failed = false;
+    bool sink_failed = false;
+    std::chrono::milliseconds timeout{};
+    SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
+    std::vector<char> chunk{};
+
+    /// httplib's request: the URL's path and query, the headers, the source as a content provider, the answer's
+    /// status seen before its body so the body goes to the right place.
+    httplib::Request outgoing(std::string target) {
+      httplib::Request out;
+      out.method = request.method;
+      out.path = std::move(target);
+      for (const HttpHeader& header : request.headers) out.headers.emplace(header.name, header.value);
+      if (request.source != nullptr) {
+        out.content_length_ = static_cast<std::size_t>(request.source->size);
+        out.content_provider_ = [this](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+          return provide(offset, sink);
+        };
+      } else if (!request.body.empty()) {
+        out.body = request.body;
+      }
+      out.response_handler = [this](const httplib::Response& head) {
+        to_sink = request.sink != nullptr && head.status >= 200 && head.status < 300;
+        if (!to_sink || !request.sink->begin) return true;
+        std::vector<HttpHeader> headers;
+        for (const auto& [name, value] : head.headers) headers.push_back({name, value});
+        if (request.sink->begin(head.status, headers)) return true;
+        return !(sink_failed = true);
+      };
+      out.content_receiver = [this](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
+        last_progress = std::chrono::steady_clock::now();
+        if (!to_sink) return error_body.append(data, length);
+        if (request.sink->write(data, length)) return true;
+        return !(sink_failed = true);
+      };
+      return out;
+    }
+
+    /// Reads the next chunk at `offset` from the source and hands it to httplib.
+    bool provide(std::size_t offset, httplib::DataSink& sink) {
+      if (chunk.empty()) chunk.resize(std::size_t{1} << 18);
+      const std::uint64_t left = request.source->size - offset;
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+      const std::size_t got = request.source->read(offset, chunk.data(), want);
+      if (got == 0 || got > want) return !(source_failed = true);
+      last_progress = std::chrono::steady_clock::now();
+      return sink.write(chunk.data(), got);
+    }
+
+    /// The answer, or why there is none.
+    HttpResponse result(bool answered, httplib::Error error, httplib::Response& in) {
+      if (request.stop.stop_requested())
+        return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+      if (source_failed) return HttpResponse::failure(TransportError::other, "the request body's source failed");
+      if (sink_failed) return HttpResponse::failure(TransportError::other, "the response body's sink stopped");
+      if (error_body.too_large)
+        return HttpResponse::failure(TransportError::body_too_large,
+                                     "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
+      // A read or write error after a silence as long as the timeout was the timeout.
+      if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
+      HttpResponse response;
+      response.status = in.status;
+      for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
+      response.body = std::move(error_body.text);
+      return response;
+    }
+  };
+
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
                                  std::chrono::milliseconds timeout) {
     const std::string detail = httplib::to_string(error);
@@ -6185,7 +7354,7 @@ using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 32. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// 37. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.

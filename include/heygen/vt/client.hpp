@@ -4,6 +4,7 @@
 #include "heygen/vt/bulk_collector.hpp"
 #include "heygen/vt/callbacks.hpp"
 #include "heygen/vt/client_core.hpp"
+#include "heygen/vt/client_files.hpp"
 #include "heygen/vt/client_webhooks.hpp"
 #include "heygen/vt/heygen_v3_protocol.hpp"
 #include "heygen/vt/job_poller.hpp"
@@ -167,6 +168,25 @@ class BasicVideoTranslationClient {
   void delete_webhook_endpoint(std::string_view endpoint_id,
                                std::stop_token stop = {}) requires WebhookEndpointsProtocol<P> {
     webhook_endpoints::remove(core_->sender, core_->protocol, endpoint_id, std::move(stop));
+  }
+
+  /// Uploads the file at `path` as a HeyGen asset (a direct upload streamed from disk, its SHA-256 sent) and waits
+  /// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
+  /// file and TranslationError for the rest. Needs a transport that streams (the bundled one does).
+  std::string upload_asset(const std::string& path, const UploadOptions& options = {},
+                           std::stop_token stop = {}) requires std::same_as<P, HeyGenV3Protocol> {
+    return client_files::upload_asset(core_->sender, core_->protocol, path, options, std::move(stop));
+  }
+
+  /// Downloads every output of completed job `job_id` (video, audio, captions) into `dir` as `JOB.KIND.EXT`: each
+  /// to a temporary file first, resumed after a cut, its size checked, placed only once complete, never over an
+  /// existing file unless options.overwrite. An expired URL gets one fresh look at the job. The files written;
+  /// throws FileError or TranslationError.
+  std::vector<Downloaded> download_outputs(const std::string& job_id, const TranslationResult& result,
+                                           const std::string& dir, const DownloadOptions& options = {},
+                                           std::stop_token stop = {}) {
+    return client_files::download_outputs(
+        core_->sender, job_id, result, dir, options, [&] { return check_translation_status(job_id, stop); }, stop);
   }
 
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.

@@ -370,6 +370,9 @@ class HeyGenV3Protocol {
   /// Reads the base URL's path prefix from the options.
   explicit HeyGenV3Protocol(const ClientOptions& options) : prefix_(BaseUrl::parse(options.base_url).prefix) {}
 
+  /// The base URL's path prefix ("" for HeyGen's own host): every target starts with it.
+  [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
+
   /// `POST /v3/video-translations` with the request's JSON and the Idempotency-Key; throws std::invalid_argument
   /// for a request without exactly one video source or without languages, or with an extra field that is not
   /// JSON.

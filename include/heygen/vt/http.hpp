@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -20,6 +23,25 @@ struct HttpHeader {
   std::string value{};  ///< Header value.
 };
 
+/// A request body read in chunks as it is sent (a file, say), so a body of any size moves through a fixed amount of
+/// memory. Its size is known beforehand and goes out as Content-Length.
+struct BodySource {
+  std::uint64_t size = 0;  ///< Exactly how many bytes the body holds.
+  /// Fills `buffer` with up to `capacity` bytes of the body from `offset`; returns how many (more than 0 while
+  /// `offset < size`): 0 means it cannot, and the transfer stops (the source keeps its own reason).
+  std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t capacity)> read{};
+};
+
+/// Where a successful (2xx) response body goes, chunk by chunk, as it arrives; any other answer's body (an error
+/// page) is kept in HttpResponse::body, under the size cap, so it can be read.
+struct BodySink {
+  /// Told a 2xx answer's status and headers before its body (may be empty); false refuses the body, and the
+  /// transfer stops (the sink keeps its own reason).
+  std::function<bool(int status, const std::vector<HttpHeader>& headers)> begin{};
+  /// Takes the next chunk; false stops the transfer (the sink keeps its own reason).
+  std::function<bool(const char* data, std::size_t length)> write{};
+};
+
 /// A request the client asks a transport to send.
 struct HttpRequest {
   std::string method{};                 ///< "GET", "POST", "PATCH" or "DELETE".
@@ -29,6 +51,11 @@ struct HttpRequest {
   std::string body{};                   ///< Request body; empty for GET.
   std::chrono::milliseconds timeout{};  ///< Whole-request budget; the transport must give up after it.
   std::stop_token stop{};               ///< Triggered when the caller cancels; a transport may abandon the request.
+  /// A streamed body instead of `body` (only for a transport that streams: see transport_streams). With a source
+  /// or a sink, `url` is always set (it may name another host, such as object storage) and `timeout` bounds each
+  /// silence rather than the whole transfer.
+  const BodySource* source = nullptr;
+  BodySink* sink = nullptr;  ///< Where a 2xx answer's body goes instead of HttpResponse::body (streaming only).
 };
 
 /// Why no HTTP response arrived.
@@ -98,6 +125,19 @@ inline constexpr bool transport_reads_url = [] {
     return static_cast<bool>(T::reads_url);
   else
     return true;
+}();
+
+/// Whether transport T streams: sends a BodySource and fills a BodySink (`static constexpr bool streams = true;`).
+/// Uploads and downloads need one; any other transport still compiles, and a transfer through it fails with a
+/// clear error.
+template <class T>
+inline constexpr bool transport_streams = [] {
+  if constexpr (requires {
+                  { T::streams } -> std::convertible_to<bool>;
+                })
+    return static_cast<bool>(T::streams);
+  else
+    return false;
 }();
 
 inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {

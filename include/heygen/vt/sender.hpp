@@ -99,6 +99,8 @@ class Sender {
     request.body.clear();
     request.timeout = {};
     request.stop = {};
+    request.source = nullptr;
+    request.sink = nullptr;
   }
 
   /// Sends `request` (a protocol filled in its method and target) until a final answer: a response the
@@ -152,6 +154,25 @@ class Sender {
     }
     return Failure{FailureCause::deadline, deadline_message(call)};
   }
+
+  /// Full-jitter backoff, or the server's Retry-After when it sent one.
+  Seconds retry_wait(int failures, const HttpResponse& response) const {
+    if (auto after = retry_after_of(response)) return *after;
+    return retry_.backoff(failures, uniform());
+  }
+
+  /// Sends `request` once, as it is (no headers added: a transfer to storage carries no API key), on a
+  /// transport that streams; any other transport answers with a clear error.
+  HttpResponse transfer(const HttpRequest& request) noexcept {
+    if constexpr (transport_streams<T>)
+      return send_guarded(request);
+    else
+      return HttpResponse::failure(TransportError::other,
+                                   "this transport does not stream bodies (uploads and downloads need one that does)");
+  }
+
+  /// The retry policy: how many times a failed request is sent again.
+  [[nodiscard]] const RetryPolicy& retry_policy() const noexcept { return retry_; }
 
   /// The response's Retry-After as a wait, taking an HTTP-date relative to the server's Date header.
   [[nodiscard]] std::optional<Seconds> retry_after_of(const HttpResponse& response) const {
@@ -252,12 +273,6 @@ class Sender {
     } catch (...) {
       return HttpResponse::failure(TransportError::other, "transport threw");
     }
-  }
-
-  /// Full-jitter backoff, or the server's Retry-After when it sent one.
-  Seconds retry_wait(int failures, const HttpResponse& response) const {
-    if (auto after = retry_after_of(response)) return *after;
-    return retry_.backoff(failures, uniform());
   }
 
   /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.

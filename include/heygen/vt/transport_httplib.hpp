@@ -161,6 +161,8 @@ class HttplibTransport {
  public:
   /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
   static constexpr bool reads_url = false;
+  /// It streams request and response bodies (HttpRequest::source and sink), to any host.
+  static constexpr bool streams = true;
 
   /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
@@ -176,6 +178,7 @@ class HttplibTransport {
   /// as curl and Go's net/http do: the caller sees one request. Safe for a create too: it carries an
   /// Idempotency-Key.
   HttpResponse send(const HttpRequest& request) {
+    if (request.source != nullptr || request.sink != nullptr) return send_streamed(request);
     const auto started = std::chrono::steady_clock::now();
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     auto connection = pool_->acquire();
@@ -262,25 +265,34 @@ class HttplibTransport {
     /// The most a connect may take.
     [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
 
-    /// A new connection, never an idle one. A client built from host and port, not from a URL string: httplib's
-    /// URL pattern takes only digits and colons inside brackets, so "[2001:db8::1]" would silently become a host.
-    Connection open() const {
-      const bool bracketed = base_.host.size() >= 2 && base_.host.front() == '[';
-      const std::string host = bracketed ? base_.host.substr(1, base_.host.size() - 2) : base_.host;
+    /// A client for `origin`, with this pool's TLS settings and connect timeout. Built from host and port, not
+    /// from a URL string: httplib's URL pattern takes only digits and colons inside brackets, so "[2001:db8::1]"
+    /// would silently become a host. Throws std::invalid_argument for https without TLS support.
+    [[nodiscard]] std::unique_ptr<httplib::ClientImpl> client_for(const BaseUrl& origin) const {
+      const bool bracketed = origin.host.size() >= 2 && origin.host.front() == '[';
+      const std::string host = bracketed ? origin.host.substr(1, origin.host.size() - 2) : origin.host;
       std::unique_ptr<httplib::ClientImpl> client;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-      if (base_.scheme == "https") {
-        auto tls = std::make_unique<httplib::SSLClient>(host, base_.port);
+      if (origin.scheme == "https") {
+        auto tls = std::make_unique<httplib::SSLClient>(host, origin.port);
         tls->enable_server_certificate_verification(verify_tls_);
         if (!ca_cert_file_.empty()) tls->set_ca_cert_path(ca_cert_file_);
         client = std::move(tls);
       }
+#else
+      if (origin.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
-      if (!client) client = std::make_unique<httplib::ClientImpl>(host, base_.port);
+      if (!client) client = std::make_unique<httplib::ClientImpl>(host, origin.port);
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
+      return client;
+    }
+
+    /// A new connection to the base URL's host, never an idle one.
+    Connection open() const {
+      auto client = client_for(base_);
       auto connection = std::make_unique<Pooled>();
       // Called for every socket the client opens, on the thread sending through it; `Pooled` never moves.
       client->set_socket_options([counted = connection.get()](socket_t) { ++counted->sockets; });
@@ -421,6 +433,110 @@ class HttplibTransport {
     response.body = std::move(body.text);
     return false;
   }
+
+  /// A streamed request: on a connection of its own to the URL's host (a transfer is long, so opening one costs
+  /// nothing that matters, and storage is most often another host), the body read from the source as it goes
+  /// out, a 2xx answer's body written to the sink as it comes in. The timeout bounds each read and write (a
+  /// silent peer), not the whole transfer; a trickling one is the caller's to judge from its sink.
+  HttpResponse send_streamed(const HttpRequest& request) const {
+    if (request.url.empty()) return HttpResponse::failure(TransportError::other, "a streamed request needs its url");
+    AbsoluteUrl url;
+    std::unique_ptr<httplib::ClientImpl> client;
+    try {
+      url = AbsoluteUrl::parse(request.url);
+      client = pool_->client_for(url.origin);
+    } catch (const std::invalid_argument& e) {
+      return HttpResponse::failure(TransportError::other, e.what());
+    }
+    client->set_url_encode(false);  // a presigned URL goes out byte for byte: its query is signed
+    const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
+    client->set_read_timeout(timeout);
+    client->set_write_timeout(timeout);
+    client->set_keep_alive(false);
+    Streamed streamed{request, {{}, pool_->max_body_bytes(), false}};
+    streamed.timeout = timeout;
+    httplib::Request out = streamed.outgoing(std::move(url.target));
+    httplib::Response in;
+    httplib::Error error = httplib::Error::Success;
+    const bool answered = [&] {
+      std::stop_callback abandon(request.stop, [&client] { client->stop(); });
+      return client->send(out, in, error);
+    }();
+    return streamed.result(answered, error, in);
+  }
+
+  /// The state of one streamed exchange: the request, where its answer's body goes, what stopped it.
+  struct Streamed {
+    const HttpRequest& request;
+    CappedBody error_body;  // a non-2xx answer's body, for its message
+    bool to_sink = false;   // the answer is a 2xx: its body goes to the sink
+    bool source_failed = false;
+    bool sink_failed = false;
+    std::chrono::milliseconds timeout{};
+    SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
+    std::vector<char> chunk{};
+
+    /// httplib's request: the URL's path and query, the headers, the source as a content provider, the answer's
+    /// status seen before its body so the body goes to the right place.
+    httplib::Request outgoing(std::string target) {
+      httplib::Request out;
+      out.method = request.method;
+      out.path = std::move(target);
+      for (const HttpHeader& header : request.headers) out.headers.emplace(header.name, header.value);
+      if (request.source != nullptr) {
+        out.content_length_ = static_cast<std::size_t>(request.source->size);
+        out.content_provider_ = [this](std::size_t offset, std::size_t, httplib::DataSink& sink) {
+          return provide(offset, sink);
+        };
+      } else if (!request.body.empty()) {
+        out.body = request.body;
+      }
+      out.response_handler = [this](const httplib::Response& head) {
+        to_sink = request.sink != nullptr && head.status >= 200 && head.status < 300;
+        if (!to_sink || !request.sink->begin) return true;
+        std::vector<HttpHeader> headers;
+        for (const auto& [name, value] : head.headers) headers.push_back({name, value});
+        if (request.sink->begin(head.status, headers)) return true;
+        return !(sink_failed = true);
+      };
+      out.content_receiver = [this](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
+        last_progress = std::chrono::steady_clock::now();
+        if (!to_sink) return error_body.append(data, length);
+        if (request.sink->write(data, length)) return true;
+        return !(sink_failed = true);
+      };
+      return out;
+    }
+
+    /// Reads the next chunk at `offset` from the source and hands it to httplib.
+    bool provide(std::size_t offset, httplib::DataSink& sink) {
+      if (chunk.empty()) chunk.resize(std::size_t{1} << 18);
+      const std::uint64_t left = request.source->size - offset;
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+      const std::size_t got = request.source->read(offset, chunk.data(), want);
+      if (got == 0 || got > want) return !(source_failed = true);
+      last_progress = std::chrono::steady_clock::now();
+      return sink.write(chunk.data(), got);
+    }
+
+    /// The answer, or why there is none.
+    HttpResponse result(bool answered, httplib::Error error, httplib::Response& in) {
+      if (request.stop.stop_requested())
+        return HttpResponse::failure(TransportError::cancelled, detail::cancelled_message);
+      if (source_failed) return HttpResponse::failure(TransportError::other, "the request body's source failed");
+      if (sink_failed) return HttpResponse::failure(TransportError::other, "the response body's sink stopped");
+      if (error_body.too_large)
+        return HttpResponse::failure(TransportError::body_too_large,
+                                     "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
+      // A read or write error after a silence as long as the timeout was the timeout.
+      if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
+      HttpResponse response;
+      response.status = in.status;
+      for (auto& [name, value] : in.headers) response.headers.push_back({name, std::move(value)});
+      response.body = std::move(error_body.text);
+      return response;
+    }
+  };
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
                                  std::chrono::milliseconds timeout) {

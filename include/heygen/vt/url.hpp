@@ -79,4 +79,29 @@ struct BaseUrl {
   }
 };
 
+/// An absolute URL (a presigned storage URL, say) as the host to connect to and the target to send, kept
+/// verbatim: a presigned URL's query is signed byte for byte.
+struct AbsoluteUrl {
+  BaseUrl origin{};      ///< Scheme, host and port (no prefix).
+  std::string target{};  ///< Path and query, exactly as given ("/" when the URL has no path); no fragment.
+
+  /// Splits and checks `url`; throws std::invalid_argument naming what is wrong.
+  static AbsoluteUrl parse(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    const auto authority_end =
+        scheme_end == std::string_view::npos ? std::string_view::npos : url.find_first_of("/?#", scheme_end + 3);
+    AbsoluteUrl out;
+    out.origin = BaseUrl::parse(url.substr(0, authority_end));
+    if (authority_end == std::string_view::npos) {
+      out.target = "/";
+      return out;
+    }
+    std::string_view rest = url.substr(authority_end);
+    rest = rest.substr(0, rest.find('#'));
+    if (rest.empty() || rest.front() != '/') out.target = "/";
+    out.target += rest;
+    return out;
+  }
+};
+
 }  // namespace heygen
