@@ -59,8 +59,6 @@ inline constexpr std::array<std::string_view, 20> v3_languages{"English",
 inline constexpr std::size_t v3_max_languages = 100;
 /// Most ids one /statuses request may name.
 inline constexpr std::size_t v3_max_status_ids = 100;
-/// How long an output URL claims to stay valid, in seconds (HeyGen documented 7 days).
-inline constexpr std::int64_t v3_url_lifetime_s = std::int64_t{7} * 24 * 3600;
 
 /// True for a language the simulator knows.
 inline bool v3_known_language(std::string_view name) {
@@ -205,27 +203,6 @@ inline std::optional<std::size_t> v3_page_offset(std::string_view token, std::si
   return static_cast<std::size_t>(*offset);
 }
 
-/// A 64-bit FNV-1a hash as 16 hex digits: the look of a signature (nothing checks it).
-inline std::string v3_signature(std::string_view text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char ch : text) {
-    hash ^= static_cast<unsigned char>(ch);
-    hash *= 0x100000001b3ULL;
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, hash >>= 4) out[static_cast<std::size_t>(i)] = hex[hash & 0xF];
-  return out;
-}
-
-/// The Content-Type of a simulated output file.
-inline std::string_view v3_file_type(std::string_view name) {
-  if (name.ends_with(".mp4")) return "video/mp4";
-  if (name.ends_with(".mp3")) return "audio/mpeg";
-  if (name.ends_with(".vtt")) return "text/vtt";
-  return "text/plain";
-}
-
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------------
@@ -237,18 +214,17 @@ inline void StatusSimulator::install_v3_routes() {
 }
 
 inline bool StatusSimulator::route_v3(const Request& req, Response& res) {
-  // GETs are matched by prefix (see install_routes); everything else goes to httplib's router.
-  if (req.method != "GET") return false;
+  // GETs (and HEADs of files) are matched by prefix (see install_routes); the rest goes to httplib's router.
   const std::string base = std::string(detail::v3_prefix) + "/";
-  const bool job_path = req.path.compare(0, base.size(), base) == 0;
+  const bool job_path = req.method == "GET" && req.path.compare(0, base.size(), base) == 0;
   constexpr std::string_view files = "/files/";
-  const bool file_path = req.path.compare(0, files.size(), files) == 0;
+  const bool file_path = (req.method == "GET" || req.method == "HEAD") && req.path.compare(0, files.size(), files) == 0;
   if (!job_path && !file_path) return false;
   if (req.get_header_value("Content-Length") != "0" || req.has_header("Transfer-Encoding")) {
     detail::close_after_response(res);
   }
   if (file_path) {
-    on_v3_file(res, std::string_view(req.path).substr(files.size()));
+    on_file(req, res, std::string_view(req.path).substr(files.size()));
     return true;
   }
   const std::string rest = req.path.substr(base.size());
@@ -391,31 +367,16 @@ inline void StatusSimulator::on_v3_languages(const Request& req, Response& res) 
   if (fault == detail::Fault::malformed) garble(res);
 }
 
-inline void StatusSimulator::on_v3_file(Response& res, std::string_view rest) const {
-  // What an output URL points at: a few bytes, served to anyone holding the URL (no key, no faults).
-  const auto slash = rest.find('/');
-  const std::string id(rest.substr(0, slash));
-  const std::string_view name = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-  bool known = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    known = by_id_.contains(id);
-  }
-  if (!known || name.empty()) return send_error(res, 404, "not_found", "no such file");
-  res.status = 200;
-  res.set_content("simulated " + std::string(name) + " of " + id + "\n", std::string(detail::v3_file_type(name)));
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Answers
 
 inline std::string StatusSimulator::v3_file_url(const std::string& id, std::string_view name) const {
-  const std::string expires = std::to_string(detail::unix_now() + detail::v3_url_lifetime_s);
+  // Made afresh on every answer, as HeyGen's are: each status look gives a URL valid for the whole lifetime.
+  const std::int64_t expires = detail::unix_now() + config_.storage.url_lifetime_s;
   std::string path = "/files/" + id + "/";
   path += name;
-  return origin_ + path + "?Expires=" + expires +
-         "&Signature=" + detail::v3_signature(config_.api_key + "\n" + path + "\n" + expires) +
-         "&Key-Pair-Id=SIMULATOR";
+  return origin_ + path + "?Expires=" + std::to_string(expires) +
+         "&Signature=" + detail::presign_signature(config_.api_key, path, expires) + "&Key-Pair-Id=SIMULATOR";
 }
 
 inline std::string StatusSimulator::v3_job_json_locked(std::size_t index, const detail::JobView& view) const {

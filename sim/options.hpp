@@ -131,6 +131,31 @@ struct WebhookConfig {
   std::string ca_file{};
 };
 
+/// heygen_v3's object store: the translated files behind the presigned output URLs, presigned uploads, the
+/// ingest of uploaded assets, and storage faults (drawn per request from the one seeded generator; all off).
+struct StorageConfig {
+  /// Size in bytes of every output file (video, audio and captions alike).
+  std::uint64_t output_bytes = 65536;
+  /// Seconds a presigned URL (output or upload) stays valid after it is handed out (HeyGen's results: 7 days).
+  std::int64_t url_lifetime_s = std::int64_t{7} * 24 * 3600;
+  /// Largest size a direct upload may declare (S3's limit for one PUT).
+  std::uint64_t max_upload_bytes = std::uint64_t{5} << 30;
+  /// Seconds an asset takes to ingest once uploaded: queued for the first half, processing for the second.
+  double ingest_s = 0.2;
+  /// Probability that an asset's ingest fails.
+  double ingest_fail_rate = 0;
+  /// Probability that a GET or PUT body is cut mid-way: the connection closes after about half of the bytes.
+  double cut_rate = 0;
+  /// Probability that a PUT is answered 500 or 503 with an XML error, its body unread.
+  double fail_5xx_rate = 0;
+  /// Bytes per second file bodies move at, both directions; 0 is as fast as the connection goes.
+  double pace_bytes_per_s = 0;
+  /// Probability that a GET declares a Content-Length larger than what it sends, then closes.
+  double wrong_length_rate = 0;
+  /// Probability that a GET is answered 200 with Content-Type text/html and an error page instead of the file.
+  double html_error_rate = 0;
+};
+
 /// Which API the simulator speaks.
 enum class Api {
   tracker,    ///< The status tracker's protocol (POST /create_job, GET /status/{id}, batch, long poll).
@@ -192,6 +217,8 @@ struct SimulatorConfig {
   FaultConfig faults;
   /// Webhook pushes to the jobs' callback URLs, and their faults.
   WebhookConfig webhooks;
+  /// heygen_v3: output files, uploads, asset ingest and storage faults.
+  StorageConfig storage;
   /// Most worker threads. Each open connection holds one worker (cpp-httplib's model) for as long as it is
   /// open, long polls included, so this is also the most connections served at once; the rest wait queued.
   std::size_t threads = 1024;
@@ -353,6 +380,22 @@ inline std::string validate_limits(const SimulatorConfig& c) {
   });
 }
 
+/// Problems with the object store's settings.
+inline std::string validate_storage(const StorageConfig& s) {
+  return first_error({
+      check_range("output bytes", static_cast<double>(s.output_bytes), 1, 0x1p40),
+      check_range("url lifetime", static_cast<double>(s.url_lifetime_s), 0, 1e9),
+      check_range("max upload bytes", static_cast<double>(s.max_upload_bytes), 1, 0x1p40),
+      check_range("ingest", s.ingest_s, 0, 86400),
+      check_probability("ingest fail rate", s.ingest_fail_rate),
+      check_probability("storage cut rate", s.cut_rate),
+      check_probability("storage 5xx rate", s.fail_5xx_rate),
+      check_range("storage pace", s.pace_bytes_per_s, 0, 1e12),
+      check_probability("storage wrong-length rate", s.wrong_length_rate),
+      check_probability("storage html-error rate", s.html_error_rate),
+  });
+}
+
 /// The API key must fit in one header line.
 inline std::string validate_api_key(const SimulatorConfig& c) {
   if (c.api_key.size() > 1024) return "api key must be at most 1024 bytes";
@@ -385,6 +428,7 @@ inline std::string SimulatorConfig::validate() const {
       detail::check_range("max wait", max_wait_s, 0.001, 3600),
       detail::validate_faults(faults),
       detail::validate_webhooks(webhooks),
+      detail::validate_storage(storage),
       detail::validate_limits(*this),
       detail::validate_api_key(*this),
       detail::validate_tls(*this),

@@ -6,6 +6,7 @@
 #include "endpoints.hpp"
 #include "http.hpp"
 #include "jobs.hpp"
+#include "objects.hpp"
 #include "options.hpp"
 #include "stats.hpp"
 #include "support.hpp"
@@ -20,6 +21,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,7 +88,14 @@ class StatusSimulator {
   void on_v3_job(const Request& req, Response& res, const std::string& id);
   void on_v3_statuses(const Request& req, Response& res);
   void on_v3_languages(const Request& req, Response& res);
-  void on_v3_file(Response& res, std::string_view rest) const;
+  void on_file(const Request& req, Response& res, std::string_view rest);
+  void stream_output(Response& res, const std::string& id, const std::string& name, std::uint64_t first,
+                     std::uint64_t declared, std::uint64_t sent);
+  bool storage_refused(const Request& req, Response& res, std::string_view bound = {});
+  void send_storage_error(Response& res, int status, std::string_view code, std::string_view message,
+                          const Request& req);
+  bool storage_fault(double rate);
+  bool pause_until(Clock::time_point when);
   void install_v3_webhook_routes();
   void on_v3_endpoint_create(const Request& req, Response& res);
   void on_v3_endpoint_list(const Request& req, Response& res);
@@ -161,6 +170,7 @@ class StatusSimulator {
   std::multiset<Clock::time_point> running_ends_;  // heygen_v3 with a concurrency limit: when running jobs end
   detail::Counters counters_;
 
+  detail::StorageTally storage_;        // heygen_v3's object store counters; locks on its own
   detail::EndpointRegistry endpoints_;  // heygen_v3's registered webhook endpoints; locks on its own, after mu_
   detail::PushSender pushes_;           // last: its threads are joined (in stop()) while everything above still exists
 };
@@ -314,6 +324,7 @@ inline StatsTotals StatusSimulator::totals_locked(std::vector<double> lags) cons
   t.faults = counters_.faults;
   t.faults_injected = counters_.faults.total();
   t.pushes = pushes_.counts();
+  t.storage = storage_.snapshot();
   t.jobs_seen_terminal = lags.size();
   if (lags.empty()) return t;
   std::sort(lags.begin(), lags.end());

@@ -83,6 +83,36 @@ struct PushCounts {
   std::uint64_t forged = 0;
 };
 
+/// What heygen_v3's object store did: presigned file GETs, upload PUTs, and the storage faults injected.
+struct StorageCounts {
+  /// Direct uploads handed out (POST /v3/assets/direct-uploads) and multipart uploads received (POST /v3/assets).
+  std::uint64_t uploads_started = 0;
+  /// Assets whose bytes are all in: a direct upload's first complete, or a multipart upload taken.
+  std::uint64_t uploads_completed = 0;
+  /// Upload PUT requests, answered or not.
+  std::uint64_t upload_puts = 0;
+  /// Body bytes read by upload PUTs, cut and refused ones too.
+  std::uint64_t upload_bytes_received = 0;
+  /// GET (and HEAD) requests for output files, refused ones too.
+  std::uint64_t file_gets = 0;
+  /// File GETs that asked for a byte range.
+  std::uint64_t range_gets = 0;
+  /// Output file bytes written to clients.
+  std::uint64_t bytes_served = 0;
+  /// Storage requests refused with 403 (expired or forged URL, size or Content-Type not as signed).
+  std::uint64_t storage_403s = 0;
+  /// Storage requests that carried an X-Api-Key or Authorization header (a client should never send its key).
+  std::uint64_t storage_requests_with_api_key = 0;
+  /// Bodies cut mid-way (GET or PUT).
+  std::uint64_t cuts = 0;
+  /// PUTs answered 500 or 503.
+  std::uint64_t fail_5xx = 0;
+  /// GETs that declared more bytes than they sent.
+  std::uint64_t wrong_lengths = 0;
+  /// GETs answered with an HTML error page.
+  std::uint64_t html_errors = 0;
+};
+
 /// Totals over the simulator's lifetime.
 struct StatsTotals {
   /// Jobs created.
@@ -111,6 +141,8 @@ struct StatsTotals {
   FaultCounts faults;
   /// Webhook pushes.
   PushCounts pushes;
+  /// heygen_v3's object store.
+  StorageCounts storage;
 };
 
 /// A snapshot of the server-side truth, for measuring clients without parsing JSON.
@@ -150,6 +182,22 @@ inline std::string to_json(const SimulatorStats& stats) {
                     .count("malformed", f.malformed)
                     .count("drop_after_commit", f.drop_after_commit)
                     .done();
+  const auto& s = t.storage;
+  auto storage = detail::JsonObject{}
+                     .count("uploads_started", s.uploads_started)
+                     .count("uploads_completed", s.uploads_completed)
+                     .count("upload_puts", s.upload_puts)
+                     .count("upload_bytes_received", s.upload_bytes_received)
+                     .count("file_gets", s.file_gets)
+                     .count("range_gets", s.range_gets)
+                     .count("bytes_served", s.bytes_served)
+                     .count("storage_403s", s.storage_403s)
+                     .count("storage_requests_with_api_key", s.storage_requests_with_api_key)
+                     .count("cuts", s.cuts)
+                     .count("fail_5xx", s.fail_5xx)
+                     .count("wrong_lengths", s.wrong_lengths)
+                     .count("html_errors", s.html_errors)
+                     .done();
   auto totals = detail::JsonObject{}
                     .count("jobs", t.jobs)
                     .count("create_requests", t.create_requests)
@@ -171,6 +219,7 @@ inline std::string to_json(const SimulatorStats& stats) {
                     .count("pushes_replayed", t.pushes.replayed)
                     .count("push_retries", t.pushes.retries)
                     .count("pushes_forged", t.pushes.forged)
+                    .raw("storage", storage)
                     .done();
   return detail::JsonObject{}.num("uptime_ms", stats.uptime_ms).raw("jobs", jobs).raw("totals", totals).done();
 }

@@ -15,11 +15,13 @@
 //   jobs.hpp        jobs and faults as the server keeps them
 //   webhooks.hpp    pushes of jobs' final states to their callback URLs and registered endpoints, with faults
 //   endpoints.hpp   heygen_v3's registered webhook endpoints
+//   objects.hpp     the object store's parts: output bytes, URL signatures, ranges, S3 errors, pacing, counters
 //   simulator.hpp   the StatusSimulator class: lifecycle and statistics
 //   store.hpp       its job store and fault draws
 //   routes.hpp      its routes, handlers and answers
 //   heygen_v3.hpp   its HeyGen v3 routes (--api heygen-v3)
 //   heygen_webhooks.hpp  its v3 webhook endpoints routes (/v3/webhooks/endpoints)
+//   storage.hpp     its object store over HTTP: presigned output GETs with ranges and storage faults
 #ifndef HEYGEN_SIM_STATUS_SIMULATOR_HPP
 #define HEYGEN_SIM_STATUS_SIMULATOR_HPP
 
@@ -31,6 +33,7 @@
 #include "routes.hpp"
 #include "simulator.hpp"
 #include "stats.hpp"
+#include "storage.hpp"
 #include "store.hpp"
 #include "webhooks.hpp"
 
