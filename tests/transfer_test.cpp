@@ -142,6 +142,18 @@ TEST_CASE("a partial file left by an earlier run is resumed, not fetched again")
   CHECK(files[0].received == 500);
 }
 
+TEST_CASE("a 416 saying the file is already whole places it (a body cut just after its last byte)") {
+  TempDir dir;
+  const std::string body = pattern(3'000);
+  write_file(files::PartialFile::temporary_name(dir.file("job1.video.mp4")), body);
+  FakeTransport transport;
+  transport.then(answer(416, "<Error/>", {{"Content-Range", "bytes */3000"}}));
+  V3Client client(v3_test_options(), transport);
+  const auto files = client.download_outputs("job1", completed_with_video("http://s/v.mp4"), dir.path.string());
+  CHECK(read_file(files.at(0).path) == body);
+  CHECK(transport.request_count() == 1);
+}
+
 TEST_CASE("an expired URL gets one fresh look at the job, and the download carries on from its byte") {
   TempDir dir;
   FakeTransport transport;

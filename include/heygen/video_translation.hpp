@@ -4023,6 +4023,16 @@ inline bool completes(const HttpResponse& response, const Receiver& receiver, co
          (!receiver.total() || file.size() == *receiver.total());
 }
 
+/// True when storage answered 416 to a range from the byte the file holds because the file already holds every
+/// byte (`Content-Range: bytes */TOTAL`, TOTAL its size): a body cut just after its last byte.
+inline bool holds_all(const HttpResponse& response, const files::PartialFile& file) {
+  if (!response.received() || response.status != 416 || file.size() == 0) return false;
+  const auto range = response.header("Content-Range");
+  if (!range || range->substr(0, 8) != "bytes */") return false;
+  const auto whole = parse_content_range("bytes 0-0/" + std::string(range->substr(8)));  // the total, read strictly
+  return whole && whole->total == file.size();
+}
+
 /// One GET of `url` from the byte `file` holds, its body into `receiver`.
 template <class S>
 HttpResponse get_once(S& sender, const std::string& url, std::uint64_t from, Receiver& receiver,
@@ -4063,7 +4073,7 @@ Downloaded fetch(S& sender, std::string url, const std::string& final_path, cons
       may_refresh = true;
       failures = 0;
     }
-    if (completes(response, receiver, file)) {
+    if (completes(response, receiver, file) || holds_all(response, file)) {
       file.place(options.overwrite);
       out.bytes = file.size();
       return out;
@@ -4076,8 +4086,10 @@ Downloaded fetch(S& sender, std::string url, const std::string& final_path, cons
       }
     }
     if (response.received() && response.status == 416) file.restart();
-    if (!worth_retry(response, receiver) || ++failures > sender.retry_policy().max_retries)
+    if (!worth_retry(response, receiver) || ++failures > sender.retry_policy().max_retries) {
+      if (file.size() == 0) file.discard();  // nothing worth keeping for a resume
       throw failed(final_path, response, receiver, out.requests);
+    }
     if (auto ended = sender.pause(call, sender.retry_wait(failures, response)))
       throw TranslationError(ended->cause, ended->message, response.status, out.requests);
   }
