@@ -39,6 +39,8 @@ struct ConnectionState {
   std::size_t request_bytes = 0;
   /// Most bytes the current request (line, headers, body) may take.
   std::size_t byte_cap = 0;
+  /// The stream the connection is read from, for a handler that must read (or drain) a body itself.
+  httplib::Stream* stream = nullptr;
 
   /// Resets the per-request fields before a new request is read.
   void begin_request(std::size_t cap) noexcept {
@@ -80,15 +82,32 @@ inline bool drop_connection() noexcept {
 inline constexpr std::uint64_t refused_body_drain_bytes = std::uint64_t{16} << 20;
 
 /// Handles a declared body larger than `max_body` before httplib reads it: up to refused_body_drain_bytes it
-/// is read and thrown away (clients write the whole body before reading, so cutting it short would turn the
-/// 413 into a reset); beyond that it is never read. True when the request must be refused now, unread.
-inline bool plan_oversized_body(const httplib::Request& req, std::size_t max_body) {
+/// is read and thrown away here (clients write the whole body before reading, so cutting it short would turn
+/// the 413 into a reset); beyond that it is never read. True when the request must be refused now. Drained
+/// here, not by httplib: httplib's own cap is lifted to let uploads through.
+inline bool refuse_oversized_body(const httplib::Request& req, std::uint64_t max_body) {
   ConnectionState* state = current_connection();
   const auto declared = to_uint(req.get_header_value("Content-Length"));
   if (state == nullptr || !declared || *declared <= max_body) return false;
-  if (*declared > refused_body_drain_bytes) return true;
+  if (*declared > refused_body_drain_bytes || state->stream == nullptr) return true;
   state->byte_cap = state->request_bytes + static_cast<std::size_t>(*declared);
-  return false;
+  std::array<char, 16384> sink{};
+  for (std::uint64_t left = *declared; left > 0;) {
+    const ssize_t n =
+        state->stream->read(sink.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, sink.size())));
+    if (n <= 0) break;
+    left -= static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+/// Bytes of framing (multipart boundaries, chunk sizes) allowed beyond a body's own limit.
+inline constexpr std::uint64_t body_framing_bytes = std::uint64_t{64} << 10;
+
+/// Lets the current request's body take up to `limit` bytes, beyond the server-wide cap (an upload).
+inline void allow_body(std::uint64_t limit) {
+  if (ConnectionState* state = current_connection())
+    state->byte_cap = state->request_bytes + static_cast<std::size_t>(limit + body_framing_bytes);
 }
 
 /// Answers with `Connection: close`, then closes the current connection.

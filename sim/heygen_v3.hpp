@@ -128,6 +128,8 @@ inline V3CreateParse parse_v3_create(const std::string& text) {
   const auto& body = doc.get<picojson::object>();
   if (auto problem = v3_video_problem(body); !problem.empty()) return v3_invalid("video", problem);
   auto order = std::make_shared<V3Order>();
+  const auto& video = body.at("video").get<picojson::object>();
+  if (video.at("type").get<std::string>() == "asset_id") order->asset_id = video.at("asset_id").get<std::string>();
   const auto languages = body.find("output_languages");
   if (languages == body.end() || !languages->second.is<picojson::array>() ||
       languages->second.get<picojson::array>().empty())
@@ -175,8 +177,8 @@ struct V3StatusIds {
   std::string problem;
 };
 
-/// Splits `video_translation_ids=a,b,c`.
-inline V3StatusIds v3_status_ids(std::string_view list) {
+/// Splits `video_translation_ids=a,b,c` (or the list of another parameter, named in the problem).
+inline V3StatusIds v3_status_ids(std::string_view list, std::string_view param = "video_translation_ids") {
   V3StatusIds out;
   std::size_t named = 0;
   for (std::size_t start = 0; start <= list.size();) {
@@ -187,8 +189,8 @@ inline V3StatusIds v3_status_ids(std::string_view list) {
     ++named;
     if (std::find(out.ids.begin(), out.ids.end(), id) == out.ids.end()) out.ids.push_back(id);
   }
-  if (named == 0) out.problem = "video_translation_ids must name at least one id (comma-separated)";
-  if (named > v3_max_status_ids) out.problem = "video_translation_ids names more than 100 ids";
+  if (named == 0) out.problem = std::string(param) + " must name at least one id (comma-separated)";
+  if (named > v3_max_status_ids) out.problem = std::string(param) + " names more than 100 ids";
   return out;
 }
 
@@ -211,6 +213,7 @@ inline std::optional<std::size_t> v3_page_offset(std::string_view token, std::si
 inline void StatusSimulator::install_v3_routes() {
   server_.Post(std::string(detail::v3_prefix), [this](const Request& q, Response& r) { on_v3_create(q, r); });
   install_v3_webhook_routes();
+  install_asset_routes();
 }
 
 inline bool StatusSimulator::route_v3(const Request& req, Response& res) {
@@ -272,6 +275,9 @@ inline void StatusSimulator::on_v3_create(const Request& req, Response& res) {
   if (keyed && !detail::v3_valid_key(key))
     return send_error(res, 400, "invalid_parameter", "Idempotency-Key must be 1-255 characters of [A-Za-z0-9_:.-]",
                       "Idempotency-Key");
+  if (!parsed.order->asset_id.empty() && !asset_usable(parsed.order->asset_id))
+    return send_error(res, 400, "invalid_parameter",
+                      "video.asset_id " + parsed.order->asset_id + " names no uploaded asset", "video");
   parsed.order->created_unix = detail::unix_now();
   const detail::V3Created created = create_v3(std::move(parsed.order), key);
   if (created.too_many)

@@ -189,6 +189,7 @@ class SimHttpServer final : public httplib::Server {
     PollStream strm(sock, stop_pipe_[0], to_ms(read_timeout_sec_, read_timeout_usec_),
                     to_ms(write_timeout_sec_, write_timeout_usec_), state, tls);
     const ConnectionScope scope(state);
+    state.stream = &strm;
     bool ok = true;
     for (std::size_t left = keep_alive_max_count_; left > 0 && ok; --left) {
       if (shutting_down_ || !strm.wait_readable(to_ms(keep_alive_timeout_sec_, 0))) break;

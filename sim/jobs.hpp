@@ -73,6 +73,8 @@ struct V3Order {
   std::string callback_url;
   /// Echoed back on every job of the create.
   std::string callback_id;
+  /// The source video's asset id when it was given as one (`video.type` asset_id); empty otherwise.
+  std::string asset_id;
   /// Captions were asked for: completed jobs carry caption URLs.
   bool captions = false;
   /// When the create arrived, in Unix seconds (created_at).

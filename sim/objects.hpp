@@ -1,6 +1,6 @@
 // The object store behind heygen_v3's presigned URLs, in parts that know nothing of HTTP routing: translated
 // outputs made on demand (any byte range of any size, never stored), URL signatures, byte ranges, S3's XML
-// errors, pacing, and the tally of what the store did.
+// errors, pacing, the tally of what the store did, and the uploaded assets (size and SHA-256, never bytes).
 #ifndef HEYGEN_SIM_OBJECTS_HPP
 #define HEYGEN_SIM_OBJECTS_HPP
 
@@ -8,15 +8,22 @@
 #include "stats.hpp"
 #include "support.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace heygen::sim {
 
@@ -215,10 +222,10 @@ class Pacer {
 /// The store's counters: one small lock of their own, so serving file bytes never contends with the jobs' lock.
 class StorageTally {
  public:
-  /// Adds `n` to one counter, e.g. `add(&StorageCounts::file_gets)`.
-  void add(std::uint64_t StorageCounts::*counter, std::uint64_t n = 1) {
+  /// Adds `n` to one counter, e.g. `add(&StorageCounts::file_gets)`; returns its new value.
+  std::uint64_t add(std::uint64_t StorageCounts::*counter, std::uint64_t n = 1) {
     std::lock_guard<std::mutex> lock(mu_);
-    counts_.*counter += n;
+    return counts_.*counter += n;
   }
   /// A copy of every counter.
   StorageCounts snapshot() const {
@@ -229,6 +236,144 @@ class StorageTally {
  private:
   mutable std::mutex mu_;
   StorageCounts counts_;
+};
+
+/// A SHA-256 digest.
+using Digest = std::array<unsigned char, 32>;
+
+/// SHA-256 of bytes fed in pieces, so an upload's digest needs none of its bytes kept.
+class Sha256 {
+ public:
+  /// A fresh digest; throws std::runtime_error when OpenSSL cannot make one.
+  Sha256() : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("sha256");
+  }
+  /// Feeds `n` bytes.
+  void update(const char* data, std::size_t n) { EVP_DigestUpdate(ctx_.get(), data, n); }
+  /// The digest of everything fed; call once.
+  Digest finish() {
+    Digest out{};
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(ctx_.get(), out.data(), &length);
+    return out;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
+
+/// Base64 of a digest, as S3's x-amz-checksum-sha256 carries it.
+inline std::string base64_of(const Digest& digest) {
+  std::array<unsigned char, 48> out{};
+  const int n = EVP_EncodeBlock(out.data(), digest.data(), static_cast<int>(digest.size()));
+  return {reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(std::max(n, 0))};
+}
+
+/// A SHA-256 written as 64 hex digits or as base64 of its 32 bytes (HeyGen's schemas say hex, its examples
+/// base64: either is taken); nothing when it is neither.
+inline std::optional<Digest> parse_digest(std::string_view text) {
+  Digest out{};
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.size() == 64) {
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      const int hi = nibble(text[2 * i]);
+      const int lo = nibble(text[2 * i + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    return out;
+  }
+  std::array<unsigned char, 33> raw{};
+  if (text.size() != 44 || EVP_DecodeBlock(raw.data(), reinterpret_cast<const unsigned char*>(text.data()), 44) != 33)
+    return std::nullopt;
+  std::copy_n(raw.begin(), out.size(), out.begin());
+  if (base64_of(out) != text) return std::nullopt;  // EVP_DecodeBlock lets bad padding through
+  return out;
+}
+
+/// The file types HeyGen takes as assets, by extension ("png, jpeg, mp4, webm, mp3, wav, pdf, srt", and mov).
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 10> asset_types{{
+    {".mp4", "video/mp4"},
+    {".webm", "video/webm"},
+    {".mov", "video/quicktime"},
+    {".mp3", "audio/mpeg"},
+    {".wav", "audio/wav"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".jpeg", "image/jpeg"},
+    {".pdf", "application/pdf"},
+    {".srt", "application/x-subrip"},
+}};
+
+/// True for a Content-Type HeyGen takes as an asset.
+inline bool asset_type_taken(std::string_view type) {
+  return std::any_of(asset_types.begin(), asset_types.end(), [&](const auto& entry) { return entry.second == type; });
+}
+
+/// The asset type of a file name's extension; empty when HeyGen takes no such file.
+inline std::string_view asset_type_of(std::string_view filename) {
+  for (const auto& [extension, type] : asset_types)
+    if (filename.ends_with(extension)) return type;
+  return {};
+}
+
+/// An asset as the store keeps it: never its bytes, only their size and digest.
+struct Asset {
+  /// The file name given.
+  std::string filename;
+  /// Its Content-Type.
+  std::string content_type;
+  /// Its size in bytes (declared, for a direct upload).
+  std::uint64_t size = 0;
+  /// The checksum the direct upload declared, if any.
+  std::optional<Digest> declared;
+  /// The digest of the bytes a PUT stored; set once the bytes are in.
+  std::optional<Digest> stored;
+  /// When its ingest began (complete, or a multipart upload taken); unset before.
+  std::optional<Clock::time_point> completed;
+  /// Its ingest ends failed; drawn when it begins.
+  bool fails = false;
+};
+
+/// An asset's status word at `now`: queued until its ingest begins and for the first half of `ingest`, then
+/// processing, then completed or failed.
+inline std::string_view asset_status(const Asset& asset, Clock::time_point now, Clock::duration ingest) {
+  if (!asset.completed || now < *asset.completed + ingest / 2) return "queued";
+  if (now < *asset.completed + ingest) return "processing";
+  return asset.fails ? "failed" : "completed";
+}
+
+/// Every asset, by id; thread-safe, with a lock of its own.
+class AssetRegistry {
+ public:
+  /// Keeps `asset` under a new id (`asset_` and a sequence number) and returns the id.
+  std::string add(Asset asset) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string id = std::to_string(assets_.size() + 1);
+    id.insert(0, id.size() < 6 ? 6 - id.size() : 0, '0');
+    id.insert(0, "asset_");
+    assets_.emplace(id, std::move(asset));
+    return id;
+  }
+  /// What `use` returns when called, under the lock, with the asset of `id` (null when there is none).
+  template <class Use>
+  auto with(const std::string& id, Use&& use) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = assets_.find(id);
+    return std::forward<Use>(use)(it == assets_.end() ? nullptr : &it->second);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, Asset> assets_;
 };
 
 }  // namespace detail

@@ -152,11 +152,13 @@ inline void StatusSimulator::install_routes() {
 
 inline httplib::Server::HandlerResponse StatusSimulator::pre_route(const Request& req, Response& res) {
   // Runs after the headers and before httplib reads any body.
-  if (detail::plan_oversized_body(req, config_.max_body_bytes)) {
+  const std::uint64_t limit = body_limit(req);
+  if (detail::refuse_oversized_body(req, limit)) {
     detail::close_after_response(res);
     send_error(res, 413, "payload_too_large", detail::error_phrase(413));
     return HandlerResponse::Handled;
   }
+  if (limit > config_.max_body_bytes) detail::allow_body(limit);
   if (config_.api == Api::heygen_v3) return route_v3(req, res) ? HandlerResponse::Handled : HandlerResponse::Unhandled;
   constexpr std::string_view prefix = "/status/";
   if (req.method != "GET" || req.path.compare(0, prefix.size(), prefix) != 0) return HandlerResponse::Unhandled;

@@ -96,6 +96,18 @@ class StatusSimulator {
                           const Request& req);
   bool storage_fault(double rate);
   bool pause_until(Clock::time_point when);
+  std::uint64_t body_limit(const Request& req) const;
+  std::uint64_t largest_body() const;
+  void on_upload(const Request& req, Response& res, const httplib::ContentReader& reader);
+  bool upload_refused(const Request& req, Response& res, const std::string& id);
+  void install_asset_routes();
+  void on_direct_upload(const Request& req, Response& res);
+  void on_asset_complete(const Request& req, Response& res);
+  void on_asset_statuses(const Request& req, Response& res);
+  void on_asset_multipart(const Request& req, Response& res, const httplib::ContentReader& reader);
+  std::string asset_url(const std::string& id) const;
+  bool asset_usable(const std::string& id);
+  std::string upload_url(const std::string& id, std::uint64_t size) const;
   void install_v3_webhook_routes();
   void on_v3_endpoint_create(const Request& req, Response& res);
   void on_v3_endpoint_list(const Request& req, Response& res);
@@ -171,6 +183,7 @@ class StatusSimulator {
   detail::Counters counters_;
 
   detail::StorageTally storage_;        // heygen_v3's object store counters; locks on its own
+  detail::AssetRegistry assets_;        // heygen_v3's uploaded assets; locks on its own, after mu_
   detail::EndpointRegistry endpoints_;  // heygen_v3's registered webhook endpoints; locks on its own, after mu_
   detail::PushSender pushes_;           // last: its threads are joined (in stop()) while everything above still exists
 };
@@ -199,7 +212,9 @@ inline void StatusSimulator::configure_server() {
   server_.set_keep_alive_timeout(config_.keep_alive_timeout_s);
   server_.set_read_timeout(config_.read_timeout_s, 0);
   server_.set_write_timeout(config_.write_timeout_s, 0);
-  server_.set_payload_max_length(config_.max_body_bytes);
+  // httplib's cap lets the largest body any route takes through; each request's own limit is enforced by
+  // pre_route and the byte cap below (body_limit: an upload's is its own).
+  server_.set_payload_max_length(static_cast<std::size_t>(largest_body()));
   // Room for a full body plus generous headers; anything longer is cut, chunked or not.
   server_.set_request_byte_cap(config_.max_body_bytes + (std::size_t{64} << 10));
   server_.set_tcp_nodelay(true);

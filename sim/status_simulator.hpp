@@ -21,11 +21,13 @@
 //   routes.hpp      its routes, handlers and answers
 //   heygen_v3.hpp   its HeyGen v3 routes (--api heygen-v3)
 //   heygen_webhooks.hpp  its v3 webhook endpoints routes (/v3/webhooks/endpoints)
-//   storage.hpp     its object store over HTTP: presigned output GETs with ranges and storage faults
+//   storage.hpp     its object store over HTTP: presigned output GETs and upload PUTs, with storage faults
+//   assets.hpp      its v3 asset API: direct uploads, completion, multipart uploads, ingest statuses
 #ifndef HEYGEN_SIM_STATUS_SIMULATOR_HPP
 #define HEYGEN_SIM_STATUS_SIMULATOR_HPP
 
 #include "args.hpp"
+#include "assets.hpp"
 #include "endpoints.hpp"
 #include "heygen_v3.hpp"
 #include "heygen_webhooks.hpp"

@@ -1,7 +1,7 @@
 // StatusSimulator's object store over HTTP (heygen_v3): presigned GETs of translated outputs, streamed in large
-// chunks with byte ranges, and the storage faults a client downloading from S3 through a CDN meets (cut bodies,
-// overstated lengths, HTML error pages, a slow network). Storage speaks S3's XML errors, not HeyGen's JSON, and
-// needs no API key: the URL's signature is the credential.
+// chunks with byte ranges; presigned PUTs of uploads, streamed through SHA-256 and never kept; and the storage
+// faults a client of S3 behind a CDN meets (cut bodies, overstated lengths, HTML error pages, 5xx, a slow
+// network). Storage speaks S3's XML errors, not HeyGen's JSON, and needs no API key: the URL's signature is.
 #ifndef HEYGEN_SIM_STORAGE_HPP
 #define HEYGEN_SIM_STORAGE_HPP
 
@@ -32,7 +32,51 @@ inline constexpr std::string_view storage_html_page =
     "<body><h1>Service Temporarily Unavailable</h1><p>The server is temporarily unable to service your request."
     "</p></body></html>\n";
 
+/// Largest file a multipart POST /v3/assets takes (HeyGen: "Max 32 MB").
+inline constexpr std::uint64_t multipart_max_bytes = std::uint64_t{32} << 20;
+
+/// Where presigned uploads are PUT: this and the asset's id.
+inline constexpr std::string_view uploads_prefix = "/uploads/";
+
+/// Why the store refuses a PUT before reading its body; status 0 when it does not.
+struct PutRefusal {
+  /// HTTP status.
+  int status = 0;
+  /// S3's error code.
+  std::string_view code;
+  /// Its message.
+  std::string_view message;
+};
+
+/// Checks a PUT's headers against the asset it uploads: what the URL signed (size, type, checksum) must match.
+inline PutRefusal check_put(const httplib::Request& req, const Asset* asset) {
+  if (asset == nullptr) return {404, "NoSuchUpload", "The specified upload does not exist."};
+  if (asset->completed) return {403, "AccessDenied", "The upload was completed; the asset can no longer be written."};
+  if (req.get_header_value("Content-Length") != std::to_string(asset->size))
+    return {403, "SignatureDoesNotMatch", "Content-Length is not the size signed into the URL."};
+  if (req.get_header_value("Content-Type") != asset->content_type)
+    return {403, "SignatureDoesNotMatch", "Content-Type is not the one signed for this upload (see upload_headers)."};
+  if (asset->declared && req.get_header_value("x-amz-checksum-sha256") != base64_of(*asset->declared))
+    return {403, "SignatureDoesNotMatch", "x-amz-checksum-sha256 is not the one signed for this upload."};
+  return {};
+}
+
 }  // namespace detail
+
+inline std::uint64_t StatusSimulator::body_limit(const Request& req) const {
+  if (config_.api != Api::heygen_v3) return config_.max_body_bytes;
+  if (req.method == "PUT" && req.path.starts_with(detail::uploads_prefix))
+    return std::max<std::uint64_t>(config_.max_body_bytes, config_.storage.max_upload_bytes);
+  if (req.method == "POST" && req.path == "/v3/assets")
+    return std::max<std::uint64_t>(config_.max_body_bytes, detail::multipart_max_bytes + detail::body_framing_bytes);
+  return config_.max_body_bytes;
+}
+
+inline std::uint64_t StatusSimulator::largest_body() const {
+  if (config_.api != Api::heygen_v3) return config_.max_body_bytes;
+  return std::max<std::uint64_t>({config_.max_body_bytes, config_.storage.max_upload_bytes,
+                                  detail::multipart_max_bytes + detail::body_framing_bytes});
+}
 
 inline bool StatusSimulator::storage_fault(double rate) {
   if (rate <= 0) return false;  // no draw: storage traffic must not shift the jobs' random sequence
@@ -127,6 +171,65 @@ inline void StatusSimulator::stream_output(Response& res, const std::string& id,
   };
   res.set_content_provider(static_cast<std::size_t>(declared), std::string(detail::output_type(name)),
                            std::move(provider));
+}
+
+inline std::string StatusSimulator::upload_url(const std::string& id, std::uint64_t size) const {
+  const std::int64_t expires = detail::unix_now() + config_.storage.url_lifetime_s;
+  const std::string path = std::string(detail::uploads_prefix) + id;
+  const std::string bound = "Size=" + std::to_string(size);
+  return origin_ + path + "?Expires=" + std::to_string(expires) + "&" + bound +
+         "&Signature=" + detail::presign_signature(config_.api_key, path, expires, bound);
+}
+
+inline bool StatusSimulator::upload_refused(const Request& req, Response& res, const std::string& id) {
+  if (storage_refused(req, res, "Size=" + req.get_param_value("Size"))) return true;
+  const auto refusal = assets_.with(id, [&](const detail::Asset* asset) { return detail::check_put(req, asset); });
+  if (refusal.status != 0) send_storage_error(res, refusal.status, refusal.code, refusal.message, req);
+  return refusal.status != 0;
+}
+
+inline void StatusSimulator::on_upload(const Request& req, Response& res, const httplib::ContentReader& reader) {
+  storage_.add(&StorageCounts::upload_puts);
+  const std::string id = req.matches[1];
+  if (upload_refused(req, res, id)) return detail::close_after_response(res);  // the body is left unread
+  if (storage_fault(config_.storage.fail_5xx_rate)) {
+    const bool slow = storage_.add(&StorageCounts::fail_5xx) % 2 == 0;  // 500 and 503 in turn
+    send_storage_error(
+        res, slow ? 503 : 500, slow ? "SlowDown" : "InternalError",
+        slow ? "Please reduce your request rate." : "We encountered an internal error. Please try again.", req);
+    return detail::close_after_response(res);
+  }
+  const std::uint64_t size = detail::to_uint(req.get_header_value("Content-Length")).value_or(0);
+  const bool cut = storage_fault(config_.storage.cut_rate);
+  if (cut) storage_.add(&StorageCounts::cuts);
+  detail::Sha256 sha;
+  detail::Pacer pacer(config_.storage.pace_bytes_per_s);
+  std::uint64_t received = 0;
+  const bool read = reader([&](const char* data, std::size_t n) {
+    sha.update(data, n);
+    received += n;
+    storage_.add(&StorageCounts::upload_bytes_received, n);
+    if (cut && received >= size / 2) return false;
+    return !pacer.on() || pause_until(pacer.due(received));
+  });
+  if (!read || received != size) {
+    detail::drop_connection();  // cut, or the client went away: nothing is stored, nothing answered
+    return;
+  }
+  const detail::Digest digest = sha.finish();
+  const std::string sent = req.get_header_value("x-amz-checksum-sha256");
+  const bool good = assets_.with(id, [&](detail::Asset* asset) {
+    const bool matches =
+        (!asset->declared || *asset->declared == digest) && (sent.empty() || sent == detail::base64_of(digest));
+    if (matches) asset->stored = digest;
+    return matches;
+  });
+  if (!good)
+    return send_storage_error(res, 400, "BadDigest", "The SHA256 you specified did not match the calculated checksum.",
+                              req);
+  res.status = 200;
+  res.set_header("ETag", '"' + detail::hex_of(digest.data(), 16) + '"');
+  res.set_header("x-amz-checksum-sha256", detail::base64_of(digest));
 }
 
 }  // namespace heygen::sim

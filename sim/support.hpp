@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,6 +58,18 @@ inline std::optional<std::uint64_t> to_uint(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc{} || ptr != end) return std::nullopt;
   return value;
+}
+
+/// Lowercase hex of `n` bytes.
+inline std::string hex_of(const unsigned char* bytes, std::size_t n) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += hex[bytes[i] >> 4U];
+    out += hex[bytes[i] & 0xFU];
+  }
+  return out;
 }
 
 /// Appends `s` as a JSON string literal (bytes >= 0x80 pass through unchanged).

@@ -51,14 +51,7 @@ inline std::string hmac_sha256_hex(std::string_view key, std::string_view data) 
   if (HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size()), data_bytes, data.size(), digest.data(), &length) ==
       nullptr)
     return "";
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xF];
-  }
-  return out;
+  return hex_of(digest.data(), length);
 }
 
 /// The length of `url`'s scheme and "://" when it is http:// (or, with OpenSSL, https://); 0 otherwise.

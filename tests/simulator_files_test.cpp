@@ -19,7 +19,7 @@ namespace {
 using namespace heygen::sim;
 using namespace std::chrono_literals;
 
-/// A heygen_v3 config whose jobs end at once, with outputs of `bytes` bytes.
+/// A heygen_v3 config whose jobs end at once, with outputs of `bytes` bytes (assets ingest in the default 0.2 s).
 SimulatorConfig files_config(std::uint64_t bytes = 65536) {
   SimulatorConfig config;
   config.api = Api::heygen_v3;
@@ -266,5 +266,290 @@ TEST_CASE("simulator files: storage faults at rate 1") {
     CHECK(res->body == expected(s.job_id, "video.mp4", 0, 65536));
     CHECK(seconds > 0.2);
     CHECK(seconds < 2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Uploads: direct uploads, their presigned PUTs, completion, multipart uploads and ingest
+
+namespace {
+
+/// A body of `n` bytes that is not all one byte.
+std::string upload_bytes(std::size_t n) { return expected("upload", "source.mp4", 0, n); }
+
+/// Lowercase hex SHA-256 of `bytes`.
+std::string sha256_hex(const std::string& bytes) {
+  detail::Sha256 sha;
+  sha.update(bytes.data(), bytes.size());
+  const auto digest = sha.finish();
+  return detail::hex_of(digest.data(), digest.size());
+}
+
+/// A direct-upload create body for `bytes`, with `extra` members (JSON text, comma-led).
+std::string upload_body(const std::string& bytes, const std::string& extra = "") {
+  return R"({"filename":"talk.mp4","content_type":"video/mp4","size_bytes":)" + std::to_string(bytes.size()) + extra +
+         "}";
+}
+
+/// POSTs a JSON body with the key; returns the answer.
+httplib::Result post(Store& s, const std::string& path, const std::string& body) {
+  return s.cli.Post(path, api_key, body, "application/json");
+}
+
+/// The `data` object of a 200 JSON answer.
+picojson::value data_of(const httplib::Result& res) {
+  REQUIRE(res);
+  INFO("body: ", res->body);
+  REQUIRE(res->status == 200);
+  picojson::value doc;
+  REQUIRE(picojson::parse(doc, res->body).empty());
+  return doc.get("data");
+}
+
+/// The v3 error code of an answer that must be `status`.
+std::string error_code(const httplib::Result& res, int status) {
+  REQUIRE(res);
+  INFO("body: ", res->body);
+  CHECK(res->status == status);
+  picojson::value doc;
+  REQUIRE(picojson::parse(doc, res->body).empty());
+  return doc.get("error").get("code").to_str() + " " + doc.get("error").get("param").to_str();
+}
+
+/// A direct upload as created: its id, the PUT's path and query, and the headers to send.
+struct Upload {
+  std::string id;
+  std::string url;
+  httplib::Headers headers;
+  std::string content_type;
+};
+
+/// Creates a direct upload from `body` (must succeed).
+Upload create_upload(Store& s, const std::string& body) {
+  const auto data = data_of(post(s, "/v3/assets/direct-uploads", body));
+  CHECK(data.get("status").get<std::string>() == "pending_upload");
+  Upload out{data.get("asset_id").get<std::string>(), data.get("upload_url").get<std::string>(), {}, ""};
+  REQUIRE(out.url.rfind(s.sim.base_url() + "/uploads/" + out.id + "?Expires=", 0) == 0);
+  out.url = out.url.substr(s.sim.base_url().size());
+  for (const auto& [name, value] : data.get("upload_headers").get<picojson::object>()) {
+    if (name == "Content-Type") out.content_type = value.get<std::string>();
+    if (name != "Content-Type") out.headers.emplace(name, value.get<std::string>());
+  }
+  return out;
+}
+
+/// PUTs `bytes` to an upload as told (`headers`, Content-Type).
+httplib::Result put(Store& s, const Upload& upload, const std::string& bytes) {
+  return s.cli.Put(upload.url, upload.headers, bytes, upload.content_type);
+}
+
+/// The status word /v3/assets/statuses gives `id`.
+std::string asset_status(Store& s, const std::string& id) {
+  const auto res = s.cli.Get("/v3/assets/statuses?asset_ids=" + id, api_key);
+  return data_of(res).get(0).get("status").get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("simulator files: a direct upload with its checksum: create, PUT, complete, ingest, translate") {
+  Store s(files_config());
+  const std::string bytes = upload_bytes(100'000);
+  const auto data = data_of(
+      post(s, "/v3/assets/direct-uploads", upload_body(bytes, R"(,"checksum_sha256":")" + sha256_hex(bytes) + "\"")));
+  CHECK(data.get("max_bytes").get<double>() == 100'000);
+  CHECK(data.get("expires_in_seconds").get<double>() == 7 * 24 * 3600);
+  const Upload upload = create_upload(s, upload_body(bytes, R"(,"checksum_sha256":")" + sha256_hex(bytes) + "\""));
+  CHECK(upload.content_type == "video/mp4");
+  REQUIRE(upload.headers.count("x-amz-checksum-sha256") == 1);
+  CHECK(upload.headers.find("x-amz-checksum-sha256")->second.size() == 44);
+  CHECK(error_code(post(s, "/v3/assets/" + upload.id + "/complete", "{}"), 400) == "invalid_parameter null");
+  CHECK(post(s, "/v3/assets/" + upload.id + "/complete", "{}")->body.find("PUT") != std::string::npos);
+  CHECK(asset_status(s, upload.id) == "queued");
+
+  const auto stored = put(s, upload, bytes);
+  REQUIRE(stored);
+  CHECK(stored->status == 200);
+  CHECK(stored->get_header_value("x-amz-checksum-sha256") == upload.headers.find("x-amz-checksum-sha256")->second);
+  const auto done =
+      data_of(post(s, "/v3/assets/" + upload.id + "/complete", R"({"checksum_sha256":")" + sha256_hex(bytes) + "\"}"));
+  CHECK(done.get("asset_id").get<std::string>() == upload.id);
+  CHECK(done.get("status").get<std::string>() == "processing");
+  CHECK(done.get("mime_type").get<std::string>() == "video/mp4");
+  CHECK(done.get("size_bytes").get<double>() == 100'000);
+  CHECK_FALSE(done.get("url").get<std::string>().empty());
+  CHECK(data_of(post(s, "/v3/assets/" + upload.id + "/complete", "")).serialize() == done.serialize());  // idempotent
+
+  CHECK(asset_status(s, upload.id) == "queued");
+  std::this_thread::sleep_for(120ms);
+  CHECK(asset_status(s, upload.id) == "processing");
+  std::this_thread::sleep_for(100ms);
+  const auto listed = data_of(s.cli.Get("/v3/assets/statuses?asset_ids=" + upload.id + ",asset_999999", api_key));
+  CHECK(listed.get(0).get("video_id").get<std::string>() == upload.id);
+  CHECK(listed.get(0).get("status").get<std::string>() == "completed");
+  CHECK(listed.get(0).get("error").is<picojson::null>());
+  CHECK(listed.get(0).get("batch_id").is<picojson::null>());
+  CHECK(listed.get(1).get("status").get<std::string>() == "not_found");
+
+  const std::string create =
+      R"({"video":{"type":"asset_id","asset_id":")" + upload.id + R"("},"output_languages":["German"]})";
+  CHECK(data_of(post(s, "/v3/video-translations", create)).get("video_translation_ids").get<picojson::array>().size() ==
+        1);
+  const std::string unknown =
+      R"({"video":{"type":"asset_id","asset_id":"asset_999999"},"output_languages":["German"]})";
+  CHECK(error_code(post(s, "/v3/video-translations", unknown), 400) == "invalid_parameter video");
+  // An asset whose bytes never came is no source either.
+  const Upload empty = create_upload(s, upload_body(bytes));
+  const std::string pending =
+      R"({"video":{"type":"asset_id","asset_id":")" + empty.id + R"("},"output_languages":["German"]})";
+  CHECK(error_code(post(s, "/v3/video-translations", pending), 400) == "invalid_parameter video");
+
+  const auto counts = s.counts();
+  CHECK(counts.uploads_started == 3);
+  CHECK(counts.uploads_completed == 1);
+  CHECK(counts.upload_puts == 1);
+  CHECK(counts.upload_bytes_received == 100'000);
+  CHECK(counts.storage_requests_with_api_key == 0);
+}
+
+TEST_CASE("simulator files: the store refuses a PUT unlike what was signed, and bytes unlike the checksum") {
+  Store s(files_config());
+  const std::string bytes = upload_bytes(5000);
+  const std::string checksum = R"(,"checksum_sha256":")" + sha256_hex(bytes) + "\"";
+  SUBCASE("bad digest: 400 BadDigest, nothing stored") {
+    const Upload upload = create_upload(s, upload_body(bytes, checksum));
+    std::string other = bytes;
+    other[10] ^= 1;
+    check_xml_error(put(s, upload, other), 400, "BadDigest");
+    CHECK(error_code(post(s, "/v3/assets/" + upload.id + "/complete", "{}"), 400) == "invalid_parameter null");
+    CHECK(put(s, upload, bytes)->status == 200);  // a second PUT of the right bytes is taken
+  }
+  SUBCASE("wrong size, wrong Content-Type, missing checksum header: 403 SignatureDoesNotMatch") {
+    const Upload upload = create_upload(s, upload_body(bytes, checksum));
+    check_xml_error(put(s, upload, bytes.substr(1)), 403, "SignatureDoesNotMatch");
+    check_xml_error(s.cli.Put(upload.url, upload.headers, bytes, "video/webm"), 403, "SignatureDoesNotMatch");
+    check_xml_error(s.cli.Put(upload.url, bytes, upload.content_type), 403, "SignatureDoesNotMatch");
+    CHECK(put(s, upload, bytes)->status == 200);
+    CHECK(s.counts().storage_403s == 3);
+  }
+  SUBCASE("expired or forged upload URLs: 403 AccessDenied") {
+    const Upload upload = create_upload(s, upload_body(bytes, checksum));
+    const std::string path = "/uploads/" + upload.id;
+    const std::int64_t past = detail::unix_now() - 1;
+    Upload expired = upload;
+    expired.url = path + "?Expires=" + std::to_string(past) +
+                  "&Size=5000&Signature=" + detail::presign_signature("sim-key", path, past, "Size=5000");
+    check_xml_error(put(s, expired, bytes), 403, "AccessDenied");
+    Upload bigger = upload;
+    bigger.url.replace(bigger.url.find("Size=5000"), 9, "Size=5001");
+    check_xml_error(put(s, bigger, bytes + "x"), 403, "AccessDenied");
+  }
+  SUBCASE("a checksum given only at completion is checked there") {
+    const Upload upload = create_upload(s, upload_body(bytes));
+    CHECK(upload.headers.empty());
+    CHECK(put(s, upload, bytes)->status == 200);
+    CHECK(error_code(
+              post(s, "/v3/assets/" + upload.id + "/complete", R"({"checksum_sha256":")" + sha256_hex("other") + "\"}"),
+              400) == "invalid_parameter checksum_sha256");
+    CHECK(post(s, "/v3/assets/" + upload.id + "/complete", "{}")->status == 200);
+    CHECK(error_code(post(s, "/v3/assets/asset_999999/complete", "{}"), 404) == "not_found null");
+  }
+}
+
+TEST_CASE("simulator files: direct upload creates are validated; the asset routes need the key") {
+  Store s(files_config());
+  const std::string bytes = upload_bytes(10);
+  for (const auto& [body, param] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"content_type":"video/mp4","size_bytes":10})", "filename"},
+           {R"({"filename":"a.mp4","size_bytes":10})", "content_type"},
+           {R"({"filename":"a.txt","content_type":"text/plain","size_bytes":10})", "content_type"},
+           {R"({"filename":"a.mp4","content_type":"video/mp4"})", "size_bytes"},
+           {R"({"filename":"a.mp4","content_type":"video/mp4","size_bytes":0})", "size_bytes"},
+           {R"({"filename":"a.mp4","content_type":"video/mp4","size_bytes":1.5})", "size_bytes"},
+           {R"({"filename":"a.mp4","content_type":"video/mp4","size_bytes":1e13})", "size_bytes"},
+           {upload_body(bytes, R"(,"checksum_sha256":"abc")"), "checksum_sha256"},
+       }) {
+    const std::string& text = body;  // structured bindings cannot be captured by INFO's lambda
+    INFO("body: ", text);
+    CHECK(error_code(post(s, "/v3/assets/direct-uploads", text), 400) == "invalid_parameter " + param);
+  }
+  for (const char* type : {"video/webm", "video/quicktime", "audio/mpeg", "audio/wav", "image/png", "image/jpeg",
+                           "application/pdf", "application/x-subrip"}) {
+    const std::string body = R"({"filename":"a","content_type":")" + std::string(type) + R"(","size_bytes":10})";
+    CHECK(post(s, "/v3/assets/direct-uploads", body)->status == 200);
+  }
+  CHECK(error_code(s.cli.Post("/v3/assets/direct-uploads", upload_body(bytes), "application/json"), 401) ==
+        "unauthorized null");
+  CHECK(error_code(s.cli.Get("/v3/assets/statuses?asset_ids=a"), 401) == "unauthorized null");
+  std::string many = "a0";
+  for (int i = 1; i <= 100; ++i) many += ",a" + std::to_string(i);
+  CHECK(error_code(s.cli.Get("/v3/assets/statuses?asset_ids=" + many, api_key), 400) == "invalid_parameter asset_ids");
+  const Upload upload = create_upload(s, upload_body(bytes));
+  CHECK(s.cli.Put(upload.url, api_key, bytes, upload.content_type)->status == 200);  // taken, and counted
+  CHECK(s.counts().storage_requests_with_api_key == 1);
+}
+
+TEST_CASE("simulator files: a multipart upload is an asset at once, then ingests") {
+  SimulatorConfig config = files_config();
+  config.storage.ingest_s = 0;
+  Store s(config);
+  const std::string bytes = upload_bytes(70'000);
+  const httplib::MultipartFormDataItems items{{"file", bytes, "talk.mp4", "application/octet-stream"}};
+  const auto data = data_of(s.cli.Post("/v3/assets", api_key, items));
+  CHECK(data.get("mime_type").get<std::string>() == "video/mp4");
+  CHECK(data.get("size_bytes").get<double>() == 70'000);
+  const std::string id = data.get("asset_id").get<std::string>();
+  CHECK(asset_status(s, id) == "completed");
+  const httplib::MultipartFormDataItems text{{"file", "hello", "notes.txt", "text/plain"}};
+  CHECK(error_code(s.cli.Post("/v3/assets", api_key, text), 400) == "invalid_parameter file");
+  const httplib::MultipartFormDataItems other{{"video", bytes, "talk.mp4", "video/mp4"}};
+  CHECK(error_code(s.cli.Post("/v3/assets", api_key, other), 400) == "invalid_parameter file");
+  CHECK(s.counts().uploads_completed == 1);
+}
+
+TEST_CASE("simulator files: ingest can fail, with an error object") {
+  SimulatorConfig config = files_config();
+  config.storage.ingest_s = 0;
+  config.storage.ingest_fail_rate = 1;
+  Store s(config);
+  const std::string bytes = upload_bytes(10);
+  const Upload upload = create_upload(s, upload_body(bytes));
+  REQUIRE(put(s, upload, bytes)->status == 200);
+  REQUIRE(post(s, "/v3/assets/" + upload.id + "/complete", "{}")->status == 200);
+  const auto entry = data_of(s.cli.Get("/v3/assets/statuses?asset_ids=" + upload.id, api_key)).get(0);
+  CHECK(entry.get("status").get<std::string>() == "failed");
+  CHECK(entry.get("error").get("code").get<std::string>() == "ingest_failed");
+}
+
+TEST_CASE("simulator files: storage faults on upload PUTs at rate 1") {
+  const std::string bytes = upload_bytes(65536);
+  SUBCASE("5xx: 500 and 503 in turn, with S3's XML") {
+    SimulatorConfig config = files_config();
+    config.storage.fail_5xx_rate = 1;
+    Store s(config);
+    const Upload upload = create_upload(s, upload_body(bytes));
+    check_xml_error(put(s, upload, bytes), 500, "InternalError");
+    check_xml_error(put(s, upload, bytes), 503, "SlowDown");
+    CHECK(s.counts().fail_5xx == 2);
+  }
+  SUBCASE("cut: the connection closes after about half of the body") {
+    SimulatorConfig config = files_config();
+    config.storage.cut_rate = 1;
+    Store s(config);
+    const Upload upload = create_upload(s, upload_body(bytes));
+    CHECK_FALSE(put(s, upload, bytes));
+    const auto counts = s.counts();
+    CHECK(counts.cuts == 1);
+    CHECK(counts.upload_bytes_received >= 32768);
+    CHECK(counts.upload_bytes_received < 65536);
+    CHECK(error_code(post(s, "/v3/assets/" + upload.id + "/complete", "{}"), 400) == "invalid_parameter null");
+  }
+  SUBCASE("pace: 64 KiB at 256 KiB/s take about a quarter of a second") {
+    SimulatorConfig config = files_config();
+    config.storage.pace_bytes_per_s = 256 * 1024;
+    Store s(config);
+    const Upload upload = create_upload(s, upload_body(bytes));
+    const auto start = Clock::now();
+    CHECK(put(s, upload, bytes)->status == 200);
+    CHECK(std::chrono::duration<double>(Clock::now() - start).count() > 0.2);
   }
 }
