@@ -3991,10 +3991,12 @@ inline bool worth_retry(const HttpResponse& response, const Receiver& receiver) 
   return response.status / 100 == 2 || response.status == 416 || response.status == 429 || response.status >= 500;
 }
 
-/// The error a download ends with, saying why its last try failed.
-inline TranslationError failed(const std::string& final_path, const HttpResponse& response, const Receiver& receiver,
+/// The error a download ends with, saying why its last try failed. An empty temporary file is removed: there is
+/// nothing in it to resume.
+inline TranslationError failed(files::PartialFile& file, const HttpResponse& response, const Receiver& receiver,
                                int requests) {
-  std::string why = "download of " + final_path + ": ";
+  if (file.size() == 0) file.discard();
+  std::string why = "download of " + file.final_path() + ": ";
   if (!receiver.refusal().empty())
     why += receiver.refusal();
   else if (expired(response))
@@ -4086,10 +4088,8 @@ Downloaded fetch(S& sender, std::string url, const std::string& final_path, cons
       }
     }
     if (response.received() && response.status == 416) file.restart();
-    if (!worth_retry(response, receiver) || ++failures > sender.retry_policy().max_retries) {
-      if (file.size() == 0) file.discard();  // nothing worth keeping for a resume
-      throw failed(final_path, response, receiver, out.requests);
-    }
+    if (!worth_retry(response, receiver) || ++failures > sender.retry_policy().max_retries)
+      throw failed(file, response, receiver, out.requests);
     if (auto ended = sender.pause(call, sender.retry_wait(failures, response)))
       throw TranslationError(ended->cause, ended->message, response.status, out.requests);
   }
