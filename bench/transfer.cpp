@@ -337,7 +337,7 @@ Job completed_job(const std::string& base) {
   throw std::runtime_error("job " + id + " did not complete");
 }
 
-/// GETs `target` of the simulator at `base` with the API key; the parsed JSON body.
+/// GETs `target` of the simulator at `base` (or POSTs `post_body` to it) with the API key; the parsed JSON body.
 picojson::value api_json(const std::string& base, const std::string& target, const std::string& post_body = {}) {
   httplib::Client http(base);
   const httplib::Headers headers{{"X-Api-Key", api_key}};
@@ -401,8 +401,8 @@ std::vector<Mover> download_movers(const Options& options, const TempFolder& dir
   if (!options.curl.empty())
     movers.push_back({"curl", one({options.curl, "-sS", "--fail", "-o", file, job.video_url}, file, "curl download")});
   if (with_sync)
-    movers.push_back(
-        {"raw httplib + fsync", one({options.self, "--mover", "raw-get", job.video_url, file, "fsync"}, file, "sync")});
+    movers.push_back({"raw httplib + fsync", one({options.self, "--mover", "raw-get", job.video_url, file, "fsync"},
+                                                 file, "raw download with fsync")});
   return movers;
 }
 
@@ -615,6 +615,7 @@ void memory_section(const Options& options, const TempFolder& dir, const std::ve
     write_source(source, size);
     bench::ServerProcess server(options.server, simulator_flags(size));
     const Job job = completed_job(server.base_url());
+    std::printf("  4 GiB each way (--big), one run each:\n");
     print_header();
     const Row down =
         measure("download", {download_movers(options, dir, server.base_url(), job, size, false)[0]}, 1, size).at(0);
