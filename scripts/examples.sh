@@ -365,6 +365,24 @@ if "$status_server" --help 2>/dev/null | grep -q 'heygen-v3'; then
   check "v3 --event with webhooks list: 64" test "$rc" -eq 64
   vt --url "$url" webhooks list
   check "webhooks without --api heygen-v3: 64" test "$rc" -eq 64
+  # translate: files in, files out.
+  head -c 300000 /dev/urandom >"$work/talk.mp4"
+  printf 'MZ' >"$work/tool.exe"
+  vt --api heygen-v3 --url "$url" --json translate "$work/talk.mp4" --lang "${languages[0]}" --lang "${languages[1]}" \
+    --captions --out "$work/translated"
+  printed+="$out$err"
+  check "v3 translate: 0, two languages, four files each on disk" test "$rc" -eq 0 -a -n "$(json '(len(jobs) == 2 and
+    all(j["status"] == "completed" and len(j["files"]) == 4 for j in jobs))' && echo yes)" \
+    -a "$(find "$work/translated" -type f -name 'talk.*' | wc -l)" -eq 8
+  vt --api heygen-v3 --url "$url" translate "$work/talk.mp4" --lang "${languages[0]}" --out "$work/translated"
+  check "v3 translate into a folder holding that translation: 1, refused before the upload" \
+    test "$rc" -eq 1 -a -n "$(grep -F 'already holds' <<<"$out")"
+  vt --api heygen-v3 --url "$url" translate "$work/tool.exe" "$work/none.mp4" --lang "${languages[0]}" \
+    --out "$work/translated2"
+  check "v3 translate of a type HeyGen does not take and of a missing file: 1, each named" \
+    test "$rc" -eq 1 -a -n "$(grep -F 'does not take' <<<"$out")" -a -n "$(grep -F 'cannot open' <<<"$out")"
+  vt --api heygen-v3 --url "$url" translate "$work/talk.mp4" --lang "${languages[0]}"
+  check "v3 translate without --out: 64" test "$rc" -eq 64
   check "v3: the key is never printed" test -z "$(grep -F "$key" <<<"$printed")"
   unset HEYGEN_API_KEY
 else

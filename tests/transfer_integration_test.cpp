@@ -20,11 +20,13 @@ using namespace std::chrono_literals;
 
 /// A started heygen-v3 simulator whose jobs end at once, with outputs of `bytes` bytes.
 struct FileStore {
-  explicit FileStore(std::uint64_t bytes, sim::StorageConfig storage = {}) : server(config(bytes, storage)) {
+  explicit FileStore(std::uint64_t bytes, sim::StorageConfig storage = {}, double error_probability = 0)
+      : server(config(bytes, storage, error_probability)) {
     server.start();
   }
-  static sim::SimulatorConfig config(std::uint64_t bytes, sim::StorageConfig storage) {
+  static sim::SimulatorConfig config(std::uint64_t bytes, sim::StorageConfig storage, double error_probability) {
     sim::SimulatorConfig config;
+    config.error_probability = error_probability;
     config.api = sim::Api::heygen_v3;
     config.duration = sim::DurationDistribution::fixed(0);
     config.storage = storage;
@@ -151,4 +153,91 @@ TEST_CASE("integration files: storage answering an HTML page is refused and noth
     CHECK(std::string(e.what()).find("HTML") != std::string::npos);
   }
   CHECK_FALSE(std::filesystem::exists(dir.path / (id + ".video.mp4")));
+}
+
+namespace {
+
+/// A source video of `bytes` bytes at `path`.
+void write_source(const std::filesystem::path& path, std::size_t bytes) {
+  std::string body(bytes, '\0');
+  for (std::size_t i = 0; i < bytes; ++i) body[i] = static_cast<char>((i * 131 + i / 977) & 0xFF);
+  std::ofstream(path, std::ios::binary) << body;
+}
+
+}  // namespace
+
+TEST_CASE("integration files: translate_file uploads, translates into two languages, writes every output") {
+  FileStore store(200'000);
+  HeyGenClient client(store_options(store.server));
+  Folder dir;
+  write_source(dir.path / "talk.mp4", 1'000'000);
+  TranslationRequest request;
+  request.enable_caption = true;
+  std::uint64_t uploaded = 0;
+  int downloading = 0;
+  int outcomes = 0;
+  const auto translated =
+      client.translate_file((dir.path / "talk.mp4").string(), {"German", "French (France)"},
+                            (dir.path / "out").string(), request, [&](const TranslateProgress& step) {
+                              if (step.phase == TranslateProgress::Phase::uploading) uploaded = step.done;
+                              if (step.phase == TranslateProgress::Phase::downloading) ++downloading;
+                              if (step.result != nullptr) ++outcomes;
+                            });
+  REQUIRE(translated.size() == 2);
+  CHECK(translated[0].language == "German");
+  CHECK(translated[1].language == "French (France)");
+  for (const auto& entry : translated) {
+    CHECK(entry.error.empty());
+    CHECK(entry.result.ok());
+    check_outputs(entry.files, entry.job_id, 200'000);
+  }
+  CHECK(translated[0].files[0].path == (dir.path / "out" / "talk.German.video.mp4").string());
+  CHECK(translated[1].files[3].path == (dir.path / "out" / "talk.French__France_.captions.vtt").string());
+  CHECK(uploaded == 1'000'000);
+  CHECK(downloading > 0);
+  CHECK(outcomes == 2);
+  const auto storage = store.server.stats().totals.storage;
+  CHECK(storage.uploads_completed == 1);
+  CHECK(storage.upload_bytes_received == 1'000'000);
+  CHECK(storage.storage_requests_with_api_key == 0);
+  // The same again into the same folder: refused before anything is uploaded or created (paid for).
+  CHECK_THROWS_AS(
+      client.translate_file((dir.path / "talk.mp4").string(), {"French (France)"}, (dir.path / "out").string()),
+      FileError);
+  CHECK(store.server.stats().totals.storage.uploads_started == storage.uploads_started);
+}
+
+TEST_CASE("integration files: an upload through PUTs answered 5xx or cut still arrives whole, once") {
+  sim::StorageConfig storage;
+  SUBCASE("5xx") { storage.fail_5xx_rate = 0.5; }
+  SUBCASE("cut") { storage.cut_rate = 0.5; }
+  FileStore store(1'000, storage);
+  HeyGenClient client(store_options(store.server));
+  Folder dir;
+  write_source(dir.path / "talk.webm", 300'000);
+  const std::string asset = client.upload_asset((dir.path / "talk.webm").string());
+  CHECK_FALSE(asset.empty());
+  const auto counts = store.server.stats().totals.storage;
+  CHECK(counts.uploads_completed == 1);
+  CHECK(counts.upload_puts >= 1);
+}
+
+TEST_CASE("integration files: a language whose job failed says so; the file's other languages are written") {
+  FileStore store(1'000, {}, 0.5);
+  HeyGenClient client(store_options(store.server));
+  Folder dir;
+  write_source(dir.path / "talk.mp4", 10'000);
+  const std::vector<std::string> languages{"German", "French (France)", "Spanish (Spain)", "Italian", "Dutch"};
+  const auto translated =
+      client.translate_file((dir.path / "talk.mp4").string(), languages, (dir.path / "out").string());
+  REQUIRE(translated.size() == languages.size());
+  for (const auto& entry : translated) {
+    if (entry.result.ok()) {
+      CHECK(entry.error.empty());
+      CHECK(entry.files.size() == 2);  // video and audio: no captions were asked for
+    } else {
+      CHECK(entry.files.empty());
+      CHECK_FALSE(entry.error.empty());
+    }
+  }
 }

@@ -86,6 +86,7 @@
 #include <variant>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <picojson.h>
 #include <sys/stat.h>
@@ -3753,6 +3754,7 @@ class PartialFile {
     if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0)
       throw FileError(temporary_, "cannot empty the temporary file", errno);
     written_ = 0;
+    writeback_from_ = 0;
   }
 
   /// Appends `length` bytes; false when writing failed (a full disk, say), with the errno in error_number().
@@ -3801,9 +3803,21 @@ class PartialFile {
 
  private:
   static constexpr std::size_t buffer_bytes = std::size_t{1} << 20;  // few, large writes: the disk's best pace
+  static constexpr std::uint64_t writeback_bytes = std::uint64_t{32} << 20;
 
   PartialFile(std::string final_path, std::string temporary, Descriptor fd, std::uint64_t written)
       : final_path_(std::move(final_path)), temporary_(std::move(temporary)), fd_(std::move(fd)), written_(written) {}
+
+  /// Starts the disk writing what is written so far, every `writeback_bytes`, without waiting for it: the sync
+  /// before placing the file then has little left to do (a whole GiB synced at the end stalls for seconds).
+  void start_writeback() noexcept {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+    if (written_ - writeback_from_ < writeback_bytes) return;
+    ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                      SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = written_;
+#endif
+  }
 
   bool write_all(const char* data, std::size_t length) {
     while (length > 0) {
@@ -3817,6 +3831,7 @@ class PartialFile {
       length -= static_cast<std::size_t>(put);
       written_ += static_cast<std::uint64_t>(put);
     }
+    start_writeback();
     return true;
   }
 
@@ -3824,6 +3839,7 @@ class PartialFile {
   std::string temporary_;
   Descriptor fd_;
   std::uint64_t written_;
+  std::uint64_t writeback_from_ = 0;  // bytes before this were handed to the disk's writeback
   std::vector<char> buffer_{};
   int errno_ = 0;
 };
@@ -3848,6 +3864,7 @@ struct DownloadOptions {
   bool overwrite = false;                         ///< Replace a file already under the final name.
   std::chrono::milliseconds idle_timeout{60000};  ///< The longest silence from storage before a try is cut off.
   TransferProgress progress{};                    ///< Told as bytes arrive; may be empty.
+  std::string name{};                             ///< Files are named NAME.KIND.EXT; empty: the job id.
 };
 
 /// A download that finished: where it is, its size, and what it took.
@@ -3996,6 +4013,7 @@ inline bool worth_retry(const HttpResponse& response, const Receiver& receiver) 
 inline TranslationError failed(files::PartialFile& file, const HttpResponse& response, const Receiver& receiver,
                                int requests) {
   if (file.size() == 0) file.discard();
+  file.drain();  // what came is kept for a resume (a write error here shows again on the next try)
   std::string why = "download of " + file.final_path() + ": ";
   if (!receiver.refusal().empty())
     why += receiver.refusal();
@@ -4016,7 +4034,10 @@ inline void throw_if_ended(const Receiver& receiver, files::PartialFile& file, c
     file.discard();
     throw FileError(file.temporary_path(), "cannot write the download", file.error_number());
   }
-  if (stop.stop_requested()) throw TranslationError(FailureCause::cancelled, detail::cancelled_message);
+  if (stop.stop_requested()) {
+    file.drain();  // what came is kept for a resume
+    throw TranslationError(FailureCause::cancelled, detail::cancelled_message);
+  }
 }
 
 /// True when the try brought the whole file: a 2xx taken, and as many bytes as storage said.
@@ -6093,6 +6114,81 @@ inline std::string output_path(const std::string& dir, std::string_view job_id, 
   return path + safe_name(std::string(job_id) + "." + output.kind + "." + extension_of(output.url, fallback));
 }
 
+/// Where translate_file stands, told as it goes.
+struct TranslateProgress {
+  /// What it is doing.
+  enum class Phase {
+    uploading,    ///< The source file is going up: `done` of `total` bytes.
+    translating,  ///< A language's job has an outcome (`result`), or the jobs were created (`result` null).
+    downloading,  ///< A language's outputs are coming down: `done` of `total` bytes of the current file.
+  };
+  Phase phase = Phase::uploading;             ///< What it is doing.
+  std::string_view language{};                ///< The language concerned (empty while uploading).
+  std::uint64_t done = 0;                     ///< Bytes moved so far (uploading, downloading).
+  std::uint64_t total = 0;                    ///< Bytes in all (0 while unknown).
+  const TranslationResult* result = nullptr;  ///< A job's outcome (translating).
+};
+
+/// How translate_file goes about it: who is told its progress, and whether outputs may replace existing files.
+struct TranslateOptions {
+  std::function<void(const TranslateProgress&)> progress{};  ///< Told each step; may be empty.
+  bool overwrite = false;                                    ///< Replace files already in the output folder.
+
+  TranslateOptions() = default;
+  /// Options with just a progress callback, so a lambda can stand where the options go.
+  template <class F>
+    requires std::constructible_from<std::function<void(const TranslateProgress&)>, F> TranslateOptions(F on_progress)
+        : progress(std::move(on_progress)) {}  // NOLINT(google-explicit-constructor)
+};
+
+/// One language of a translated file: its job, the outcome, the files written, or why there are none.
+struct TranslatedOutput {
+  std::string language{};           ///< The language, as asked for.
+  std::string job_id{};             ///< The translation's job id.
+  TranslationResult result{};       ///< How the job ended.
+  std::vector<Downloaded> files{};  ///< The outputs on disk (empty when the job failed or a download did).
+  std::string error{};              ///< Why there are no files, when there are none.
+};
+
+/// The stem translate_file names a language's files by: the source's name without its extension, then the language.
+inline std::string translated_name(std::string_view source_path, std::string_view language) {
+  std::string stem = base_name(source_path);
+  if (const auto dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.resize(dot);
+  return safe_name(stem + "." + std::string(language));
+}
+
+/// True when folder `dir` holds a file named NAME.something (a temporary ".part" file aside): an earlier run wrote
+/// outputs under this name. A folder that cannot be read holds none.
+inline bool holds_outputs(const std::string& dir, const std::string& name) {
+  DIR* folder = ::opendir(dir.empty() ? "." : dir.c_str());
+  if (folder == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(folder)) {  // NOLINT(concurrency-mt-unsafe): one stream per call
+    const std::string_view file = entry->d_name;
+    if (file.size() > name.size() + 1 && file.substr(0, name.size()) == name && file[name.size()] == '.') {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(folder);
+  return found;
+}
+
+/// Throws FileError, before anything is uploaded or paid for, when `dir` already holds outputs of `path`
+/// translated into one of `languages`.
+inline void refuse_translated(const std::string& dir, const std::string& path,
+                              const std::vector<std::string>& languages) {
+  for (const auto& language : languages) {
+    const std::string name = translated_name(path, language);
+    if (!holds_outputs(dir, name)) continue;
+    std::string held = dir;
+    held.append("/").append(name).append(".*");
+    std::string why = "already holds this file's translation into ";
+    why.append(language).append(" (not overwritten; or overwrite)");
+    throw FileError(held, why);
+  }
+}
+
 /// Makes `dir` if it is missing (one level); throws FileError when it cannot, or when it is not a folder.
 inline void ensure_folder(const std::string& dir) {
   struct stat info {};
@@ -6121,8 +6217,9 @@ std::vector<Downloaded> download_outputs(S& sender, std::string_view job_id, con
       if (i < now.size() && now[i].kind == outputs[i].kind) return now[i].url;
       return std::nullopt;
     };
+    const std::string_view name = options.name.empty() ? job_id : std::string_view(options.name);
     out.push_back(
-        downloads::fetch(sender, outputs[i].url, output_path(dir, job_id, outputs[i]), options, fresh_url, stop));
+        downloads::fetch(sender, outputs[i].url, output_path(dir, name, outputs[i]), options, fresh_url, stop));
   }
   return out;
 }
@@ -6190,11 +6287,17 @@ std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std:
 
 }  // namespace heygen::client_files
 
+namespace heygen {
+/// Where translate_file stands (see client_files::TranslateProgress).
+using client_files::TranslateProgress;
+/// One language of a translated file (see client_files::TranslatedOutput).
+using client_files::TranslatedOutput;
+/// How translate_file goes about it (see client_files::TranslateOptions).
+using client_files::TranslateOptions;
+
 // ---------------------------------------------------------------------------------------------------------------------
 // 32. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
 // ---------------------------------------------------------------------------------------------------------------------
-
-namespace heygen {
 
 /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
 /// result fulfils the future.
@@ -6631,6 +6734,42 @@ class BasicVideoTranslationClient {
     return client_files::upload_asset(core_->sender, core_->protocol, path, options, std::move(stop));
   }
 
+  /// The whole job for one local file: uploads it, creates a translation into each language, waits for them (by
+  /// push where the client takes pushes, else by polling, on the client's one poller, so many files at once share
+  /// its many-status requests), and downloads each language's outputs into `out_dir` as STEM.LANGUAGE.KIND.EXT.
+  /// `request` gives the other fields (title, captions...); `options` the progress callback and overwrite. A language
+  /// whose job failed, or whose download failed, says why in its entry and the others go on; throws FileError or
+  /// TranslationError when the upload or the create fails.
+  std::vector<TranslatedOutput> translate_file(const std::string& path, const std::vector<std::string>& languages,
+                                               const std::string& out_dir, TranslationRequest request = {},
+                                               const TranslateOptions& options = {},
+                                               std::stop_token stop = {}) requires std::same_as<P, HeyGenV3Protocol> {
+    const auto tell = [&](TranslateProgress step) {
+      if (options.progress) options.progress(step);
+    };
+    if (!options.overwrite) client_files::refuse_translated(out_dir, path, languages);
+    UploadOptions upload;
+    upload.progress = [&](std::uint64_t done, std::uint64_t total) { tell({.done = done, .total = total}); };
+    request.video_asset_id = upload_asset(path, upload, stop);
+    request.video_url.clear();
+    request.output_languages = languages;
+    const std::vector<std::string> ids = create_translation_jobs(request, stop);
+    tell({.phase = TranslateProgress::Phase::translating});
+    std::vector<TranslatedOutput> out(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      out[i].language = i < languages.size() ? languages[i] : "";
+      out[i].job_id = ids[i];
+    }
+    const ResultMap results = get_bulk_translation_statuses(
+        ids, std::nullopt, stop, [&](const std::string& id, const TranslationResult& result, BulkProgress) {
+          const auto entry = std::find(ids.begin(), ids.end(), id) - ids.begin();
+          tell({.phase = TranslateProgress::Phase::translating, .language = out[entry].language, .result = &result});
+        });
+    for (auto& entry : out)
+      fetch_translated(entry, results.at(entry.job_id), path, out_dir, options.overwrite, tell, stop);
+    return out;
+  }
+
   /// Downloads every output of completed job `job_id` (video, audio, captions) into `dir` as `JOB.KIND.EXT`: each
   /// to a temporary file first, resumed after a cut, its size checked, placed only once complete, never over an
   /// existing file unless options.overwrite. An expired URL gets one fresh look at the job. The files written;
@@ -6764,6 +6903,30 @@ class BasicVideoTranslationClient {
   [[nodiscard]] const P& protocol() const noexcept { return core_->protocol; }
 
  private:
+  /// Fills in a translate_file entry: its outcome, then its outputs downloaded (one more look first when the wait's
+  /// answer named none), or why there are none.
+  template <class Tell>
+  void fetch_translated(TranslatedOutput& entry, const TranslationResult& result, const std::string& path,
+                        const std::string& out_dir, bool overwrite, const Tell& tell, const std::stop_token& stop) {
+    entry.result = result;
+    if (!result.ok()) {
+      entry.error = result.error_message.value_or(std::string(to_string(result.status)));
+      return;
+    }
+    if (entry.result.outputs.empty()) entry.result = check_translation_status(entry.job_id, stop);
+    DownloadOptions options;
+    options.name = client_files::translated_name(path, entry.language);
+    options.overwrite = overwrite;
+    options.progress = [&](std::uint64_t done, std::uint64_t total) {
+      tell({.phase = TranslateProgress::Phase::downloading, .language = entry.language, .done = done, .total = total});
+    };
+    try {
+      entry.files = download_outputs(entry.job_id, entry.result, out_dir, options, stop);
+    } catch (const std::exception& e) {  // FileError, TranslationError or invalid_argument: this language alone
+      entry.error = e.what();
+    }
+  }
+
   /// The parts, on the heap: they refer to one another, and a client stays movable.
   using Core = ClientCore<T, C, P>;
 
@@ -7243,7 +7406,8 @@ class HttplibTransport {
     } catch (const std::invalid_argument& e) {
       return HttpResponse::failure(TransportError::other, e.what());
     }
-    client->set_url_encode(false);  // a presigned URL goes out byte for byte: its query is signed
+    client->set_url_encode(false);   // a presigned URL goes out byte for byte: its query is signed
+    client->set_tcp_nodelay(false);  // a body of many full segments: coalescing costs no latency, saves CPU
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     client->set_read_timeout(timeout);
     client->set_write_timeout(timeout);
@@ -7267,6 +7431,7 @@ class HttplibTransport {
     bool to_sink = false;   // the answer is a 2xx: its body goes to the sink
     bool source_failed = false;
     bool sink_failed = false;
+    bool send_failed = false;  // the connection broke while the body went out (the server may have answered early)
     std::chrono::milliseconds timeout{};
     SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
     std::vector<char> chunk{};
@@ -7311,7 +7476,8 @@ class HttplibTransport {
       const std::size_t got = request.source->read(offset, chunk.data(), want);
       if (got == 0 || got > want) return !(source_failed = true);
       last_progress = std::chrono::steady_clock::now();
-      return sink.write(chunk.data(), got);
+      if (sink.write(chunk.data(), got)) return true;
+      return !(send_failed = true);  // httplib calls a provider's false a cancel: it is a broken connection
     }
 
     /// The answer, or why there is none.
@@ -7323,6 +7489,8 @@ class HttplibTransport {
       if (error_body.too_large)
         return HttpResponse::failure(TransportError::body_too_large,
                                      "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
+      if (send_failed && !answered)
+        return HttpResponse::failure(TransportError::reset, "the connection broke while the body was sent");
       // A read or write error after a silence as long as the timeout was the timeout.
       if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
       HttpResponse response;

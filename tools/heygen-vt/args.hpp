@@ -110,6 +110,11 @@ HeyGen's v3 API (--api heygen-v3), e.g. heygen-vt --api heygen-v3 create --video
   webhooks delete ID  delete endpoint ID
   status ID...        look once at each translation
   wait ID...          wait for every translation (many ids share GET /v3/video-translations/statuses)
+  translate FILE... --lang NAME... --out DIR
+                      the whole job for local files: upload each (streamed, its SHA-256 sent), translate it
+                      into each --lang, wait, and download every output into DIR as
+                      FILE.LANGUAGE.KIND.EXT (checked, resumed after a cut, never over an existing file
+                      unless --force); a live line on a terminal, then a table (--json: one array)
   status and wait also print what each completed translation produced: language, duration, video, audio
   and caption URLs (in --json: "outputs", null when the server named none). The URLs expire: ask again.
   --video-url URL     create: the source video's public URL
@@ -118,6 +123,8 @@ HeyGen's v3 API (--api heygen-v3), e.g. heygen-vt --api heygen-v3 create --video
   --title TEXT        create: the translation's title
   --mode MODE         create: speed (HeyGen's default) or precision
   --captions          create: also make captions (their URLs come with the outputs)
+  --out DIR           translate: the folder outputs are written to (made if missing)
+  --force             translate: replace files already in --out
   --event E           webhooks add: an event type to take, repeat for more (e.g. video_translate.success)
   --url defaults to https://api.heygen.com (HEYGEN_API_URL is not used, nor HEYGEN_API_TOKEN); --timeout
   defaults to 3600. --count and --status-path are for the tracker only.
@@ -166,6 +173,8 @@ struct Args {
   std::optional<std::string> title;
   std::optional<std::string> mode;
   bool captions = false;
+  std::string out_dir;  ///< translate --out
+  bool force = false;   ///< translate --force
   // pushes (webhooks)
   bool wait = false;            ///< create --wait
   std::string webhook_listen;   ///< --webhook-listen ADDR:PORT
@@ -224,6 +233,8 @@ inline bool apply_valued_option(Args& args, const std::string& name, const std::
     args.title = value;
   else if (name == "--mode")
     args.mode = value;
+  else if (name == "--out")
+    args.out_dir = value;
   else if (name == "--event")
     args.events.push_back(value);
   else if (name == "--webhook-listen")
@@ -250,6 +261,8 @@ inline bool apply_switch(Args& args, const std::string& name) {
     args.captions = true;
   else if (name == "--wait")
     args.wait = true;
+  else if (name == "--force")
+    args.force = true;
   else
     return false;
   args.given.insert(name);
@@ -288,6 +301,8 @@ inline Args parse_args(int argc, char** argv) {
 /// The options only `--api heygen-v3 create` takes.
 inline constexpr const char* v3_create_options[] = {"--video-url", "--asset-id", "--lang",
                                                     "--title",     "--mode",     "--captions"};
+/// The options only `--api heygen-v3 translate` takes.
+inline constexpr const char* translate_options[] = {"--out", "--force"};
 /// The options only `--api heygen-v3 webhooks add` takes.
 inline constexpr const char* v3_webhooks_options[] = {"--event"};
 /// The options only the tracker takes.
@@ -341,20 +356,39 @@ inline void validate_v3_webhooks(const Args& args) {
     throw UsageError("an --event is empty");
 }
 
+/// Checks --lang (at least one, none empty) and --mode, for create and translate.
+inline void validate_languages(const Args& args) {
+  if (args.languages.empty())
+    throw UsageError(args.command + " needs at least one --lang NAME (see the languages command)");
+  if (std::any_of(args.languages.begin(), args.languages.end(), [](const std::string& l) { return l.empty(); }))
+    throw UsageError("a --lang is empty");
+  if (args.mode && *args.mode != "speed" && *args.mode != "precision")
+    throw UsageError("--mode expects speed or precision, got '" + *args.mode + "'");
+}
+
+/// Checks `translate FILE... --lang NAME... --out DIR`.
+inline void validate_v3_translate(const Args& args) {
+  if (args.ids.empty()) throw UsageError("translate needs at least one FILE");
+  if (std::any_of(args.ids.begin(), args.ids.end(), [](const std::string& f) { return f.empty(); }))
+    throw UsageError("a FILE is empty");
+  if (!args.video_url.empty() || !args.asset_id.empty())
+    throw UsageError("translate takes FILE arguments, not --video-url or --asset-id");
+  if (args.out_dir.empty()) throw UsageError("translate needs --out DIR");
+  validate_languages(args);
+}
+
 /// Checks a command for HeyGen's v3 API.
 inline void validate_v3(const Args& args) {
   if (auto name = first_given(args, tracker_options)) throw UsageError(*name + " is not for --api heygen-v3");
   if (args.command == "webhooks") return validate_v3_webhooks(args);
   if (auto name = first_given(args, v3_webhooks_options)) throw UsageError(*name + " is only for webhooks add");
+  if (args.command == "translate") return validate_v3_translate(args);
+  if (auto name = first_given(args, translate_options)) throw UsageError(*name + " is only for translate");
   if (args.command == "create") {
     if (!args.ids.empty()) throw UsageError("create takes no arguments (use --video-url or --asset-id, and --lang)");
     if (args.video_url.empty() == args.asset_id.empty())
       throw UsageError("create needs one of --video-url URL and --asset-id ID");
-    if (args.languages.empty()) throw UsageError("create needs at least one --lang NAME (see the languages command)");
-    if (std::any_of(args.languages.begin(), args.languages.end(), [](const std::string& l) { return l.empty(); }))
-      throw UsageError("a --lang is empty");
-    if (args.mode && *args.mode != "speed" && *args.mode != "precision")
-      throw UsageError("--mode expects speed or precision, got '" + *args.mode + "'");
+    validate_languages(args);
     return;
   }
   if (auto name = first_given(args, v3_create_options)) throw UsageError(*name + " is only for create");
@@ -370,12 +404,13 @@ inline void validate_v3(const Args& args) {
 /// Checks a command for the status-tracker server.
 inline void validate_tracker(const Args& args) {
   if (auto name = first_given(args, v3_create_options)) throw UsageError(*name + " needs --api heygen-v3");
+  if (auto name = first_given(args, translate_options)) throw UsageError(*name + " needs --api heygen-v3");
   if (auto name = first_given(args, v3_webhooks_options)) throw UsageError(*name + " needs --api heygen-v3");
   if (args.command == "create") {
     if (!args.ids.empty()) throw UsageError("create takes no arguments (use --count N)");
   } else if (args.command == "status" || args.command == "wait") {
     validate_ids(args);
-  } else if (args.command == "languages" || args.command == "webhooks") {
+  } else if (args.command == "languages" || args.command == "webhooks" || args.command == "translate") {
     throw UsageError(args.command + " needs --api heygen-v3");
   } else {
     throw UsageError("unknown command '" + args.command + "'");
@@ -434,7 +469,7 @@ inline bool is_header_name(const std::string& name) {
 /// Checks --wait and the webhook options, which both APIs take.
 inline void validate_webhooks(const Args& args) {
   const bool create = args.command == "create";
-  const bool waits = args.command == "wait" || (create && args.wait);
+  const bool waits = args.command == "wait" || args.command == "translate" || (create && args.wait);
   if (args.wait && !create) throw UsageError("--wait is only for create");
   if (!args.webhook_url.empty() && !http_url_path(args.webhook_url))
     throw UsageError("--webhook-url expects an http:// or https:// URL, got '" + args.webhook_url + "'");

@@ -23,6 +23,8 @@ class CountingTransport {
  public:
   /// Wraps a bundled transport built from the client's options.
   explicit CountingTransport(const heygen::ClientOptions& options) : inner_(options) {}
+  /// It streams uploads and downloads, as the bundled transport does.
+  static constexpr bool streams = heygen::transport_streams<heygen::HttplibTransport>;
   /// Sends one request and counts it; called from many threads.
   heygen::HttpResponse send(const heygen::HttpRequest& request) {
     ++*sent_;

@@ -20,6 +20,7 @@
 #include "endpoints.hpp"
 #include "interrupt.hpp"
 #include "report.hpp"
+#include "translate.hpp"
 #include "webhook.hpp"
 
 namespace heygen_vt {
@@ -219,6 +220,52 @@ int run_languages(const Args& args, const heygen::ClientOptions& options, const 
   return exit_completed;
 }
 
+/// Translates one file into every --lang on `client`: its rows, or one row saying why the file went nowhere.
+std::vector<TranslateRow> translate_one(V3Client& client, const std::string& file, const Args& args,
+                                        TranslateLine& line, const InterruptWatcher& interrupt) {
+  heygen::TranslationRequest request = v3_request(args);
+  std::vector<TranslateRow> rows;
+  try {
+    heygen::TranslateOptions options;
+    options.progress = [&](const heygen::TranslateProgress& step) { line.show(file, step); };
+    options.overwrite = args.force;
+    const auto outputs = client.translate_file(file, args.languages, args.out_dir, request, options, interrupt.token());
+    for (const auto& output : outputs) rows.push_back({file, output});
+  } catch (const heygen::FileError& e) {
+    rows.push_back(failed_file(file, e.what(), heygen::FailureCause::job_failed));
+  } catch (const heygen::TranslationError& e) {
+    rows.push_back(failed_file(file, e.what(), e.cause()));
+  }
+  return rows;
+}
+
+/// `translate FILE... --lang NAME... --out DIR`: each file on its own thread (--concurrency at a time), all on one
+/// client, so their waits share its poller; a live line, then a table or JSON; the exit status of wait.
+int run_translate(const Args& args, heygen::ClientOptions options, const InterruptWatcher& interrupt) {
+  const auto pushes = listen_for_pushes(args, options);
+  V3Client client(options, CountingTransport(options));
+  const auto attached = attach(pushes, client);
+  TranslateLine line;
+  std::vector<std::vector<TranslateRow>> per_file(args.ids.size());
+  for_each_concurrently(args.ids.size(), args.concurrency, [&](std::size_t i) {
+    per_file[i] = translate_one(client, args.ids[i], args, line, interrupt);
+  });
+  line.clear();
+  std::vector<TranslateRow> rows;
+  std::vector<JobReport> jobs;
+  for (auto& file : per_file)
+    for (auto& row : file) {
+      jobs.push_back(as_job(row));
+      rows.push_back(std::move(row));
+    }
+  if (args.json)
+    print_translated_json(rows);
+  else
+    print_translated(rows);
+  if (pushes != nullptr) pushes->print_summary(client.poller_stats().hints_confirmed);
+  return exit_status(jobs, interrupt.interrupted());
+}
+
 /// Runs a command on HeyGen's v3 API.
 int run_v3(const Args& args) {
   const heygen::ClientOptions options = v3_client_options(args);
@@ -227,6 +274,7 @@ int run_v3(const Args& args) {
   if (args.command == "languages") return run_languages(args, options, interrupt);
   if (args.command == "webhooks") return run_webhooks(args, options, interrupt);
   if (args.command == "status") return run_status<V3Client>(args, options, interrupt);
+  if (args.command == "translate") return run_translate(args, options, interrupt);
   return run_wait<V3Client>(args, options, interrupt);
 }
 

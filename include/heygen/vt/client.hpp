@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cmath>
 #include <concepts>
+#include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -178,6 +180,42 @@ class BasicVideoTranslationClient {
     return client_files::upload_asset(core_->sender, core_->protocol, path, options, std::move(stop));
   }
 
+  /// The whole job for one local file: uploads it, creates a translation into each language, waits for them (by
+  /// push where the client takes pushes, else by polling, on the client's one poller, so many files at once share
+  /// its many-status requests), and downloads each language's outputs into `out_dir` as STEM.LANGUAGE.KIND.EXT.
+  /// `request` gives the other fields (title, captions...); `options` the progress callback and overwrite. A language
+  /// whose job failed, or whose download failed, says why in its entry and the others go on; throws FileError or
+  /// TranslationError when the upload or the create fails.
+  std::vector<TranslatedOutput> translate_file(const std::string& path, const std::vector<std::string>& languages,
+                                               const std::string& out_dir, TranslationRequest request = {},
+                                               const TranslateOptions& options = {},
+                                               std::stop_token stop = {}) requires std::same_as<P, HeyGenV3Protocol> {
+    const auto tell = [&](TranslateProgress step) {
+      if (options.progress) options.progress(step);
+    };
+    if (!options.overwrite) client_files::refuse_translated(out_dir, path, languages);
+    UploadOptions upload;
+    upload.progress = [&](std::uint64_t done, std::uint64_t total) { tell({.done = done, .total = total}); };
+    request.video_asset_id = upload_asset(path, upload, stop);
+    request.video_url.clear();
+    request.output_languages = languages;
+    const std::vector<std::string> ids = create_translation_jobs(request, stop);
+    tell({.phase = TranslateProgress::Phase::translating});
+    std::vector<TranslatedOutput> out(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      out[i].language = i < languages.size() ? languages[i] : "";
+      out[i].job_id = ids[i];
+    }
+    const ResultMap results = get_bulk_translation_statuses(
+        ids, std::nullopt, stop, [&](const std::string& id, const TranslationResult& result, BulkProgress) {
+          const auto entry = std::find(ids.begin(), ids.end(), id) - ids.begin();
+          tell({.phase = TranslateProgress::Phase::translating, .language = out[entry].language, .result = &result});
+        });
+    for (auto& entry : out)
+      fetch_translated(entry, results.at(entry.job_id), path, out_dir, options.overwrite, tell, stop);
+    return out;
+  }
+
   /// Downloads every output of completed job `job_id` (video, audio, captions) into `dir` as `JOB.KIND.EXT`: each
   /// to a temporary file first, resumed after a cut, its size checked, placed only once complete, never over an
   /// existing file unless options.overwrite. An expired URL gets one fresh look at the job. The files written;
@@ -311,6 +349,30 @@ class BasicVideoTranslationClient {
   [[nodiscard]] const P& protocol() const noexcept { return core_->protocol; }
 
  private:
+  /// Fills in a translate_file entry: its outcome, then its outputs downloaded (one more look first when the wait's
+  /// answer named none), or why there are none.
+  template <class Tell>
+  void fetch_translated(TranslatedOutput& entry, const TranslationResult& result, const std::string& path,
+                        const std::string& out_dir, bool overwrite, const Tell& tell, const std::stop_token& stop) {
+    entry.result = result;
+    if (!result.ok()) {
+      entry.error = result.error_message.value_or(std::string(to_string(result.status)));
+      return;
+    }
+    if (entry.result.outputs.empty()) entry.result = check_translation_status(entry.job_id, stop);
+    DownloadOptions options;
+    options.name = client_files::translated_name(path, entry.language);
+    options.overwrite = overwrite;
+    options.progress = [&](std::uint64_t done, std::uint64_t total) {
+      tell({.phase = TranslateProgress::Phase::downloading, .language = entry.language, .done = done, .total = total});
+    };
+    try {
+      entry.files = download_outputs(entry.job_id, entry.result, out_dir, options, stop);
+    } catch (const std::exception& e) {  // FileError, TranslationError or invalid_argument: this language alone
+      entry.error = e.what();
+    }
+  }
+
   /// The parts, on the heap: they refer to one another, and a client stays movable.
   using Core = ClientCore<T, C, P>;
 

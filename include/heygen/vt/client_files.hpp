@@ -10,11 +10,14 @@
 #include "heygen/vt/uploads.hpp"
 #include "heygen/vt/webhook_endpoints.hpp"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <concepts>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -81,6 +84,81 @@ inline std::string output_path(const std::string& dir, std::string_view job_id, 
   return path + safe_name(std::string(job_id) + "." + output.kind + "." + extension_of(output.url, fallback));
 }
 
+/// Where translate_file stands, told as it goes.
+struct TranslateProgress {
+  /// What it is doing.
+  enum class Phase {
+    uploading,    ///< The source file is going up: `done` of `total` bytes.
+    translating,  ///< A language's job has an outcome (`result`), or the jobs were created (`result` null).
+    downloading,  ///< A language's outputs are coming down: `done` of `total` bytes of the current file.
+  };
+  Phase phase = Phase::uploading;             ///< What it is doing.
+  std::string_view language{};                ///< The language concerned (empty while uploading).
+  std::uint64_t done = 0;                     ///< Bytes moved so far (uploading, downloading).
+  std::uint64_t total = 0;                    ///< Bytes in all (0 while unknown).
+  const TranslationResult* result = nullptr;  ///< A job's outcome (translating).
+};
+
+/// How translate_file goes about it: who is told its progress, and whether outputs may replace existing files.
+struct TranslateOptions {
+  std::function<void(const TranslateProgress&)> progress{};  ///< Told each step; may be empty.
+  bool overwrite = false;                                    ///< Replace files already in the output folder.
+
+  TranslateOptions() = default;
+  /// Options with just a progress callback, so a lambda can stand where the options go.
+  template <class F>
+    requires std::constructible_from<std::function<void(const TranslateProgress&)>, F> TranslateOptions(F on_progress)
+        : progress(std::move(on_progress)) {}  // NOLINT(google-explicit-constructor)
+};
+
+/// One language of a translated file: its job, the outcome, the files written, or why there are none.
+struct TranslatedOutput {
+  std::string language{};           ///< The language, as asked for.
+  std::string job_id{};             ///< The translation's job id.
+  TranslationResult result{};       ///< How the job ended.
+  std::vector<Downloaded> files{};  ///< The outputs on disk (empty when the job failed or a download did).
+  std::string error{};              ///< Why there are no files, when there are none.
+};
+
+/// The stem translate_file names a language's files by: the source's name without its extension, then the language.
+inline std::string translated_name(std::string_view source_path, std::string_view language) {
+  std::string stem = base_name(source_path);
+  if (const auto dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.resize(dot);
+  return safe_name(stem + "." + std::string(language));
+}
+
+/// True when folder `dir` holds a file named NAME.something (a temporary ".part" file aside): an earlier run wrote
+/// outputs under this name. A folder that cannot be read holds none.
+inline bool holds_outputs(const std::string& dir, const std::string& name) {
+  DIR* folder = ::opendir(dir.empty() ? "." : dir.c_str());
+  if (folder == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(folder)) {  // NOLINT(concurrency-mt-unsafe): one stream per call
+    const std::string_view file = entry->d_name;
+    if (file.size() > name.size() + 1 && file.substr(0, name.size()) == name && file[name.size()] == '.') {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(folder);
+  return found;
+}
+
+/// Throws FileError, before anything is uploaded or paid for, when `dir` already holds outputs of `path`
+/// translated into one of `languages`.
+inline void refuse_translated(const std::string& dir, const std::string& path,
+                              const std::vector<std::string>& languages) {
+  for (const auto& language : languages) {
+    const std::string name = translated_name(path, language);
+    if (!holds_outputs(dir, name)) continue;
+    std::string held = dir;
+    held.append("/").append(name).append(".*");
+    std::string why = "already holds this file's translation into ";
+    why.append(language).append(" (not overwritten; or overwrite)");
+    throw FileError(held, why);
+  }
+}
+
 /// Makes `dir` if it is missing (one level); throws FileError when it cannot, or when it is not a folder.
 inline void ensure_folder(const std::string& dir) {
   struct stat info {};
@@ -109,8 +187,9 @@ std::vector<Downloaded> download_outputs(S& sender, std::string_view job_id, con
       if (i < now.size() && now[i].kind == outputs[i].kind) return now[i].url;
       return std::nullopt;
     };
+    const std::string_view name = options.name.empty() ? job_id : std::string_view(options.name);
     out.push_back(
-        downloads::fetch(sender, outputs[i].url, output_path(dir, job_id, outputs[i]), options, fresh_url, stop));
+        downloads::fetch(sender, outputs[i].url, output_path(dir, name, outputs[i]), options, fresh_url, stop));
   }
   return out;
 }
@@ -177,3 +256,12 @@ std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std:
 }
 
 }  // namespace heygen::client_files
+
+namespace heygen {
+/// Where translate_file stands (see client_files::TranslateProgress).
+using client_files::TranslateProgress;
+/// One language of a translated file (see client_files::TranslatedOutput).
+using client_files::TranslatedOutput;
+/// How translate_file goes about it (see client_files::TranslateOptions).
+using client_files::TranslateOptions;
+}  // namespace heygen

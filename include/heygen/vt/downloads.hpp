@@ -26,6 +26,7 @@ struct DownloadOptions {
   bool overwrite = false;                         ///< Replace a file already under the final name.
   std::chrono::milliseconds idle_timeout{60000};  ///< The longest silence from storage before a try is cut off.
   TransferProgress progress{};                    ///< Told as bytes arrive; may be empty.
+  std::string name{};                             ///< Files are named NAME.KIND.EXT; empty: the job id.
 };
 
 /// A download that finished: where it is, its size, and what it took.
@@ -174,6 +175,7 @@ inline bool worth_retry(const HttpResponse& response, const Receiver& receiver) 
 inline TranslationError failed(files::PartialFile& file, const HttpResponse& response, const Receiver& receiver,
                                int requests) {
   if (file.size() == 0) file.discard();
+  file.drain();  // what came is kept for a resume (a write error here shows again on the next try)
   std::string why = "download of " + file.final_path() + ": ";
   if (!receiver.refusal().empty())
     why += receiver.refusal();
@@ -194,7 +196,10 @@ inline void throw_if_ended(const Receiver& receiver, files::PartialFile& file, c
     file.discard();
     throw FileError(file.temporary_path(), "cannot write the download", file.error_number());
   }
-  if (stop.stop_requested()) throw TranslationError(FailureCause::cancelled, detail::cancelled_message);
+  if (stop.stop_requested()) {
+    file.drain();  // what came is kept for a resume
+    throw TranslationError(FailureCause::cancelled, detail::cancelled_message);
+  }
 }
 
 /// True when the try brought the whole file: a 2xx taken, and as many bytes as storage said.

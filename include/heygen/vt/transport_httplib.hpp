@@ -448,7 +448,8 @@ class HttplibTransport {
     } catch (const std::invalid_argument& e) {
       return HttpResponse::failure(TransportError::other, e.what());
     }
-    client->set_url_encode(false);  // a presigned URL goes out byte for byte: its query is signed
+    client->set_url_encode(false);   // a presigned URL goes out byte for byte: its query is signed
+    client->set_tcp_nodelay(false);  // a body of many full segments: coalescing costs no latency, saves CPU
     const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
     client->set_read_timeout(timeout);
     client->set_write_timeout(timeout);
@@ -472,6 +473,7 @@ class HttplibTransport {
     bool to_sink = false;   // the answer is a 2xx: its body goes to the sink
     bool source_failed = false;
     bool sink_failed = false;
+    bool send_failed = false;  // the connection broke while the body went out (the server may have answered early)
     std::chrono::milliseconds timeout{};
     SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
     std::vector<char> chunk{};
@@ -516,7 +518,8 @@ class HttplibTransport {
       const std::size_t got = request.source->read(offset, chunk.data(), want);
       if (got == 0 || got > want) return !(source_failed = true);
       last_progress = std::chrono::steady_clock::now();
-      return sink.write(chunk.data(), got);
+      if (sink.write(chunk.data(), got)) return true;
+      return !(send_failed = true);  // httplib calls a provider's false a cancel: it is a broken connection
     }
 
     /// The answer, or why there is none.
@@ -528,6 +531,8 @@ class HttplibTransport {
       if (error_body.too_large)
         return HttpResponse::failure(TransportError::body_too_large,
                                      "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
+      if (send_failed && !answered)
+        return HttpResponse::failure(TransportError::reset, "the connection broke while the body was sent");
       // A read or write error after a silence as long as the timeout was the timeout.
       if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
       HttpResponse response;
