@@ -18,8 +18,10 @@
 //               library >= 0.95x the pace; curl and the raw GET with an fsync beside it.
 //   memory      the library's peak RSS moving --size and, with --big, 4 GiB each way: <= 32 MiB.
 //   resume      a download cut at 50 % and resumed: moved again <= 52 % of the file (see resume_section()).
-// --only throughput|paced|memory|resume runs one section (memory with only the 4 GiB rows of --big). The floors
-// are printed, never asserted: the exit status is non-zero only when a transfer failed.
+//   translate   translate_file of 10 files x 3 languages at once on one client (outputs of 50 MiB): every file on
+//               disk, byte for byte what the simulator's content function makes.
+// --only throughput|paced|memory|resume|translate runs one section (memory with only the 4 GiB rows of --big). The
+// floors are printed, never asserted: the exit status is non-zero only when a transfer failed.
 #include <heygen/video_translation.hpp>
 
 #include <fcntl.h>
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "loopback.hpp"
+#include "objects.hpp"
 #include "server_process.hpp"
 
 namespace {
@@ -60,7 +63,7 @@ struct Options {
   std::uint64_t size = gib;
   int runs = 3;
   bool big = false;  // --big: the memory section also moves 4 GiB each way
-  std::string only;  // --only SECTION: that section alone (throughput, paced, memory, resume)
+  std::string only;  // --only SECTION: that section alone (throughput, paced, memory, resume, translate)
   std::string server;
   std::string self;  // this program, run again as a mover
   std::string curl;  // empty: curl is missing, its rows are skipped
@@ -713,6 +716,73 @@ void print_resume(const Resumed& r, std::uint64_t size) {
   print_floor("moved again, % of the file", 100 * r.again_share, false, 52);
 }
 
+/// True when the file at `path` holds exactly output `name` of job `id` as the simulator makes it, `size` bytes.
+bool matches_output(const std::string& path, const std::string& id, std::string_view name, std::uint64_t size) {
+  if (file_size(path) != size) return false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string held(mib, '\0');
+  std::string made(mib, '\0');
+  bool same = true;
+  for (std::uint64_t at = 0; same && at < size; at += mib) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(mib, size - at));
+    heygen::sim::output_content(id, name, at, made.data(), n);
+    same = ::pread(fd, held.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n) &&
+           std::string_view(held.data(), n) == std::string_view(made.data(), n);
+  }
+  ::close(fd);
+  return same;
+}
+
+/// translate_file of 10 files into 3 languages each, all at once on one client (a thread a file, their waits on its
+/// one poller), outputs of 50 MiB: counts the files written and those that match the simulator byte for byte.
+void translate_section(const Options& options, const TempFolder& dir) {
+  constexpr int files = 10;
+  const std::vector<std::string> languages{"German", "French (France)", "Spanish (Spain)"};
+  const std::uint64_t output = 50 * mib;
+  bench::ServerProcess server(options.server, simulator_flags(output, {"--duration", "fixed:0.5"}));
+  const std::string folder = dir / "translated";
+  std::vector<std::string> sources;
+  for (int i = 0; i < files; ++i) {
+    sources.push_back(dir / ("talk" + std::to_string(i) + ".mp4"));
+    write_source(sources.back(), 4 * mib);
+  }
+  heygen::HeyGenClient client(client_options(server.base_url(), 15));
+  std::vector<std::vector<heygen::TranslatedOutput>> done(files);
+  std::vector<std::string> errors(files);
+  const auto started = Clock::now();
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < files; ++i)
+      threads.emplace_back([&, i] {
+        try {
+          done[i] = client.translate_file(sources[i], languages, folder);
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+      });
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  int written = 0, matching = 0;
+  for (int i = 0; i < files; ++i) {
+    if (!errors[i].empty()) std::printf("  %s: %s\n", sources[i].c_str(), errors[i].c_str());
+    for (const auto& entry : done[i])
+      for (const auto& file : entry.files) {
+        ++written;
+        const bool video = file.path.ends_with(".video.mp4");
+        matching += matches_output(file.path, entry.job_id, video ? "video.mp4" : "audio.mp3", output) ? 1 : 0;
+        remove_file(file.path);
+      }
+  }
+  const int expected = files * static_cast<int>(languages.size()) * 2;  // video and audio, no captions asked for
+  std::printf("\ntranslate: %d files x %zu languages at once on one client, outputs of %s (video and audio)\n", files,
+              languages.size(), size_label(output).c_str());
+  std::printf("  %d files written of %d, %d byte for byte the simulator's; %.1f s, %.2f GiB/s down\n", written,
+              expected, matching, seconds,
+              static_cast<double>(written) * static_cast<double>(output) / static_cast<double>(gib) / seconds);
+  print_floor("translated files matching the simulator's", matching, true, expected);
+}
+
 int run_all(const Options& options) {
   std::printf(
       "transfer: status_server --api heygen-v3 in its own process on loopback; each transfer a child process\n");
@@ -729,6 +799,7 @@ int run_all(const Options& options) {
   if (wanted("paced")) paced_section(options, dir);
   if (wanted("memory") || wanted("throughput")) memory_section(options, dir, throughput);
   if (wanted("resume")) print_resume(resume_section(options, dir), options.size);
+  if (wanted("translate")) translate_section(options, dir);
   return 0;
 }
 
@@ -747,7 +818,7 @@ std::string on_path(const std::string& program) {
 
 /// True when `name` names a section.
 bool is_section(std::string_view name) {
-  return name == "throughput" || name == "paced" || name == "memory" || name == "resume";
+  return name == "throughput" || name == "paced" || name == "memory" || name == "resume" || name == "translate";
 }
 
 /// Reads a size: a number with an optional K, M or G (KiB, MiB, GiB); 1 MiB at least.
