@@ -355,6 +355,8 @@ inline void PushSender::run() {
 
 inline void PushSender::fan_out(const Push& push) {
   std::vector<EndpointTarget> targets = endpoints_(push.job);
+  // One event, one body: every endpoint gets the same bytes, as HeyGen sends one event to all of them.
+  const std::string body = targets.empty() ? std::string{} : body_(push.job, PushBody::real);
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return;
@@ -363,6 +365,7 @@ inline void PushSender::fan_out(const Push& push) {
     one.job = push.job;
     one.callback = std::move(target.callback);
     one.key = std::move(target.secret);
+    one.body = body;
     queue_original_locked(std::move(one), now);
   }
 }
@@ -380,7 +383,7 @@ inline void PushSender::process(Push push) {
       ++counts_.lost;
       return;
     }
-    push.body = body_(push.job, PushBody::real);
+    if (push.body.empty()) push.body = body_(push.job, PushBody::real);
     std::lock_guard<std::mutex> lock(mu_);
     if (push.bad_signature && push.sign) ++counts_.bad_signature;
     if (push.duplicate) fork_duplicate_locked(push);

@@ -1815,7 +1815,12 @@ TEST_CASE("simulator push: registered endpoints get the events they take, signed
   CHECK(other.body == got.body);
   CHECK(other.header("X-HeyGen-Signature") == hmac_hex(success_secret, other.body));
   const auto own = per_job.wait_for(1).at(0);
-  CHECK(own.body == got.body);
+  // The per-job push is its own event, built when it is due: its URL is presigned afresh, so only the query differs.
+  const auto unsigned_url = [](std::string body) {
+    const auto query = body.find("?Expires=");
+    return query == std::string::npos ? body : body.erase(query, body.find('"', query) - query);
+  };
+  CHECK(unsigned_url(own.body) == unsigned_url(got.body));
   CHECK_FALSE(own.headers.count("X-HeyGen-Signature"));
   const auto stats = stats_when(s.sim, [](const SimulatorStats& t) { return t.totals.pushes.sent == 3; });
   CHECK(stats.totals.pushes.sent == 3);
