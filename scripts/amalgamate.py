@@ -19,8 +19,8 @@ PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "json",
     "protocol", "tracker_protocol", "heygen_v3_protocol", "heygen_v3_assets", "webhook", "callbacks",
     "sender", "files", "downloads", "uploads", "job_poller", "status_looks", "schedule",
-    "waits", "rounds", "workers", "poller", "webhook_endpoints", "client_files", "bulk_collector", "client_core",
-    "client_webhooks",
+    "waits", "rounds", "workers", "poller", "asset_ingest", "webhook_endpoints", "client_files", "bulk_collector",
+    "client_core", "client_webhooks",
     "client", "transport_httplib", "webhook_receiver",
 ]
 

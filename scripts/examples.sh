@@ -383,6 +383,20 @@ if "$status_server" --help 2>/dev/null | grep -q 'heygen-v3'; then
     test "$rc" -eq 1 -a -n "$(grep -F 'does not take' <<<"$out")" -a -n "$(grep -F 'cannot open' <<<"$out")"
   vt --api heygen-v3 --url "$url" translate "$work/talk.mp4" --lang "${languages[0]}"
   check "v3 translate without --out: 64" test "$rc" -eq 64
+  # A disk that refuses the outputs' bytes: files capped at 32 KiB with SIGXFSZ ignored, so a write fails (EFBIG)
+  # as on a full disk. The error names the temporary file, which is gone; nothing stands under a final name.
+  (
+    trap '' XFSZ
+    ulimit -f 32
+    exec timeout 60 "$build/tools/heygen-vt/heygen-vt" --api heygen-v3 --url "$url" translate "$work/talk.mp4" \
+      --lang "${languages[0]}" --out "$work/full"
+  ) >"$work/vt.out" 2>"$work/vt.err"
+  rc=$?
+  out=$(cat "$work/vt.out")
+  err=$(cat "$work/vt.err")
+  check "v3 translate onto a full disk: 69 (outputs not written), the temporary file named and removed, no file left" \
+    test "$rc" -eq 69 -a -n "$(grep -F '.part: cannot write the download' <<<"$out$err")" \
+    -a "$(find "$work/full" -type f | wc -l)" -eq 0
   check "v3: the key is never printed" test -z "$(grep -F "$key" <<<"$printed")"
   unset HEYGEN_API_KEY
 else

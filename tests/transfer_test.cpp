@@ -5,6 +5,9 @@
 
 #include "fakes.hpp"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -252,6 +255,56 @@ TEST_CASE("an output folder that is a file is a clear error naming it") {
     FAIL("no error");
   } catch (const FileError& e) {
     CHECK(e.path() == dir.file("plain"));
+  }
+}
+
+namespace {
+/// While it lives, files this process writes cannot grow past `bytes` (RLIMIT_FSIZE), and a write that would grow
+/// one fails with EFBIG instead of raising SIGXFSZ: the disk as a full one looks to a writer. Restored at the end.
+struct FileSizeLimit {
+  rlimit before{};
+  void (*handler)(int) = nullptr;
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+    handler = std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limited{bytes, before.rlim_max};
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, handler);
+  }
+};
+}  // namespace
+
+TEST_CASE("a disk that refuses a download's bytes ends it with an error naming the file, and leaves no file") {
+  // Mid-way (more than the 1 MiB buffer comes, so writes fail while the body flows) and at the end (the last
+  // bytes written as the file is placed).
+  for (const std::size_t size : {std::size_t{3} << 20, std::size_t{300'000}}) {
+    CAPTURE(size);
+    TempDir dir;
+    FakeTransport transport;
+    transport.then(file_answer(pattern(size)));
+    V3Client client(v3_test_options(), transport);
+    std::optional<FileError> error;
+    {
+      const FileSizeLimit full(100'000);
+      try {
+        client.download_outputs("job1", completed_with_video("http://s/v.mp4"), dir.path.string());
+      } catch (const FileError& e) {
+        error = e;
+      }
+    }
+    REQUIRE(error);
+    const std::string final_path = dir.file("job1.video.mp4");
+    CHECK(error->path() == files::PartialFile::temporary_name(final_path));
+    CHECK(error->error_number() == EFBIG);
+    CHECK(std::string(error->what()).find("cannot write the download") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(final_path));
+    CHECK_FALSE(std::filesystem::exists(files::PartialFile::temporary_name(final_path)));
+    CHECK(transport.request_count() == 1);  // a full disk is not retried
   }
 }
 

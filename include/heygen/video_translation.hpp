@@ -18,7 +18,7 @@
 //  13. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
 //  14. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
 //  15. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
-//  16. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed, and an ingest's status.
+//  16. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
 //  17. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
 //  18. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
 //  19. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
@@ -32,14 +32,15 @@
 //  27. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 //  28. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
 //  29. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  30. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
-//  31. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
-//  32. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
-//  33. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
-//  34. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
-//  35. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  36. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
-//  37. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+//  30. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
+//  31. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+//  32. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+//  33. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+//  34. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
+//  35. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+//  36. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  37. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  38. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -668,10 +669,16 @@ inline constexpr bool transport_streams = [] {
     return false;
 }();
 
-inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
+/// The value of the first of `headers` named `name` (case-insensitive), or nothing.
+inline std::optional<std::string_view> header_value(const std::vector<HttpHeader>& headers,
+                                                    std::string_view name) noexcept {
   for (const auto& h : headers)
     if (detail::iequals(h.name, name)) return std::string_view(h.value);
   return std::nullopt;
+}
+
+inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
+  return header_value(headers, name);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -2416,6 +2423,26 @@ inline OrFailure<ManyStatusAnswer> read_statuses(const picojson::value& data, co
   return page;
 }
 
+/// A statuses answer, `{"data": [...], "has_more", "next_token"}`, read a page at a time.
+inline OrFailure<ManyStatusAnswer> read_statuses(const HttpResponse& response) {
+  auto object = object_of(response);
+  if (!object) return std::move(object).failure();
+  const auto data = object->find("data");
+  if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+  return read_statuses(data->second, object.value());
+}
+
+/// Appends `ids` to a statuses request's target, each percent-encoded, joined by `separator`, then the page token
+/// after the first page.
+inline void append_ids(std::string& target, std::span<const std::string* const> ids, std::string_view separator,
+                       std::string_view page) {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) target += separator;
+    detail::append_percent_encoded(target, *ids[i]);
+  }
+  if (!page.empty()) append_query(target, page_parameter, detail::percent_encode(page));
+}
+
 /// The webhook events of a translation HeyGen sends, and what each says of the job.
 inline std::optional<TranslationStatus> event_status(std::string_view event_type) {
   if (event_type == "video_translate.success") return TranslationStatus::completed;
@@ -2575,20 +2602,12 @@ class HeyGenV3Protocol {
                            Seconds) const {
     out.method = "GET";
     out.target = prefix_ + "/v3/video-translations/statuses?video_translation_ids=";
-    for (std::size_t i = 0; i < job_ids.size(); ++i) {
-      if (i > 0) out.target += ',';
-      detail::append_percent_encoded(out.target, *job_ids[i]);
-    }
-    if (!page.empty()) append_query(out.target, v3::page_parameter, detail::percent_encode(page));
+    v3::append_ids(out.target, job_ids, ",", page);
   }
 
   /// `{"data": [{video_id, status, error}, ...], "has_more", "next_token"}`.
   [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
-    auto object = v3::object_of(response);
-    if (!object) return std::move(object).failure();
-    const auto data = object->find("data");
-    if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
-    return v3::read_statuses(data->second, object.value());
+    return v3::read_statuses(response);
   }
 
   /// No answer (but an oversized body or a failed certificate), 408, 429, 5xx, and 409 `request_in_progress`
@@ -2748,7 +2767,7 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 16. HeyGen v3 assets: a direct upload opened and completed, and an ingest's status.
+// 16. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A direct upload HeyGen opened: the asset it will be and where its bytes go.
@@ -2757,13 +2776,6 @@ struct DirectUpload {
   std::string upload_url{};             ///< The presigned PUT URL.
   std::vector<HttpHeader> headers{};    ///< Headers the PUT must carry verbatim (upload_headers).
   std::int64_t expires_in_seconds = 0;  ///< How long the URL lasts.
-};
-
-/// Where an asset's ingest stands: "queued", "processing", "completed", "failed" or "not_found".
-struct AssetStatus {
-  std::string asset_id{};       ///< The asset.
-  std::string status{};         ///< HeyGen's word for where it stands.
-  std::string error_message{};  ///< Why it failed, when it did.
 };
 
 namespace v3::assets {
@@ -2826,37 +2838,93 @@ inline OrFailure<std::string> read_completed(const HttpResponse& response, std::
   return std::move(*id);
 }
 
-/// `GET /v3/assets/statuses?asset_ids=a,b` (up to 100 ids).
-inline void statuses_request(HttpRequest& out, std::string_view prefix, const std::vector<std::string>& asset_ids) {
-  out.method = "GET";
-  out.target = std::string(prefix) + "/v3/assets/statuses?asset_ids=";
-  for (std::size_t i = 0; i < asset_ids.size(); ++i) {
-    if (i > 0) out.target += "%2C";
-    out.target += detail::percent_encode(asset_ids[i]);
-  }
-}
-
-/// `data: [{video_id (the asset id), status, error}]` → each asset's status.
-inline OrFailure<std::vector<AssetStatus>> read_statuses(const HttpResponse& response) {
-  auto data = data_of(response);
-  if (!data) return std::move(data).failure();
-  if (!data->is<picojson::array>()) return Failure{FailureCause::bad_response, "\"data\" is not an array"};
-  std::vector<AssetStatus> out;
-  for (const auto& item : data->get<picojson::array>()) {
-    if (!item.is<picojson::object>()) return Failure{FailureCause::bad_response, "an asset status is not an object"};
-    const auto& fields = item.get<picojson::object>();
-    AssetStatus status;
-    status.asset_id = json::string_field(fields, "video_id").value_or("");
-    status.status = json::string_field(fields, "status").value_or("");
-    if (status.asset_id.empty() || status.status.empty())
-      return Failure{FailureCause::bad_response, "an asset status without video_id or status"};
-    if (status.status == "failed") status.error_message = failure_message(fields);
-    out.push_back(std::move(status));
-  }
-  return out;
-}
-
 }  // namespace v3::assets
+
+/// What creating an asset takes: the file HeyGen is told of when a direct upload is opened.
+struct AssetUploadInput {
+  std::string filename{};      ///< The file's base name.
+  std::string content_type{};  ///< Its MIME type.
+  std::uint64_t size = 0;      ///< Its size in bytes.
+  std::string checksum{};      ///< Its SHA-256 as the upload sends it; empty: none.
+};
+
+/// The Protocol of an asset's ingest, HeyGen's second kind of job: "create" opens a direct upload (one asset id),
+/// a look is `GET /v3/assets/statuses?asset_ids=ID`, and many looks share one such request (up to 100 ids, paged),
+/// so the client's poller watches ingests as it watches translations. Words as for translations: `queued` and
+/// `processing` pending, `completed`, `failed` (job_failed, with HeyGen's message), `not_found` (unknown_job).
+class HeyGenV3AssetProtocol {
+ public:
+  /// A create opens a direct upload for this file.
+  using create_input = AssetUploadInput;
+
+  /// Reads the base URL's path prefix from the options.
+  explicit HeyGenV3AssetProtocol(const ClientOptions& options) : prefix_(BaseUrl::parse(options.base_url).prefix) {}
+
+  /// `POST /v3/assets/direct-uploads`. HeyGen documents no Idempotency-Key here: a retried open may leave an
+  /// unused asset behind, which costs nothing.
+  void create_request(HttpRequest& out, const AssetUploadInput& input, std::string_view) const {
+    v3::assets::direct_upload_request(out, prefix_, input.filename, input.content_type, input.size, input.checksum);
+  }
+
+  /// The opened upload's asset id.
+  [[nodiscard]] OrFailure<std::vector<std::string>> read_created(const HttpResponse& response) const {
+    auto upload = v3::assets::read_direct_upload(response);
+    if (!upload) return std::move(upload).failure();
+    return std::vector<std::string>{std::move(upload->asset_id)};
+  }
+
+  /// One asset's look: the statuses request naming it alone (HeyGen has no single-asset status).
+  void status_request(HttpRequest& out, std::string_view asset_id, Seconds) const {
+    const std::string id(asset_id);
+    const std::string* const ids[] = {&id};
+    many_status_request(out, ids, {}, Seconds(0));
+  }
+
+  /// The entry for the asset asked about.
+  [[nodiscard]] OrFailure<StatusAnswer> read_status(const HttpResponse& response) const {
+    auto page = read_many_status(response);
+    if (!page) return std::move(page).failure();
+    // HeyGen names an unknown asset `not_found`; an answer that leaves it out says nothing of it.
+    if (page->answers.empty()) return Failure{FailureCause::bad_response, "the answer names no asset"};
+    return std::move(page->answers.front().second);
+  }
+
+  /// Ids one statuses request names.
+  [[nodiscard]] std::size_t many_status_limit() const noexcept { return v3::max_status_ids; }
+
+  /// `GET /v3/assets/statuses?asset_ids=a%2Cb` (each id percent-encoded), and the page token after the first page.
+  void many_status_request(HttpRequest& out, std::span<const std::string* const> asset_ids, std::string_view page,
+                           Seconds) const {
+    out.method = "GET";
+    out.target = prefix_ + "/v3/assets/statuses?asset_ids=";
+    v3::append_ids(out.target, asset_ids, "%2C", page);
+  }
+
+  /// `{"data": [{video_id (the asset id), status, error}, ...], "has_more", "next_token"}`, as for translations.
+  [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
+    auto page = v3::read_statuses(response);
+    if (page)
+      for (auto& [id, answer] : page->answers)
+        if (answer.cause == FailureCause::unknown_job)
+          answer.error_message = "not_found: the server knows no such asset";
+    return page;
+  }
+
+  /// As for translations: no answer, 408, 429 and 5xx.
+  [[nodiscard]] bool retryable(const HttpResponse& response) const { return RetryPolicy::retryable(response); }
+
+  /// A 429 is HeyGen pacing the client, waited out as its Retry-After says.
+  [[nodiscard]] bool paces(const HttpResponse& response) const noexcept {
+    return response.received() && response.status == 429;
+  }
+
+  /// "HTTP 404 not_found: <message>".
+  [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
+
+ private:
+  std::string prefix_;
+};
+
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -3600,6 +3668,24 @@ class Sender {
   C clock_;
 };
 
+/// One request built by `build`, sent through `sender` with its retries and deadline, its answer read by `read`:
+/// the value read, or TranslationError naming `what`. For calls outside the poller (webhook endpoints, uploads).
+template <class S, class P, class Build, class Read>
+auto checked_call(S& sender, const P& protocol, std::string_view what, std::stop_token stop, Build build, Read read) {
+  CallState call = sender.begin({}, std::move(stop));
+  HttpRequest request = sender.blank_request();
+  build(request);
+  OrFailure<HttpResponse> response = sender.send(std::move(request), call, protocol);
+  const auto fail = [&](const Failure& failure) {
+    return TranslationError{failure.cause, std::string(what) + ": " + failure.message, call.last_http_status,
+                            call.requests};
+  };
+  if (!response) throw fail(response.failure());
+  auto value = read(response.value());
+  if (!value) throw fail(value.failure());
+  return std::move(value).value();
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // 20. Files: a file read in chunks that notices a change; a download beside its final name.
 // ---------------------------------------------------------------------------------------------------------------------
@@ -3778,10 +3864,18 @@ class PartialFile {
   [[nodiscard]] int error_number() const noexcept { return errno_; }
 
   /// Writes out, syncs and closes the file, then puts it under its final name: never over another file unless
-  /// `overwrite`. Throws FileError (the temporary file stays, complete, for another try).
+  /// `overwrite`. Throws FileError: when the disk refuses the last bytes or the sync (full, say), the temporary file
+  /// is removed, as when it refuses them mid-way; when only the placing fails, it stays, complete, for another try.
   void place(bool overwrite) {
-    if (!drain()) throw FileError(temporary_, "cannot write the download", errno_);
-    if (::fsync(fd_.get()) != 0) throw FileError(temporary_, "cannot sync the download to disk", errno);
+    if (!drain()) {
+      discard();
+      throw FileError(temporary_, "cannot write the download", errno_);
+    }
+    if (::fsync(fd_.get()) != 0) {
+      const int failed = errno;
+      discard();
+      throw FileError(temporary_, "cannot sync the download to disk", failed);
+    }
     if (const int failed = fd_.close(); failed != 0) throw FileError(temporary_, "cannot close the download", failed);
     if (overwrite) {
       if (std::rename(temporary_.c_str(), final_path_.c_str()) != 0)
@@ -3885,34 +3979,30 @@ struct ContentRange {
   std::uint64_t total = 0;  ///< TOTAL.
 };
 
+/// A decimal number of 1 to 19 digits and nothing else (a header's value, strictly read); else nothing.
+inline std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value;
+}
+
 /// Reads `bytes A-B/TOTAL`; nothing when the text is anything else (`*` for the total included).
 inline std::optional<ContentRange> parse_content_range(std::string_view text) {
   constexpr std::string_view unit = "bytes ";
   if (text.substr(0, unit.size()) != unit) return std::nullopt;
   text.remove_prefix(unit.size());
-  const auto number = [&text](char end) -> std::optional<std::uint64_t> {
-    const auto stop = end == '\0' ? text.size() : text.find(end);
-    if (stop == 0 || stop == std::string_view::npos || stop > 19) return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : text.substr(0, stop)) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    text.remove_prefix(stop == text.size() ? stop : stop + 1);
-    return value;
-  };
-  const auto first = number('-');
-  const auto last = first ? number('/') : std::nullopt;
-  const auto total = last ? number('\0') : std::nullopt;
-  if (!total || *first > *last || *last >= *total) return std::nullopt;
+  const auto dash = text.find('-');
+  const auto slash = text.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) return std::nullopt;
+  const auto first = parse_decimal(text.substr(0, dash));
+  const auto last = parse_decimal(text.substr(dash + 1, slash - dash - 1));
+  const auto total = parse_decimal(text.substr(slash + 1));
+  if (!first || !last || !total || *first > *last || *last >= *total) return std::nullopt;
   return ContentRange{*first, *last, *total};
-}
-
-/// A header's value among `headers` (case-insensitive name).
-inline std::optional<std::string_view> find_header(const std::vector<HttpHeader>& headers, std::string_view name) {
-  for (const auto& header : headers)
-    if (detail::iequals(header.name, name)) return std::string_view(header.value);
-  return std::nullopt;
 }
 
 /// One try's view of the answer: it checks the head before any byte is written and writes the body to the file.
@@ -3942,11 +4032,11 @@ class Receiver {
   /// A 206 must go on from the byte the file holds; a 200 is the whole file, so the file starts again. A page of
   /// HTML is storage's error, not the file.
   bool begin(int status, const std::vector<HttpHeader>& headers) {
-    if (auto type = find_header(headers, "Content-Type"); type && type->substr(0, 9) == "text/html")
+    if (auto type = header_value(headers, "Content-Type"); type && type->substr(0, 9) == "text/html")
       return refuse("storage answered an HTML page, not the file");
-    const auto length = find_header(headers, "Content-Length");
+    const auto length = header_value(headers, "Content-Length");
     if (status == 206) {
-      const auto range = find_header(headers, "Content-Range");
+      const auto range = header_value(headers, "Content-Range");
       const auto parsed = range ? parse_content_range(*range) : std::nullopt;
       if (!parsed || parsed->first != file_.size() || parsed->last + 1 != parsed->total)
         return refuse("storage answered a range other than the one asked for");
@@ -3955,7 +4045,7 @@ class Receiver {
     }
     if (status != 200) return refuse("storage answered " + std::to_string(status) + " instead of the file");
     file_.restart();
-    if (length) total_ = parse_length(*length);
+    if (length) total_ = parse_decimal(*length);
     return true;
   }
 
@@ -3969,16 +4059,6 @@ class Receiver {
   bool refuse(std::string why) {
     refusal_ = std::move(why);
     return false;
-  }
-
-  static std::optional<std::uint64_t> parse_length(std::string_view text) {
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return value;
   }
 
   files::PartialFile& file_;
@@ -4052,8 +4132,8 @@ inline bool holds_all(const HttpResponse& response, const files::PartialFile& fi
   if (!response.received() || response.status != 416 || file.size() == 0) return false;
   const auto range = response.header("Content-Range");
   if (!range || range->substr(0, 8) != "bytes */") return false;
-  const auto whole = parse_content_range("bytes 0-0/" + std::string(range->substr(8)));  // the total, read strictly
-  return whole && whole->total == file.size();
+  const auto total = parse_decimal(range->substr(8));
+  return total && *total == file.size();
 }
 
 /// One GET of `url` from the byte `file` holds, its body into `receiver`.
@@ -5940,7 +6020,73 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 30. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+// 30. Asset ingest: an uploaded asset watched until processed, on its own protocol.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// How an ingest is polled: small files ingest within seconds, so looks start after 0.25 s and grow to 5 s apart;
+/// HeyGen holds no long polls, and ingests in flight together share one statuses request every 0.5 s.
+inline PollPolicy ingest_policy() {
+  PollPolicy policy;
+  policy.initial_interval = Seconds(0.25);
+  policy.cold_cap = Seconds(5.0);
+  policy.max_interval = Seconds(5.0);
+  policy.long_poll = Seconds(0);
+  policy.many_status_interval = Seconds(0.5);
+  return policy;
+}
+
+/// Watches uploaded assets until they are ingested: the poller every wait of the client runs on, speaking
+/// HeyGenV3AssetProtocol, so ingests are jobs like any other (deadlines, cancellation, retries) and the ingests of
+/// many uploads at once share `/v3/assets/statuses` requests (up to 100 ids). It has its own profile and rules:
+/// an ingest takes seconds and a translation minutes, and what is learnt of one must not steer the other. Its
+/// workers start with the first ingest watched.
+template <Transport T, Clock C>
+class AssetIngest {
+ public:
+  /// Workers for ingests: a few, since ingests in flight together share each request.
+  static constexpr std::size_t max_workers = 2;
+
+  /// Watches through `sender`, which must outlive this, with the base URL of `options`.
+  AssetIngest(Sender<T, C>& sender, const ClientOptions& options)
+      : protocol_(options),
+        rules_(ingest_policy(), profile_, [&sender] { return sender.uniform(); }),
+        looks_(sender, protocol_, rules_),
+        poller_(looks_, std::min(max_workers, options.poller_threads)) {}
+
+  AssetIngest(const AssetIngest&) = delete;
+  AssetIngest& operator=(const AssetIngest&) = delete;
+
+  /// Blocks until `asset_id` is ingested. Throws TranslationError when its ingest failed (job_failed), HeyGen knows
+  /// no such asset (unknown_job), `deadline` passed, `stop` was triggered or the looks failed.
+  void wait(const std::string& asset_id, TimePoint deadline, std::stop_token stop) {
+    std::promise<TranslationResult> ended;
+    std::future<TranslationResult> result = ended.get_future();
+    poller_.watch(asset_id, deadline, std::move(stop),
+                  [&ended](const std::string&, TranslationResult outcome) { ended.set_value(std::move(outcome)); });
+    const TranslationResult outcome = result.get();
+    if (outcome.ok()) return;
+    std::string message = "asset ";
+    message.append(asset_id).append(outcome.cause == FailureCause::job_failed ? " failed to ingest: " : ": ");
+    message.append(outcome.error_message.value_or(std::string(to_string(outcome.cause))));
+    throw TranslationError(outcome.cause, message, outcome.http_status, outcome.requests);
+  }
+
+  /// Ends every ingest being watched `cancelled` and joins the workers.
+  void stop() noexcept { poller_.stop(); }
+
+  /// What the ingest poller is doing: workers, assets watched, requests sent.
+  [[nodiscard]] PollerStats stats() const { return poller_.stats(); }
+
+ private:
+  HeyGenV3AssetProtocol protocol_;
+  ServerProfile profile_;
+  PollingRules rules_;
+  StatusLooks<T, C, HeyGenV3AssetProtocol> looks_;
+  Poller<T, C, HeyGenV3AssetProtocol> poller_;  // last: stopped and joined before the parts it uses go
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 31. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A protocol that manages registered webhook endpoints (HeyGenV3Protocol does): the client's
@@ -5967,31 +6113,13 @@ concept WebhookEndpointsProtocol = requires(const P& protocol, HttpRequest& out,
 /// when it fails. Nothing here logs a secret: the sender logs failures, never an answer's body.
 namespace webhook_endpoints {
 
-/// One request built by `build`, sent with retries, its answer read by `read`; throws TranslationError naming
-/// `what` on failure.
-template <class S, class P, class Build, class Read>
-auto call(S& sender, const P& protocol, std::string_view what, std::stop_token stop, Build build, Read read) {
-  CallState call = sender.begin({}, std::move(stop));
-  HttpRequest request = sender.blank_request();
-  build(request);
-  OrFailure<HttpResponse> response = sender.send(std::move(request), call, protocol);
-  const auto fail = [&](const Failure& failure) {
-    return TranslationError{failure.cause, std::string(what) + ": " + failure.message, call.last_http_status,
-                            call.requests};
-  };
-  if (!response) throw fail(response.failure());
-  auto value = read(response.value());
-  if (!value) throw fail(value.failure());
-  return std::move(value).value();
-}
-
 /// Registers `url` for `events` (empty: all). One Idempotency-Key for every retry, for servers that honour it
 /// (whether HeyGen does on this endpoint is not documented). The answer holds the secret.
 template <class S, WebhookEndpointsProtocol P>
 WebhookEndpoint create(S& sender, const P& protocol, std::string_view url, const std::vector<std::string>& events,
                        std::stop_token stop) {
   const std::string key = detail::random_key();
-  return call(
+  return checked_call(
       sender, protocol, "create_webhook_endpoint", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_endpoint_create_request(out, url, events, key); },
       [&](const HttpResponse& response) { return protocol.read_webhook_endpoint(response); });
@@ -6004,7 +6132,7 @@ std::vector<WebhookEndpoint> list(S& sender, const P& protocol, std::stop_token 
   std::vector<WebhookEndpoint> out;
   std::unordered_set<std::string> seen;
   for (std::string page;;) {
-    WebhookEndpointPage got = call(
+    WebhookEndpointPage got = checked_call(
         sender, protocol, "list_webhook_endpoints", stop,
         [&](HttpRequest& request) { protocol.webhook_endpoints_request(request, page); },
         [&](const HttpResponse& response) -> OrFailure<WebhookEndpointPage> {
@@ -6024,7 +6152,7 @@ template <class S, WebhookEndpointsProtocol P>
 WebhookEndpoint update(S& sender, const P& protocol, std::string_view endpoint_id,
                        const std::optional<std::string>& url, const std::optional<std::vector<std::string>>& events,
                        std::stop_token stop) {
-  return call(
+  return checked_call(
       sender, protocol, "update_webhook_endpoint", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_endpoint_update_request(out, endpoint_id, url, events); },
       [&](const HttpResponse& response) { return protocol.read_webhook_endpoint(response); });
@@ -6033,7 +6161,7 @@ WebhookEndpoint update(S& sender, const P& protocol, std::string_view endpoint_i
 /// Gives an endpoint a new secret (the old one stops signing at once); the new secret.
 template <class S, WebhookEndpointsProtocol P>
 std::string rotate(S& sender, const P& protocol, std::string_view endpoint_id, std::stop_token stop) {
-  return call(
+  return checked_call(
       sender, protocol, "rotate_webhook_secret", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_secret_rotate_request(out, endpoint_id); },
       [&](const HttpResponse& response) { return protocol.read_rotated_secret(response); });
@@ -6042,7 +6170,7 @@ std::string rotate(S& sender, const P& protocol, std::string_view endpoint_id, s
 /// Deletes an endpoint.
 template <class S, WebhookEndpointsProtocol P>
 void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::stop_token stop) {
-  call(
+  checked_call(
       sender, protocol, "delete_webhook_endpoint", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_endpoint_delete_request(out, endpoint_id); },
       [&](const HttpResponse& response) { return protocol.read_deleted(response, endpoint_id); });
@@ -6053,7 +6181,7 @@ void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::sto
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 31. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+// 32. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The client's upload_asset and download_outputs, as free functions over its sender and protocol.
@@ -6224,38 +6352,9 @@ std::vector<Downloaded> download_outputs(S& sender, std::string_view job_id, con
   return out;
 }
 
-/// How long to wait before the `looks`-th look at an ingest: 0.25 s doubling to 5 s (small files ingest fast).
-inline Seconds ingest_wait(int looks) {
-  return Seconds(std::min(5.0, 0.25 * static_cast<double>(1 << std::min(looks, 5))));
-}
-
-/// Looks at `asset_id`'s ingest until it completed (returns), failed or is unknown (throws TranslationError), or
-/// the call's max_timeout passed.
-template <class S>
-void wait_for_ingest(S& sender, const HeyGenV3Protocol& protocol, const std::string& asset_id, std::stop_token stop) {
-  CallState call = sender.begin(asset_id, stop);
-  for (int looks = 0;; ++looks) {
-    const std::vector<AssetStatus> statuses = webhook_endpoints::call(
-        sender, protocol, "asset status", stop,
-        [&](HttpRequest& out) { v3::assets::statuses_request(out, protocol.prefix(), {asset_id}); },
-        [&](const HttpResponse& response) { return v3::assets::read_statuses(response); });
-    const auto mine = std::find_if(statuses.begin(), statuses.end(),
-                                   [&](const AssetStatus& status) { return status.asset_id == asset_id; });
-    const std::string status = mine == statuses.end() ? std::string("not_found") : mine->status;
-    if (status == "completed") return;
-    if (status == "failed")
-      throw TranslationError(FailureCause::job_failed,
-                             "asset " + asset_id + " failed to ingest: " + mine->error_message);
-    if (status == "not_found") throw TranslationError(FailureCause::unknown_job, "asset " + asset_id + " is not known");
-    if (auto ended = sender.pause(call, ingest_wait(looks)))
-      throw TranslationError(ended->cause, "asset " + asset_id + ": " + ended->message);
-  }
-}
-
-/// Uploads the file at `path` as a HeyGen asset (a direct upload: open, PUT streamed from disk, complete) and waits
-/// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
-/// file (missing, a folder, empty, of a type HeyGen does not take, changed while sent) and TranslationError for the
-/// rest.
+/// Uploads the file at `path` as a HeyGen asset (a direct upload: open, PUT streamed from disk, complete); the asset
+/// id, whose ingest has begun (the client's AssetIngest watches it). Throws FileError for the file (missing, a
+/// folder, empty, of a type HeyGen does not take, changed while sent) and TranslationError for the rest.
 template <class S>
 std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std::string& path,
                          const UploadOptions& options, std::stop_token stop) {
@@ -6267,7 +6366,7 @@ std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std:
   const std::string checksum = uploads::checksum_of(file, options.checksum);
   std::string asset_id;
   const auto open_upload = [&](bool) {
-    DirectUpload upload = webhook_endpoints::call(
+    DirectUpload upload = checked_call(
         sender, protocol, "direct upload", stop,
         [&](HttpRequest& out) {
           v3::assets::direct_upload_request(out, protocol.prefix(), base_name(path), type, file.size(), checksum);
@@ -6277,11 +6376,10 @@ std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std:
     return UploadTarget{std::move(upload.upload_url), std::move(upload.headers)};
   };
   uploads::put(sender, file, open_upload, options, stop);
-  webhook_endpoints::call(
+  checked_call(
       sender, protocol, "complete upload", stop,
       [&](HttpRequest& out) { v3::assets::complete_request(out, protocol.prefix(), asset_id, checksum); },
       [&](const HttpResponse& response) { return v3::assets::read_completed(response, asset_id); });
-  wait_for_ingest(sender, protocol, asset_id, stop);
   return asset_id;
 }
 
@@ -6296,7 +6394,7 @@ using client_files::TranslatedOutput;
 using client_files::TranslateOptions;
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 32. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// 33. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
@@ -6354,7 +6452,7 @@ class BulkCollector {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 33. Client core: the parts one client is made of, built from its checked options.
+// 34. Client core: the parts one client is made of, built from its checked options.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// `options` when every field is usable; else throws std::invalid_argument naming the first that is not.
@@ -6412,7 +6510,8 @@ struct ClientCore {
   StatusLooks<T, C, P> looks;                 ///< One status look and what it comes to.
   std::unique_ptr<WebhookVerifier> verifier;  ///< When pushes can be verified (a secret or a verify function).
   CallbackBook callbacks;                     ///< The callback_id each create sent, for unsigned pushes.
-  Poller<T, C, P> poller;                     ///< Last: stopped and joined before the parts it uses go.
+  Poller<T, C, P> poller;                     ///< After the parts it uses: stopped and joined before they go.
+  std::unique_ptr<AssetIngest<T, C>> ingest;  ///< HeyGen's asset ingests, watched as jobs; none for other servers.
 
   /// Jobs awaiting a push whose callback_id is remembered, at most.
   static constexpr std::size_t max_open_callbacks = 1'000'000;
@@ -6429,10 +6528,12 @@ struct ClientCore {
         looks(sender, protocol, rules),
         verifier(make_verifier(options, protocol)),
         callbacks(max_open_callbacks, options.webhook.remember),
-        poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
-          if (verifier) verifier->note_settled(job_id);
-          callbacks.finish(job_id);
-        }) {}
+        poller(looks, options.poller_threads, safety_of(options),
+               [this](const std::string& job_id) {
+                 if (verifier) verifier->note_settled(job_id);
+                 callbacks.finish(job_id);
+               }),
+        ingest(make_ingest(sender, options)) {}
 
   /// When a wait started now with `timeout` ends (0: the options' max_timeout); throws std::invalid_argument for
   /// a negative or infinite one.
@@ -6460,6 +6561,14 @@ struct ClientCore {
     return nullptr;
   }
 
+  /// The watcher of uploaded assets' ingests, for a HeyGen client (its workers start with the first upload).
+  static std::unique_ptr<AssetIngest<T, C>> make_ingest(Sender<T, C>& sender, const ClientOptions& options) {
+    if constexpr (std::same_as<P, HeyGenV3Protocol>)
+      return std::make_unique<AssetIngest<T, C>>(sender, options);
+    else
+      return nullptr;
+  }
+
   /// Safety-net polling when creates ask for pushes.
   static std::optional<SafetyPolling> safety_of(const ClientOptions& options) {
     if (options.webhook_url.empty()) return std::nullopt;
@@ -6468,7 +6577,7 @@ struct ClientCore {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 34. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+// 35. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Takes pushes for one client's core: a signed push is verified and settles its job's waits at once; an unsigned
@@ -6588,7 +6697,7 @@ std::string callback_id_of(const Input& input) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 35. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 36. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -6727,11 +6836,14 @@ class BasicVideoTranslationClient {
   }
 
   /// Uploads the file at `path` as a HeyGen asset (a direct upload streamed from disk, its SHA-256 sent) and waits
-  /// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
-  /// file and TranslationError for the rest. Needs a transport that streams (the bundled one does).
+  /// until HeyGen has ingested it (watched as a job: the ingests of many uploads share each statuses request, and
+  /// the wait ends by max_timeout or `stop`); the asset id, for TranslationRequest::video_asset_id. Throws FileError
+  /// for the file and TranslationError for the rest. Needs a transport that streams (the bundled one does).
   std::string upload_asset(const std::string& path, const UploadOptions& options = {},
                            std::stop_token stop = {}) requires std::same_as<P, HeyGenV3Protocol> {
-    return client_files::upload_asset(core_->sender, core_->protocol, path, options, std::move(stop));
+    std::string asset_id = client_files::upload_asset(core_->sender, core_->protocol, path, options, stop);
+    core_->ingest->wait(asset_id, core_->deadline_of(Seconds(0)), std::move(stop));
+    return asset_id;
   }
 
   /// The whole job for one local file: uploads it, creates a translation into each language, waits for them (by
@@ -6886,10 +6998,18 @@ class BasicVideoTranslationClient {
 
   /// Ends every outstanding wait `cancelled` and stops the poller's workers; later waits end `cancelled` at once.
   /// The destructor does this too. Must not be called from a result callback.
-  void shutdown() noexcept { core_->poller.stop(); }
+  void shutdown() noexcept {
+    core_->poller.stop();
+    if (core_->ingest) core_->ingest->stop();
+  }
 
   /// What the client's poller is doing: workers, jobs and waits, requests sent.
   [[nodiscard]] PollerStats poller_stats() const { return core_->poller.stats(); }
+
+  /// What the poller of uploaded assets' ingests is doing: workers, assets watched, requests sent.
+  [[nodiscard]] PollerStats ingest_stats() const requires std::same_as<P, HeyGenV3Protocol> {
+    return core_->ingest->stats();
+  }
 
   /// The options this client was built with (validated).
   [[nodiscard]] const ClientOptions& options() const noexcept { return core_->options; }
@@ -6976,7 +7096,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 36. The bundled cpp-httplib transport and VideoTranslationClient.
+// 37. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
@@ -7534,7 +7654,7 @@ using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 37. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// 38. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.

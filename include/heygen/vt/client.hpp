@@ -173,11 +173,14 @@ class BasicVideoTranslationClient {
   }
 
   /// Uploads the file at `path` as a HeyGen asset (a direct upload streamed from disk, its SHA-256 sent) and waits
-  /// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
-  /// file and TranslationError for the rest. Needs a transport that streams (the bundled one does).
+  /// until HeyGen has ingested it (watched as a job: the ingests of many uploads share each statuses request, and
+  /// the wait ends by max_timeout or `stop`); the asset id, for TranslationRequest::video_asset_id. Throws FileError
+  /// for the file and TranslationError for the rest. Needs a transport that streams (the bundled one does).
   std::string upload_asset(const std::string& path, const UploadOptions& options = {},
                            std::stop_token stop = {}) requires std::same_as<P, HeyGenV3Protocol> {
-    return client_files::upload_asset(core_->sender, core_->protocol, path, options, std::move(stop));
+    std::string asset_id = client_files::upload_asset(core_->sender, core_->protocol, path, options, stop);
+    core_->ingest->wait(asset_id, core_->deadline_of(Seconds(0)), std::move(stop));
+    return asset_id;
   }
 
   /// The whole job for one local file: uploads it, creates a translation into each language, waits for them (by
@@ -332,10 +335,18 @@ class BasicVideoTranslationClient {
 
   /// Ends every outstanding wait `cancelled` and stops the poller's workers; later waits end `cancelled` at once.
   /// The destructor does this too. Must not be called from a result callback.
-  void shutdown() noexcept { core_->poller.stop(); }
+  void shutdown() noexcept {
+    core_->poller.stop();
+    if (core_->ingest) core_->ingest->stop();
+  }
 
   /// What the client's poller is doing: workers, jobs and waits, requests sent.
   [[nodiscard]] PollerStats poller_stats() const { return core_->poller.stats(); }
+
+  /// What the poller of uploaded assets' ingests is doing: workers, assets watched, requests sent.
+  [[nodiscard]] PollerStats ingest_stats() const requires std::same_as<P, HeyGenV3Protocol> {
+    return core_->ingest->stats();
+  }
 
   /// The options this client was built with (validated).
   [[nodiscard]] const ClientOptions& options() const noexcept { return core_->options; }

@@ -1,7 +1,9 @@
 // Client core: the parts one client is made of, built from its checked options.
 #pragma once
 
+#include "heygen/vt/asset_ingest.hpp"
 #include "heygen/vt/callbacks.hpp"
+#include "heygen/vt/heygen_v3_protocol.hpp"
 #include "heygen/vt/options.hpp"
 #include "heygen/vt/policies.hpp"
 #include "heygen/vt/poller.hpp"
@@ -78,7 +80,8 @@ struct ClientCore {
   StatusLooks<T, C, P> looks;                 ///< One status look and what it comes to.
   std::unique_ptr<WebhookVerifier> verifier;  ///< When pushes can be verified (a secret or a verify function).
   CallbackBook callbacks;                     ///< The callback_id each create sent, for unsigned pushes.
-  Poller<T, C, P> poller;                     ///< Last: stopped and joined before the parts it uses go.
+  Poller<T, C, P> poller;                     ///< After the parts it uses: stopped and joined before they go.
+  std::unique_ptr<AssetIngest<T, C>> ingest;  ///< HeyGen's asset ingests, watched as jobs; none for other servers.
 
   /// Jobs awaiting a push whose callback_id is remembered, at most.
   static constexpr std::size_t max_open_callbacks = 1'000'000;
@@ -95,10 +98,12 @@ struct ClientCore {
         looks(sender, protocol, rules),
         verifier(make_verifier(options, protocol)),
         callbacks(max_open_callbacks, options.webhook.remember),
-        poller(looks, options.poller_threads, safety_of(options), [this](const std::string& job_id) {
-          if (verifier) verifier->note_settled(job_id);
-          callbacks.finish(job_id);
-        }) {}
+        poller(looks, options.poller_threads, safety_of(options),
+               [this](const std::string& job_id) {
+                 if (verifier) verifier->note_settled(job_id);
+                 callbacks.finish(job_id);
+               }),
+        ingest(make_ingest(sender, options)) {}
 
   /// When a wait started now with `timeout` ends (0: the options' max_timeout); throws std::invalid_argument for
   /// a negative or infinite one.
@@ -124,6 +129,14 @@ struct ClientCore {
         return std::make_unique<WebhookVerifier>(options.webhook, protocol);
     }
     return nullptr;
+  }
+
+  /// The watcher of uploaded assets' ingests, for a HeyGen client (its workers start with the first upload).
+  static std::unique_ptr<AssetIngest<T, C>> make_ingest(Sender<T, C>& sender, const ClientOptions& options) {
+    if constexpr (std::same_as<P, HeyGenV3Protocol>)
+      return std::make_unique<AssetIngest<T, C>>(sender, options);
+    else
+      return nullptr;
   }
 
   /// Safety-net polling when creates ask for pushes.

@@ -8,14 +8,12 @@
 #include "heygen/vt/result.hpp"
 #include "heygen/vt/sender.hpp"
 #include "heygen/vt/uploads.hpp"
-#include "heygen/vt/webhook_endpoints.hpp"
 
 #include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -194,38 +192,9 @@ std::vector<Downloaded> download_outputs(S& sender, std::string_view job_id, con
   return out;
 }
 
-/// How long to wait before the `looks`-th look at an ingest: 0.25 s doubling to 5 s (small files ingest fast).
-inline Seconds ingest_wait(int looks) {
-  return Seconds(std::min(5.0, 0.25 * static_cast<double>(1 << std::min(looks, 5))));
-}
-
-/// Looks at `asset_id`'s ingest until it completed (returns), failed or is unknown (throws TranslationError), or
-/// the call's max_timeout passed.
-template <class S>
-void wait_for_ingest(S& sender, const HeyGenV3Protocol& protocol, const std::string& asset_id, std::stop_token stop) {
-  CallState call = sender.begin(asset_id, stop);
-  for (int looks = 0;; ++looks) {
-    const std::vector<AssetStatus> statuses = webhook_endpoints::call(
-        sender, protocol, "asset status", stop,
-        [&](HttpRequest& out) { v3::assets::statuses_request(out, protocol.prefix(), {asset_id}); },
-        [&](const HttpResponse& response) { return v3::assets::read_statuses(response); });
-    const auto mine = std::find_if(statuses.begin(), statuses.end(),
-                                   [&](const AssetStatus& status) { return status.asset_id == asset_id; });
-    const std::string status = mine == statuses.end() ? std::string("not_found") : mine->status;
-    if (status == "completed") return;
-    if (status == "failed")
-      throw TranslationError(FailureCause::job_failed,
-                             "asset " + asset_id + " failed to ingest: " + mine->error_message);
-    if (status == "not_found") throw TranslationError(FailureCause::unknown_job, "asset " + asset_id + " is not known");
-    if (auto ended = sender.pause(call, ingest_wait(looks)))
-      throw TranslationError(ended->cause, "asset " + asset_id + ": " + ended->message);
-  }
-}
-
-/// Uploads the file at `path` as a HeyGen asset (a direct upload: open, PUT streamed from disk, complete) and waits
-/// until HeyGen has ingested it; the asset id, for TranslationRequest::video_asset_id. Throws FileError for the
-/// file (missing, a folder, empty, of a type HeyGen does not take, changed while sent) and TranslationError for the
-/// rest.
+/// Uploads the file at `path` as a HeyGen asset (a direct upload: open, PUT streamed from disk, complete); the asset
+/// id, whose ingest has begun (the client's AssetIngest watches it). Throws FileError for the file (missing, a
+/// folder, empty, of a type HeyGen does not take, changed while sent) and TranslationError for the rest.
 template <class S>
 std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std::string& path,
                          const UploadOptions& options, std::stop_token stop) {
@@ -237,7 +206,7 @@ std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std:
   const std::string checksum = uploads::checksum_of(file, options.checksum);
   std::string asset_id;
   const auto open_upload = [&](bool) {
-    DirectUpload upload = webhook_endpoints::call(
+    DirectUpload upload = checked_call(
         sender, protocol, "direct upload", stop,
         [&](HttpRequest& out) {
           v3::assets::direct_upload_request(out, protocol.prefix(), base_name(path), type, file.size(), checksum);
@@ -247,11 +216,10 @@ std::string upload_asset(S& sender, const HeyGenV3Protocol& protocol, const std:
     return UploadTarget{std::move(upload.upload_url), std::move(upload.headers)};
   };
   uploads::put(sender, file, open_upload, options, stop);
-  webhook_endpoints::call(
+  checked_call(
       sender, protocol, "complete upload", stop,
       [&](HttpRequest& out) { v3::assets::complete_request(out, protocol.prefix(), asset_id, checksum); },
       [&](const HttpResponse& response) { return v3::assets::read_completed(response, asset_id); });
-  wait_for_ingest(sender, protocol, asset_id, stop);
   return asset_id;
 }
 

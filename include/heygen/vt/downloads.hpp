@@ -47,34 +47,30 @@ struct ContentRange {
   std::uint64_t total = 0;  ///< TOTAL.
 };
 
+/// A decimal number of 1 to 19 digits and nothing else (a header's value, strictly read); else nothing.
+inline std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value;
+}
+
 /// Reads `bytes A-B/TOTAL`; nothing when the text is anything else (`*` for the total included).
 inline std::optional<ContentRange> parse_content_range(std::string_view text) {
   constexpr std::string_view unit = "bytes ";
   if (text.substr(0, unit.size()) != unit) return std::nullopt;
   text.remove_prefix(unit.size());
-  const auto number = [&text](char end) -> std::optional<std::uint64_t> {
-    const auto stop = end == '\0' ? text.size() : text.find(end);
-    if (stop == 0 || stop == std::string_view::npos || stop > 19) return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : text.substr(0, stop)) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    text.remove_prefix(stop == text.size() ? stop : stop + 1);
-    return value;
-  };
-  const auto first = number('-');
-  const auto last = first ? number('/') : std::nullopt;
-  const auto total = last ? number('\0') : std::nullopt;
-  if (!total || *first > *last || *last >= *total) return std::nullopt;
+  const auto dash = text.find('-');
+  const auto slash = text.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) return std::nullopt;
+  const auto first = parse_decimal(text.substr(0, dash));
+  const auto last = parse_decimal(text.substr(dash + 1, slash - dash - 1));
+  const auto total = parse_decimal(text.substr(slash + 1));
+  if (!first || !last || !total || *first > *last || *last >= *total) return std::nullopt;
   return ContentRange{*first, *last, *total};
-}
-
-/// A header's value among `headers` (case-insensitive name).
-inline std::optional<std::string_view> find_header(const std::vector<HttpHeader>& headers, std::string_view name) {
-  for (const auto& header : headers)
-    if (detail::iequals(header.name, name)) return std::string_view(header.value);
-  return std::nullopt;
 }
 
 /// One try's view of the answer: it checks the head before any byte is written and writes the body to the file.
@@ -104,11 +100,11 @@ class Receiver {
   /// A 206 must go on from the byte the file holds; a 200 is the whole file, so the file starts again. A page of
   /// HTML is storage's error, not the file.
   bool begin(int status, const std::vector<HttpHeader>& headers) {
-    if (auto type = find_header(headers, "Content-Type"); type && type->substr(0, 9) == "text/html")
+    if (auto type = header_value(headers, "Content-Type"); type && type->substr(0, 9) == "text/html")
       return refuse("storage answered an HTML page, not the file");
-    const auto length = find_header(headers, "Content-Length");
+    const auto length = header_value(headers, "Content-Length");
     if (status == 206) {
-      const auto range = find_header(headers, "Content-Range");
+      const auto range = header_value(headers, "Content-Range");
       const auto parsed = range ? parse_content_range(*range) : std::nullopt;
       if (!parsed || parsed->first != file_.size() || parsed->last + 1 != parsed->total)
         return refuse("storage answered a range other than the one asked for");
@@ -117,7 +113,7 @@ class Receiver {
     }
     if (status != 200) return refuse("storage answered " + std::to_string(status) + " instead of the file");
     file_.restart();
-    if (length) total_ = parse_length(*length);
+    if (length) total_ = parse_decimal(*length);
     return true;
   }
 
@@ -131,16 +127,6 @@ class Receiver {
   bool refuse(std::string why) {
     refusal_ = std::move(why);
     return false;
-  }
-
-  static std::optional<std::uint64_t> parse_length(std::string_view text) {
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return value;
   }
 
   files::PartialFile& file_;
@@ -214,8 +200,8 @@ inline bool holds_all(const HttpResponse& response, const files::PartialFile& fi
   if (!response.received() || response.status != 416 || file.size() == 0) return false;
   const auto range = response.header("Content-Range");
   if (!range || range->substr(0, 8) != "bytes */") return false;
-  const auto whole = parse_content_range("bytes 0-0/" + std::string(range->substr(8)));  // the total, read strictly
-  return whole && whole->total == file.size();
+  const auto total = parse_decimal(range->substr(8));
+  return total && *total == file.size();
 }
 
 /// One GET of `url` from the byte `file` holds, its body into `receiver`.

@@ -193,10 +193,18 @@ class PartialFile {
   [[nodiscard]] int error_number() const noexcept { return errno_; }
 
   /// Writes out, syncs and closes the file, then puts it under its final name: never over another file unless
-  /// `overwrite`. Throws FileError (the temporary file stays, complete, for another try).
+  /// `overwrite`. Throws FileError: when the disk refuses the last bytes or the sync (full, say), the temporary file
+  /// is removed, as when it refuses them mid-way; when only the placing fails, it stays, complete, for another try.
   void place(bool overwrite) {
-    if (!drain()) throw FileError(temporary_, "cannot write the download", errno_);
-    if (::fsync(fd_.get()) != 0) throw FileError(temporary_, "cannot sync the download to disk", errno);
+    if (!drain()) {
+      discard();
+      throw FileError(temporary_, "cannot write the download", errno_);
+    }
+    if (::fsync(fd_.get()) != 0) {
+      const int failed = errno;
+      discard();
+      throw FileError(temporary_, "cannot sync the download to disk", failed);
+    }
     if (const int failed = fd_.close(); failed != 0) throw FileError(temporary_, "cannot close the download", failed);
     if (overwrite) {
       if (std::rename(temporary_.c_str(), final_path_.c_str()) != 0)

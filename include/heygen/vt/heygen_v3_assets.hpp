@@ -1,4 +1,4 @@
-// HeyGen v3 assets: a direct upload opened and completed, and an ingest's status.
+// HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
 #pragma once
 
 #include "heygen/vt/heygen_v3_protocol.hpp"
@@ -6,8 +6,10 @@
 #include "heygen/vt/json.hpp"
 #include "heygen/vt/result.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,13 +23,6 @@ struct DirectUpload {
   std::string upload_url{};             ///< The presigned PUT URL.
   std::vector<HttpHeader> headers{};    ///< Headers the PUT must carry verbatim (upload_headers).
   std::int64_t expires_in_seconds = 0;  ///< How long the URL lasts.
-};
-
-/// Where an asset's ingest stands: "queued", "processing", "completed", "failed" or "not_found".
-struct AssetStatus {
-  std::string asset_id{};       ///< The asset.
-  std::string status{};         ///< HeyGen's word for where it stands.
-  std::string error_message{};  ///< Why it failed, when it did.
 };
 
 namespace v3::assets {
@@ -90,35 +85,91 @@ inline OrFailure<std::string> read_completed(const HttpResponse& response, std::
   return std::move(*id);
 }
 
-/// `GET /v3/assets/statuses?asset_ids=a,b` (up to 100 ids).
-inline void statuses_request(HttpRequest& out, std::string_view prefix, const std::vector<std::string>& asset_ids) {
-  out.method = "GET";
-  out.target = std::string(prefix) + "/v3/assets/statuses?asset_ids=";
-  for (std::size_t i = 0; i < asset_ids.size(); ++i) {
-    if (i > 0) out.target += "%2C";
-    out.target += detail::percent_encode(asset_ids[i]);
-  }
-}
-
-/// `data: [{video_id (the asset id), status, error}]` → each asset's status.
-inline OrFailure<std::vector<AssetStatus>> read_statuses(const HttpResponse& response) {
-  auto data = data_of(response);
-  if (!data) return std::move(data).failure();
-  if (!data->is<picojson::array>()) return Failure{FailureCause::bad_response, "\"data\" is not an array"};
-  std::vector<AssetStatus> out;
-  for (const auto& item : data->get<picojson::array>()) {
-    if (!item.is<picojson::object>()) return Failure{FailureCause::bad_response, "an asset status is not an object"};
-    const auto& fields = item.get<picojson::object>();
-    AssetStatus status;
-    status.asset_id = json::string_field(fields, "video_id").value_or("");
-    status.status = json::string_field(fields, "status").value_or("");
-    if (status.asset_id.empty() || status.status.empty())
-      return Failure{FailureCause::bad_response, "an asset status without video_id or status"};
-    if (status.status == "failed") status.error_message = failure_message(fields);
-    out.push_back(std::move(status));
-  }
-  return out;
-}
-
 }  // namespace v3::assets
+
+/// What creating an asset takes: the file HeyGen is told of when a direct upload is opened.
+struct AssetUploadInput {
+  std::string filename{};      ///< The file's base name.
+  std::string content_type{};  ///< Its MIME type.
+  std::uint64_t size = 0;      ///< Its size in bytes.
+  std::string checksum{};      ///< Its SHA-256 as the upload sends it; empty: none.
+};
+
+/// The Protocol of an asset's ingest, HeyGen's second kind of job: "create" opens a direct upload (one asset id),
+/// a look is `GET /v3/assets/statuses?asset_ids=ID`, and many looks share one such request (up to 100 ids, paged),
+/// so the client's poller watches ingests as it watches translations. Words as for translations: `queued` and
+/// `processing` pending, `completed`, `failed` (job_failed, with HeyGen's message), `not_found` (unknown_job).
+class HeyGenV3AssetProtocol {
+ public:
+  /// A create opens a direct upload for this file.
+  using create_input = AssetUploadInput;
+
+  /// Reads the base URL's path prefix from the options.
+  explicit HeyGenV3AssetProtocol(const ClientOptions& options) : prefix_(BaseUrl::parse(options.base_url).prefix) {}
+
+  /// `POST /v3/assets/direct-uploads`. HeyGen documents no Idempotency-Key here: a retried open may leave an
+  /// unused asset behind, which costs nothing.
+  void create_request(HttpRequest& out, const AssetUploadInput& input, std::string_view) const {
+    v3::assets::direct_upload_request(out, prefix_, input.filename, input.content_type, input.size, input.checksum);
+  }
+
+  /// The opened upload's asset id.
+  [[nodiscard]] OrFailure<std::vector<std::string>> read_created(const HttpResponse& response) const {
+    auto upload = v3::assets::read_direct_upload(response);
+    if (!upload) return std::move(upload).failure();
+    return std::vector<std::string>{std::move(upload->asset_id)};
+  }
+
+  /// One asset's look: the statuses request naming it alone (HeyGen has no single-asset status).
+  void status_request(HttpRequest& out, std::string_view asset_id, Seconds) const {
+    const std::string id(asset_id);
+    const std::string* const ids[] = {&id};
+    many_status_request(out, ids, {}, Seconds(0));
+  }
+
+  /// The entry for the asset asked about.
+  [[nodiscard]] OrFailure<StatusAnswer> read_status(const HttpResponse& response) const {
+    auto page = read_many_status(response);
+    if (!page) return std::move(page).failure();
+    // HeyGen names an unknown asset `not_found`; an answer that leaves it out says nothing of it.
+    if (page->answers.empty()) return Failure{FailureCause::bad_response, "the answer names no asset"};
+    return std::move(page->answers.front().second);
+  }
+
+  /// Ids one statuses request names.
+  [[nodiscard]] std::size_t many_status_limit() const noexcept { return v3::max_status_ids; }
+
+  /// `GET /v3/assets/statuses?asset_ids=a%2Cb` (each id percent-encoded), and the page token after the first page.
+  void many_status_request(HttpRequest& out, std::span<const std::string* const> asset_ids, std::string_view page,
+                           Seconds) const {
+    out.method = "GET";
+    out.target = prefix_ + "/v3/assets/statuses?asset_ids=";
+    v3::append_ids(out.target, asset_ids, "%2C", page);
+  }
+
+  /// `{"data": [{video_id (the asset id), status, error}, ...], "has_more", "next_token"}`, as for translations.
+  [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
+    auto page = v3::read_statuses(response);
+    if (page)
+      for (auto& [id, answer] : page->answers)
+        if (answer.cause == FailureCause::unknown_job)
+          answer.error_message = "not_found: the server knows no such asset";
+    return page;
+  }
+
+  /// As for translations: no answer, 408, 429 and 5xx.
+  [[nodiscard]] bool retryable(const HttpResponse& response) const { return RetryPolicy::retryable(response); }
+
+  /// A 429 is HeyGen pacing the client, waited out as its Retry-After says.
+  [[nodiscard]] bool paces(const HttpResponse& response) const noexcept {
+    return response.received() && response.status == 429;
+  }
+
+  /// "HTTP 404 not_found: <message>".
+  [[nodiscard]] std::string describe(const HttpResponse& response) const { return v3::describe(response); }
+
+ private:
+  std::string prefix_;
+};
+
 }  // namespace heygen

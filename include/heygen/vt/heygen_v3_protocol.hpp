@@ -267,6 +267,26 @@ inline OrFailure<ManyStatusAnswer> read_statuses(const picojson::value& data, co
   return page;
 }
 
+/// A statuses answer, `{"data": [...], "has_more", "next_token"}`, read a page at a time.
+inline OrFailure<ManyStatusAnswer> read_statuses(const HttpResponse& response) {
+  auto object = object_of(response);
+  if (!object) return std::move(object).failure();
+  const auto data = object->find("data");
+  if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
+  return read_statuses(data->second, object.value());
+}
+
+/// Appends `ids` to a statuses request's target, each percent-encoded, joined by `separator`, then the page token
+/// after the first page.
+inline void append_ids(std::string& target, std::span<const std::string* const> ids, std::string_view separator,
+                       std::string_view page) {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) target += separator;
+    detail::append_percent_encoded(target, *ids[i]);
+  }
+  if (!page.empty()) append_query(target, page_parameter, detail::percent_encode(page));
+}
+
 /// The webhook events of a translation HeyGen sends, and what each says of the job.
 inline std::optional<TranslationStatus> event_status(std::string_view event_type) {
   if (event_type == "video_translate.success") return TranslationStatus::completed;
@@ -426,20 +446,12 @@ class HeyGenV3Protocol {
                            Seconds) const {
     out.method = "GET";
     out.target = prefix_ + "/v3/video-translations/statuses?video_translation_ids=";
-    for (std::size_t i = 0; i < job_ids.size(); ++i) {
-      if (i > 0) out.target += ',';
-      detail::append_percent_encoded(out.target, *job_ids[i]);
-    }
-    if (!page.empty()) append_query(out.target, v3::page_parameter, detail::percent_encode(page));
+    v3::append_ids(out.target, job_ids, ",", page);
   }
 
   /// `{"data": [{video_id, status, error}, ...], "has_more", "next_token"}`.
   [[nodiscard]] OrFailure<ManyStatusAnswer> read_many_status(const HttpResponse& response) const {
-    auto object = v3::object_of(response);
-    if (!object) return std::move(object).failure();
-    const auto data = object->find("data");
-    if (data == object->end()) return Failure{FailureCause::bad_response, "no \"data\" in the answer"};
-    return v3::read_statuses(data->second, object.value());
+    return v3::read_statuses(response);
   }
 
   /// No answer (but an oversized body or a failed certificate), 408, 429, 5xx, and 409 `request_in_progress`

@@ -140,10 +140,16 @@ inline constexpr bool transport_streams = [] {
     return false;
 }();
 
-inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
+/// The value of the first of `headers` named `name` (case-insensitive), or nothing.
+inline std::optional<std::string_view> header_value(const std::vector<HttpHeader>& headers,
+                                                    std::string_view name) noexcept {
   for (const auto& h : headers)
     if (detail::iequals(h.name, name)) return std::string_view(h.value);
   return std::nullopt;
+}
+
+inline std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {
+  return header_value(headers, name);
 }
 
 }  // namespace heygen

@@ -310,4 +310,22 @@ class Sender {
   C clock_;
 };
 
+/// One request built by `build`, sent through `sender` with its retries and deadline, its answer read by `read`:
+/// the value read, or TranslationError naming `what`. For calls outside the poller (webhook endpoints, uploads).
+template <class S, class P, class Build, class Read>
+auto checked_call(S& sender, const P& protocol, std::string_view what, std::stop_token stop, Build build, Read read) {
+  CallState call = sender.begin({}, std::move(stop));
+  HttpRequest request = sender.blank_request();
+  build(request);
+  OrFailure<HttpResponse> response = sender.send(std::move(request), call, protocol);
+  const auto fail = [&](const Failure& failure) {
+    return TranslationError{failure.cause, std::string(what) + ": " + failure.message, call.last_http_status,
+                            call.requests};
+  };
+  if (!response) throw fail(response.failure());
+  auto value = read(response.value());
+  if (!value) throw fail(value.failure());
+  return std::move(value).value();
+}
+
 }  // namespace heygen

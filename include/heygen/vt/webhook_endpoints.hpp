@@ -41,31 +41,13 @@ concept WebhookEndpointsProtocol = requires(const P& protocol, HttpRequest& out,
 /// when it fails. Nothing here logs a secret: the sender logs failures, never an answer's body.
 namespace webhook_endpoints {
 
-/// One request built by `build`, sent with retries, its answer read by `read`; throws TranslationError naming
-/// `what` on failure.
-template <class S, class P, class Build, class Read>
-auto call(S& sender, const P& protocol, std::string_view what, std::stop_token stop, Build build, Read read) {
-  CallState call = sender.begin({}, std::move(stop));
-  HttpRequest request = sender.blank_request();
-  build(request);
-  OrFailure<HttpResponse> response = sender.send(std::move(request), call, protocol);
-  const auto fail = [&](const Failure& failure) {
-    return TranslationError{failure.cause, std::string(what) + ": " + failure.message, call.last_http_status,
-                            call.requests};
-  };
-  if (!response) throw fail(response.failure());
-  auto value = read(response.value());
-  if (!value) throw fail(value.failure());
-  return std::move(value).value();
-}
-
 /// Registers `url` for `events` (empty: all). One Idempotency-Key for every retry, for servers that honour it
 /// (whether HeyGen does on this endpoint is not documented). The answer holds the secret.
 template <class S, WebhookEndpointsProtocol P>
 WebhookEndpoint create(S& sender, const P& protocol, std::string_view url, const std::vector<std::string>& events,
                        std::stop_token stop) {
   const std::string key = detail::random_key();
-  return call(
+  return checked_call(
       sender, protocol, "create_webhook_endpoint", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_endpoint_create_request(out, url, events, key); },
       [&](const HttpResponse& response) { return protocol.read_webhook_endpoint(response); });
@@ -78,7 +60,7 @@ std::vector<WebhookEndpoint> list(S& sender, const P& protocol, std::stop_token 
   std::vector<WebhookEndpoint> out;
   std::unordered_set<std::string> seen;
   for (std::string page;;) {
-    WebhookEndpointPage got = call(
+    WebhookEndpointPage got = checked_call(
         sender, protocol, "list_webhook_endpoints", stop,
         [&](HttpRequest& request) { protocol.webhook_endpoints_request(request, page); },
         [&](const HttpResponse& response) -> OrFailure<WebhookEndpointPage> {
@@ -98,7 +80,7 @@ template <class S, WebhookEndpointsProtocol P>
 WebhookEndpoint update(S& sender, const P& protocol, std::string_view endpoint_id,
                        const std::optional<std::string>& url, const std::optional<std::vector<std::string>>& events,
                        std::stop_token stop) {
-  return call(
+  return checked_call(
       sender, protocol, "update_webhook_endpoint", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_endpoint_update_request(out, endpoint_id, url, events); },
       [&](const HttpResponse& response) { return protocol.read_webhook_endpoint(response); });
@@ -107,7 +89,7 @@ WebhookEndpoint update(S& sender, const P& protocol, std::string_view endpoint_i
 /// Gives an endpoint a new secret (the old one stops signing at once); the new secret.
 template <class S, WebhookEndpointsProtocol P>
 std::string rotate(S& sender, const P& protocol, std::string_view endpoint_id, std::stop_token stop) {
-  return call(
+  return checked_call(
       sender, protocol, "rotate_webhook_secret", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_secret_rotate_request(out, endpoint_id); },
       [&](const HttpResponse& response) { return protocol.read_rotated_secret(response); });
@@ -116,7 +98,7 @@ std::string rotate(S& sender, const P& protocol, std::string_view endpoint_id, s
 /// Deletes an endpoint.
 template <class S, WebhookEndpointsProtocol P>
 void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::stop_token stop) {
-  call(
+  checked_call(
       sender, protocol, "delete_webhook_endpoint", std::move(stop),
       [&](HttpRequest& out) { protocol.webhook_endpoint_delete_request(out, endpoint_id); },
       [&](const HttpResponse& response) { return protocol.read_deleted(response, endpoint_id); });
