@@ -85,9 +85,37 @@ run_check() {
   if "$@"; then passed=$((passed + 1)); else echo "$name: FAILED"; failed=$((failed + 1)); status=1; fi
   echo "=== $name: $((SECONDS - started)) s"
 }
+# Runs checks side by side, each its own script, its output kept apart and printed whole, in order, once all have
+# ended; each counts as one passed or failed run. For checks that are mostly one core's work (a short build, then
+# single-threaded runs or one-file compiles), on these two-core machines.
+run_side_by_side() {
+  local name dir started=$SECONDS
+  dir=$(mktemp -d)
+  for name in "$@"; do
+    (
+      began=$SECONDS
+      bash "scripts/$name.sh" >"$dir/$name.log" 2>&1
+      echo $? >"$dir/$name.rc"
+      echo $((SECONDS - began)) >"$dir/$name.seconds"
+    ) &
+  done
+  wait
+  for name in "$@"; do
+    echo "=== $name"
+    cat "$dir/$name.log"
+    if [ "$(cat "$dir/$name.rc")" = 0 ]; then
+      passed=$((passed + 1))
+    else
+      echo "$name: FAILED"; failed=$((failed + 1)); status=1
+    fi
+    echo "=== $name: $(cat "$dir/$name.seconds") s (side by side)"
+  done
+  rm -rf "$dir"
+  echo "=== $*: $((SECONDS - started)) s side by side"
+}
 run_check header python3 scripts/amalgamate.py --check
-run_check fuzz bash scripts/fuzz.sh
-run_check consumers bash scripts/consumers.sh
+# The fuzzers run one at a time on one core; the consumer builds compile one file each.
+run_side_by_side fuzz consumers
 VALGRIND_BUILD_DIR=build/clang run_check valgrind bash scripts/valgrind.sh
 EXAMPLES_BUILD_DIR=build/gcc run_check examples bash scripts/examples.sh
 run_check lint bash scripts/lint.sh
