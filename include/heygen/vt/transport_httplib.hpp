@@ -3,6 +3,8 @@
 
 #include "heygen/vt/client.hpp"
 #include "heygen/vt/config.hpp"
+#include "heygen/vt/log.hpp"
+#include "heygen/vt/proxy.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -156,7 +159,8 @@ class RequestWatchdog {
 }  // namespace detail
 
 /// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
-/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
+/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default, the
+/// proxy of the options or the environment (ProxyConfig) and the options' User-Agent on every request.
 class HttplibTransport {
  public:
   /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
@@ -164,7 +168,8 @@ class HttplibTransport {
   /// It streams request and response bodies (HttpRequest::source and sink), to any host.
   static constexpr bool streams = true;
 
-  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
+  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support, or naming
+  /// a malformed proxy (an environment variable, or ClientOptions::proxy). Logs the proxy it uses, at info.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();
   }
@@ -233,10 +238,36 @@ class HttplibTransport {
           connect_timeout_(detail::to_millis(options.connect_timeout)),
           max_body_bytes_(options.max_body_bytes),
           verify_tls_(options.verify_tls),
-          ca_cert_file_(options.ca_cert_file) {
+          ca_cert_file_(options.ca_cert_file),
+          proxies_(ProxyConfig::from_options(options)),
+          user_agent_(options.user_agent()) {
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
       if (base_.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
+      base_proxy_ = proxy_for(base_);
+      const Logger log(options.log_sink, options.log_level);
+      log(LogLevel::info, [this] { return route_of(base_); });
+    }
+
+    /// The proxy a request to `origin` goes through, or nullptr when it goes directly.
+    [[nodiscard]] const ProxyUrl* proxy_for(const BaseUrl& origin) const {
+      return proxies_.for_target(origin.scheme, origin.host, origin.port);
+    }
+
+    /// How requests to `origin` go, in words for the log: the proxy (its password hidden) or directly, and why.
+    [[nodiscard]] std::string route_of(const BaseUrl& origin) const {
+      std::string text = "requests to ";
+      text.append(origin.origin());
+      if (const ProxyUrl* proxy = proxy_for(origin))
+        return text.append(" go through the proxy ")
+            .append(proxy->redacted())
+            .append(" (from ")
+            .append(proxy->source)
+            .append(")");
+      text.append(" go directly");
+      const bool excepted = (origin.scheme == "https" ? proxies_.https : proxies_.http).has_value();
+      if (excepted) text.append(" (").append(proxies_.no_proxy_source).append(" names the host)");
+      return text;
     }
 
     /// An idle connection, or a new one.
@@ -283,12 +314,31 @@ class HttplibTransport {
       if (origin.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
       if (!client) client = std::make_unique<httplib::ClientImpl>(host, origin.port);
+      client->set_default_headers(own_headers(*client, origin));
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
       return client;
     }
+
+    /// Points `client` at its proxy, if it has one, and returns the headers it adds to any request without them:
+    /// the User-Agent, and for a tunnel to an https server through a proxy that wants credentials an empty
+    /// Proxy-Authorization. httplib 0.11 adds the proxy's credentials to every request that has none, the ones
+    /// inside the tunnel too, where they would reach the server itself; the CONNECT alone carries them.
+    [[nodiscard]] httplib::Headers own_headers(httplib::ClientImpl& client, const BaseUrl& origin) const {
+      httplib::Headers own{{"User-Agent", user_agent_}};
+      const ProxyUrl* proxy = proxy_for(origin);
+      if (proxy == nullptr) return own;
+      client.set_proxy(proxy->bare_host(), proxy->port);
+      if (proxy->user.empty()) return own;
+      client.set_proxy_basic_auth(proxy->user, proxy->password);
+      if (origin.scheme == "https") own.emplace("Proxy-Authorization", "");
+      return own;
+    }
+
+    /// The proxy of the base URL's host, or nullptr.
+    [[nodiscard]] const ProxyUrl* base_proxy() const noexcept { return base_proxy_; }
 
     /// A new connection to the base URL's host, never an idle one.
     Connection open() const {
@@ -307,6 +357,9 @@ class HttplibTransport {
     std::size_t max_body_bytes_;
     bool verify_tls_;
     std::string ca_cert_file_;
+    ProxyConfig proxies_;
+    const ProxyUrl* base_proxy_ = nullptr;  // into proxies_
+    std::string user_agent_;
     std::mutex mutex_;
     std::vector<Connection> idle_;
     Watchdog watchdog_;
@@ -416,6 +469,10 @@ class HttplibTransport {
                                        "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
       return false;
     }
+    if (auto refused = proxy_refusal(answered ? in.status : 0, pool_->base_proxy())) {
+      response = std::move(*refused);
+      return false;
+    }
     if (!answered) {
       response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
       // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
@@ -456,6 +513,7 @@ class HttplibTransport {
     client->set_keep_alive(false);
     Streamed streamed{request, {{}, pool_->max_body_bytes(), false}};
     streamed.timeout = timeout;
+    streamed.proxy = pool_->proxy_for(url.origin);
     httplib::Request out = streamed.outgoing(std::move(url.target));
     httplib::Response in;
     httplib::Error error = httplib::Error::Success;
@@ -475,6 +533,7 @@ class HttplibTransport {
     bool sink_failed = false;
     bool send_failed = false;  // the connection broke while the body went out (the server may have answered early)
     std::chrono::milliseconds timeout{};
+    const ProxyUrl* proxy = nullptr;                              // the proxy it goes through, if any
     SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
     std::vector<char> chunk{};
 
@@ -533,6 +592,7 @@ class HttplibTransport {
                                      "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
       if (send_failed && !answered)
         return HttpResponse::failure(TransportError::reset, "the connection broke while the body was sent");
+      if (auto refused = proxy_refusal(answered ? in.status : 0, proxy)) return std::move(*refused);
       // A read or write error after a silence as long as the timeout was the timeout.
       if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
       HttpResponse response;
@@ -542,6 +602,17 @@ class HttplibTransport {
       return response;
     }
   };
+
+  /// A 407 from the proxy (to a CONNECT or to a request it forwards) as the failure it is, naming the proxy
+  /// without its password; nothing for any other status, or without a proxy. Asking again would get the same.
+  static std::optional<HttpResponse> proxy_refusal(int status, const ProxyUrl* proxy) {
+    if (proxy == nullptr || status != 407) return std::nullopt;
+    std::string detail = "the proxy ";
+    detail.append(proxy->redacted()).append(" (from ").append(proxy->source).append(") answered 407: ");
+    detail.append(proxy->user.empty() ? "it wants a user and password in the proxy URL"
+                                      : "it refused the user and password");
+    return HttpResponse::failure(TransportError::proxy, std::move(detail));
+  }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
                                  std::chrono::milliseconds timeout) {
