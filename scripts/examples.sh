@@ -120,6 +120,18 @@ vt --url "$url" --json wait no-such-job
 check "unknown job id: 1, cause unknown_job" test "$rc" -eq 1
 check "unknown job id in --json" json 'jobs[0]["cause"] == "unknown_job" and jobs[0]["http_status"] == 404'
 
+echo "--- behind a proxy (from the environment, as curl reads it)"
+first_id=${ids%% *}
+http_proxy=http://alice:hunter2@127.0.0.1:1 vt --url "$url" --verbose --retries 0 --json wait "$first_id"
+check "a proxy that is down: 69, --verbose names it (from http_proxy), the password hidden" \
+  test "$rc" -eq 69 -a -n "$(grep -F 'through the proxy http://alice:***@127.0.0.1:1 (from http_proxy)' <<<"$err")" \
+  -a -z "$(grep -F hunter2 <<<"$err$out")"
+http_proxy=http://alice:hunter2@127.0.0.1:1 NO_PROXY=localhost,127.0.0.1 vt --url "$url" --verbose wait "$first_id"
+check "NO_PROXY naming the host: 0, --verbose says it goes directly" \
+  test "$rc" -eq 0 -a -n "$(grep -F 'go directly (NO_PROXY names the host)' <<<"$err")"
+HTTPS_PROXY=socks5://h:1080 vt --url "$url" wait "$first_id"
+check "a malformed proxy variable: 64, named" test "$rc" -eq 64 -a -n "$(grep -F 'HTTPS_PROXY' <<<"$err")"
+
 echo "--- some jobs fail"
 start_server failing "$status_server" --duration fixed:0.2 --error-rate 0.5 --seed 7
 vt --url "$url" create --count 8 --json

@@ -14,33 +14,34 @@
 //   9. policies.hpp            Policies: what is retried and how long to back off; when to look again.
 //  10. options.hpp             Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
 //  11. url.hpp                 BaseUrl: a base URL split into parts and checked.
-//  12. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
-//  13. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
-//  14. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
-//  15. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
-//  16. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
-//  17. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
-//  18. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
-//  19. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
-//  20. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
-//  21. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
-//  22. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
-//  23. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
-//  24. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  25. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
-//  26. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
-//  27. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
-//  28. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
-//  29. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  30. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
-//  31. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
-//  32. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
-//  33. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
-//  34. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
-//  35. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
-//  36. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  37. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
-//  38. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+//  12. proxy.hpp               Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
+//  13. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
+//  14. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
+//  15. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
+//  16. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
+//  17. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
+//  18. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+//  19. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
+//  20. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  21. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
+//  22. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+//  23. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+//  24. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  25. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  26. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  27. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
+//  28. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+//  29. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
+//  30. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
+//  31. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
+//  32. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+//  33. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+//  34. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+//  35. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
+//  36. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+//  37. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  38. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  39. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -64,6 +65,7 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -596,6 +598,7 @@ enum class TransportError {
   tls,             ///< The server's certificate failed verification, or the CA file could not be loaded (not retried).
   body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
   cancelled,       ///< The transport was asked to stop.
+  proxy,           ///< The proxy refused the request: 407, its credentials missing or wrong (not retried).
   other,           ///< Anything else; see error_detail.
 };
 
@@ -609,6 +612,7 @@ constexpr std::string_view to_string(TransportError error) noexcept {
     case TransportError::tls: return "tls";
     case TransportError::body_too_large: return "body_too_large";
     case TransportError::cancelled: return "cancelled";
+    case TransportError::proxy: return "proxy";
     case TransportError::other: return "other";
   }
   return "unknown";
@@ -848,11 +852,12 @@ struct RetryPolicy {
   /// Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
   Seconds max_backoff{30.0};
 
-  /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
-  /// verification: asking again gets the same), 408, 429 and 5xx.
+  /// True for failures worth another try: no answer (except an oversized body, a certificate that fails
+  /// verification or a proxy that refuses the credentials: asking again gets the same), 408, 429 and 5xx.
   [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
     if (!response.received())
-      return response.error != TransportError::body_too_large && response.error != TransportError::tls;
+      return response.error != TransportError::body_too_large && response.error != TransportError::tls &&
+             response.error != TransportError::proxy;
     const int status = response.status;
     return status == 408 || status == 429 || status >= 500;
   }
@@ -1105,6 +1110,17 @@ struct ClientOptions {
   bool verify_tls = true;      ///< Verify the server's certificate for https (turning it off is explicit).
   std::string ca_cert_file{};  ///< CA bundle for https; empty uses the system's.
   std::size_t connection_pool_size = 8;  ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  /// The HTTP proxy of every request the bundled transport sends, "http://[user:password@]host[:port]" (the user
+  /// and password for Basic authentication, never logged); "" for none. Unset: from the environment, as curl reads
+  /// it (https_proxy, HTTPS_PROXY, http_proxy, all_proxy, ALL_PROXY: see ProxyConfig).
+  std::optional<std::string> proxy{};
+  /// The hosts reached without the proxy, in curl's NO_PROXY syntax (no_proxy_matches()). Unset: no_proxy or
+  /// NO_PROXY from the environment, which also applies to an explicit `proxy`, as it does to curl's --proxy.
+  std::optional<std::string> no_proxy{};
+  /// Where the proxy variables are read; empty: the process environment. Tests pin it.
+  std::function<std::optional<std::string>(std::string_view name)> environment{};
+  /// The caller's own product token(s), e.g. "my-app/2.1", sent in the User-Agent after the library's.
+  std::string user_agent_suffix{};
   /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
   /// its waits; also the most status requests those waits have in flight at once.
   std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
@@ -1115,6 +1131,14 @@ struct ClientOptions {
 
   /// The retry policy these options describe.
   [[nodiscard]] RetryPolicy retry_policy() const noexcept { return {max_retries, initial_backoff, max_backoff}; }
+
+  /// The User-Agent the bundled transport sends: "heygen-vt-cpp/VERSION", then user_agent_suffix. A transport of
+  /// the caller's can send it too.
+  [[nodiscard]] std::string user_agent() const {
+    std::string agent = "heygen-vt-cpp/" HEYGEN_VT_VERSION;
+    if (!user_agent_suffix.empty()) agent.append(" ").append(user_agent_suffix);
+    return agent;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -1217,7 +1241,306 @@ struct AbsoluteUrl {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 12. JSON reading with picojson: bounded nesting, typed member access.
+// 12. Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#endif
+
+namespace heygen {
+
+/// A variable's value by name, or nothing when it is not set (set but empty is not the same: see ProxyConfig).
+using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process environment as an EnvironmentLookup (std::getenv).
+inline EnvironmentLookup process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+/// An HTTP proxy: where it listens and the credentials it wants (sent as Basic authentication).
+struct ProxyUrl {
+  std::string host{};      ///< Host name or address (IPv6 in brackets).
+  int port = 1080;         ///< The URL's port; curl's default, 1080, when it names none.
+  std::string user{};      ///< Percent-decoded user name; empty: no authentication.
+  std::string password{};  ///< Percent-decoded password; never logged.
+  std::string source{};    ///< Where it came from: a variable's name, or "ClientOptions::proxy".
+
+  /// The host without IPv6 brackets, as a socket API wants it.
+  [[nodiscard]] std::string bare_host() const {
+    const bool bracketed = host.size() >= 2 && host.front() == '[';
+    return bracketed ? host.substr(1, host.size() - 2) : host;
+  }
+
+  /// "http://host:port", with the user named and the password hidden ("http://alice:***@host:port"): for logs.
+  [[nodiscard]] std::string redacted() const {
+    std::string text = "http://";
+    if (!user.empty()) text.append(user).append(password.empty() ? "@" : ":***@");
+    return text.append(host).append(":").append(std::to_string(port));
+  }
+
+  /// Parses "[http://][user[:password]@]host[:port][/]" as curl does (no scheme means http, no port 1080). Throws
+  /// std::invalid_argument naming `source` and what is wrong, never repeating the value (it may hold a password).
+  static ProxyUrl parse(std::string_view text, std::string_view source) {
+    const auto refuse = [source](std::string_view what) {
+      std::string message = "heygen: ";
+      message.append(source).append(": ").append(what).append(" (expected http://[user:password@]host[:port])");
+      throw std::invalid_argument(message);
+    };
+    if (std::any_of(text.begin(), text.end(),
+                    [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; }))
+      refuse("a proxy URL holds no whitespace or control character");
+    ProxyUrl out;
+    out.source = std::string(source);
+    if (const auto scheme_end = text.find("://"); scheme_end != std::string_view::npos) {
+      if (!detail::iequals(text.substr(0, scheme_end), "http"))
+        refuse("only http:// proxies are supported (not https:// or socks)");
+      text.remove_prefix(scheme_end + 3);
+    }
+    if (!text.empty() && text.back() == '/') text.remove_suffix(1);
+    if (text.find_first_of("/?#") != std::string_view::npos) refuse("a proxy URL has no path, query or fragment");
+    if (const auto at = text.rfind('@'); at != std::string_view::npos) {
+      const std::string_view userinfo = text.substr(0, at);
+      const auto colon = userinfo.find(':');
+      if (!percent_decode(userinfo.substr(0, colon), out.user) ||
+          (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), out.password)))
+        refuse("the user or password has a bad percent-escape");
+      if (out.user.empty()) refuse("a password needs a user name");
+      text.remove_prefix(at + 1);
+    }
+    const std::optional<std::string_view> port = split_host(text, out.host);
+    if (out.host.empty()) refuse("it names no host");
+    if (port && !parse_port(*port, out.port)) refuse("its port is not a number from 1 to 65535");
+    return out;
+  }
+
+ private:
+  /// Splits "host[:port]" or "[v6][:port]" into the host (brackets kept) and the port's text, if any; the host is
+  /// left empty when the brackets do not close or something follows them other than a port.
+  static std::optional<std::string_view> split_host(std::string_view authority, std::string& host) {
+    if (authority.empty() || authority.front() != '[') {
+      const auto colon = authority.find(':');
+      host = std::string(authority.substr(0, colon));
+      if (colon == std::string_view::npos) return std::nullopt;
+      return authority.substr(colon + 1);
+    }
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos || close < 2 || (close + 1 < authority.size() && authority[close + 1] != ':'))
+      return std::nullopt;  // host stays empty: refused
+    host = std::string(authority.substr(0, close + 1));
+    if (close + 1 == authority.size()) return std::nullopt;
+    return authority.substr(close + 2);
+  }
+
+  static bool parse_port(std::string_view text, int& port) {
+    if (text.empty() || text.size() > 5 ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return false;
+    port = std::stoi(std::string(text));
+    return port >= 1 && port <= 65535;
+  }
+
+  /// Appends `text` percent-decoded to `out`; false on a bad escape.
+  static bool percent_decode(std::string_view text, std::string& out) {
+    const auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      c = detail::ascii_lower(c);
+      return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '%') {
+        out += text[i];
+        continue;
+      }
+      if (i + 2 >= text.size()) return false;
+      const int high = hex(text[i + 1]);
+      const int low = hex(text[i + 2]);
+      if (high < 0 || low < 0) return false;
+      out += static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+    return true;
+  }
+};
+
+namespace detail {
+
+/// AF_INET or AF_INET6 when `text` is an IPv4 or IPv6 address (without brackets), its 4 or 16 bytes in `bytes`;
+/// else 0.
+inline int parse_ip(std::string_view text, std::array<unsigned char, 16>& bytes) {
+  if (text.empty() || text.size() >= 64) return 0;
+  const std::string copy(text);
+  if (inet_pton(AF_INET, copy.c_str(), bytes.data()) == 1) return AF_INET;
+  if (inet_pton(AF_INET6, copy.c_str(), bytes.data()) == 1) return AF_INET6;
+  return 0;
+}
+
+/// A decimal number from 0 to `most`, or -1.
+inline int small_number(std::string_view text, int most) {
+  if (text.empty() || text.size() > 5 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return -1;
+  const int value = std::stoi(std::string(text));
+  return value <= most ? value : -1;
+}
+
+/// A NO_PROXY entry as its pattern and its port (0: any port; -1: a port that is not one, so the entry matches
+/// nothing): "name:port", "1.2.3.4:port", "[v6]:port". An IPv6 address without brackets has no port.
+inline std::pair<std::string_view, int> split_no_proxy_entry(std::string_view entry) {
+  if (!entry.empty() && entry.front() == '[') {
+    const auto close = entry.find(']');
+    if (close == std::string_view::npos) return {std::string_view{}, 0};
+    const std::string_view rest = entry.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return {std::string_view{}, 0};
+    return {entry.substr(1, close - 1), rest.empty() ? 0 : small_number(rest.substr(1), 65535)};
+  }
+  const auto colon = entry.find(':');
+  if (colon == std::string_view::npos || entry.find(':', colon + 1) != std::string_view::npos) return {entry, 0};
+  const int port = small_number(entry.substr(colon + 1), 65535);
+  return {entry.substr(0, colon), port == 0 ? -1 : port};
+}
+
+/// True when the address `host` is the address `pattern`, or lies in its CIDR block ("10.0.0.0/8", "fd00::/8").
+inline bool ip_in_block(std::string_view host, std::string_view pattern) {
+  const auto slash = pattern.find('/');
+  std::array<unsigned char, 16> address{};
+  std::array<unsigned char, 16> network{};
+  const int family = parse_ip(host, address);
+  if (family == 0 || parse_ip(pattern.substr(0, slash), network) != family) return false;
+  const int all = family == AF_INET ? 32 : 128;
+  const int bits = slash == std::string_view::npos ? all : small_number(pattern.substr(slash + 1), all);
+  if (bits < 0) return false;
+  const auto whole = static_cast<std::size_t>(bits / 8);
+  if (!std::equal(address.begin(), address.begin() + static_cast<std::ptrdiff_t>(whole), network.begin())) return false;
+  if (bits % 8 == 0) return true;
+  const auto mask = static_cast<unsigned char>(0xFFU << (8 - bits % 8));
+  return (address[whole] & mask) == (network[whole] & mask);
+}
+
+/// True when the name `host` is `pattern` or a name under it ("www.example.com" under "example.com" or
+/// ".example.com" or "*.example.com"), without regard to case or a trailing dot.
+inline bool name_under(std::string_view host, std::string_view pattern) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (!pattern.empty() && pattern.back() == '.') pattern.remove_suffix(1);
+  if (pattern.substr(0, 2) == "*.") pattern.remove_prefix(1);
+  if (!pattern.empty() && pattern.front() == '.') pattern.remove_prefix(1);
+  if (pattern.empty() || pattern.size() > host.size()) return false;
+  if (pattern.size() == host.size()) return iequals(host, pattern);
+  return host[host.size() - pattern.size() - 1] == '.' && iequals(host.substr(host.size() - pattern.size()), pattern);
+}
+
+}  // namespace detail
+
+/// True when `list`, in the syntax of curl's NO_PROXY, says that `host` (a name, an IPv4 address, or an IPv6 one in
+/// brackets) on `port` is reached directly. curl's rules: a list of entries separated by commas (blanks around them
+/// ignored); "*" alone matches every host; a name matches itself and every name under it ("example.com" and
+/// ".example.com" both match "example.com" and "www.example.com", not "notexample.com"), without regard to case or
+/// a trailing dot; an IP address matches only an address entry, exactly or within a CIDR block ("192.168.0.0/16",
+/// "fd00::/8"; IPv6 entries with or without brackets). From Go, as the issue asks: an entry may end in ":port" and
+/// then matches that port alone, and "*.example.com" reads as ".example.com". Names are never resolved.
+inline bool no_proxy_matches(std::string_view list, std::string_view host, int port) {
+  if (detail::trim_blanks(list) == "*") return true;
+  const bool bracketed = host.size() >= 2 && host.front() == '[';
+  const std::string_view bare = bracketed ? host.substr(1, host.size() - 2) : host;
+  std::array<unsigned char, 16> ignored{};
+  const bool numeric = detail::parse_ip(bare, ignored) != 0;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view entry = detail::trim_blanks(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    const auto [pattern, entry_port] = detail::split_no_proxy_entry(entry);
+    if (pattern.empty() || (entry_port != 0 && entry_port != port)) continue;
+    if (numeric ? detail::ip_in_block(bare, pattern) : detail::name_under(bare, pattern)) return true;
+  }
+  return false;
+}
+
+/// Which proxy each request goes through: decided once per client, from its options or from the environment.
+///
+/// The environment is read as curl reads it: for an http:// target `http_proxy` (lower case only: `HTTP_PROXY` can
+/// be set by a CGI request's `Proxy:` header), for an https:// one `https_proxy` then `HTTPS_PROXY`; when the
+/// scheme's variable is not set, `all_proxy` then `ALL_PROXY`; the hosts that go direct in `no_proxy`, then
+/// `NO_PROXY`. The first variable that is set is used, and a variable set to "" means no proxy (or no exception).
+struct ProxyConfig {
+  std::optional<ProxyUrl> http{};   ///< The proxy for http:// targets; empty: none.
+  std::optional<ProxyUrl> https{};  ///< The proxy for https:// targets (a CONNECT tunnel); empty: none.
+  std::string no_proxy{};           ///< Targets reached directly, in NO_PROXY's syntax (no_proxy_matches()).
+  std::string no_proxy_source{};    ///< Where no_proxy came from (a variable, ClientOptions::no_proxy), if anywhere.
+
+  /// The proxy for a request to `scheme://host:port`, or nullptr when it goes directly.
+  [[nodiscard]] const ProxyUrl* for_target(std::string_view scheme, std::string_view host, int port) const {
+    const std::optional<ProxyUrl>& proxy = scheme == "https" ? https : http;
+    if (!proxy || no_proxy_matches(no_proxy, host, port)) return nullptr;
+    return &*proxy;
+  }
+
+  /// The proxies of the environment `env`; throws std::invalid_argument naming a variable that is malformed.
+  static ProxyConfig from_environment(const EnvironmentLookup& env) {
+    ProxyConfig config;
+    config.http = from_variables(env, {"http_proxy"});
+    config.https = from_variables(env, {"https_proxy", "HTTPS_PROXY"});
+    if (auto found = first_set(env, {"no_proxy", "NO_PROXY"}))
+      config.use_no_proxy(std::move(found->value), std::move(found->name));
+    return config;
+  }
+
+  /// The proxies `options` ask for: ClientOptions::proxy ("" for none) and no_proxy where set, the environment
+  /// (ClientOptions::environment, or the process's) for the rest. Throws std::invalid_argument naming what is
+  /// malformed.
+  static ProxyConfig from_options(const ClientOptions& options) {
+    const EnvironmentLookup env = options.environment ? options.environment : process_environment();
+    if (!options.proxy) {
+      ProxyConfig config = from_environment(env);
+      if (options.no_proxy) config.use_no_proxy(*options.no_proxy, "ClientOptions::no_proxy");
+      return config;
+    }
+    ProxyConfig config;
+    if (!options.proxy->empty()) config.http = config.https = ProxyUrl::parse(*options.proxy, "ClientOptions::proxy");
+    if (options.no_proxy)
+      config.use_no_proxy(*options.no_proxy, "ClientOptions::no_proxy");
+    else if (auto found = first_set(env, {"no_proxy", "NO_PROXY"}))
+      config.use_no_proxy(std::move(found->value), std::move(found->name));
+    return config;
+  }
+
+ private:
+  struct Found {
+    std::string name;
+    std::string value;
+  };
+
+  void use_no_proxy(std::string list, std::string source) {
+    no_proxy = std::move(list);
+    no_proxy_source = std::move(source);
+  }
+
+  /// The first of `names` that is set in `env` (even to ""), with its value.
+  static std::optional<Found> first_set(const EnvironmentLookup& env, std::initializer_list<std::string_view> names) {
+    for (const std::string_view name : names)
+      if (std::optional<std::string> value = env(name)) return Found{std::string(name), std::move(*value)};
+    return std::nullopt;
+  }
+
+  /// The proxy of the first of `own` that is set, else of all_proxy or ALL_PROXY; none when that one is "".
+  static std::optional<ProxyUrl> from_variables(const EnvironmentLookup& env,
+                                                std::initializer_list<std::string_view> own) {
+    std::optional<Found> found = first_set(env, own);
+    if (!found) found = first_set(env, {"all_proxy", "ALL_PROXY"});
+    if (!found || found->value.empty()) return std::nullopt;
+    return ProxyUrl::parse(found->value, found->name);
+  }
+};
+
+}  // namespace heygen
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 13. JSON reading with picojson: bounded nesting, typed member access.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Reads JSON bodies; every function is total: bad input gives an error value, never a crash.
@@ -1505,7 +1828,7 @@ inline std::optional<std::string> string_field(const picojson::object& object, c
 }  // namespace heygen::json
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 13. The Protocol concept: what a wire format builds and reads, in neutral values.
+// 14. The Protocol concept: what a wire format builds and reads, in neutral values.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen {
@@ -1598,7 +1921,7 @@ inline void append_query(std::string& target, std::string_view name, std::string
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 14. TrackerProtocol: the exercise's server and our extensions.
+// 15. TrackerProtocol: the exercise's server and our extensions.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
@@ -2179,7 +2502,7 @@ class TrackerProtocol {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 15. HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
+// 16. HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// One translation to create on HeyGen: a source video (a URL or an uploaded asset's id) and the languages to
@@ -2767,7 +3090,7 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 16. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
+// 17. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A direct upload HeyGen opened: the asset it will be and where its bytes go.
@@ -2928,7 +3251,7 @@ class HeyGenV3AssetProtocol {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+// 18. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_OPENSSL
@@ -3306,7 +3629,7 @@ class WebhookVerifier {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. Callback ids: the callback_id each create sent, to match unsigned pushes.
+// 19. Callback ids: the callback_id each create sent, to match unsigned pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What an unsigned push's callback_id says of it.
@@ -3379,7 +3702,7 @@ class CallbackBook {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. The sender: one request with retries, Retry-After, deadline, cancellation.
+// 20. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -3687,7 +4010,7 @@ auto checked_call(S& sender, const P& protocol, std::string_view what, std::stop
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. Files: a file read in chunks that notices a change; a download beside its final name.
+// 21. Files: a file read in chunks that notices a change; a download beside its final name.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A file could not be read, written or placed; the message names the file and says why.
@@ -3947,7 +4270,7 @@ inline bool exists(const std::string& path) noexcept {
 }  // namespace files
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+// 22. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How a download (or upload) is getting on: bytes done of the total (0 while the total is unknown).
@@ -4200,7 +4523,7 @@ Downloaded fetch(S& sender, std::string url, const std::string& final_path, cons
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 22. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+// 23. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // With HEYGEN_VT_WITH_OPENSSL, webhook.hpp has brought in <openssl/evp.h>.
@@ -4385,7 +4708,7 @@ int put(S& sender, files::SourceFile& file, const std::function<UploadTarget(boo
 }  // namespace uploads
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 23. The job poller: one job's polling state machine, no I/O.
+// 24. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -4544,7 +4867,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 24. Status looks: one job or many at once, through protocol and sender.
+// 25. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -4718,7 +5041,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 25. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+// 26. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Slots ordered by due time (ties by slot number): a binary min-heap that knows where each slot sits, so the
@@ -4953,7 +5276,7 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 26. Waits: who waits for which job and until when, kept pushes, handing results over.
+// 27. Waits: who waits for which job and until when, kept pushes, handing results over.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -5235,7 +5558,7 @@ struct PollerShared {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 27. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+// 28. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
@@ -5569,7 +5892,7 @@ class Rounds {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 28. Workers: the poller's threads, the timer, taking due jobs and putting them back.
+// 29. Workers: the poller's threads, the timer, taking due jobs and putting them back.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A fixed pool of worker threads, started at the first wait: each takes what is due, serves it through the
@@ -5768,7 +6091,7 @@ class Workers {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 29. The poller: one long-lived scheduler and worker pool per client, serving every wait.
+// 30. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What a poller is doing, for monitoring and benchmarks.
@@ -6020,7 +6343,7 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 30. Asset ingest: an uploaded asset watched until processed, on its own protocol.
+// 31. Asset ingest: an uploaded asset watched until processed, on its own protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How an ingest is polled: small files ingest within seconds, so looks start after 0.25 s and grow to 5 s apart;
@@ -6086,7 +6409,7 @@ class AssetIngest {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 31. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+// 32. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A protocol that manages registered webhook endpoints (HeyGenV3Protocol does): the client's
@@ -6181,7 +6504,7 @@ void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::sto
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 32. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+// 33. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The client's upload_asset and download_outputs, as free functions over its sender and protocol.
@@ -6394,7 +6717,7 @@ using client_files::TranslatedOutput;
 using client_files::TranslateOptions;
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 33. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// 34. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
@@ -6452,7 +6775,7 @@ class BulkCollector {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 34. Client core: the parts one client is made of, built from its checked options.
+// 35. Client core: the parts one client is made of, built from its checked options.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// `options` when every field is usable; else throws std::invalid_argument naming the first that is not.
@@ -6491,6 +6814,9 @@ inline ClientOptions checked_options(ClientOptions options) {
   require(hook.max_body_bytes > 0, "webhook.max_body_bytes must be positive");
   require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
   require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
+  require(std::none_of(options.user_agent_suffix.begin(), options.user_agent_suffix.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }),
+          "user_agent_suffix must hold no control character");
   for (const auto& header : options.extra_headers)
     require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
                 header.name.find(':') == std::string::npos,
@@ -6577,7 +6903,7 @@ struct ClientCore {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 35. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+// 36. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Takes pushes for one client's core: a signed push is verified and settles its job's waits at once; an unsigned
@@ -6697,7 +7023,7 @@ std::string callback_id_of(const Input& input) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 36. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 37. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -7096,11 +7422,12 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 37. The bundled cpp-httplib transport and VideoTranslationClient.
+// 38. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 #include <httplib.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <csignal>
@@ -7231,10 +7558,123 @@ class RequestWatchdog {
   std::jthread thread_;                              // last: it uses the members above
 };
 
+/// Sends all of `bytes` on the blocking socket `sock` by `deadline`.
+inline bool send_all(socket_t sock, std::string_view bytes, std::chrono::steady_clock::time_point deadline) {
+  while (!bytes.empty()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd ready{sock, POLLOUT, 0};
+    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) return false;
+#ifdef MSG_NOSIGNAL
+    const auto sent = ::send(sock, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+#else
+    const auto sent = ::send(sock, bytes.data(), bytes.size(), 0);
+#endif
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+/// Reads one byte from the blocking socket `sock` by `deadline`.
+inline bool receive_byte(socket_t sock, char& byte, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd ready{sock, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) return false;
+    const auto got = ::recv(sock, &byte, 1, 0);
+    if (got == 1) return true;
+    if (got == 0 || errno != EINTR) return false;
+  }
+}
+
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+/// An HTTPS client that reaches its server through an HTTP proxy's CONNECT tunnel, opened here rather than by
+/// httplib 0.11: its own tunnel sends the proxy's credentials on every request inside the tunnel too (so to the
+/// server), and on any refusal but 407 goes on to a TLS handshake over the proxy's error page, which can hang past
+/// every timeout. httplib connects the socket to the proxy (with its timeouts and socket options); the CONNECT is
+/// written and its answer read here; the TLS handshake and the server's certificate check are httplib's, exactly
+/// as without a proxy.
+class TunnelClient final : public httplib::SSLClient {
+ public:
+  /// A client of `host` (without brackets) on `port` through `proxy`, whose CONNECT carries `user_agent`.
+  TunnelClient(const std::string& host, int port, ProxyUrl proxy, const std::string& user_agent)
+      : httplib::SSLClient(host, port), proxy_(std::move(proxy)) {
+    std::string target = host.find(':') == std::string::npos ? host : "[" + host + "]";
+    target.append(":").append(std::to_string(port));
+    head_.append("CONNECT ").append(target).append(" HTTP/1.1\r\nHost: ").append(target);
+    head_.append("\r\nUser-Agent: ").append(user_agent);
+    if (!proxy_.user.empty()) {
+      std::string credentials = proxy_.user;
+      credentials.append(":").append(proxy_.password);
+      head_.append("\r\nProxy-Authorization: Basic ").append(uploads::base64(credentials));
+    }
+    head_.append("\r\n\r\n");
+  }
+
+  /// The status with which the proxy refused the last CONNECT (407, 403, 502...), or 0.
+  [[nodiscard]] int refused_with() const noexcept { return refused_; }
+
+ private:
+  /// Called by httplib, under its socket lock, for every socket it opens.
+  bool create_and_connect_socket(Socket& socket, httplib::Error& error) override {
+    refused_ = 0;
+    if (!is_valid()) return false;
+    // httplib connects to its proxy when one is set; cleared again at once, so it opens no tunnel of its own.
+    proxy_host_ = proxy_.bare_host();
+    proxy_port_ = proxy_.port;
+    // NOLINTNEXTLINE(bugprone-parent-virtual-call): SSLClient's own is private, and adds only is_valid(), above.
+    const bool connected = ClientImpl::create_and_connect_socket(socket, error);
+    proxy_host_.clear();
+    proxy_port_ = -1;
+    if (!connected) return false;
+    if (open_tunnel(socket.sock, error)) return true;
+    close_socket(socket);
+    return false;
+  }
+
+  /// Writes the CONNECT and reads the proxy's answer, within the read timeout; true when it answered 2xx.
+  bool open_tunnel(socket_t sock, httplib::Error& error) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(read_timeout_sec_) +
+                          std::chrono::microseconds(read_timeout_usec_);
+    if (!send_all(sock, head_, deadline)) {
+      error = httplib::Error::Write;
+      return false;
+    }
+    // Byte by byte: what follows the answer's head is the server's TLS, for httplib to read.
+    std::string answer;
+    while (answer.size() < 4 || answer.compare(answer.size() - 4, 4, "\r\n\r\n") != 0) {
+      char byte = 0;
+      if (answer.size() > max_answer || !receive_byte(sock, byte, deadline)) {
+        error = httplib::Error::Read;
+        return false;
+      }
+      answer += byte;
+    }
+    // "HTTP/1.1 200 Connection established": the status is the number after the first space.
+    const auto space = answer.find(' ');
+    const int status = space == std::string::npos ? 0 : std::atoi(answer.c_str() + space + 1);
+    if (status >= 200 && status < 300) return true;
+    refused_ = status > 0 ? status : 502;  // an answer that is not HTTP: the proxy is broken
+    error = httplib::Error::Connection;
+    return false;
+  }
+
+  static constexpr std::size_t max_answer = std::size_t{16} * 1024;  // a CONNECT answer's head is a few lines
+
+  ProxyUrl proxy_;
+  std::string head_;  // the CONNECT request, whole
+  int refused_ = 0;
+};
+#endif
+
 }  // namespace detail
 
 /// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
-/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
+/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default, the
+/// proxy of the options or the environment (ProxyConfig) and the options' User-Agent on every request.
 class HttplibTransport {
  public:
   /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
@@ -7242,7 +7682,8 @@ class HttplibTransport {
   /// It streams request and response bodies (HttpRequest::source and sink), to any host.
   static constexpr bool streams = true;
 
-  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
+  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support, or naming
+  /// a malformed proxy (an environment variable, or ClientOptions::proxy). Logs the proxy it uses, at info.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();
   }
@@ -7311,10 +7752,36 @@ class HttplibTransport {
           connect_timeout_(detail::to_millis(options.connect_timeout)),
           max_body_bytes_(options.max_body_bytes),
           verify_tls_(options.verify_tls),
-          ca_cert_file_(options.ca_cert_file) {
+          ca_cert_file_(options.ca_cert_file),
+          proxies_(ProxyConfig::from_options(options)),
+          user_agent_(options.user_agent()) {
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
       if (base_.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
+      base_proxy_ = proxy_for(base_);
+      const Logger log(options.log_sink, options.log_level);
+      log(LogLevel::info, [this] { return route_of(base_); });
+    }
+
+    /// The proxy a request to `origin` goes through, or nullptr when it goes directly.
+    [[nodiscard]] const ProxyUrl* proxy_for(const BaseUrl& origin) const {
+      return proxies_.for_target(origin.scheme, origin.host, origin.port);
+    }
+
+    /// How requests to `origin` go, in words for the log: the proxy (its password hidden) or directly, and why.
+    [[nodiscard]] std::string route_of(const BaseUrl& origin) const {
+      std::string text = "requests to ";
+      text.append(origin.origin());
+      if (const ProxyUrl* proxy = proxy_for(origin))
+        return text.append(" go through the proxy ")
+            .append(proxy->redacted())
+            .append(" (from ")
+            .append(proxy->source)
+            .append(")");
+      text.append(" go directly");
+      const bool excepted = (origin.scheme == "https" ? proxies_.https : proxies_.http).has_value();
+      if (excepted) text.append(" (").append(proxies_.no_proxy_source).append(" names the host)");
+      return text;
     }
 
     /// An idle connection, or a new one.
@@ -7349,10 +7816,15 @@ class HttplibTransport {
     [[nodiscard]] std::unique_ptr<httplib::ClientImpl> client_for(const BaseUrl& origin) const {
       const bool bracketed = origin.host.size() >= 2 && origin.host.front() == '[';
       const std::string host = bracketed ? origin.host.substr(1, origin.host.size() - 2) : origin.host;
+      const ProxyUrl* proxy = proxy_for(origin);
       std::unique_ptr<httplib::ClientImpl> client;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
       if (origin.scheme == "https") {
-        auto tls = std::make_unique<httplib::SSLClient>(host, origin.port);
+        std::unique_ptr<httplib::SSLClient> tls;
+        if (proxy != nullptr)
+          tls = std::make_unique<detail::TunnelClient>(host, origin.port, *proxy, user_agent_);
+        else
+          tls = std::make_unique<httplib::SSLClient>(host, origin.port);
         tls->enable_server_certificate_verification(verify_tls_);
         if (!ca_cert_file_.empty()) tls->set_ca_cert_path(ca_cert_file_);
         client = std::move(tls);
@@ -7360,13 +7832,24 @@ class HttplibTransport {
 #else
       if (origin.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
-      if (!client) client = std::make_unique<httplib::ClientImpl>(host, origin.port);
+      httplib::Headers own{{"User-Agent", user_agent_}};  // httplib adds them to any request without them
+      if (!client) {
+        client = std::make_unique<httplib::ClientImpl>(host, origin.port);
+        if (proxy != nullptr) client->set_proxy(proxy->bare_host(), proxy->port);
+        // Ours rather than httplib's set_proxy_basic_auth, which sends nothing when the password is empty.
+        if (proxy != nullptr && !proxy->user.empty())
+          own.emplace("Proxy-Authorization", "Basic " + uploads::base64(proxy->user + ":" + proxy->password));
+      }
+      client->set_default_headers(std::move(own));
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
       return client;
     }
+
+    /// The proxy of the base URL's host, or nullptr.
+    [[nodiscard]] const ProxyUrl* base_proxy() const noexcept { return base_proxy_; }
 
     /// A new connection to the base URL's host, never an idle one.
     Connection open() const {
@@ -7385,6 +7868,9 @@ class HttplibTransport {
     std::size_t max_body_bytes_;
     bool verify_tls_;
     std::string ca_cert_file_;
+    ProxyConfig proxies_;
+    const ProxyUrl* base_proxy_ = nullptr;  // into proxies_
+    std::string user_agent_;
     std::mutex mutex_;
     std::vector<Connection> idle_;
     Watchdog watchdog_;
@@ -7494,6 +7980,10 @@ class HttplibTransport {
                                        "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
       return false;
     }
+    if (auto refused = proxy_refusal(client, answered ? in.status : 0, pool_->base_proxy())) {
+      response = std::move(*refused);
+      return false;
+    }
     if (!answered) {
       response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
       // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
@@ -7541,6 +8031,7 @@ class HttplibTransport {
       std::stop_callback abandon(request.stop, [&client] { client->stop(); });
       return client->send(out, in, error);
     }();
+    streamed.refused = proxy_refusal(*client, answered ? in.status : 0, pool_->proxy_for(url.origin));
     return streamed.result(answered, error, in);
   }
 
@@ -7553,6 +8044,7 @@ class HttplibTransport {
     bool sink_failed = false;
     bool send_failed = false;  // the connection broke while the body went out (the server may have answered early)
     std::chrono::milliseconds timeout{};
+    std::optional<HttpResponse> refused{};                        // the proxy's refusal, if it refused
     SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
     std::vector<char> chunk{};
 
@@ -7611,6 +8103,7 @@ class HttplibTransport {
                                      "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
       if (send_failed && !answered)
         return HttpResponse::failure(TransportError::reset, "the connection broke while the body was sent");
+      if (refused) return std::move(*refused);
       // A read or write error after a silence as long as the timeout was the timeout.
       if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
       HttpResponse response;
@@ -7620,6 +8113,36 @@ class HttplibTransport {
       return response;
     }
   };
+
+  /// A proxy's refusal as the failure it is, naming the proxy without its password: a 407 to a request it
+  /// forwards, or any status but 2xx to a CONNECT (tinyproxy answers a wrong password with 401). Asking again gets
+  /// the same from a 4xx (TransportError::proxy, final); a 5xx (it could not reach the server) is retried as a
+  /// refused connection. Nothing when there is no proxy, or it did not refuse.
+  static std::optional<HttpResponse> proxy_refusal(const httplib::ClientImpl& client, int status,
+                                                   const ProxyUrl* proxy) {
+    if (proxy == nullptr) return std::nullopt;
+    if (status != 407) status = 0;
+    std::string detail = "the proxy ";
+    detail.append(proxy->redacted()).append(" (from ").append(proxy->source).append(") answered ");
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (const auto* tunnel = dynamic_cast<const detail::TunnelClient*>(&client);
+        tunnel && tunnel->refused_with() != 0) {
+      status = tunnel->refused_with();
+      detail.append("a CONNECT with ");
+    }
+#else
+    (void)client;
+#endif
+    if (status == 0) return std::nullopt;
+    detail.append(std::to_string(status)).append(": ");
+    if (status >= 500)
+      return HttpResponse::failure(TransportError::refused, detail.append("it could not reach the server"));
+    if (status != 401 && status != 407)
+      return HttpResponse::failure(TransportError::proxy, detail.append("it refused the tunnel"));
+    detail.append(proxy->user.empty() ? "it wants a user and password in the proxy URL"
+                                      : "it refused the user and password");
+    return HttpResponse::failure(TransportError::proxy, std::move(detail));
+  }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
                                  std::chrono::milliseconds timeout) {
@@ -7654,7 +8177,7 @@ using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 38. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// 39. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.

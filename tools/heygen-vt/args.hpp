@@ -98,6 +98,9 @@ environment:
                       --webhook-listen: the secret pushes are signed with (HMAC-SHA256 of the body);
                       required by the tracker; with --api heygen-v3, a registered endpoint's secret
                       (optional); never taken on the command line, never printed
+  https_proxy, HTTPS_PROXY, http_proxy, all_proxy, ALL_PROXY, no_proxy, NO_PROXY
+                      the HTTP proxy and the hosts that bypass it, read as curl reads them (user:password@
+                      in the proxy URL for Basic authentication, never printed); --verbose names the route
 
 HeyGen's v3 API (--api heygen-v3), e.g. heygen-vt --api heygen-v3 create --video-url URL --lang French --lang German:
   create              translate one video into each --lang; prints one translation id per language

@@ -48,7 +48,11 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// Client options from the command line and the environment; the token is never printed.
+/// The tool's product token in the User-Agent, after the library's: "heygen-vt-cpp/0.1.0 heygen-vt-cli/0.1.0".
+inline constexpr const char* cli_token = "heygen-vt-cli/" HEYGEN_VT_VERSION;
+
+/// Client options from the command line and the environment (the proxy too, as curl reads it); the token is
+/// never printed.
 inline heygen::ClientOptions client_options(const Args& args) {
   heygen::ClientOptions options;
   const char* env_url = std::getenv("HEYGEN_API_URL");
@@ -59,6 +63,7 @@ inline heygen::ClientOptions client_options(const Args& args) {
   options.connection_pool_size = args.concurrency;
   if (args.status_path != auto_status_path) options.endpoints.status = args.status_path;
   options.webhook_url = args.webhook_url;  // create without --webhook-listen: pushes go there, taken elsewhere
+  options.user_agent_suffix = cli_token;
   if (args.verbose) options.log_sink = heygen::stderr_log_sink();
   return options;
 }
@@ -75,6 +80,7 @@ inline heygen::ClientOptions v3_client_options(const Args& args) {
   options.max_retries = args.retries;
   options.connection_pool_size = args.concurrency;
   options.webhook_url = args.webhook_url;
+  options.user_agent_suffix = cli_token;
   if (args.verbose) options.log_sink = heygen::stderr_log_sink();
   return options;
 }

@@ -14,6 +14,7 @@
 #include "heygen/vt/url.hpp"
 #include "heygen/vt/webhook.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -61,6 +62,9 @@ inline ClientOptions checked_options(ClientOptions options) {
   require(hook.max_body_bytes > 0, "webhook.max_body_bytes must be positive");
   require(!detail::has_line_break(options.bearer_token), "bearer_token must not contain line breaks");
   require(!detail::has_line_break(options.api_key), "api_key must not contain line breaks");
+  require(std::none_of(options.user_agent_suffix.begin(), options.user_agent_suffix.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }),
+          "user_agent_suffix must hold no control character");
   for (const auto& header : options.extra_headers)
     require(!header.name.empty() && !detail::has_line_break(header.name) && !detail::has_line_break(header.value) &&
                 header.name.find(':') == std::string::npos,

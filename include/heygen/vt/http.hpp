@@ -67,6 +67,7 @@ enum class TransportError {
   tls,             ///< The server's certificate failed verification, or the CA file could not be loaded (not retried).
   body_too_large,  ///< The body exceeded the size cap; the transport stopped reading.
   cancelled,       ///< The transport was asked to stop.
+  proxy,           ///< The proxy refused the request: 407, its credentials missing or wrong (not retried).
   other,           ///< Anything else; see error_detail.
 };
 
@@ -80,6 +81,7 @@ constexpr std::string_view to_string(TransportError error) noexcept {
     case TransportError::tls: return "tls";
     case TransportError::body_too_large: return "body_too_large";
     case TransportError::cancelled: return "cancelled";
+    case TransportError::proxy: return "proxy";
     case TransportError::other: return "other";
   }
   return "unknown";

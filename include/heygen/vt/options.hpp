@@ -4,6 +4,7 @@
 #include "heygen/vt/config.hpp"
 #include "heygen/vt/log.hpp"
 #include "heygen/vt/policies.hpp"
+#include "heygen/vt/version.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -120,6 +121,17 @@ struct ClientOptions {
   bool verify_tls = true;      ///< Verify the server's certificate for https (turning it off is explicit).
   std::string ca_cert_file{};  ///< CA bundle for https; empty uses the system's.
   std::size_t connection_pool_size = 8;  ///< Idle keep-alive connections the bundled transport keeps for reuse.
+  /// The HTTP proxy of every request the bundled transport sends, "http://[user:password@]host[:port]" (the user
+  /// and password for Basic authentication, never logged); "" for none. Unset: from the environment, as curl reads
+  /// it (https_proxy, HTTPS_PROXY, http_proxy, all_proxy, ALL_PROXY: see ProxyConfig).
+  std::optional<std::string> proxy{};
+  /// The hosts reached without the proxy, in curl's NO_PROXY syntax (no_proxy_matches()). Unset: no_proxy or
+  /// NO_PROXY from the environment, which also applies to an explicit `proxy`, as it does to curl's --proxy.
+  std::optional<std::string> no_proxy{};
+  /// Where the proxy variables are read; empty: the process environment. Tests pin it.
+  std::function<std::optional<std::string>(std::string_view name)> environment{};
+  /// The caller's own product token(s), e.g. "my-app/2.1", sent in the User-Agent after the library's.
+  std::string user_agent_suffix{};
   /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
   /// its waits; also the most status requests those waits have in flight at once.
   std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
@@ -130,6 +142,14 @@ struct ClientOptions {
 
   /// The retry policy these options describe.
   [[nodiscard]] RetryPolicy retry_policy() const noexcept { return {max_retries, initial_backoff, max_backoff}; }
+
+  /// The User-Agent the bundled transport sends: "heygen-vt-cpp/VERSION", then user_agent_suffix. A transport of
+  /// the caller's can send it too.
+  [[nodiscard]] std::string user_agent() const {
+    std::string agent = "heygen-vt-cpp/" HEYGEN_VT_VERSION;
+    if (!user_agent_suffix.empty()) agent.append(" ").append(user_agent_suffix);
+    return agent;
+  }
 };
 
 }  // namespace heygen

@@ -18,11 +18,12 @@ struct RetryPolicy {
   /// Cap on the backoff ceiling. A server's Retry-After is honoured in full (to the deadline).
   Seconds max_backoff{30.0};
 
-  /// True for failures worth another try: no answer (except an oversized body or a certificate that fails
-  /// verification: asking again gets the same), 408, 429 and 5xx.
+  /// True for failures worth another try: no answer (except an oversized body, a certificate that fails
+  /// verification or a proxy that refuses the credentials: asking again gets the same), 408, 429 and 5xx.
   [[nodiscard]] static bool retryable(const HttpResponse& response) noexcept {
     if (!response.received())
-      return response.error != TransportError::body_too_large && response.error != TransportError::tls;
+      return response.error != TransportError::body_too_large && response.error != TransportError::tls &&
+             response.error != TransportError::proxy;
     const int status = response.status;
     return status == 408 || status == 429 || status >= 500;
   }

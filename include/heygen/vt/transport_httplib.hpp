@@ -3,9 +3,12 @@
 
 #include "heygen/vt/client.hpp"
 #include "heygen/vt/config.hpp"
+#include "heygen/vt/log.hpp"
+#include "heygen/vt/proxy.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -13,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -23,6 +27,7 @@
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 #include <httplib.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <csignal>
@@ -153,10 +158,123 @@ class RequestWatchdog {
   std::jthread thread_;                              // last: it uses the members above
 };
 
+/// Sends all of `bytes` on the blocking socket `sock` by `deadline`.
+inline bool send_all(socket_t sock, std::string_view bytes, std::chrono::steady_clock::time_point deadline) {
+  while (!bytes.empty()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd ready{sock, POLLOUT, 0};
+    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) return false;
+#ifdef MSG_NOSIGNAL
+    const auto sent = ::send(sock, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+#else
+    const auto sent = ::send(sock, bytes.data(), bytes.size(), 0);
+#endif
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+/// Reads one byte from the blocking socket `sock` by `deadline`.
+inline bool receive_byte(socket_t sock, char& byte, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd ready{sock, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) return false;
+    const auto got = ::recv(sock, &byte, 1, 0);
+    if (got == 1) return true;
+    if (got == 0 || errno != EINTR) return false;
+  }
+}
+
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+/// An HTTPS client that reaches its server through an HTTP proxy's CONNECT tunnel, opened here rather than by
+/// httplib 0.11: its own tunnel sends the proxy's credentials on every request inside the tunnel too (so to the
+/// server), and on any refusal but 407 goes on to a TLS handshake over the proxy's error page, which can hang past
+/// every timeout. httplib connects the socket to the proxy (with its timeouts and socket options); the CONNECT is
+/// written and its answer read here; the TLS handshake and the server's certificate check are httplib's, exactly
+/// as without a proxy.
+class TunnelClient final : public httplib::SSLClient {
+ public:
+  /// A client of `host` (without brackets) on `port` through `proxy`, whose CONNECT carries `user_agent`.
+  TunnelClient(const std::string& host, int port, ProxyUrl proxy, const std::string& user_agent)
+      : httplib::SSLClient(host, port), proxy_(std::move(proxy)) {
+    std::string target = host.find(':') == std::string::npos ? host : "[" + host + "]";
+    target.append(":").append(std::to_string(port));
+    head_.append("CONNECT ").append(target).append(" HTTP/1.1\r\nHost: ").append(target);
+    head_.append("\r\nUser-Agent: ").append(user_agent);
+    if (!proxy_.user.empty()) {
+      std::string credentials = proxy_.user;
+      credentials.append(":").append(proxy_.password);
+      head_.append("\r\nProxy-Authorization: Basic ").append(uploads::base64(credentials));
+    }
+    head_.append("\r\n\r\n");
+  }
+
+  /// The status with which the proxy refused the last CONNECT (407, 403, 502...), or 0.
+  [[nodiscard]] int refused_with() const noexcept { return refused_; }
+
+ private:
+  /// Called by httplib, under its socket lock, for every socket it opens.
+  bool create_and_connect_socket(Socket& socket, httplib::Error& error) override {
+    refused_ = 0;
+    if (!is_valid()) return false;
+    // httplib connects to its proxy when one is set; cleared again at once, so it opens no tunnel of its own.
+    proxy_host_ = proxy_.bare_host();
+    proxy_port_ = proxy_.port;
+    // NOLINTNEXTLINE(bugprone-parent-virtual-call): SSLClient's own is private, and adds only is_valid(), above.
+    const bool connected = ClientImpl::create_and_connect_socket(socket, error);
+    proxy_host_.clear();
+    proxy_port_ = -1;
+    if (!connected) return false;
+    if (open_tunnel(socket.sock, error)) return true;
+    close_socket(socket);
+    return false;
+  }
+
+  /// Writes the CONNECT and reads the proxy's answer, within the read timeout; true when it answered 2xx.
+  bool open_tunnel(socket_t sock, httplib::Error& error) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(read_timeout_sec_) +
+                          std::chrono::microseconds(read_timeout_usec_);
+    if (!send_all(sock, head_, deadline)) {
+      error = httplib::Error::Write;
+      return false;
+    }
+    // Byte by byte: what follows the answer's head is the server's TLS, for httplib to read.
+    std::string answer;
+    while (answer.size() < 4 || answer.compare(answer.size() - 4, 4, "\r\n\r\n") != 0) {
+      char byte = 0;
+      if (answer.size() > max_answer || !receive_byte(sock, byte, deadline)) {
+        error = httplib::Error::Read;
+        return false;
+      }
+      answer += byte;
+    }
+    // "HTTP/1.1 200 Connection established": the status is the number after the first space.
+    const auto space = answer.find(' ');
+    const int status = space == std::string::npos ? 0 : std::atoi(answer.c_str() + space + 1);
+    if (status >= 200 && status < 300) return true;
+    refused_ = status > 0 ? status : 502;  // an answer that is not HTTP: the proxy is broken
+    error = httplib::Error::Connection;
+    return false;
+  }
+
+  static constexpr std::size_t max_answer = std::size_t{16} * 1024;  // a CONNECT answer's head is a few lines
+
+  ProxyUrl proxy_;
+  std::string head_;  // the CONNECT request, whole
+  int refused_ = 0;
+};
+#endif
+
 }  // namespace detail
 
 /// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
-/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default.
+/// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default, the
+/// proxy of the options or the environment (ProxyConfig) and the options' User-Agent on every request.
 class HttplibTransport {
  public:
   /// It sends HttpRequest::target on its own connections to the base URL's host: the full URL goes unread.
@@ -164,7 +282,8 @@ class HttplibTransport {
   /// It streams request and response bodies (HttpRequest::source and sink), to any host.
   static constexpr bool streams = true;
 
-  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support.
+  /// Builds the pool for options.base_url; throws std::invalid_argument for https without TLS support, or naming
+  /// a malformed proxy (an environment variable, or ClientOptions::proxy). Logs the proxy it uses, at info.
   explicit HttplibTransport(const ClientOptions& options) : pool_(std::make_unique<Pool>(options)) {
     ignore_sigpipe_once();
   }
@@ -233,10 +352,36 @@ class HttplibTransport {
           connect_timeout_(detail::to_millis(options.connect_timeout)),
           max_body_bytes_(options.max_body_bytes),
           verify_tls_(options.verify_tls),
-          ca_cert_file_(options.ca_cert_file) {
+          ca_cert_file_(options.ca_cert_file),
+          proxies_(ProxyConfig::from_options(options)),
+          user_agent_(options.user_agent()) {
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
       if (base_.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
+      base_proxy_ = proxy_for(base_);
+      const Logger log(options.log_sink, options.log_level);
+      log(LogLevel::info, [this] { return route_of(base_); });
+    }
+
+    /// The proxy a request to `origin` goes through, or nullptr when it goes directly.
+    [[nodiscard]] const ProxyUrl* proxy_for(const BaseUrl& origin) const {
+      return proxies_.for_target(origin.scheme, origin.host, origin.port);
+    }
+
+    /// How requests to `origin` go, in words for the log: the proxy (its password hidden) or directly, and why.
+    [[nodiscard]] std::string route_of(const BaseUrl& origin) const {
+      std::string text = "requests to ";
+      text.append(origin.origin());
+      if (const ProxyUrl* proxy = proxy_for(origin))
+        return text.append(" go through the proxy ")
+            .append(proxy->redacted())
+            .append(" (from ")
+            .append(proxy->source)
+            .append(")");
+      text.append(" go directly");
+      const bool excepted = (origin.scheme == "https" ? proxies_.https : proxies_.http).has_value();
+      if (excepted) text.append(" (").append(proxies_.no_proxy_source).append(" names the host)");
+      return text;
     }
 
     /// An idle connection, or a new one.
@@ -271,10 +416,15 @@ class HttplibTransport {
     [[nodiscard]] std::unique_ptr<httplib::ClientImpl> client_for(const BaseUrl& origin) const {
       const bool bracketed = origin.host.size() >= 2 && origin.host.front() == '[';
       const std::string host = bracketed ? origin.host.substr(1, origin.host.size() - 2) : origin.host;
+      const ProxyUrl* proxy = proxy_for(origin);
       std::unique_ptr<httplib::ClientImpl> client;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
       if (origin.scheme == "https") {
-        auto tls = std::make_unique<httplib::SSLClient>(host, origin.port);
+        std::unique_ptr<httplib::SSLClient> tls;
+        if (proxy != nullptr)
+          tls = std::make_unique<detail::TunnelClient>(host, origin.port, *proxy, user_agent_);
+        else
+          tls = std::make_unique<httplib::SSLClient>(host, origin.port);
         tls->enable_server_certificate_verification(verify_tls_);
         if (!ca_cert_file_.empty()) tls->set_ca_cert_path(ca_cert_file_);
         client = std::move(tls);
@@ -282,13 +432,24 @@ class HttplibTransport {
 #else
       if (origin.scheme == "https") throw std::invalid_argument("heygen: https needs cpp-httplib built with OpenSSL");
 #endif
-      if (!client) client = std::make_unique<httplib::ClientImpl>(host, origin.port);
+      httplib::Headers own{{"User-Agent", user_agent_}};  // httplib adds them to any request without them
+      if (!client) {
+        client = std::make_unique<httplib::ClientImpl>(host, origin.port);
+        if (proxy != nullptr) client->set_proxy(proxy->bare_host(), proxy->port);
+        // Ours rather than httplib's set_proxy_basic_auth, which sends nothing when the password is empty.
+        if (proxy != nullptr && !proxy->user.empty())
+          own.emplace("Proxy-Authorization", "Basic " + uploads::base64(proxy->user + ":" + proxy->password));
+      }
+      client->set_default_headers(std::move(own));
       client->set_keep_alive(true);
       client->set_follow_location(false);
       client->set_tcp_nodelay(true);
       client->set_connection_timeout(connect_timeout_);
       return client;
     }
+
+    /// The proxy of the base URL's host, or nullptr.
+    [[nodiscard]] const ProxyUrl* base_proxy() const noexcept { return base_proxy_; }
 
     /// A new connection to the base URL's host, never an idle one.
     Connection open() const {
@@ -307,6 +468,9 @@ class HttplibTransport {
     std::size_t max_body_bytes_;
     bool verify_tls_;
     std::string ca_cert_file_;
+    ProxyConfig proxies_;
+    const ProxyUrl* base_proxy_ = nullptr;  // into proxies_
+    std::string user_agent_;
     std::mutex mutex_;
     std::vector<Connection> idle_;
     Watchdog watchdog_;
@@ -416,6 +580,10 @@ class HttplibTransport {
                                        "response body over max_body_bytes (" + std::to_string(body.cap) + ")");
       return false;
     }
+    if (auto refused = proxy_refusal(client, answered ? in.status : 0, pool_->base_proxy())) {
+      response = std::move(*refused);
+      return false;
+    }
     if (!answered) {
       response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
       // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
@@ -463,6 +631,7 @@ class HttplibTransport {
       std::stop_callback abandon(request.stop, [&client] { client->stop(); });
       return client->send(out, in, error);
     }();
+    streamed.refused = proxy_refusal(*client, answered ? in.status : 0, pool_->proxy_for(url.origin));
     return streamed.result(answered, error, in);
   }
 
@@ -475,6 +644,7 @@ class HttplibTransport {
     bool sink_failed = false;
     bool send_failed = false;  // the connection broke while the body went out (the server may have answered early)
     std::chrono::milliseconds timeout{};
+    std::optional<HttpResponse> refused{};                        // the proxy's refusal, if it refused
     SteadyTime last_progress = std::chrono::steady_clock::now();  // when a byte last moved either way
     std::vector<char> chunk{};
 
@@ -533,6 +703,7 @@ class HttplibTransport {
                                      "response body over max_body_bytes (" + std::to_string(error_body.cap) + ")");
       if (send_failed && !answered)
         return HttpResponse::failure(TransportError::reset, "the connection broke while the body was sent");
+      if (refused) return std::move(*refused);
       // A read or write error after a silence as long as the timeout was the timeout.
       if (!answered) return failure_of(error, std::chrono::steady_clock::now() - last_progress, timeout);
       HttpResponse response;
@@ -542,6 +713,36 @@ class HttplibTransport {
       return response;
     }
   };
+
+  /// A proxy's refusal as the failure it is, naming the proxy without its password: a 407 to a request it
+  /// forwards, or any status but 2xx to a CONNECT (tinyproxy answers a wrong password with 401). Asking again gets
+  /// the same from a 4xx (TransportError::proxy, final); a 5xx (it could not reach the server) is retried as a
+  /// refused connection. Nothing when there is no proxy, or it did not refuse.
+  static std::optional<HttpResponse> proxy_refusal(const httplib::ClientImpl& client, int status,
+                                                   const ProxyUrl* proxy) {
+    if (proxy == nullptr) return std::nullopt;
+    if (status != 407) status = 0;
+    std::string detail = "the proxy ";
+    detail.append(proxy->redacted()).append(" (from ").append(proxy->source).append(") answered ");
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (const auto* tunnel = dynamic_cast<const detail::TunnelClient*>(&client);
+        tunnel && tunnel->refused_with() != 0) {
+      status = tunnel->refused_with();
+      detail.append("a CONNECT with ");
+    }
+#else
+    (void)client;
+#endif
+    if (status == 0) return std::nullopt;
+    detail.append(std::to_string(status)).append(": ");
+    if (status >= 500)
+      return HttpResponse::failure(TransportError::refused, detail.append("it could not reach the server"));
+    if (status != 401 && status != 407)
+      return HttpResponse::failure(TransportError::proxy, detail.append("it refused the tunnel"));
+    detail.append(proxy->user.empty() ? "it wants a user and password in the proxy URL"
+                                      : "it refused the user and password");
+    return HttpResponse::failure(TransportError::proxy, std::move(detail));
+  }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
                                  std::chrono::milliseconds timeout) {
