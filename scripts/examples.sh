@@ -123,8 +123,9 @@ check "unknown job id in --json" json 'jobs[0]["cause"] == "unknown_job" and job
 echo "--- behind a proxy (from the environment, as curl reads it)"
 first_id=${ids%% *}
 http_proxy=http://alice:hunter2@127.0.0.1:1 vt --url "$url" --verbose --retries 0 --json wait "$first_id"
-check "a proxy that is down: 69, --verbose names it (from http_proxy), the password hidden" \
+check "a proxy that is down: 69, --verbose and the error name it (from http_proxy), the password hidden" \
   test "$rc" -eq 69 -a -n "$(grep -F 'through the proxy http://alice:***@127.0.0.1:1 (from http_proxy)' <<<"$err")" \
+  -a -n "$(grep -F 'to the proxy http://alice:***@127.0.0.1:1 from http_proxy' <<<"$err")" \
   -a -z "$(grep -F hunter2 <<<"$err$out")"
 http_proxy=http://alice:hunter2@127.0.0.1:1 NO_PROXY=localhost,127.0.0.1 vt --url "$url" --verbose wait "$first_id"
 check "NO_PROXY naming the host: 0, --verbose says it goes directly" \

@@ -330,7 +330,9 @@ TEST_CASE("proxy: one that is down is retried like any refused connection, withi
   CHECK(result.status == TranslationStatus::error);
   CHECK(result.cause == FailureCause::transport);
   CHECK(result.requests == options.max_retries + 1);
-  CHECK(result.error_message.value_or("").find("refused") != std::string::npos);
+  CHECK(result.error_message.value_or("").find("no response (refused: Connection, to the proxy http://127.0.0.1:") ==
+        0);
+  CHECK(result.error_message.value_or("").find(" from http_proxy) after 4 attempts") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - started < 5s);
   CHECK(origin.seen().empty());
 }

@@ -586,6 +586,7 @@ class HttplibTransport {
     }
     if (!answered) {
       response = failure_of(error, std::chrono::steady_clock::now() - started, timeout);
+      name_proxy(response, error, pool_->base_proxy());
       // httplib leaves the status at -1 until a status line is parsed; the body sink saw nothing either.
       const bool reused = connection.sockets == sockets_before;
       return reused && response.error == TransportError::reset &&
@@ -632,7 +633,9 @@ class HttplibTransport {
       return client->send(out, in, error);
     }();
     streamed.refused = proxy_refusal(*client, answered ? in.status : 0, pool_->proxy_for(url.origin));
-    return streamed.result(answered, error, in);
+    HttpResponse response = streamed.result(answered, error, in);
+    if (!answered) name_proxy(response, error, pool_->proxy_for(url.origin));
+    return response;
   }
 
   /// The state of one streamed exchange: the request, where its answer's body goes, what stopped it.
@@ -742,6 +745,15 @@ class HttplibTransport {
     detail.append(proxy->user.empty() ? "it wants a user and password in the proxy URL"
                                       : "it refused the user and password");
     return HttpResponse::failure(TransportError::proxy, std::move(detail));
+  }
+
+  /// Says in a failed connect's detail that it was the proxy that could not be reached (or not in time), so a
+  /// refusal does not read as the server's.
+  static void name_proxy(HttpResponse& response, httplib::Error error, const ProxyUrl* proxy) {
+    if (proxy == nullptr || (error != httplib::Error::Connection && error != httplib::Error::ConnectionTimeout) ||
+        (response.error != TransportError::refused && response.error != TransportError::timeout))
+      return;
+    response.error_detail.append(", to the proxy ").append(proxy->redacted()).append(" from ").append(proxy->source);
   }
 
   static HttpResponse failure_of(httplib::Error error, std::chrono::steady_clock::duration took,
