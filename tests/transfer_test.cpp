@@ -258,6 +258,21 @@ TEST_CASE("an output folder that is a file is a clear error naming it") {
   }
 }
 
+TEST_CASE("an output folder that cannot be written is a clear error naming the file, before any byte is fetched") {
+  // /proc takes no new files, even from root (who may write anywhere else): the temporary file cannot be made.
+  FakeTransport transport;
+  V3Client client(v3_test_options(), transport);
+  try {
+    client.download_outputs("job1", completed_with_video("http://s/v.mp4"), "/proc");
+    FAIL("no error");
+  } catch (const FileError& e) {
+    CHECK(e.path() == "/proc/.job1.video.mp4.part");
+    CHECK(e.error_number() != 0);
+    CHECK(std::string(e.what()).find("cannot create the download's temporary file") != std::string::npos);
+  }
+  CHECK(transport.request_count() == 0);
+}
+
 namespace {
 /// While it lives, files this process writes cannot grow past `bytes` (RLIMIT_FSIZE), and a write that would grow
 /// one fails with EFBIG instead of raising SIGXFSZ: the disk as a full one looks to a writer. Restored at the end.
