@@ -29,9 +29,9 @@ for test in json.load(sys.stdin):
 [ ${#binaries[@]} -gt 0 ] || { echo "valgrind: no tests registered in $build_dir"; exit 1; }
 ninja -j2 -C "$build_dir" "${binaries[@]}" >/dev/null || { echo "valgrind: build failed"; exit 1; }
 
-log=$(mktemp)
-suppressions=$(mktemp)
-trap 'rm -f "$log" "$suppressions"' EXIT
+work=$(mktemp -d)
+suppressions="$work/suppressions"
+trap 'rm -rf "$work"' EXIT
 # One third-party report, suppressed by its own frame only: cpp-httplib 0.11.4's SSLClient compares an IP SAN of
 # the certificate with both an in_addr and an in6_addr of the host, and for an IPv4 host (the https tests use
 # 127.0.0.1) the in6_addr is never set. That is Debian's compiled library, not code of ours to fix here.
@@ -46,7 +46,7 @@ SUPP
 
 # Runs one test binary under memcheck; prints its doctest summary, time and memcheck's verdict.
 check_one() {
-  local binary=$1 started rc
+  local binary=$1 log=$2 started rc
   started=$(date +%s.%N)
   # Tests with real deadlines (the fault matrix) scale them: memcheck runs code tens of times slower.
   HEYGEN_TEST_TIME_SCALE=10 timeout 900 valgrind -q --error-exitcode=1 --leak-check=full --suppressions="$suppressions" \
@@ -64,8 +64,15 @@ check_one() {
   fi
 }
 
+# Two binaries at a time: memcheck runs a process's threads one at a time, so each binary keeps one core busy and
+# these machines have two. Each one's report is kept apart and printed whole, in the registered order.
+export -f check_one
+export build_dir suppressions work
+for index in "${!binaries[@]}"; do printf '%s %s\n' "$index" "${binaries[$index]}"; done |
+  xargs -P 2 -n 2 bash -c 'check_one "$2" "$work/$1.log" >"$work/$1.out"; echo $? >"$work/$1.rc"' check_one
 status=0
-for binary in "${binaries[@]}"; do
-  check_one "$binary" || status=1
+for index in "${!binaries[@]}"; do
+  cat "$work/$index.out"
+  [ "$(cat "$work/$index.rc" 2>/dev/null)" = 0 ] || status=1
 done
 exit "$status"

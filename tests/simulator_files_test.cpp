@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <picojson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -370,6 +371,7 @@ TEST_CASE("simulator files: a direct upload with its checksum: create, PUT, comp
   REQUIRE(stored);
   CHECK(stored->status == 200);
   CHECK(stored->get_header_value("x-amz-checksum-sha256") == upload.headers.find("x-amz-checksum-sha256")->second);
+  const auto completing = std::chrono::steady_clock::now();
   const auto done =
       data_of(post(s, "/v3/assets/" + upload.id + "/complete", R"({"checksum_sha256":")" + sha256_hex(bytes) + "\"}"));
   CHECK(done.get("asset_id").get<std::string>() == upload.id);
@@ -379,10 +381,28 @@ TEST_CASE("simulator files: a direct upload with its checksum: create, PUT, comp
   CHECK_FALSE(done.get("url").get<std::string>().empty());
   CHECK(data_of(post(s, "/v3/assets/" + upload.id + "/complete", "")).serialize() == done.serialize());  // idempotent
 
-  CHECK(asset_status(s, upload.id) == "queued");
-  std::this_thread::sleep_for(120ms);
-  CHECK(asset_status(s, upload.id) == "processing");
-  std::this_thread::sleep_for(100ms);
+  // The ingest runs on real time (0.2 s): its words come in order, and "completed" not before the 0.2 s have passed.
+  // Which words a look sees depends on how fast the looks are (under valgrind one can take longer than a phase), so
+  // the order is checked here and each phase's boundaries on the rule itself.
+  const std::vector<std::string> order{"queued", "processing", "completed"};
+  std::vector<std::string> seen;
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (seen.empty() || seen.back() != "completed") {
+    const std::string word = asset_status(s, upload.id);
+    if (seen.empty() || seen.back() != word) seen.push_back(word);
+    REQUIRE(std::chrono::steady_clock::now() < give_up);
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(std::chrono::steady_clock::now() - completing >= 200ms);
+  CHECK(std::is_sorted(seen.begin(), seen.end(), [&](const std::string& a, const std::string& b) {
+    return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
+  }));
+  heygen::sim::detail::Asset ingesting;
+  ingesting.completed = Clock::time_point{};
+  const std::vector<std::pair<std::chrono::milliseconds, std::string>> rule{
+      {99ms, "queued"}, {100ms, "processing"}, {199ms, "processing"}, {200ms, "completed"}};
+  for (const auto& [at, word] : rule)
+    CHECK(heygen::sim::detail::asset_status(ingesting, Clock::time_point{} + at, 200ms) == word);
   const auto listed = data_of(s.cli.Get("/v3/assets/statuses?asset_ids=" + upload.id + ",asset_999999", api_key));
   CHECK(listed.get(0).get("video_id").get<std::string>() == upload.id);
   CHECK(listed.get(0).get("status").get<std::string>() == "completed");
