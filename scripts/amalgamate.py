@@ -16,8 +16,9 @@ OUTPUT = ROOT / "include" / "heygen" / "video_translation.hpp"
 
 # Dependency order: each part uses only parts before it.
 PARTS = [
-    "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "proxy", "json",
-    "protocol", "tracker_protocol", "heygen_v3_protocol", "heygen_v3_assets", "webhook", "callbacks",
+    "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "options", "url", "proxy",
+    "json", "journal", "journal_sqlite", "protocol", "tracker_protocol", "heygen_v3_protocol", "heygen_v3_assets",
+    "webhook", "callbacks",
     "sender", "files", "downloads", "uploads", "job_poller", "status_looks", "schedule",
     "waits", "rounds", "workers", "poller", "asset_ingest", "webhook_endpoints", "client_files", "bulk_collector",
     "client_core", "client_webhooks",

@@ -4,7 +4,7 @@
 # libclang-rt-14-dev holds clang's sanitizer runtimes (only "recommended" by clang, and recommends are skipped).
 # tinyproxy: the real proxy the proxy integration tests start on loopback (they fail without it).
 REQUIRED_PACKAGES=(g++ clang libclang-rt-14-dev meson ninja-build pkg-config doctest-dev libcpp-httplib-dev picojson-dev
-  libssl-dev cmake make valgrind clang-format clang-tidy tinyproxy)
+  libssl-dev libsqlite3-dev cmake make valgrind clang-format clang-tidy tinyproxy)
 
 # Installs the packages that are missing (apt-get update once, only when something is missing).
 ensure_packages() {

@@ -11,11 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "scratch.hpp"
 #include "status_simulator.hpp"
 
 namespace {
 
 using namespace heygen;
+using namespace heygen::testing;
 using namespace std::chrono_literals;
 
 /// A started heygen-v3 simulator whose jobs end at once, with outputs of `bytes` bytes.
@@ -34,22 +36,6 @@ struct FileStore {
     return config;
   }
   sim::StatusSimulator server;
-};
-
-/// A fresh folder, removed at the end.
-struct Folder {
-  std::filesystem::path path;
-  Folder() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "heygen-files-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  Folder(const Folder&) = delete;
-  Folder& operator=(const Folder&) = delete;
-  ~Folder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
 };
 
 ClientOptions store_options(const sim::StatusSimulator& server) {
@@ -102,7 +88,7 @@ TEST_CASE("integration files: every output of a job downloads byte for byte, sto
   FileStore store(300'000);
   HeyGenClient client(store_options(store.server));
   const auto [id, result] = completed_job(client);
-  Folder dir;
+  TempDir dir;
   const auto files = client.download_outputs(id, result, dir.path.string());
   check_outputs(files, id, 300'000);
   CHECK(files[0].path == (dir.path / (id + ".video.mp4")).string());
@@ -117,7 +103,7 @@ TEST_CASE("integration files: cut bodies and short Content-Lengths resume with R
   FileStore store(400'000, storage);
   HeyGenClient client(store_options(store.server));
   const auto [id, result] = completed_job(client);
-  Folder dir;
+  TempDir dir;
   const auto files = client.download_outputs(id, result, dir.path.string());
   check_outputs(files, id, 400'000);
   std::uint64_t received = 0;
@@ -132,7 +118,7 @@ TEST_CASE("integration files: links that expired get one fresh look each, and th
   HeyGenClient client(store_options(store.server));
   const auto [id, result] = completed_job(client);
   std::this_thread::sleep_for(2100ms);  // the links in `result` are past their expiry (whole seconds) now
-  Folder dir;
+  TempDir dir;
   const auto files = client.download_outputs(id, result, dir.path.string());
   check_outputs(files, id, 1'000);
   for (const auto& file : files) CHECK(file.requests == 3);  // the expired GET, the fresh look, the GET
@@ -145,7 +131,7 @@ TEST_CASE("integration files: storage answering an HTML page is refused and noth
   FileStore store(1'000, storage);
   HeyGenClient client(store_options(store.server));
   const auto [id, result] = completed_job(client);
-  Folder dir;
+  TempDir dir;
   try {
     client.download_outputs(id, result, dir.path.string());
     FAIL("no error");
@@ -169,7 +155,7 @@ void write_source(const std::filesystem::path& path, std::size_t bytes) {
 TEST_CASE("integration files: translate_file uploads, translates into two languages, writes every output") {
   FileStore store(200'000);
   HeyGenClient client(store_options(store.server));
-  Folder dir;
+  TempDir dir;
   write_source(dir.path / "talk.mp4", 1'000'000);
   TranslationRequest request;
   request.enable_caption = true;
@@ -213,7 +199,7 @@ TEST_CASE("integration files: an upload through PUTs answered 5xx or cut still a
   SUBCASE("cut") { storage.cut_rate = 0.5; }
   FileStore store(1'000, storage);
   HeyGenClient client(store_options(store.server));
-  Folder dir;
+  TempDir dir;
   write_source(dir.path / "talk.webm", 300'000);
   const std::string asset = client.upload_asset((dir.path / "talk.webm").string());
   CHECK_FALSE(asset.empty());
@@ -225,7 +211,7 @@ TEST_CASE("integration files: an upload through PUTs answered 5xx or cut still a
 TEST_CASE("integration files: a language whose job failed says so; the file's other languages are written") {
   FileStore store(1'000, {}, 0.5);
   HeyGenClient client(store_options(store.server));
-  Folder dir;
+  TempDir dir;
   write_source(dir.path / "talk.mp4", 10'000);
   const std::vector<std::string> languages{"German", "French (France)", "Spanish (Spain)", "Italian", "Dutch"};
   const auto translated =

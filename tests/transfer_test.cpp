@@ -4,6 +4,7 @@
 #include <heygen/video_translation.hpp>
 
 #include "fakes.hpp"
+#include "scratch.hpp"
 
 #include <sys/resource.h>
 
@@ -20,28 +21,6 @@ namespace {
 using namespace heygen;
 using namespace heygen::testing;
 using V3Client = BasicVideoTranslationClient<FakeTransport, FakeClock, HeyGenV3Protocol>;
-
-/// A fresh folder, removed with everything in it at the end.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "heygen-transfer-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
@@ -272,27 +251,6 @@ TEST_CASE("an output folder that cannot be written is a clear error naming the f
   }
   CHECK(transport.request_count() == 0);
 }
-
-namespace {
-/// While it lives, files this process writes cannot grow past `bytes` (RLIMIT_FSIZE), and a write that would grow
-/// one fails with EFBIG instead of raising SIGXFSZ: the disk as a full one looks to a writer. Restored at the end.
-struct FileSizeLimit {
-  rlimit before{};
-  void (*handler)(int) = nullptr;
-  explicit FileSizeLimit(rlim_t bytes) {
-    REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
-    handler = std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limited{bytes, before.rlim_max};
-    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &before);
-    std::signal(SIGXFSZ, handler);
-  }
-};
-}  // namespace
 
 TEST_CASE("a disk that refuses a download's bytes ends it with an error naming the file, and leaves no file") {
   // Mid-way (more than the 1 MiB buffer comes, so writes fail while the body flows) and at the end (the last

@@ -4,7 +4,7 @@
 // completed or failed and where its result is. Written as parts in include/heygen/vt/ (edit those) and
 // joined into this file by scripts/amalgamate.py. Read top to bottom:
 //   1. version.hpp             Version macros, written in from the VERSION file by scripts/amalgamate.py.
-//   2. config.hpp              Configuration macros: the bundled transport, OpenSSL, and defaults a build may override.
+//   2. config.hpp              Configuration macros: the transport, OpenSSL, SQLite, and defaults a build may override.
 //   3. result.hpp              Results: TranslationStatus, FailureCause, TranslationResult, OrFailure.
 //   4. clock.hpp               Time: the Clock concept, SteadyClock, Seconds and TimePoint.
 //   5. detail.hpp              detail: text, percent-encoding, HTTP dates, Retry-After, random numbers.
@@ -16,32 +16,34 @@
 //  11. url.hpp                 BaseUrl: a base URL split into parts and checked.
 //  12. proxy.hpp               Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
 //  13. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
-//  14. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
-//  15. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
-//  16. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
-//  17. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
-//  18. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
-//  19. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
-//  20. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
-//  21. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
-//  22. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
-//  23. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
-//  24. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
-//  25. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  26. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
-//  27. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
-//  28. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
-//  29. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
-//  30. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  31. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
-//  32. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
-//  33. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
-//  34. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
-//  35. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
-//  36. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
-//  37. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  38. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
-//  39. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+//  14. journal.hpp             Journal: what a client writes down so a restart loses nothing; MemoryJournal.
+//  15. journal_sqlite.hpp      SqliteJournal: the embedded durable Journal (WAL, synchronous=FULL, one writer).
+//  16. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
+//  17. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
+//  18. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
+//  19. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
+//  20. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+//  21. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
+//  22. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  23. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
+//  24. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+//  25. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+//  26. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  27. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  28. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  29. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
+//  30. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+//  31. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
+//  32. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
+//  33. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
+//  34. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+//  35. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+//  36. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+//  37. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
+//  38. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+//  39. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  40. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  41. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -109,7 +111,7 @@
 #define HEYGEN_VT_VERSION "0.1.0"
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 2. Configuration macros: the bundled transport, OpenSSL, and defaults a build may override.
+// 2. Configuration macros: the transport, OpenSSL, SQLite, and defaults a build may override.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Define HEYGEN_VT_NO_HTTPLIB to use the header with your own transport and no cpp-httplib at all.
@@ -126,6 +128,9 @@
 #if !defined(HEYGEN_VT_WITH_OPENSSL) && defined(HEYGEN_VT_WITH_HTTPLIB) && defined(CPPHTTPLIB_OPENSSL_SUPPORT)
 #define HEYGEN_VT_WITH_OPENSSL 1
 #endif
+
+// HEYGEN_VT_WITH_SQLITE: define it (and link libsqlite3) for SqliteJournal, the embedded journal; Meson, pkg-config
+// and CMake do both when SQLite is there.
 
 #ifndef HEYGEN_VT_DEFAULT_MAX_BODY_BYTES
 /// Default cap on a response body, in bytes; a larger body ends the call with a clear error.
@@ -1828,7 +1833,640 @@ inline std::optional<std::string> string_field(const picojson::object& object, c
 }  // namespace heygen::json
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 14. The Protocol concept: what a wire format builds and reads, in neutral values.
+// 14. Journal: what a client writes down so a restart loses nothing; MemoryJournal.
+// ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen {
+
+/// A create written down before its request goes out (the intent), and the server's answer once it came.
+struct CreateRecord {
+  std::string key{};                              ///< The Idempotency-Key: minted once, before the first attempt.
+  std::string kind{};                             ///< What the create makes: "translation", "asset", ...
+  std::string input{};                            ///< The create's input as JSON, enough to send it again.
+  std::int64_t intended_at_ms = 0;                ///< Unix time (ms) the intent was written: the replay window.
+  std::optional<std::vector<std::string>> ids{};  ///< The server's job ids, once its answer was written.
+  bool unknown_outcome = false;                   ///< Given up: no ids, and past the server's replay window.
+};
+
+/// One job a journal watches: by the create it came from, or by id alone. Keyed by (kind, id).
+struct JobRecord {
+  std::string kind{};                          ///< What the job is: "translation", "asset", ...
+  std::string id{};                            ///< The server's job id.
+  std::string key{};                           ///< The create it came from; empty when tracked by id alone.
+  std::optional<TranslationResult> outcome{};  ///< Set once settled; the first settlement stands.
+  bool handed_over = false;                    ///< The caller's callback or future got the outcome.
+};
+
+/// One job's outcome, as a poller round settles it.
+struct Settlement {
+  std::string kind{};           ///< The job's kind.
+  std::string id{};             ///< The job's id.
+  TranslationResult outcome{};  ///< What the job came to.
+};
+
+/// What a restart picks up from a journal.
+struct JournalBacklog {
+  std::vector<CreateRecord> unanswered{};  ///< Intents without ids and not given up: send again with their key.
+  std::vector<JobRecord> watching{};       ///< Jobs without an outcome: watch again.
+  std::vector<JobRecord> undelivered{};    ///< Outcomes settled but not handed over: hand over (at least once).
+};
+
+/// A journal that cannot do what it was asked (a corrupt, locked, full, unwritable or newer file): the message names
+/// the file, and nothing in it was overwritten.
+class JournalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a client writes down its jobs, durably, so that another process can pick them up. Every write returns
+/// once it is durable, or throws JournalError; outcomes are written before they are handed over.
+/// - `intend(record)`: a new create's intent (no ids yet); a key already there is refused (a key is used once).
+/// - `answered(key, ids)`: the create's job ids, and a watched job for each.
+/// - `watch(kind, id)`: a job tracked by id alone (a second call changes nothing).
+/// - `settle(settlements)`: the outcomes of one round, together; a job's first outcome stands.
+/// - `hand_over(kind, id)`: the caller got the outcome.
+/// - `give_up(key)`: the intent is past its replay window: its outcome is unknown.
+/// - `backlog()`: what a restart must pick up.
+template <class J>
+concept Journal = requires(J& journal, const CreateRecord& record, std::string_view text,
+                           std::span<const std::string> ids, std::span<const Settlement> settled) {
+  journal.intend(record);
+  journal.answered(text, ids);
+  journal.watch(text, text);
+  journal.settle(settled);
+  journal.hand_over(text, text);
+  journal.give_up(text);
+  { journal.backlog() } -> std::same_as<JournalBacklog>;
+};
+
+// --- The replay rule -----------------------------------------------------------------------------------------------
+
+/// How long HeyGen replays a create's answer for a repeated Idempotency-Key.
+inline constexpr std::chrono::hours idempotency_replay_window{24};
+/// Margin kept inside the replay window: an intent older than the window less this is never sent again.
+inline constexpr std::chrono::minutes idempotency_replay_margin{30};
+
+/// What a restart does with an intent that has no ids.
+enum class ReplayVerdict {
+  send_again,      ///< Inside the replay window: send the create again with the same key (the server replays it).
+  unknown_outcome  ///< Past it: a new send could be a second paid job, so the caller decides.
+};
+
+/// The verdict for an intent written at `intended_at_ms` (Unix ms), at `now`. A clock that went backwards counts as
+/// no time passed.
+inline ReplayVerdict replay_verdict(std::int64_t intended_at_ms, std::chrono::system_clock::time_point now) {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const auto limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(idempotency_replay_window - idempotency_replay_margin);
+  return now_ms - intended_at_ms < limit.count() ? ReplayVerdict::send_again : ReplayVerdict::unknown_outcome;
+}
+
+/// Unix time in milliseconds.
+inline std::int64_t unix_ms(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+}
+
+// --- Outcomes as JSON ----------------------------------------------------------------------------------------------
+
+namespace journal_json {
+
+/// `value` as a JSON value, null when absent.
+template <class T>
+picojson::value or_null(const std::optional<T>& value) {
+  if (!value) return {};
+  if constexpr (std::is_same_v<T, std::string>) {
+    return picojson::value(*value);
+  } else {
+    return picojson::value(static_cast<double>(*value));
+  }
+}
+
+/// A JSON array of strings.
+inline picojson::value string_array(std::span<const std::string> items) {
+  picojson::array out;
+  for (const auto& item : items) out.emplace_back(item);
+  return picojson::value(std::move(out));
+}
+
+/// The strings of a JSON array, or nothing when it is not one array of strings.
+inline std::optional<std::vector<std::string>> read_string_array(const picojson::value& value) {
+  if (!value.is<picojson::array>()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& item : value.get<picojson::array>()) {
+    if (!item.is<std::string>()) return std::nullopt;
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+/// The enum value whose to_string() is `name`, among `values`.
+template <class E, std::size_t N>
+std::optional<E> enum_named(std::string_view name, const E (&values)[N]) {
+  for (const E value : values)
+    if (to_string(value) == name) return value;
+  return std::nullopt;
+}
+
+/// A number member, or nothing when it is absent or null.
+inline std::optional<double> optional_number(const picojson::object& object, const char* name) {
+  const auto found = object.find(name);
+  if (found == object.end() || !found->second.is<double>()) return std::nullopt;
+  return found->second.get<double>();
+}
+
+}  // namespace journal_json
+
+/// An outcome as the JSON a journal stores.
+inline std::string outcome_json(const TranslationResult& result) {
+  using journal_json::or_null;
+  picojson::object outputs;
+  outputs["video_url"] = or_null(result.outputs.video_url);
+  outputs["audio_url"] = or_null(result.outputs.audio_url);
+  outputs["caption_urls"] = journal_json::string_array(result.outputs.caption_urls);
+  outputs["output_language"] = or_null(result.outputs.output_language);
+  outputs["duration_seconds"] = or_null(result.outputs.duration_seconds);
+  picojson::object out;
+  out["status"] = picojson::value(std::string(to_string(result.status)));
+  out["cause"] = picojson::value(std::string(to_string(result.cause)));
+  out["error_message"] = or_null(result.error_message);
+  out["http_status"] = picojson::value(static_cast<double>(result.http_status));
+  out["progress"] = or_null(result.progress);
+  out["eta_seconds"] = or_null(result.eta_seconds);
+  out["requests"] = picojson::value(static_cast<double>(result.requests));
+  out["elapsed_ms"] = picojson::value(static_cast<double>(result.elapsed.count()));
+  out["outputs"] = picojson::value(std::move(outputs));
+  return picojson::value(std::move(out)).serialize();
+}
+
+/// The outcome `text` (from outcome_json) holds, or a bad_response Failure saying what is wrong with it.
+inline OrFailure<TranslationResult> read_outcome_json(std::string_view text) {
+  using journal_json::optional_number;
+  const auto bad = [](const std::string& what) {
+    return Failure{FailureCause::bad_response, "journal outcome: " + what};
+  };
+  picojson::value parsed;
+  if (const auto error = json::parse_object(text, parsed)) return bad(*error);
+  const auto& object = parsed.get<picojson::object>();
+  static constexpr TranslationStatus statuses[] = {TranslationStatus::pending, TranslationStatus::completed,
+                                                   TranslationStatus::error, TranslationStatus::timeout};
+  static constexpr FailureCause causes[] = {
+      FailureCause::none,      FailureCause::job_failed,  FailureCause::unknown_job,  FailureCause::unexpected_result,
+      FailureCause::transport, FailureCause::http_status, FailureCause::bad_response, FailureCause::cancelled,
+      FailureCause::deadline};
+  const auto status = journal_json::enum_named(json::string_field(object, "status").value_or(""), statuses);
+  const auto cause = journal_json::enum_named(json::string_field(object, "cause").value_or(""), causes);
+  if (!status || !cause) return bad("no known status and cause");
+  TranslationResult result;
+  result.status = *status;
+  result.cause = *cause;
+  result.error_message = json::string_field(object, "error_message");
+  result.http_status = static_cast<int>(optional_number(object, "http_status").value_or(0));
+  result.progress = optional_number(object, "progress");
+  result.eta_seconds = optional_number(object, "eta_seconds");
+  result.requests = static_cast<int>(optional_number(object, "requests").value_or(0));
+  result.elapsed =
+      std::chrono::milliseconds(static_cast<std::int64_t>(optional_number(object, "elapsed_ms").value_or(0)));
+  const auto outputs = object.find("outputs");
+  if (outputs != object.end() && outputs->second.is<picojson::object>()) {
+    const auto& fields = outputs->second.get<picojson::object>();
+    result.outputs.video_url = json::string_field(fields, "video_url");
+    result.outputs.audio_url = json::string_field(fields, "audio_url");
+    const auto captions = fields.find("caption_urls");
+    if (captions != fields.end())
+      result.outputs.caption_urls =
+          journal_json::read_string_array(captions->second).value_or(std::vector<std::string>{});
+    result.outputs.output_language = json::string_field(fields, "output_language");
+    result.outputs.duration_seconds = optional_number(fields, "duration_seconds");
+  }
+  return result;
+}
+
+// --- Resume tokens -------------------------------------------------------------------------------------------------
+
+/// The version of resume token this library writes and reads.
+inline constexpr int resume_token_version = 1;
+/// The type every resume token of this library names.
+inline constexpr std::string_view resume_token_type = "heygen.video_translation";
+
+/// A job handed from one process to another: enough to watch it again.
+struct ResumeToken {
+  std::string kind{};              ///< The job's kind ("translation", "asset", ...).
+  std::string id{};                ///< The server's job id.
+  std::string key{};               ///< The create it came from; empty when tracked by id alone.
+  std::int64_t created_at_ms = 0;  ///< Unix time (ms) the token was made.
+};
+
+/// The token as a small JSON text:
+/// `{"v":1,"type":"heygen.video_translation","kind":..,"id":..,"key":..,"created_at_ms":..}`.
+inline std::string to_resume_token(const ResumeToken& token) {
+  picojson::object out;
+  out["v"] = picojson::value(static_cast<double>(resume_token_version));
+  out["type"] = picojson::value(std::string(resume_token_type));
+  out["kind"] = picojson::value(token.kind);
+  out["id"] = picojson::value(token.id);
+  out["key"] = picojson::value(token.key);
+  out["created_at_ms"] = picojson::value(static_cast<double>(token.created_at_ms));
+  return picojson::value(std::move(out)).serialize();
+}
+
+/// The token `text` holds, if it is one of this library's, of its version and of `kind`; otherwise a bad_response
+/// Failure saying why it was refused (malformed, empty, another type, another version, another kind, no id).
+inline OrFailure<ResumeToken> read_resume_token(std::string_view text, std::string_view kind) {
+  const auto refused = [](const std::string& why) {
+    return Failure{FailureCause::bad_response, "resume token refused: " + why};
+  };
+  if (text.empty()) return refused("it is empty");
+  picojson::value parsed;
+  if (const auto error = json::parse_object(text, parsed)) return refused("not a JSON object (" + *error + ")");
+  const auto& object = parsed.get<picojson::object>();
+  const auto type = json::string_field(object, "type");
+  if (!type) return refused("it names no type");
+  if (*type != resume_token_type)
+    return refused("of type \"" + *type + "\", not \"" + std::string(resume_token_type) + "\"");
+  const auto version = journal_json::optional_number(object, "v");
+  if (!version || *version != resume_token_version)
+    return refused("of version " + (version ? picojson::value(*version).serialize() : std::string("(none)")) +
+                   ", not " + std::to_string(resume_token_version));
+  ResumeToken token;
+  token.kind = json::string_field(object, "kind").value_or("");
+  if (token.kind != kind) return refused("for a job of kind \"" + token.kind + "\", not \"" + std::string(kind) + "\"");
+  token.id = json::string_field(object, "id").value_or("");
+  if (token.id.empty()) return refused("it names no job id");
+  token.key = json::string_field(object, "key").value_or("");
+  token.created_at_ms = static_cast<std::int64_t>(journal_json::optional_number(object, "created_at_ms").value_or(0));
+  return token;
+}
+
+// --- MemoryJournal -------------------------------------------------------------------------------------------------
+
+/// A Journal in this process's memory: what a restart of the process forgets, but not a restart of the client (for
+/// tests, and as the model the durable journals follow). Copies share one journal; safe from any thread.
+class MemoryJournal {
+ public:
+  MemoryJournal() : state_(std::make_shared<State>()) {}
+
+  /// Writes a create's intent; throws JournalError when its key is there already.
+  void intend(const CreateRecord& record) {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->creates.emplace(record.key, record).second)
+      throw JournalError("journal (memory): the key " + record.key + " was used already");
+  }
+  /// Writes a create's ids and watches each; throws JournalError for an unknown key.
+  void answered(std::string_view key, std::span<const std::string> ids) {
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->creates.find(std::string(key));
+    if (found == state_->creates.end()) throw JournalError("journal (memory): no intent with key " + std::string(key));
+    found->second.ids = std::vector<std::string>(ids.begin(), ids.end());
+    for (const auto& id : ids)
+      state_->jobs.try_emplace({found->second.kind, id}, JobRecord{found->second.kind, id, std::string(key)});
+  }
+  /// Watches a job by id.
+  void watch(std::string_view kind, std::string_view id) {
+    std::lock_guard lock(state_->mutex);
+    state_->jobs.try_emplace({std::string(kind), std::string(id)}, JobRecord{std::string(kind), std::string(id), ""});
+  }
+  /// Writes outcomes; a job's first outcome stands.
+  void settle(std::span<const Settlement> settled) {
+    std::lock_guard lock(state_->mutex);
+    for (const auto& settlement : settled) {
+      auto& job =
+          state_->jobs.try_emplace({settlement.kind, settlement.id}, JobRecord{settlement.kind, settlement.id, ""})
+              .first->second;
+      if (!job.outcome) job.outcome = settlement.outcome;
+    }
+  }
+  /// Marks an outcome handed over.
+  void hand_over(std::string_view kind, std::string_view id) {
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->jobs.find({std::string(kind), std::string(id)});
+    if (found != state_->jobs.end() && found->second.outcome) found->second.handed_over = true;
+  }
+  /// Marks an intent's outcome unknown.
+  void give_up(std::string_view key) {
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->creates.find(std::string(key));
+    if (found != state_->creates.end() && !found->second.ids) found->second.unknown_outcome = true;
+  }
+  /// What a restart picks up.
+  [[nodiscard]] JournalBacklog backlog() const {
+    std::lock_guard lock(state_->mutex);
+    JournalBacklog out;
+    for (const auto& [key, create] : state_->creates)
+      if (!create.ids && !create.unknown_outcome) out.unanswered.push_back(create);
+    for (const auto& [key, job] : state_->jobs) {
+      if (!job.outcome)
+        out.watching.push_back(job);
+      else if (!job.handed_over)
+        out.undelivered.push_back(job);
+    }
+    return out;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::map<std::string, CreateRecord> creates;
+    std::map<std::pair<std::string, std::string>, JobRecord> jobs;
+  };
+  std::shared_ptr<State> state_;
+};
+
+static_assert(Journal<MemoryJournal>);
+
+}  // namespace heygen
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 15. SqliteJournal: the embedded durable Journal (WAL, synchronous=FULL, one writer).
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_SQLITE
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace heygen {
+
+/// How a SqliteJournal opens its file.
+struct SqliteJournalOptions {
+  /// How long a write waits for another process's write to end before it fails with a JournalError ("locked").
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+/// A Journal in one SQLite file. Every write is one `BEGIN IMMEDIATE` transaction, committed with
+/// `synchronous=FULL` in WAL mode, so it is on disk when the call returns: a lost intent would mean a second paid job,
+/// which is worth an fsync per write. Several processes on one machine may share the file (not over a network file
+/// system: WAL needs shared memory). A file that is not a journal of this library, is corrupt, or was written by a
+/// newer version is refused with a JournalError naming it, and left as it was. Safe from any thread (one connection,
+/// one writer at a time).
+class SqliteJournal {
+ public:
+  /// The schema version this library writes (PRAGMA user_version).
+  static constexpr int schema_version = 1;
+  /// This library's mark on its files (PRAGMA application_id, "HGVT").
+  static constexpr std::int32_t application_id = 0x48475654;
+
+  /// Opens (or creates) the journal at `path`; throws JournalError naming it when it cannot be used.
+  explicit SqliteJournal(std::string path, SqliteJournalOptions options = {}) : path_(std::move(path)) {
+    const int opened = sqlite3_open_v2(path_.c_str(), &db_,
+                                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (opened != SQLITE_OK) {
+      const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(opened);
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw JournalError("journal " + path_ + ": cannot open: " + why);
+    }
+    try {
+      sqlite3_extended_result_codes(db_, 1);
+      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+      set_up();
+    } catch (...) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw;
+    }
+  }
+  SqliteJournal(const SqliteJournal&) = delete;
+  SqliteJournal& operator=(const SqliteJournal&) = delete;
+  /// Closes the file (a clean close checkpoints the WAL).
+  ~SqliteJournal() { sqlite3_close(db_); }
+
+  /// The file this journal writes.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  /// Writes a create's intent; throws JournalError when its key is there already.
+  void intend(const CreateRecord& record) {
+    transaction("write an intent", [&] {
+      Statement insert(*this, "INSERT INTO creates(key, kind, input, intended_at_ms) VALUES (?, ?, ?, ?)");
+      insert.bind(1, record.key).bind(2, record.kind).bind(3, record.input).bind(4, record.intended_at_ms);
+      if (insert.step() == SQLITE_CONSTRAINT_PRIMARYKEY)
+        throw JournalError("journal " + path_ + ": the key " + record.key + " was used already");
+    });
+  }
+
+  /// Writes a create's ids and watches each; throws JournalError for an unknown key.
+  void answered(std::string_view key, std::span<const std::string> ids) {
+    transaction("write a create's ids", [&] {
+      Statement update(*this, "UPDATE creates SET ids = ? WHERE key = ? RETURNING kind");
+      update.bind(1, journal_json::string_array(ids).serialize()).bind(2, key);
+      if (update.step() != SQLITE_ROW)
+        throw JournalError("journal " + path_ + ": no intent with key " + std::string(key));
+      const std::string kind = update.text(0);
+      update.finish();
+      for (const auto& id : ids) add_job(kind, id, key);
+    });
+  }
+
+  /// Watches a job by id.
+  void watch(std::string_view kind, std::string_view id) {
+    transaction("watch a job", [&] { add_job(kind, id, ""); });
+  }
+
+  /// Writes the outcomes of one round in one transaction; a job's first outcome stands.
+  void settle(std::span<const Settlement> settled) {
+    if (settled.empty()) return;
+    transaction("write outcomes", [&] {
+      Statement upsert(*this,
+                       "INSERT INTO jobs(kind, id, key, outcome) VALUES (?, ?, '', ?) "
+                       "ON CONFLICT(kind, id) DO UPDATE SET outcome = excluded.outcome WHERE outcome IS NULL");
+      for (const auto& settlement : settled) {
+        upsert.bind(1, settlement.kind).bind(2, settlement.id).bind(3, outcome_json(settlement.outcome));
+        upsert.step();
+        upsert.reset();
+      }
+    });
+  }
+
+  /// Marks an outcome handed over.
+  void hand_over(std::string_view kind, std::string_view id) {
+    transaction("mark an outcome handed over", [&] {
+      Statement update(*this, "UPDATE jobs SET handed_over = 1 WHERE kind = ? AND id = ? AND outcome IS NOT NULL");
+      update.bind(1, kind).bind(2, id).step();
+    });
+  }
+
+  /// Marks an intent's outcome unknown.
+  void give_up(std::string_view key) {
+    transaction("give up an intent", [&] {
+      Statement update(*this, "UPDATE creates SET unknown_outcome = 1 WHERE key = ? AND ids IS NULL");
+      update.bind(1, key).step();
+    });
+  }
+
+  /// What a restart picks up; throws JournalError when the file cannot be read (or holds rows it cannot read).
+  [[nodiscard]] JournalBacklog backlog() {
+    JournalBacklog out;
+    transaction("read the backlog", [&] {
+      Statement creates(*this,
+                        "SELECT key, kind, input, intended_at_ms FROM creates WHERE ids IS NULL AND unknown_outcome = "
+                        "0 ORDER BY intended_at_ms, key");
+      while (creates.step() == SQLITE_ROW)
+        out.unanswered.push_back(
+            {creates.text(0), creates.text(1), creates.text(2), creates.integer(3), std::nullopt, false});
+      Statement jobs(*this, "SELECT kind, id, key, outcome FROM jobs WHERE handed_over = 0 ORDER BY kind, id");
+      while (jobs.step() == SQLITE_ROW) read_job(jobs, out);
+    });
+    return out;
+  }
+
+ private:
+  /// One prepared statement, finalized when it goes out of scope. Every failure is a JournalError naming the file.
+  class Statement {
+   public:
+    Statement(SqliteJournal& journal, const char* sql) : journal_(journal) {
+      if (sqlite3_prepare_v2(journal_.db_, sql, -1, &statement_, nullptr) != SQLITE_OK) journal_.fail("prepare");
+    }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement() { sqlite3_finalize(statement_); }
+
+    Statement& bind(int index, std::string_view text) {
+      check(sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+      return *this;
+    }
+    Statement& bind(int index, std::int64_t number) {
+      check(sqlite3_bind_int64(statement_, index, number));
+      return *this;
+    }
+    /// Runs one step: SQLITE_ROW, SQLITE_DONE or a primary-key conflict (the caller's to judge); anything else throws.
+    int step() {
+      const int code = sqlite3_step(statement_);
+      if (code == SQLITE_ROW || code == SQLITE_DONE || code == SQLITE_CONSTRAINT_PRIMARYKEY) return code;
+      journal_.fail("run a statement");
+    }
+    /// Makes the statement ready to run again with new values.
+    void reset() {
+      sqlite3_reset(statement_);
+      sqlite3_clear_bindings(statement_);
+    }
+    /// Ends a statement whose remaining rows are not wanted.
+    void finish() { sqlite3_reset(statement_); }
+    [[nodiscard]] std::string text(int column) const {
+      const auto* bytes = sqlite3_column_text(statement_, column);
+      return bytes == nullptr ? std::string()
+                              : std::string(reinterpret_cast<const char*>(bytes),
+                                            static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+    }
+    [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+    [[nodiscard]] bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+   private:
+    void check(int code) {
+      if (code != SQLITE_OK) journal_.fail("bind a value");
+    }
+    SqliteJournal& journal_;
+    sqlite3_stmt* statement_ = nullptr;
+  };
+
+  /// Throws a JournalError naming the file, what was being done and SQLite's reason.
+  [[noreturn]] void fail(std::string_view doing) const {
+    const int code = sqlite3_extended_errcode(db_);
+    std::string why = sqlite3_errmsg(db_);
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+      why += " (another process held it longer than the busy timeout)";
+    throw JournalError("journal " + path_ + ": cannot " + std::string(doing) + ": " + why);
+  }
+
+  /// Runs `sql` (no rows wanted); throws JournalError on failure.
+  void execute(const char* sql, std::string_view doing) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+  }
+
+  /// Runs `body` in one BEGIN IMMEDIATE transaction, rolled back when it throws.
+  template <class Body>
+  void transaction(std::string_view doing, Body&& body) {
+    std::lock_guard lock(mutex_);
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+    try {
+      body();
+      if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  /// Reads one PRAGMA's integer value.
+  std::int64_t pragma_integer(const char* sql) {
+    Statement pragma(*this, sql);
+    return pragma.step() == SQLITE_ROW ? pragma.integer(0) : 0;
+  }
+
+  /// Checks the file is a journal of a version this library reads, makes the tables of a new one, and sets WAL and
+  /// FULL. A file it refuses is left untouched: nothing is written before the checks pass.
+  void set_up() {
+    const auto found_id = pragma_integer("PRAGMA application_id");  // the first read: a corrupt file fails here
+    const auto found_version = pragma_integer("PRAGMA user_version");
+    const bool empty = pragma_integer("SELECT count(*) FROM sqlite_schema") == 0;
+    if (!empty && found_id != application_id)
+      throw JournalError("journal " + path_ + ": not a journal of this library (a database of something else)");
+    if (found_version > schema_version)
+      throw JournalError("journal " + path_ + ": written by a newer version of this library (schema " +
+                         std::to_string(found_version) + "; this one reads up to " + std::to_string(schema_version) +
+                         ")");
+    Statement wal(*this, "PRAGMA journal_mode=WAL");
+    if (wal.step() != SQLITE_ROW || wal.text(0) != "wal")
+      throw JournalError("journal " + path_ + ": cannot use write-ahead logging here (a network file system?)");
+    wal.finish();
+    execute("PRAGMA synchronous=FULL", "set synchronous=FULL");
+    if (empty) create_tables();
+  }
+
+  /// The tables of a new journal, and its marks.
+  void create_tables() {
+    transaction("create its tables", [&] {
+      execute(
+          "CREATE TABLE IF NOT EXISTS creates(key TEXT PRIMARY KEY, kind TEXT NOT NULL, input TEXT NOT NULL, "
+          "intended_at_ms INTEGER NOT NULL, ids TEXT, unknown_outcome INTEGER NOT NULL DEFAULT 0)",
+          "create its tables");
+      execute(
+          "CREATE TABLE IF NOT EXISTS jobs(kind TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, outcome TEXT, "
+          "handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(kind, id))",
+          "create its tables");
+      const std::string marks = "PRAGMA application_id=" + std::to_string(application_id) +
+                                "; PRAGMA user_version=" + std::to_string(schema_version);
+      execute(marks.c_str(), "mark it");
+    });
+  }
+
+  /// Adds a watched job unless it is there already.
+  void add_job(std::string_view kind, std::string_view id, std::string_view key) {
+    Statement insert(*this, "INSERT INTO jobs(kind, id, key) VALUES (?, ?, ?) ON CONFLICT(kind, id) DO NOTHING");
+    insert.bind(1, kind).bind(2, id).bind(3, key).step();
+  }
+
+  /// One row of jobs (not handed over) into the backlog: watching, or settled and not handed over.
+  void read_job(const Statement& row, JournalBacklog& out) const {
+    JobRecord job{row.text(0), row.text(1), row.text(2), std::nullopt, false};
+    if (row.is_null(3)) {
+      out.watching.push_back(std::move(job));
+      return;
+    }
+    auto outcome = read_outcome_json(row.text(3));
+    if (!outcome) throw JournalError("journal " + path_ + ": job " + job.id + ": " + outcome.failure().message);
+    job.outcome = std::move(outcome).value();
+    out.undelivered.push_back(std::move(job));
+  }
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+};
+
+static_assert(Journal<SqliteJournal>);
+
+}  // namespace heygen
+
+#endif  // HEYGEN_VT_WITH_SQLITE
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 16. The Protocol concept: what a wire format builds and reads, in neutral values.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen {
@@ -1921,7 +2559,7 @@ inline void append_query(std::string& target, std::string_view name, std::string
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 15. TrackerProtocol: the exercise's server and our extensions.
+// 17. TrackerProtocol: the exercise's server and our extensions.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
@@ -2502,7 +3140,7 @@ class TrackerProtocol {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 16. HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
+// 18. HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// One translation to create on HeyGen: a source video (a URL or an uploaded asset's id) and the languages to
@@ -3090,7 +3728,7 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
+// 19. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A direct upload HeyGen opened: the asset it will be and where its bytes go.
@@ -3251,7 +3889,7 @@ class HeyGenV3AssetProtocol {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+// 20. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_OPENSSL
@@ -3629,7 +4267,7 @@ class WebhookVerifier {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. Callback ids: the callback_id each create sent, to match unsigned pushes.
+// 21. Callback ids: the callback_id each create sent, to match unsigned pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What an unsigned push's callback_id says of it.
@@ -3702,7 +4340,7 @@ class CallbackBook {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. The sender: one request with retries, Retry-After, deadline, cancellation.
+// 22. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -4010,7 +4648,7 @@ auto checked_call(S& sender, const P& protocol, std::string_view what, std::stop
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. Files: a file read in chunks that notices a change; a download beside its final name.
+// 23. Files: a file read in chunks that notices a change; a download beside its final name.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A file could not be read, written or placed; the message names the file and says why.
@@ -4270,7 +4908,7 @@ inline bool exists(const std::string& path) noexcept {
 }  // namespace files
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 22. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+// 24. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How a download (or upload) is getting on: bytes done of the total (0 while the total is unknown).
@@ -4523,7 +5161,7 @@ Downloaded fetch(S& sender, std::string url, const std::string& final_path, cons
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 23. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+// 25. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // With HEYGEN_VT_WITH_OPENSSL, webhook.hpp has brought in <openssl/evp.h>.
@@ -4708,7 +5346,7 @@ int put(S& sender, files::SourceFile& file, const std::function<UploadTarget(boo
 }  // namespace uploads
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 24. The job poller: one job's polling state machine, no I/O.
+// 26. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -4867,7 +5505,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 25. Status looks: one job or many at once, through protocol and sender.
+// 27. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -5041,7 +5679,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 26. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+// 28. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Slots ordered by due time (ties by slot number): a binary min-heap that knows where each slot sits, so the
@@ -5276,7 +5914,7 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 27. Waits: who waits for which job and until when, kept pushes, handing results over.
+// 29. Waits: who waits for which job and until when, kept pushes, handing results over.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -5558,7 +6196,7 @@ struct PollerShared {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 28. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+// 30. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
@@ -5892,7 +6530,7 @@ class Rounds {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 29. Workers: the poller's threads, the timer, taking due jobs and putting them back.
+// 31. Workers: the poller's threads, the timer, taking due jobs and putting them back.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A fixed pool of worker threads, started at the first wait: each takes what is due, serves it through the
@@ -6091,7 +6729,7 @@ class Workers {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 30. The poller: one long-lived scheduler and worker pool per client, serving every wait.
+// 32. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What a poller is doing, for monitoring and benchmarks.
@@ -6343,7 +6981,7 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 31. Asset ingest: an uploaded asset watched until processed, on its own protocol.
+// 33. Asset ingest: an uploaded asset watched until processed, on its own protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How an ingest is polled: small files ingest within seconds, so looks start after 0.25 s and grow to 5 s apart;
@@ -6409,7 +7047,7 @@ class AssetIngest {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 32. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+// 34. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A protocol that manages registered webhook endpoints (HeyGenV3Protocol does): the client's
@@ -6504,7 +7142,7 @@ void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::sto
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 33. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+// 35. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The client's upload_asset and download_outputs, as free functions over its sender and protocol.
@@ -6717,7 +7355,7 @@ using client_files::TranslatedOutput;
 using client_files::TranslateOptions;
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 34. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// 36. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
@@ -6775,7 +7413,7 @@ class BulkCollector {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 35. Client core: the parts one client is made of, built from its checked options.
+// 37. Client core: the parts one client is made of, built from its checked options.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// `options` when every field is usable; else throws std::invalid_argument naming the first that is not.
@@ -6903,7 +7541,7 @@ struct ClientCore {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 36. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+// 38. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Takes pushes for one client's core: a signed push is verified and settles its job's waits at once; an unsigned
@@ -7023,7 +7661,7 @@ std::string callback_id_of(const Input& input) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 37. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 39. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
@@ -7422,7 +8060,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 38. The bundled cpp-httplib transport and VideoTranslationClient.
+// 40. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
@@ -8189,7 +8827,7 @@ using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 39. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// 41. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.

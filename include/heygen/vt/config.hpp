@@ -1,4 +1,4 @@
-// Configuration macros: the bundled transport, OpenSSL, and defaults a build may override.
+// Configuration macros: the transport, OpenSSL, SQLite, and defaults a build may override.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +17,9 @@
 #if !defined(HEYGEN_VT_WITH_OPENSSL) && defined(HEYGEN_VT_WITH_HTTPLIB) && defined(CPPHTTPLIB_OPENSSL_SUPPORT)
 #define HEYGEN_VT_WITH_OPENSSL 1
 #endif
+
+// HEYGEN_VT_WITH_SQLITE: define it (and link libsqlite3) for SqliteJournal, the embedded journal; Meson, pkg-config
+// and CMake do both when SQLite is there.
 
 #ifndef HEYGEN_VT_DEFAULT_MAX_BODY_BYTES
 /// Default cap on a response body, in bytes; a larger body ends the call with a clear error.
