@@ -143,6 +143,68 @@ check "some failed: 1" test "$rc" -eq 1
 check "some failed: job_failed and completed jobs in --json" json \
   'any(j["cause"] == "job_failed" and j["outcome"] == "failed" for j in jobs) and any(j["outcome"] == "completed" for j in jobs)'
 
+echo "--- a journal (--journal): kill -9 mid-run, then resume"
+# created_count URL: the jobs a status_server has made (its /stats).
+created_count() {
+  python3 -c 'import json, sys, urllib.request
+print(len(json.load(urllib.request.urlopen(sys.argv[1] + "/stats"))["jobs"]))' "$1"
+}
+# vt_killed UNTIL ARGS...: starts heygen-vt with ARGS and kill -9s it as soon as the command UNTIL succeeds (or after
+# 10 s); its stdout lands in $out.
+vt_killed() {
+  local until=$1; shift
+  "$build/tools/heygen-vt/heygen-vt" "$@" >"$work/killed.out" 2>"$work/killed.err" &
+  local pid=$! i
+  for i in $(seq 100); do
+    "$until" && break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  out=$(cat "$work/killed.out")
+}
+three_ids_printed() { [ "$(wc -l <"$work/killed.out")" -ge 3 ]; }
+# intent_written: the lost.journal holds a create's intent and no ids yet (read as another process would).
+intent_written() {
+  [ -s "$work/lost.journal" ] && python3 -c 'import sqlite3, sys
+try:
+    rows = sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM creates WHERE ids IS NULL").fetchone()[0]
+except sqlite3.Error:
+    rows = 0
+sys.exit(0 if rows >= 1 else 1)' "$work/lost.journal" 2>/dev/null
+}
+# While waiting: the three jobs were created and printed, the run dies before any ends; resume waits for them.
+start_server journal_wait "$status_server" --duration fixed:2
+vt_killed three_ids_printed --url "$url" --journal "$work/wait.journal" create --count 3 --wait
+killed_ids=$(sort <<<"$out" | tr '\n' ' ')
+check "journal: killed while waiting, its three ids printed" test "$(wc -w <<<"$killed_ids")" -eq 3
+vt --url "$url" --journal "$work/wait.journal" --json resume
+check "journal: resume after a kill while waiting: 0, the same three jobs completed" json \
+  "sorted(j['id'] for j in jobs) == '$killed_ids'.split() and all(j['outcome'] == 'completed' for j in jobs)"
+check "journal: resume says what it picked up" grep -q "3 jobs watched again" <<<"$err"
+check "journal: no job created twice" test "$(created_count "$url")" -eq 3
+vt --url "$url" --journal "$work/wait.journal" --json resume
+check "journal: a second resume: 0, nothing left" json "jobs == []"
+# After the create reached the server, before its answer: the intent is on disk, the id is not; resume sends the
+# create again with the same Idempotency-Key, and the server answers with the job it made.
+start_server journal_lost "$status_server" --duration fixed:0.5 --latency-ms 2500
+vt_killed intent_written --url "$url" --journal "$work/lost.journal" create --wait
+check "journal: killed before the create's answer: no id printed" test -z "$out"
+vt --url "$url" --journal "$work/lost.journal" --json resume
+check "journal: resume sends the lost create again: 0, its job completed" json \
+  "len(jobs) == 1 and jobs[0]['outcome'] == 'completed'"
+check "journal: resume says it sent one create again" grep -q "1 creates sent again" <<<"$err"
+check "journal: the lost create made one job, not two" test "$(created_count "$url")" -eq 1
+printf 'not a journal at all' >"$work/corrupt.journal"
+vt --url "$url" --journal "$work/corrupt.journal" resume
+check "journal: a corrupt file: 71, named, left as it was" test "$rc" -eq 71 -a \
+  "$(cat "$work/corrupt.journal")" = "not a journal at all"
+check "journal: the error names the file" grep -q "corrupt.journal" <<<"$err"
+vt --url "$url" resume
+check "journal: resume without --journal: 64" test "$rc" -eq 64
+vt --url "$url" --journal "$work/x.journal" status job-1
+check "journal: --journal with status: 64" test "$rc" -eq 64
+
 echo "--- long jobs: timeout and Ctrl-C"
 start_server slow "$status_server" --duration fixed:60
 vt --url "$url" create --count 2 --json

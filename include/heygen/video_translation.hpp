@@ -12,12 +12,12 @@
 //   7. log.hpp                 Logging: LogLevel, LogSink and a stderr sink.
 //   8. profile.hpp             What was learnt about one server: DurationModel, ServerProfile.
 //   9. policies.hpp            Policies: what is retried and how long to back off; when to look again.
-//  10. options.hpp             Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
-//  11. url.hpp                 BaseUrl: a base URL split into parts and checked.
-//  12. proxy.hpp               Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
-//  13. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
-//  14. journal.hpp             Journal: what a client writes down so a restart loses nothing; MemoryJournal.
-//  15. journal_sqlite.hpp      SqliteJournal: the embedded durable Journal (WAL, synchronous=FULL, one writer).
+//  10. json.hpp                JSON reading with picojson: bounded nesting, typed member access.
+//  11. journal.hpp             Journal: what a client writes down so a restart loses nothing; MemoryJournal.
+//  12. journal_sqlite.hpp      SqliteJournal: the embedded durable Journal (WAL, synchronous=FULL, one writer).
+//  13. options.hpp             Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
+//  14. url.hpp                 BaseUrl: a base URL split into parts and checked.
+//  15. proxy.hpp               Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
 //  16. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
 //  17. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
 //  18. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
@@ -41,9 +41,10 @@
 //  36. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
 //  37. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
 //  38. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
-//  39. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  40. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
-//  41. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+//  39. client_journal.hpp      Client journal: a create's intent, and outcomes written before they are handed over.
+//  40. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  41. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  42. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -172,6 +173,8 @@ enum class FailureCause {
   bad_response,       ///< The server answered, but the body was empty or not the expected JSON.
   cancelled,          ///< The caller cancelled the wait through its stop_token.
   deadline,           ///< max_timeout passed (status is `timeout`).
+  unknown_outcome,    ///< A journaled create whose answer was lost, past the server's replay window: maybe no job,
+                      ///< maybe one; the caller decides (a new create could be a second paid job).
 };
 
 /// The lower-case name of a status: "pending", "completed", "error" or "timeout".
@@ -197,6 +200,7 @@ constexpr std::string_view to_string(FailureCause cause) noexcept {
     case FailureCause::bad_response: return "bad_response";
     case FailureCause::cancelled: return "cancelled";
     case FailureCause::deadline: return "deadline";
+    case FailureCause::unknown_outcome: return "unknown_outcome";
   }
   return "unknown";
 }
@@ -1007,9 +1011,1005 @@ struct PollPolicy {
   static Seconds settle(Seconds until_finish) { return Seconds(0.02) + 0.01 * std::max(until_finish, Seconds(0)); }
 };
 
+}  // namespace heygen
+
 // ---------------------------------------------------------------------------------------------------------------------
-// 10. Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
+// 10. JSON reading with picojson: bounded nesting, typed member access.
 // ---------------------------------------------------------------------------------------------------------------------
+
+/// Reads JSON bodies; every function is total: bad input gives an error value, never a crash.
+namespace heygen::json {
+
+/// Runs `parse(begin, end, error)` (a picojson parse that returns where it stopped) over the whole body, or
+/// returns an error message; `is_object()` then says whether the top-level value was an object.
+template <class Parse, class IsObject>
+std::optional<std::string> parse_whole(std::string_view body, Parse&& parse, IsObject&& is_object) {
+  if (body.empty()) return std::string("empty body");
+  std::string error;
+  const char* begin = body.data();
+  const char* end = begin + body.size();
+  const char* stop = begin;
+  try {
+    stop = parse(begin, end, &error);
+  } catch (const std::exception& e) {  // picojson throws on numbers beyond double range (1e999)
+    return "malformed JSON (" + std::string(e.what()) + ")";
+  }
+  if (!error.empty()) return "malformed JSON (" + detail::excerpt(body) + ")";
+  while (stop != end && (*stop == ' ' || *stop == '\n' || *stop == '\r' || *stop == '\t')) ++stop;
+  if (stop != end) return "trailing data after JSON (" + detail::excerpt(body) + ")";
+  if (!is_object()) return "JSON is not an object (" + detail::excerpt(body) + ")";
+  return std::nullopt;
+}
+
+/// How deeply arrays and objects may nest in an answer. picojson bounds only arrays, so a body of a million
+/// nested objects would recurse until the stack overflowed; every reader here bounds both.
+inline constexpr std::size_t max_json_depth = picojson::DEFAULT_MAX_DEPTHS;
+
+/// The text of a JSON number at the input's position (a digit or '-'), taken as picojson takes it: every
+/// character that may belong to a number. Empty when there is none.
+template <class Iter>
+std::string number_text(picojson::input<Iter>& in) {
+  std::string text;  // a short number stays in the string's own buffer
+  for (int ch = in.getc();; ch = in.getc()) {
+    if (!(('0' <= ch && ch <= '9') || ch == '+' || ch == '-' || ch == '.' || ch == 'e' || ch == 'E')) {
+      in.ungetc();
+      return text;
+    }
+    text.push_back(static_cast<char>(ch));
+  }
+}
+
+/// What std::from_chars makes of a whole number text: its value as read_number gives it, or nothing when it is
+/// malformed or (then `out_of_range` is set) beyond double range, where read_number needs strtod's answer.
+inline std::optional<picojson::value> from_chars_number(std::string_view text, bool& out_of_range) {
+  out_of_range = false;
+  const char* first = text.data();
+  const char* last = first + text.size();
+#ifdef PICOJSON_USE_INT64
+  std::int64_t integer = 0;
+  if (const auto [end, error] = std::from_chars(first, last, integer); error == std::errc{} && end == last)
+    return picojson::value(integer);
+#endif
+  double number = 0;
+  const auto [end, error] = std::from_chars(first, last, number);
+  if (end != last || (error != std::errc{} && error != std::errc::result_out_of_range)) return std::nullopt;
+  out_of_range = error == std::errc::result_out_of_range;
+  if (out_of_range) return std::nullopt;
+  return picojson::value(number);  // throws for "inf" or "nan", which no JSON number's characters spell
+}
+
+/// A plain decimal's value, read without std::from_chars: `-?digits(.digits)?` of at most 15 digits in all, no
+/// exponent, not a negative zero; nothing for anything else (from_chars_number reads those). Its digits make an
+/// integer below 2^53 and its scale a power of ten below 10^23, both exact as doubles, so one division, rounded
+/// once, gives the correctly rounded value from_chars gives (Clinger's fast path); for an integer that is the
+/// integer itself, as picojson's int64 gives it too.
+inline std::optional<double> plain_decimal(std::string_view text) noexcept {
+  static constexpr double powers_of_ten[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  std::size_t at = 0;
+  const bool negative = !text.empty() && text[0] == '-';
+  if (negative) ++at;
+  const auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
+  if (!digit(at) || (text[at] == '0' && digit(at + 1))) return std::nullopt;  // no digit, or a leading zero
+  std::uint64_t significand = 0;
+  std::size_t digits = 0, fraction = 0;
+  for (; digit(at); ++at, ++digits) significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
+  if (at < text.size() && text[at] == '.') {
+    if (!digit(++at)) return std::nullopt;
+    for (; digit(at); ++at, ++digits, ++fraction)
+      significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
+  }
+  if (at != text.size() || digits > 15 || (negative && significand == 0)) return std::nullopt;
+  const double value = static_cast<double>(significand) / powers_of_ten[fraction];
+  return negative ? -value : value;
+}
+
+/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
+/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
+/// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
+/// range gets what picojson does: strtod's answer, so an underflow is 0 and an overflow throws (as set_number).
+inline std::optional<picojson::value> read_number(const std::string& text) {
+  bool out_of_range = false;
+  if (auto number = from_chars_number(text, out_of_range); number || !out_of_range) return number;
+  std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
+  if (const auto dot = localized.find('.'); dot != std::string::npos)
+    localized.replace(dot, 1, std::localeconv()->decimal_point);
+  char* stop = nullptr;
+  const double number = std::strtod(localized.c_str(), &stop);
+  if (stop != localized.c_str() + localized.size()) return std::nullopt;
+  return picojson::value(number);  // throws beyond double range
+}
+
+/// picojson's default context (a parse into a picojson::value), with objects counted in the nesting bound too.
+class ValueContext {
+ public:
+  explicit ValueContext(picojson::value* out, std::size_t depth_left = max_json_depth)
+      : out_(out), depth_left_(depth_left) {}
+
+  bool set_null() { return set(picojson::value()); }
+  bool set_bool(bool flag) { return set(picojson::value(flag)); }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t number) { return set(picojson::value(number)); }
+#endif
+  bool set_number(double number) { return set(picojson::value(number)); }  // throws beyond double range
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    *out_ = picojson::value(picojson::string_type, false);
+    return picojson::_parse_string(out_->get<std::string>(), in);
+  }
+  bool parse_array_start() { return depth_left_ > 0 && set(picojson::value(picojson::array_type, false)); }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    auto& items = out_->get<picojson::array>();
+    items.emplace_back();
+    ValueContext item(&items.back(), depth_left_ - 1);
+    return item.parse(in);
+  }
+  bool parse_array_stop(std::size_t) { return true; }
+  bool parse_object_start() { return depth_left_ > 0 && set(picojson::value(picojson::object_type, false)); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
+    ValueContext member(&out_->get<picojson::object>()[key], depth_left_ - 1);  // a repeated key: the last wins
+    return member.parse(in);
+  }
+  bool parse_object_stop() { return true; }
+
+  /// Parses the value at the input's position, as picojson::_parse(*this, in) does, but reads a number with
+  /// read_number.
+  template <class Iter>
+  bool parse(picojson::input<Iter>& in) {
+    in.skip_ws();
+    const int ch = in.getc();
+    in.ungetc();
+    if (!(('0' <= ch && ch <= '9') || ch == '-')) return picojson::_parse(*this, in);
+    auto number = read_number(number_text(in));
+    return number && set(std::move(*number));
+  }
+
+ private:
+  bool set(picojson::value value) {
+    *out_ = std::move(value);
+    return true;
+  }
+
+  picojson::value* out_;
+  std::size_t depth_left_;
+};
+
+/// A picojson parse context that checks JSON syntax and keeps nothing. It accepts exactly what ValueContext
+/// accepts: the same nesting bound, and numbers beyond double range rejected (picojson's null context takes them).
+class SkipContext {
+ public:
+  explicit SkipContext(std::size_t depth_left = max_json_depth) : depth_left_(depth_left) {}
+
+  bool set_null() { return true; }
+  bool set_bool(bool) { return true; }
+#ifdef PICOJSON_USE_INT64
+  bool set_int64(std::int64_t) { return true; }
+#endif
+  bool set_number(double number) {
+    if (!std::isfinite(number)) picojson::value{number};  // throws what ValueContext throws
+    return true;
+  }
+  template <class Iter>
+  bool parse_string(picojson::input<Iter>& in) {
+    picojson::null_parse_context::dummy_str ignored;
+    return picojson::_parse_string(ignored, in);
+  }
+  bool parse_array_start() { return enter(); }
+  template <class Iter>
+  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_array_stop(std::size_t) { return leave(); }
+  bool parse_object_start() { return enter(); }
+  template <class Iter>
+  bool parse_object_item(picojson::input<Iter>& in, const std::string&) {
+    return picojson::_parse(*this, in);
+  }
+  bool parse_object_stop() { return leave(); }
+
+ protected:
+  /// Nesting left below the value being parsed.
+  [[nodiscard]] std::size_t depth_left() const noexcept { return depth_left_; }
+
+ private:
+  bool enter() {
+    if (depth_left_ == 0) return false;
+    --depth_left_;
+    return true;
+  }
+  bool leave() {
+    ++depth_left_;
+    return true;
+  }
+
+  std::size_t depth_left_;
+};
+
+/// Appends `text` as a JSON string exactly as picojson serializes one: `"`, `\\` and `/` escaped, the usual
+/// short escapes, any other control byte (and DEL) as \u00XX. Runs of plain bytes are appended at once.
+inline void append_quoted(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const auto plain = [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F && c != '"' && c != '\\' && c != '/';
+  };
+  out += '"';
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t run = at;
+    while (run < text.size() && plain(text[run])) ++run;
+    out.append(text.data() + at, run - at);
+    if (run == text.size()) break;
+    const char c = text[run];
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '/': out += "\\/"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        const char escape[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0x0F]};
+        out.append(escape, sizeof escape);
+      }
+    }
+    at = run + 1;
+  }
+  out += '"';
+}
+
+/// Parses a body as a JSON object, or returns an error message.
+inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
+  return parse_whole(
+      body,
+      [&](const char* begin, const char* end, std::string* error) {
+        ValueContext context(&out);
+        return picojson::_parse(context, begin, end, error);
+      },
+      [&] { return out.is<picojson::object>(); });
+}
+
+/// parse_object for readers that report through an out-parameter: false (and `error` set) when unusable.
+inline bool parse_object_into(std::string_view body, picojson::value& out, std::string& error) {
+  auto problem = parse_object(body, out);
+  if (problem) error = std::move(*problem);
+  return !problem;
+}
+
+/// A finite number in [low, high], or nothing (absurd hints are dropped, not trusted).
+inline std::optional<double> number_value(const picojson::value& value, double low, double high) {
+  if (!value.is<double>()) return std::nullopt;
+  const double number = value.get<double>();
+  if (!std::isfinite(number) || number < low || number > high) return std::nullopt;
+  return number;
+}
+
+/// A string, or nothing.
+inline std::optional<std::string> string_value(const picojson::value& value) {
+  if (!value.is<std::string>()) return std::nullopt;
+  return value.get<std::string>();
+}
+
+/// A string field, or nothing.
+inline std::optional<std::string> string_field(const picojson::object& object, const char* name) {
+  const auto it = object.find(name);
+  return it == object.end() ? std::nullopt : string_value(it->second);
+}
+
+}  // namespace heygen::json
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 11. Journal: what a client writes down so a restart loses nothing; MemoryJournal.
+// ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen {
+
+/// A create written down before its request goes out (the intent), and the server's answer once it came.
+struct CreateRecord {
+  std::string key{};                              ///< The Idempotency-Key: minted once, before the first attempt.
+  std::string kind{};                             ///< What the create makes: "translation", "asset", ...
+  std::string input{};                            ///< The create's input as JSON, enough to send it again.
+  std::int64_t intended_at_ms = 0;                ///< Unix time (ms) the intent was written: the replay window.
+  std::optional<std::vector<std::string>> ids{};  ///< The server's job ids, once its answer was written.
+  bool unknown_outcome = false;                   ///< Given up: no ids, and past the server's replay window.
+};
+
+/// One job a journal watches: by the create it came from, or by id alone. Keyed by (kind, id).
+struct JobRecord {
+  std::string kind{};                          ///< What the job is: "translation", "asset", ...
+  std::string id{};                            ///< The server's job id.
+  std::string key{};                           ///< The create it came from; empty when tracked by id alone.
+  std::optional<TranslationResult> outcome{};  ///< Set once settled; the first settlement stands.
+  bool handed_over = false;                    ///< The caller's callback or future got the outcome.
+};
+
+/// One job's outcome, as a poller round settles it.
+struct Settlement {
+  std::string kind{};           ///< The job's kind.
+  std::string id{};             ///< The job's id.
+  TranslationResult outcome{};  ///< What the job came to.
+};
+
+/// What a restart picks up from a journal.
+struct JournalBacklog {
+  std::vector<CreateRecord> unanswered{};  ///< Intents without ids and not given up: send again with their key.
+  std::vector<JobRecord> watching{};       ///< Jobs without an outcome: watch again.
+  std::vector<JobRecord> undelivered{};    ///< Outcomes settled but not handed over: hand over (at least once).
+};
+
+/// What a client's resume() picked up from its journal.
+struct ResumeReport {
+  std::size_t handed_over = 0;  ///< Outcomes written before, handed over now.
+  std::size_t watching = 0;     ///< Jobs without an outcome, watched again.
+  std::size_t resent = 0;       ///< Creates whose answer was lost, sent again with their key (their jobs watched).
+  std::size_t unknown = 0;      ///< Creates past the replay window, handed over as unknown_outcome.
+  std::size_t failed = 0;       ///< Creates sent again that failed: kept for the next resume.
+};
+
+/// A journal that cannot do what it was asked (a corrupt, locked, full, unwritable or newer file): the message names
+/// the file, and nothing in it was overwritten.
+class JournalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a client writes down its jobs, durably, so that another process can pick them up. Every write returns
+/// once it is durable, or throws JournalError; outcomes are written before they are handed over.
+/// - `intend(record)`: a new create's intent (no ids yet); a key already there is refused (a key is used once).
+/// - `answered(key, ids)`: the create's job ids, and a watched job for each.
+/// - `watch(kind, id)`: a job tracked by id alone (a second call changes nothing).
+/// - `settle(settlements)`: the outcomes of one round, together; a job's first outcome stands.
+/// - `hand_over(kind, id)`: the caller got the outcome.
+/// - `give_up(key)`: the intent is past its replay window: its outcome is unknown.
+/// - `backlog()`: what a restart must pick up.
+template <class J>
+concept Journal = requires(J& journal, const CreateRecord& record, std::string_view text,
+                           std::span<const std::string> ids, std::span<const Settlement> settled) {
+  journal.intend(record);
+  journal.answered(text, ids);
+  journal.watch(text, text);
+  journal.settle(settled);
+  journal.hand_over(text, text);
+  journal.give_up(text);
+  { journal.backlog() } -> std::same_as<JournalBacklog>;
+};
+
+// --- The replay rule -----------------------------------------------------------------------------------------------
+
+/// How long HeyGen replays a create's answer for a repeated Idempotency-Key.
+inline constexpr std::chrono::hours idempotency_replay_window{24};
+/// Margin kept inside the replay window: an intent older than the window less this is never sent again.
+inline constexpr std::chrono::minutes idempotency_replay_margin{30};
+
+/// What a restart does with an intent that has no ids.
+enum class ReplayVerdict {
+  send_again,      ///< Inside the replay window: send the create again with the same key (the server replays it).
+  unknown_outcome  ///< Past it: a new send could be a second paid job, so the caller decides.
+};
+
+/// The verdict for an intent written at `intended_at_ms` (Unix ms), at `now`. A clock that went backwards counts as
+/// no time passed.
+inline ReplayVerdict replay_verdict(std::int64_t intended_at_ms, std::chrono::system_clock::time_point now) {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const auto limit =
+      std::chrono::duration_cast<std::chrono::milliseconds>(idempotency_replay_window - idempotency_replay_margin);
+  return now_ms - intended_at_ms < limit.count() ? ReplayVerdict::send_again : ReplayVerdict::unknown_outcome;
+}
+
+/// Unix time in milliseconds.
+inline std::int64_t unix_ms(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+}
+
+// --- Outcomes as JSON ----------------------------------------------------------------------------------------------
+
+namespace journal_json {
+
+/// `value` as a JSON value, null when absent.
+template <class T>
+picojson::value or_null(const std::optional<T>& value) {
+  if (!value) return {};
+  if constexpr (std::is_same_v<T, std::string>) {
+    return picojson::value(*value);
+  } else {
+    return picojson::value(static_cast<double>(*value));
+  }
+}
+
+/// A JSON array of strings.
+inline picojson::value string_array(std::span<const std::string> items) {
+  picojson::array out;
+  for (const auto& item : items) out.emplace_back(item);
+  return picojson::value(std::move(out));
+}
+
+/// The strings of a JSON array, or nothing when it is not one array of strings.
+inline std::optional<std::vector<std::string>> read_string_array(const picojson::value& value) {
+  if (!value.is<picojson::array>()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& item : value.get<picojson::array>()) {
+    if (!item.is<std::string>()) return std::nullopt;
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+/// The enum value whose to_string() is `name`, among `values`.
+template <class E, std::size_t N>
+std::optional<E> enum_named(std::string_view name, const E (&values)[N]) {
+  for (const E value : values)
+    if (to_string(value) == name) return value;
+  return std::nullopt;
+}
+
+/// A number member, or nothing when it is absent or null.
+inline std::optional<double> optional_number(const picojson::object& object, const char* name) {
+  const auto found = object.find(name);
+  if (found == object.end() || !found->second.is<double>()) return std::nullopt;
+  return found->second.get<double>();
+}
+
+}  // namespace journal_json
+
+/// An outcome as the JSON a journal stores.
+inline std::string outcome_json(const TranslationResult& result) {
+  using journal_json::or_null;
+  picojson::object outputs;
+  outputs["video_url"] = or_null(result.outputs.video_url);
+  outputs["audio_url"] = or_null(result.outputs.audio_url);
+  outputs["caption_urls"] = journal_json::string_array(result.outputs.caption_urls);
+  outputs["output_language"] = or_null(result.outputs.output_language);
+  outputs["duration_seconds"] = or_null(result.outputs.duration_seconds);
+  picojson::object out;
+  out["status"] = picojson::value(std::string(to_string(result.status)));
+  out["cause"] = picojson::value(std::string(to_string(result.cause)));
+  out["error_message"] = or_null(result.error_message);
+  out["http_status"] = picojson::value(static_cast<double>(result.http_status));
+  out["progress"] = or_null(result.progress);
+  out["eta_seconds"] = or_null(result.eta_seconds);
+  out["requests"] = picojson::value(static_cast<double>(result.requests));
+  out["elapsed_ms"] = picojson::value(static_cast<double>(result.elapsed.count()));
+  out["outputs"] = picojson::value(std::move(outputs));
+  return picojson::value(std::move(out)).serialize();
+}
+
+/// The outcome `text` (from outcome_json) holds, or a bad_response Failure saying what is wrong with it.
+inline OrFailure<TranslationResult> read_outcome_json(std::string_view text) {
+  using journal_json::optional_number;
+  const auto bad = [](const std::string& what) {
+    return Failure{FailureCause::bad_response, "journal outcome: " + what};
+  };
+  picojson::value parsed;
+  if (const auto error = json::parse_object(text, parsed)) return bad(*error);
+  const auto& object = parsed.get<picojson::object>();
+  static constexpr TranslationStatus statuses[] = {TranslationStatus::pending, TranslationStatus::completed,
+                                                   TranslationStatus::error, TranslationStatus::timeout};
+  static constexpr FailureCause causes[] = {FailureCause::none,         FailureCause::job_failed,
+                                            FailureCause::unknown_job,  FailureCause::unexpected_result,
+                                            FailureCause::transport,    FailureCause::http_status,
+                                            FailureCause::bad_response, FailureCause::cancelled,
+                                            FailureCause::deadline,     FailureCause::unknown_outcome};
+  const auto status = journal_json::enum_named(json::string_field(object, "status").value_or(""), statuses);
+  const auto cause = journal_json::enum_named(json::string_field(object, "cause").value_or(""), causes);
+  if (!status || !cause) return bad("no known status and cause");
+  TranslationResult result;
+  result.status = *status;
+  result.cause = *cause;
+  result.error_message = json::string_field(object, "error_message");
+  result.http_status = static_cast<int>(optional_number(object, "http_status").value_or(0));
+  result.progress = optional_number(object, "progress");
+  result.eta_seconds = optional_number(object, "eta_seconds");
+  result.requests = static_cast<int>(optional_number(object, "requests").value_or(0));
+  result.elapsed =
+      std::chrono::milliseconds(static_cast<std::int64_t>(optional_number(object, "elapsed_ms").value_or(0)));
+  const auto outputs = object.find("outputs");
+  if (outputs != object.end() && outputs->second.is<picojson::object>()) {
+    const auto& fields = outputs->second.get<picojson::object>();
+    result.outputs.video_url = json::string_field(fields, "video_url");
+    result.outputs.audio_url = json::string_field(fields, "audio_url");
+    const auto captions = fields.find("caption_urls");
+    if (captions != fields.end())
+      result.outputs.caption_urls =
+          journal_json::read_string_array(captions->second).value_or(std::vector<std::string>{});
+    result.outputs.output_language = json::string_field(fields, "output_language");
+    result.outputs.duration_seconds = optional_number(fields, "duration_seconds");
+  }
+  return result;
+}
+
+// --- Resume tokens -------------------------------------------------------------------------------------------------
+
+/// The version of resume token this library writes and reads.
+inline constexpr int resume_token_version = 1;
+/// The type every resume token of this library names.
+inline constexpr std::string_view resume_token_type = "heygen.video_translation";
+
+/// A job handed from one process to another: enough to watch it again.
+struct ResumeToken {
+  std::string kind{};              ///< The job's kind ("translation", "asset", ...).
+  std::string id{};                ///< The server's job id.
+  std::string key{};               ///< The create it came from; empty when tracked by id alone.
+  std::int64_t created_at_ms = 0;  ///< Unix time (ms) the token was made.
+};
+
+/// The token as a small JSON text:
+/// `{"v":1,"type":"heygen.video_translation","kind":..,"id":..,"key":..,"created_at_ms":..}`.
+inline std::string to_resume_token(const ResumeToken& token) {
+  picojson::object out;
+  out["v"] = picojson::value(static_cast<double>(resume_token_version));
+  out["type"] = picojson::value(std::string(resume_token_type));
+  out["kind"] = picojson::value(token.kind);
+  out["id"] = picojson::value(token.id);
+  out["key"] = picojson::value(token.key);
+  out["created_at_ms"] = picojson::value(static_cast<double>(token.created_at_ms));
+  return picojson::value(std::move(out)).serialize();
+}
+
+/// The token `text` holds, if it is one of this library's, of its version and of `kind`; otherwise a bad_response
+/// Failure saying why it was refused (malformed, empty, another type, another version, another kind, no id).
+inline OrFailure<ResumeToken> read_resume_token(std::string_view text, std::string_view kind) {
+  const auto refused = [](const std::string& why) {
+    return Failure{FailureCause::bad_response, "resume token refused: " + why};
+  };
+  if (text.empty()) return refused("it is empty");
+  picojson::value parsed;
+  if (const auto error = json::parse_object(text, parsed)) return refused("not a JSON object (" + *error + ")");
+  const auto& object = parsed.get<picojson::object>();
+  const auto type = json::string_field(object, "type");
+  if (!type) return refused("it names no type");
+  if (*type != resume_token_type)
+    return refused("of type \"" + *type + "\", not \"" + std::string(resume_token_type) + "\"");
+  const auto version = journal_json::optional_number(object, "v");
+  if (!version || *version != resume_token_version)
+    return refused("of version " + (version ? picojson::value(*version).serialize() : std::string("(none)")) +
+                   ", not " + std::to_string(resume_token_version));
+  ResumeToken token;
+  token.kind = json::string_field(object, "kind").value_or("");
+  if (token.kind != kind) return refused("for a job of kind \"" + token.kind + "\", not \"" + std::string(kind) + "\"");
+  token.id = json::string_field(object, "id").value_or("");
+  if (token.id.empty()) return refused("it names no job id");
+  token.key = json::string_field(object, "key").value_or("");
+  token.created_at_ms = static_cast<std::int64_t>(journal_json::optional_number(object, "created_at_ms").value_or(0));
+  return token;
+}
+
+// --- MemoryJournal -------------------------------------------------------------------------------------------------
+
+/// A Journal in this process's memory: what a restart of the process forgets, but not a restart of the client (for
+/// tests, and as the model the durable journals follow). Copies share one journal; safe from any thread.
+class MemoryJournal {
+ public:
+  MemoryJournal() : state_(std::make_shared<State>()) {}
+
+  /// Writes a create's intent; throws JournalError when its key is there already.
+  void intend(const CreateRecord& record) {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->creates.emplace(record.key, record).second)
+      throw JournalError("journal (memory): the key " + record.key + " was used already");
+  }
+  /// Writes a create's ids and watches each; throws JournalError for an unknown key.
+  void answered(std::string_view key, std::span<const std::string> ids) {
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->creates.find(std::string(key));
+    if (found == state_->creates.end()) throw JournalError("journal (memory): no intent with key " + std::string(key));
+    found->second.ids = std::vector<std::string>(ids.begin(), ids.end());
+    for (const auto& id : ids)
+      state_->jobs.try_emplace({found->second.kind, id}, JobRecord{found->second.kind, id, std::string(key)});
+  }
+  /// Watches a job by id.
+  void watch(std::string_view kind, std::string_view id) {
+    std::lock_guard lock(state_->mutex);
+    state_->jobs.try_emplace({std::string(kind), std::string(id)}, JobRecord{std::string(kind), std::string(id), ""});
+  }
+  /// Writes outcomes; a job's first outcome stands.
+  void settle(std::span<const Settlement> settled) {
+    std::lock_guard lock(state_->mutex);
+    for (const auto& settlement : settled) {
+      auto& job =
+          state_->jobs.try_emplace({settlement.kind, settlement.id}, JobRecord{settlement.kind, settlement.id, ""})
+              .first->second;
+      if (!job.outcome) job.outcome = settlement.outcome;
+    }
+  }
+  /// Marks an outcome handed over.
+  void hand_over(std::string_view kind, std::string_view id) {
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->jobs.find({std::string(kind), std::string(id)});
+    if (found != state_->jobs.end() && found->second.outcome) found->second.handed_over = true;
+  }
+  /// Marks an intent's outcome unknown.
+  void give_up(std::string_view key) {
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->creates.find(std::string(key));
+    if (found != state_->creates.end() && !found->second.ids) found->second.unknown_outcome = true;
+  }
+  /// What a restart picks up.
+  [[nodiscard]] JournalBacklog backlog() const {
+    std::lock_guard lock(state_->mutex);
+    JournalBacklog out;
+    for (const auto& [key, create] : state_->creates)
+      if (!create.ids && !create.unknown_outcome) out.unanswered.push_back(create);
+    for (const auto& [key, job] : state_->jobs) {
+      if (!job.outcome)
+        out.watching.push_back(job);
+      else if (!job.handed_over)
+        out.undelivered.push_back(job);
+    }
+    return out;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::map<std::string, CreateRecord> creates;
+    std::map<std::pair<std::string, std::string>, JobRecord> jobs;
+  };
+  std::shared_ptr<State> state_;
+};
+
+static_assert(Journal<MemoryJournal>);
+
+// --- AnyJournal ----------------------------------------------------------------------------------------------------
+
+/// Any Journal behind one type: what ClientOptions::journal holds. Copies share the journal; empty means none.
+class AnyJournal {
+ public:
+  /// No journal: the client keeps everything in memory.
+  AnyJournal() = default;
+  /// Shares `journal` (a SqliteJournal, a MemoryJournal, or one of the caller's).
+  template <Journal J>
+  explicit AnyJournal(std::shared_ptr<J> journal) : journal_(std::make_shared<Model<J>>(std::move(journal))) {}
+
+  /// True when there is a journal.
+  explicit operator bool() const noexcept { return journal_ != nullptr; }
+  /// See Journal.
+  void intend(const CreateRecord& record) const { journal_->intend(record); }
+  /// See Journal.
+  void answered(std::string_view key, std::span<const std::string> ids) const { journal_->answered(key, ids); }
+  /// See Journal.
+  void watch(std::string_view kind, std::string_view id) const { journal_->watch(kind, id); }
+  /// See Journal.
+  void settle(std::span<const Settlement> settled) const { journal_->settle(settled); }
+  /// See Journal.
+  void hand_over(std::string_view kind, std::string_view id) const { journal_->hand_over(kind, id); }
+  /// See Journal.
+  void give_up(std::string_view key) const { journal_->give_up(key); }
+  /// See Journal.
+  [[nodiscard]] JournalBacklog backlog() const { return journal_->backlog(); }
+
+ private:
+  /// The calls, whatever the journal's type.
+  struct Interface {
+    Interface() = default;
+    Interface(const Interface&) = delete;
+    Interface& operator=(const Interface&) = delete;
+    virtual ~Interface() = default;
+    virtual void intend(const CreateRecord& record) = 0;
+    virtual void answered(std::string_view key, std::span<const std::string> ids) = 0;
+    virtual void watch(std::string_view kind, std::string_view id) = 0;
+    virtual void settle(std::span<const Settlement> settled) = 0;
+    virtual void hand_over(std::string_view kind, std::string_view id) = 0;
+    virtual void give_up(std::string_view key) = 0;
+    virtual JournalBacklog backlog() = 0;
+  };
+  /// The calls of one journal type.
+  template <class J>
+  struct Model final : Interface {
+    explicit Model(std::shared_ptr<J> held) : journal(std::move(held)) {}
+    void intend(const CreateRecord& record) override { journal->intend(record); }
+    void answered(std::string_view key, std::span<const std::string> ids) override { journal->answered(key, ids); }
+    void watch(std::string_view kind, std::string_view id) override { journal->watch(kind, id); }
+    void settle(std::span<const Settlement> settled) override { journal->settle(settled); }
+    void hand_over(std::string_view kind, std::string_view id) override { journal->hand_over(kind, id); }
+    void give_up(std::string_view key) override { journal->give_up(key); }
+    JournalBacklog backlog() override { return journal->backlog(); }
+    std::shared_ptr<J> journal;
+  };
+  std::shared_ptr<Interface> journal_;
+};
+
+static_assert(Journal<AnyJournal>);
+
+}  // namespace heygen
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 12. SqliteJournal: the embedded durable Journal (WAL, synchronous=FULL, one writer).
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_SQLITE
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace heygen {
+
+/// How a SqliteJournal opens its file.
+struct SqliteJournalOptions {
+  /// How long a write waits for another process's write to end before it fails with a JournalError ("locked").
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+/// A Journal in one SQLite file. Every write is one `BEGIN IMMEDIATE` transaction, committed with
+/// `synchronous=FULL` in WAL mode, so it is on disk when the call returns: a lost intent would mean a second paid job,
+/// which is worth an fsync per write. Several processes on one machine may share the file (not over a network file
+/// system: WAL needs shared memory). A file that is not a journal of this library, is corrupt, or was written by a
+/// newer version is refused with a JournalError naming it, and left as it was. Safe from any thread (one connection,
+/// one writer at a time).
+class SqliteJournal {
+ public:
+  /// The schema version this library writes (PRAGMA user_version).
+  static constexpr int schema_version = 1;
+  /// This library's mark on its files (PRAGMA application_id, "HGVT").
+  static constexpr std::int32_t application_id = 0x48475654;
+
+  /// Opens (or creates) the journal at `path`; throws JournalError naming it when it cannot be used.
+  explicit SqliteJournal(std::string path, SqliteJournalOptions options = {}) : path_(std::move(path)) {
+    const int opened = sqlite3_open_v2(path_.c_str(), &db_,
+                                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (opened != SQLITE_OK) {
+      const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(opened);
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw JournalError("journal " + path_ + ": cannot open: " + why);
+    }
+    try {
+      sqlite3_extended_result_codes(db_, 1);
+      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+      set_up();
+    } catch (...) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw;
+    }
+  }
+  SqliteJournal(const SqliteJournal&) = delete;
+  SqliteJournal& operator=(const SqliteJournal&) = delete;
+  /// Closes the file (a clean close checkpoints the WAL).
+  ~SqliteJournal() { sqlite3_close(db_); }
+
+  /// The file this journal writes.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  /// Writes a create's intent; throws JournalError when its key is there already.
+  void intend(const CreateRecord& record) {
+    transaction("write an intent", [&] {
+      Statement insert(*this, "INSERT INTO creates(key, kind, input, intended_at_ms) VALUES (?, ?, ?, ?)");
+      insert.bind(1, record.key).bind(2, record.kind).bind(3, record.input).bind(4, record.intended_at_ms);
+      if (insert.step() == SQLITE_CONSTRAINT_PRIMARYKEY)
+        throw JournalError("journal " + path_ + ": the key " + record.key + " was used already");
+    });
+  }
+
+  /// Writes a create's ids and watches each; throws JournalError for an unknown key.
+  void answered(std::string_view key, std::span<const std::string> ids) {
+    transaction("write a create's ids", [&] {
+      Statement update(*this, "UPDATE creates SET ids = ? WHERE key = ? RETURNING kind");
+      update.bind(1, journal_json::string_array(ids).serialize()).bind(2, key);
+      if (update.step() != SQLITE_ROW)
+        throw JournalError("journal " + path_ + ": no intent with key " + std::string(key));
+      const std::string kind = update.text(0);
+      update.finish();
+      for (const auto& id : ids) add_job(kind, id, key);
+    });
+  }
+
+  /// Watches a job by id.
+  void watch(std::string_view kind, std::string_view id) {
+    transaction("watch a job", [&] { add_job(kind, id, ""); });
+  }
+
+  /// Writes the outcomes of one round in one transaction; a job's first outcome stands.
+  void settle(std::span<const Settlement> settled) {
+    if (settled.empty()) return;
+    transaction("write outcomes", [&] {
+      Statement upsert(*this,
+                       "INSERT INTO jobs(kind, id, key, outcome) VALUES (?, ?, '', ?) "
+                       "ON CONFLICT(kind, id) DO UPDATE SET outcome = excluded.outcome WHERE outcome IS NULL");
+      for (const auto& settlement : settled) {
+        upsert.bind(1, settlement.kind).bind(2, settlement.id).bind(3, outcome_json(settlement.outcome));
+        upsert.step();
+        upsert.reset();
+      }
+    });
+  }
+
+  /// Marks an outcome handed over.
+  void hand_over(std::string_view kind, std::string_view id) {
+    transaction("mark an outcome handed over", [&] {
+      Statement update(*this, "UPDATE jobs SET handed_over = 1 WHERE kind = ? AND id = ? AND outcome IS NOT NULL");
+      update.bind(1, kind).bind(2, id).step();
+    });
+  }
+
+  /// Marks an intent's outcome unknown.
+  void give_up(std::string_view key) {
+    transaction("give up an intent", [&] {
+      Statement update(*this, "UPDATE creates SET unknown_outcome = 1 WHERE key = ? AND ids IS NULL");
+      update.bind(1, key).step();
+    });
+  }
+
+  /// What a restart picks up; throws JournalError when the file cannot be read (or holds rows it cannot read).
+  [[nodiscard]] JournalBacklog backlog() {
+    JournalBacklog out;
+    transaction("read the backlog", [&] {
+      Statement creates(*this,
+                        "SELECT key, kind, input, intended_at_ms FROM creates WHERE ids IS NULL AND unknown_outcome = "
+                        "0 ORDER BY intended_at_ms, key");
+      while (creates.step() == SQLITE_ROW)
+        out.unanswered.push_back(
+            {creates.text(0), creates.text(1), creates.text(2), creates.integer(3), std::nullopt, false});
+      Statement jobs(*this, "SELECT kind, id, key, outcome FROM jobs WHERE handed_over = 0 ORDER BY kind, id");
+      while (jobs.step() == SQLITE_ROW) read_job(jobs, out);
+    });
+    return out;
+  }
+
+ private:
+  /// One prepared statement, finalized when it goes out of scope. Every failure is a JournalError naming the file.
+  class Statement {
+   public:
+    Statement(SqliteJournal& journal, const char* sql) : journal_(journal) {
+      if (sqlite3_prepare_v2(journal_.db_, sql, -1, &statement_, nullptr) != SQLITE_OK) journal_.fail("prepare");
+    }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement() { sqlite3_finalize(statement_); }
+
+    Statement& bind(int index, std::string_view text) {
+      check(sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+      return *this;
+    }
+    Statement& bind(int index, std::int64_t number) {
+      check(sqlite3_bind_int64(statement_, index, number));
+      return *this;
+    }
+    /// Runs one step: SQLITE_ROW, SQLITE_DONE or a primary-key conflict (the caller's to judge); anything else throws.
+    int step() {
+      const int code = sqlite3_step(statement_);
+      if (code == SQLITE_ROW || code == SQLITE_DONE || code == SQLITE_CONSTRAINT_PRIMARYKEY) return code;
+      journal_.fail("run a statement");
+    }
+    /// Makes the statement ready to run again with new values.
+    void reset() {
+      sqlite3_reset(statement_);
+      sqlite3_clear_bindings(statement_);
+    }
+    /// Ends a statement whose remaining rows are not wanted.
+    void finish() { sqlite3_reset(statement_); }
+    [[nodiscard]] std::string text(int column) const {
+      const auto* bytes = sqlite3_column_text(statement_, column);
+      return bytes == nullptr ? std::string()
+                              : std::string(reinterpret_cast<const char*>(bytes),
+                                            static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+    }
+    [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+    [[nodiscard]] bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+   private:
+    void check(int code) {
+      if (code != SQLITE_OK) journal_.fail("bind a value");
+    }
+    SqliteJournal& journal_;
+    sqlite3_stmt* statement_ = nullptr;
+  };
+
+  /// Throws a JournalError naming the file, what was being done and SQLite's reason.
+  [[noreturn]] void fail(std::string_view doing) const {
+    const int code = sqlite3_extended_errcode(db_);
+    std::string why = sqlite3_errmsg(db_);
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+      why += " (another process held it longer than the busy timeout)";
+    throw JournalError("journal " + path_ + ": cannot " + std::string(doing) + ": " + why);
+  }
+
+  /// Runs `sql` (no rows wanted); throws JournalError on failure.
+  void execute(const char* sql, std::string_view doing) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+  }
+
+  /// Runs `body` in one BEGIN IMMEDIATE transaction, rolled back when it throws.
+  template <class Body>
+  void transaction(std::string_view doing, Body&& body) {
+    std::lock_guard lock(mutex_);
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+    try {
+      body();
+      if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  /// Reads one PRAGMA's integer value.
+  std::int64_t pragma_integer(const char* sql) {
+    Statement pragma(*this, sql);
+    return pragma.step() == SQLITE_ROW ? pragma.integer(0) : 0;
+  }
+
+  /// Checks the file is a journal of a version this library reads, makes the tables of a new one, and sets WAL and
+  /// FULL. A file it refuses is left untouched: nothing is written before the checks pass.
+  void set_up() {
+    const auto found_id = pragma_integer("PRAGMA application_id");  // the first read: a corrupt file fails here
+    const auto found_version = pragma_integer("PRAGMA user_version");
+    const bool empty = pragma_integer("SELECT count(*) FROM sqlite_schema") == 0;
+    if (!empty && found_id != application_id)
+      throw JournalError("journal " + path_ + ": not a journal of this library (a database of something else)");
+    if (found_version > schema_version)
+      throw JournalError("journal " + path_ + ": written by a newer version of this library (schema " +
+                         std::to_string(found_version) + "; this one reads up to " + std::to_string(schema_version) +
+                         ")");
+    Statement wal(*this, "PRAGMA journal_mode=WAL");
+    if (wal.step() != SQLITE_ROW || wal.text(0) != "wal")
+      throw JournalError("journal " + path_ + ": cannot use write-ahead logging here (a network file system?)");
+    wal.finish();
+    execute("PRAGMA synchronous=FULL", "set synchronous=FULL");
+    if (empty) create_tables();
+  }
+
+  /// The tables of a new journal, and its marks.
+  void create_tables() {
+    transaction("create its tables", [&] {
+      execute(
+          "CREATE TABLE IF NOT EXISTS creates(key TEXT PRIMARY KEY, kind TEXT NOT NULL, input TEXT NOT NULL, "
+          "intended_at_ms INTEGER NOT NULL, ids TEXT, unknown_outcome INTEGER NOT NULL DEFAULT 0)",
+          "create its tables");
+      execute(
+          "CREATE TABLE IF NOT EXISTS jobs(kind TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, outcome TEXT, "
+          "handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(kind, id))",
+          "create its tables");
+      const std::string marks = "PRAGMA application_id=" + std::to_string(application_id) +
+                                "; PRAGMA user_version=" + std::to_string(schema_version);
+      execute(marks.c_str(), "mark it");
+    });
+  }
+
+  /// Adds a watched job unless it is there already.
+  void add_job(std::string_view kind, std::string_view id, std::string_view key) {
+    Statement insert(*this, "INSERT INTO jobs(kind, id, key) VALUES (?, ?, ?) ON CONFLICT(kind, id) DO NOTHING");
+    insert.bind(1, kind).bind(2, id).bind(3, key).step();
+  }
+
+  /// One row of jobs (not handed over) into the backlog: watching, or settled and not handed over.
+  void read_job(const Statement& row, JournalBacklog& out) const {
+    JobRecord job{row.text(0), row.text(1), row.text(2), std::nullopt, false};
+    if (row.is_null(3)) {
+      out.watching.push_back(std::move(job));
+      return;
+    }
+    auto outcome = read_outcome_json(row.text(3));
+    if (!outcome) throw JournalError("journal " + path_ + ": job " + job.id + ": " + outcome.failure().message);
+    job.outcome = std::move(outcome).value();
+    out.undelivered.push_back(std::move(job));
+  }
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+};
+
+static_assert(Journal<SqliteJournal>);
+
+}  // namespace heygen
+
+#endif  // HEYGEN_VT_WITH_SQLITE
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 13. Options: ClientOptions, Endpoints, and the progress types of bulk waits and submissions.
+// ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen {
 
 /// How far a bulk call has got: results known so far, out of the distinct ids.
 struct BulkProgress {
@@ -1129,6 +2129,9 @@ struct ClientOptions {
   /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
   /// its waits; also the most status requests those waits have in flight at once.
   std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
+  /// Where the client writes its jobs down so a restart loses nothing (a create's intent before it is sent, its ids,
+  /// each outcome before it is handed over; see resume()). Empty: everything stays in memory, as without one.
+  AnyJournal journal{};
   LogSink log_sink{};                   ///< Where log messages go; empty means silent.
   LogLevel log_level = LogLevel::info;  ///< Least severe level passed to the sink.
   /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.
@@ -1147,7 +2150,7 @@ struct ClientOptions {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 11. BaseUrl: a base URL split into parts and checked.
+// 14. BaseUrl: a base URL split into parts and checked.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A base URL split into parts and checked: scheme http or https, a host, an optional port and path prefix.
@@ -1246,7 +2249,7 @@ struct AbsoluteUrl {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 12. Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
+// 15. Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef _WIN32
@@ -1542,934 +2545,9 @@ struct ProxyConfig {
   }
 };
 
-}  // namespace heygen
-
-// ---------------------------------------------------------------------------------------------------------------------
-// 13. JSON reading with picojson: bounded nesting, typed member access.
-// ---------------------------------------------------------------------------------------------------------------------
-
-/// Reads JSON bodies; every function is total: bad input gives an error value, never a crash.
-namespace heygen::json {
-
-/// Runs `parse(begin, end, error)` (a picojson parse that returns where it stopped) over the whole body, or
-/// returns an error message; `is_object()` then says whether the top-level value was an object.
-template <class Parse, class IsObject>
-std::optional<std::string> parse_whole(std::string_view body, Parse&& parse, IsObject&& is_object) {
-  if (body.empty()) return std::string("empty body");
-  std::string error;
-  const char* begin = body.data();
-  const char* end = begin + body.size();
-  const char* stop = begin;
-  try {
-    stop = parse(begin, end, &error);
-  } catch (const std::exception& e) {  // picojson throws on numbers beyond double range (1e999)
-    return "malformed JSON (" + std::string(e.what()) + ")";
-  }
-  if (!error.empty()) return "malformed JSON (" + detail::excerpt(body) + ")";
-  while (stop != end && (*stop == ' ' || *stop == '\n' || *stop == '\r' || *stop == '\t')) ++stop;
-  if (stop != end) return "trailing data after JSON (" + detail::excerpt(body) + ")";
-  if (!is_object()) return "JSON is not an object (" + detail::excerpt(body) + ")";
-  return std::nullopt;
-}
-
-/// How deeply arrays and objects may nest in an answer. picojson bounds only arrays, so a body of a million
-/// nested objects would recurse until the stack overflowed; every reader here bounds both.
-inline constexpr std::size_t max_json_depth = picojson::DEFAULT_MAX_DEPTHS;
-
-/// The text of a JSON number at the input's position (a digit or '-'), taken as picojson takes it: every
-/// character that may belong to a number. Empty when there is none.
-template <class Iter>
-std::string number_text(picojson::input<Iter>& in) {
-  std::string text;  // a short number stays in the string's own buffer
-  for (int ch = in.getc();; ch = in.getc()) {
-    if (!(('0' <= ch && ch <= '9') || ch == '+' || ch == '-' || ch == '.' || ch == 'e' || ch == 'E')) {
-      in.ungetc();
-      return text;
-    }
-    text.push_back(static_cast<char>(ch));
-  }
-}
-
-/// What std::from_chars makes of a whole number text: its value as read_number gives it, or nothing when it is
-/// malformed or (then `out_of_range` is set) beyond double range, where read_number needs strtod's answer.
-inline std::optional<picojson::value> from_chars_number(std::string_view text, bool& out_of_range) {
-  out_of_range = false;
-  const char* first = text.data();
-  const char* last = first + text.size();
-#ifdef PICOJSON_USE_INT64
-  std::int64_t integer = 0;
-  if (const auto [end, error] = std::from_chars(first, last, integer); error == std::errc{} && end == last)
-    return picojson::value(integer);
-#endif
-  double number = 0;
-  const auto [end, error] = std::from_chars(first, last, number);
-  if (end != last || (error != std::errc{} && error != std::errc::result_out_of_range)) return std::nullopt;
-  out_of_range = error == std::errc::result_out_of_range;
-  if (out_of_range) return std::nullopt;
-  return picojson::value(number);  // throws for "inf" or "nan", which no JSON number's characters spell
-}
-
-/// A plain decimal's value, read without std::from_chars: `-?digits(.digits)?` of at most 15 digits in all, no
-/// exponent, not a negative zero; nothing for anything else (from_chars_number reads those). Its digits make an
-/// integer below 2^53 and its scale a power of ten below 10^23, both exact as doubles, so one division, rounded
-/// once, gives the correctly rounded value from_chars gives (Clinger's fast path); for an integer that is the
-/// integer itself, as picojson's int64 gives it too.
-inline std::optional<double> plain_decimal(std::string_view text) noexcept {
-  static constexpr double powers_of_ten[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-  std::size_t at = 0;
-  const bool negative = !text.empty() && text[0] == '-';
-  if (negative) ++at;
-  const auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
-  if (!digit(at) || (text[at] == '0' && digit(at + 1))) return std::nullopt;  // no digit, or a leading zero
-  std::uint64_t significand = 0;
-  std::size_t digits = 0, fraction = 0;
-  for (; digit(at); ++at, ++digits) significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
-  if (at < text.size() && text[at] == '.') {
-    if (!digit(++at)) return std::nullopt;
-    for (; digit(at); ++at, ++digits, ++fraction)
-      significand = significand * 10 + static_cast<std::uint64_t>(text[at] - '0');
-  }
-  if (at != text.size() || digits > 15 || (negative && significand == 0)) return std::nullopt;
-  const double value = static_cast<double>(significand) / powers_of_ten[fraction];
-  return negative ? -value : value;
-}
-
-/// The number `text` spells, as picojson reads it (an int64 for an integer when PICOJSON_USE_INT64), or nothing
-/// when it is malformed. std::from_chars instead of picojson's strtod: a status look reads two numbers, and
-/// picojson's string building, locale look-up and strtod were over a quarter of its parse. A number beyond double
-/// range gets what picojson does: strtod's answer, so an underflow is 0 and an overflow throws (as set_number).
-inline std::optional<picojson::value> read_number(const std::string& text) {
-  bool out_of_range = false;
-  if (auto number = from_chars_number(text, out_of_range); number || !out_of_range) return number;
-  std::string localized = text;  // strtod reads the locale's decimal point, as picojson arranges
-  if (const auto dot = localized.find('.'); dot != std::string::npos)
-    localized.replace(dot, 1, std::localeconv()->decimal_point);
-  char* stop = nullptr;
-  const double number = std::strtod(localized.c_str(), &stop);
-  if (stop != localized.c_str() + localized.size()) return std::nullopt;
-  return picojson::value(number);  // throws beyond double range
-}
-
-/// picojson's default context (a parse into a picojson::value), with objects counted in the nesting bound too.
-class ValueContext {
- public:
-  explicit ValueContext(picojson::value* out, std::size_t depth_left = max_json_depth)
-      : out_(out), depth_left_(depth_left) {}
-
-  bool set_null() { return set(picojson::value()); }
-  bool set_bool(bool flag) { return set(picojson::value(flag)); }
-#ifdef PICOJSON_USE_INT64
-  bool set_int64(std::int64_t number) { return set(picojson::value(number)); }
-#endif
-  bool set_number(double number) { return set(picojson::value(number)); }  // throws beyond double range
-  template <class Iter>
-  bool parse_string(picojson::input<Iter>& in) {
-    *out_ = picojson::value(picojson::string_type, false);
-    return picojson::_parse_string(out_->get<std::string>(), in);
-  }
-  bool parse_array_start() { return depth_left_ > 0 && set(picojson::value(picojson::array_type, false)); }
-  template <class Iter>
-  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
-    auto& items = out_->get<picojson::array>();
-    items.emplace_back();
-    ValueContext item(&items.back(), depth_left_ - 1);
-    return item.parse(in);
-  }
-  bool parse_array_stop(std::size_t) { return true; }
-  bool parse_object_start() { return depth_left_ > 0 && set(picojson::value(picojson::object_type, false)); }
-  template <class Iter>
-  bool parse_object_item(picojson::input<Iter>& in, const std::string& key) {
-    ValueContext member(&out_->get<picojson::object>()[key], depth_left_ - 1);  // a repeated key: the last wins
-    return member.parse(in);
-  }
-  bool parse_object_stop() { return true; }
-
-  /// Parses the value at the input's position, as picojson::_parse(*this, in) does, but reads a number with
-  /// read_number.
-  template <class Iter>
-  bool parse(picojson::input<Iter>& in) {
-    in.skip_ws();
-    const int ch = in.getc();
-    in.ungetc();
-    if (!(('0' <= ch && ch <= '9') || ch == '-')) return picojson::_parse(*this, in);
-    auto number = read_number(number_text(in));
-    return number && set(std::move(*number));
-  }
-
- private:
-  bool set(picojson::value value) {
-    *out_ = std::move(value);
-    return true;
-  }
-
-  picojson::value* out_;
-  std::size_t depth_left_;
-};
-
-/// A picojson parse context that checks JSON syntax and keeps nothing. It accepts exactly what ValueContext
-/// accepts: the same nesting bound, and numbers beyond double range rejected (picojson's null context takes them).
-class SkipContext {
- public:
-  explicit SkipContext(std::size_t depth_left = max_json_depth) : depth_left_(depth_left) {}
-
-  bool set_null() { return true; }
-  bool set_bool(bool) { return true; }
-#ifdef PICOJSON_USE_INT64
-  bool set_int64(std::int64_t) { return true; }
-#endif
-  bool set_number(double number) {
-    if (!std::isfinite(number)) picojson::value{number};  // throws what ValueContext throws
-    return true;
-  }
-  template <class Iter>
-  bool parse_string(picojson::input<Iter>& in) {
-    picojson::null_parse_context::dummy_str ignored;
-    return picojson::_parse_string(ignored, in);
-  }
-  bool parse_array_start() { return enter(); }
-  template <class Iter>
-  bool parse_array_item(picojson::input<Iter>& in, std::size_t) {
-    return picojson::_parse(*this, in);
-  }
-  bool parse_array_stop(std::size_t) { return leave(); }
-  bool parse_object_start() { return enter(); }
-  template <class Iter>
-  bool parse_object_item(picojson::input<Iter>& in, const std::string&) {
-    return picojson::_parse(*this, in);
-  }
-  bool parse_object_stop() { return leave(); }
-
- protected:
-  /// Nesting left below the value being parsed.
-  [[nodiscard]] std::size_t depth_left() const noexcept { return depth_left_; }
-
- private:
-  bool enter() {
-    if (depth_left_ == 0) return false;
-    --depth_left_;
-    return true;
-  }
-  bool leave() {
-    ++depth_left_;
-    return true;
-  }
-
-  std::size_t depth_left_;
-};
-
-/// Appends `text` as a JSON string exactly as picojson serializes one: `"`, `\\` and `/` escaped, the usual
-/// short escapes, any other control byte (and DEL) as \u00XX. Runs of plain bytes are appended at once.
-inline void append_quoted(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  const auto plain = [](char c) {
-    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F && c != '"' && c != '\\' && c != '/';
-  };
-  out += '"';
-  for (std::size_t at = 0; at < text.size();) {
-    std::size_t run = at;
-    while (run < text.size() && plain(text[run])) ++run;
-    out.append(text.data() + at, run - at);
-    if (run == text.size()) break;
-    const char c = text[run];
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '/': out += "\\/"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {
-        const auto byte = static_cast<unsigned char>(c);
-        const char escape[6] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 0x0F]};
-        out.append(escape, sizeof escape);
-      }
-    }
-    at = run + 1;
-  }
-  out += '"';
-}
-
-/// Parses a body as a JSON object, or returns an error message.
-inline std::optional<std::string> parse_object(std::string_view body, picojson::value& out) {
-  return parse_whole(
-      body,
-      [&](const char* begin, const char* end, std::string* error) {
-        ValueContext context(&out);
-        return picojson::_parse(context, begin, end, error);
-      },
-      [&] { return out.is<picojson::object>(); });
-}
-
-/// parse_object for readers that report through an out-parameter: false (and `error` set) when unusable.
-inline bool parse_object_into(std::string_view body, picojson::value& out, std::string& error) {
-  auto problem = parse_object(body, out);
-  if (problem) error = std::move(*problem);
-  return !problem;
-}
-
-/// A finite number in [low, high], or nothing (absurd hints are dropped, not trusted).
-inline std::optional<double> number_value(const picojson::value& value, double low, double high) {
-  if (!value.is<double>()) return std::nullopt;
-  const double number = value.get<double>();
-  if (!std::isfinite(number) || number < low || number > high) return std::nullopt;
-  return number;
-}
-
-/// A string, or nothing.
-inline std::optional<std::string> string_value(const picojson::value& value) {
-  if (!value.is<std::string>()) return std::nullopt;
-  return value.get<std::string>();
-}
-
-/// A string field, or nothing.
-inline std::optional<std::string> string_field(const picojson::object& object, const char* name) {
-  const auto it = object.find(name);
-  return it == object.end() ? std::nullopt : string_value(it->second);
-}
-
-}  // namespace heygen::json
-
-// ---------------------------------------------------------------------------------------------------------------------
-// 14. Journal: what a client writes down so a restart loses nothing; MemoryJournal.
-// ---------------------------------------------------------------------------------------------------------------------
-
-namespace heygen {
-
-/// A create written down before its request goes out (the intent), and the server's answer once it came.
-struct CreateRecord {
-  std::string key{};                              ///< The Idempotency-Key: minted once, before the first attempt.
-  std::string kind{};                             ///< What the create makes: "translation", "asset", ...
-  std::string input{};                            ///< The create's input as JSON, enough to send it again.
-  std::int64_t intended_at_ms = 0;                ///< Unix time (ms) the intent was written: the replay window.
-  std::optional<std::vector<std::string>> ids{};  ///< The server's job ids, once its answer was written.
-  bool unknown_outcome = false;                   ///< Given up: no ids, and past the server's replay window.
-};
-
-/// One job a journal watches: by the create it came from, or by id alone. Keyed by (kind, id).
-struct JobRecord {
-  std::string kind{};                          ///< What the job is: "translation", "asset", ...
-  std::string id{};                            ///< The server's job id.
-  std::string key{};                           ///< The create it came from; empty when tracked by id alone.
-  std::optional<TranslationResult> outcome{};  ///< Set once settled; the first settlement stands.
-  bool handed_over = false;                    ///< The caller's callback or future got the outcome.
-};
-
-/// One job's outcome, as a poller round settles it.
-struct Settlement {
-  std::string kind{};           ///< The job's kind.
-  std::string id{};             ///< The job's id.
-  TranslationResult outcome{};  ///< What the job came to.
-};
-
-/// What a restart picks up from a journal.
-struct JournalBacklog {
-  std::vector<CreateRecord> unanswered{};  ///< Intents without ids and not given up: send again with their key.
-  std::vector<JobRecord> watching{};       ///< Jobs without an outcome: watch again.
-  std::vector<JobRecord> undelivered{};    ///< Outcomes settled but not handed over: hand over (at least once).
-};
-
-/// A journal that cannot do what it was asked (a corrupt, locked, full, unwritable or newer file): the message names
-/// the file, and nothing in it was overwritten.
-class JournalError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// Where a client writes down its jobs, durably, so that another process can pick them up. Every write returns
-/// once it is durable, or throws JournalError; outcomes are written before they are handed over.
-/// - `intend(record)`: a new create's intent (no ids yet); a key already there is refused (a key is used once).
-/// - `answered(key, ids)`: the create's job ids, and a watched job for each.
-/// - `watch(kind, id)`: a job tracked by id alone (a second call changes nothing).
-/// - `settle(settlements)`: the outcomes of one round, together; a job's first outcome stands.
-/// - `hand_over(kind, id)`: the caller got the outcome.
-/// - `give_up(key)`: the intent is past its replay window: its outcome is unknown.
-/// - `backlog()`: what a restart must pick up.
-template <class J>
-concept Journal = requires(J& journal, const CreateRecord& record, std::string_view text,
-                           std::span<const std::string> ids, std::span<const Settlement> settled) {
-  journal.intend(record);
-  journal.answered(text, ids);
-  journal.watch(text, text);
-  journal.settle(settled);
-  journal.hand_over(text, text);
-  journal.give_up(text);
-  { journal.backlog() } -> std::same_as<JournalBacklog>;
-};
-
-// --- The replay rule -----------------------------------------------------------------------------------------------
-
-/// How long HeyGen replays a create's answer for a repeated Idempotency-Key.
-inline constexpr std::chrono::hours idempotency_replay_window{24};
-/// Margin kept inside the replay window: an intent older than the window less this is never sent again.
-inline constexpr std::chrono::minutes idempotency_replay_margin{30};
-
-/// What a restart does with an intent that has no ids.
-enum class ReplayVerdict {
-  send_again,      ///< Inside the replay window: send the create again with the same key (the server replays it).
-  unknown_outcome  ///< Past it: a new send could be a second paid job, so the caller decides.
-};
-
-/// The verdict for an intent written at `intended_at_ms` (Unix ms), at `now`. A clock that went backwards counts as
-/// no time passed.
-inline ReplayVerdict replay_verdict(std::int64_t intended_at_ms, std::chrono::system_clock::time_point now) {
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const auto limit =
-      std::chrono::duration_cast<std::chrono::milliseconds>(idempotency_replay_window - idempotency_replay_margin);
-  return now_ms - intended_at_ms < limit.count() ? ReplayVerdict::send_again : ReplayVerdict::unknown_outcome;
-}
-
-/// Unix time in milliseconds.
-inline std::int64_t unix_ms(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
-}
-
-// --- Outcomes as JSON ----------------------------------------------------------------------------------------------
-
-namespace journal_json {
-
-/// `value` as a JSON value, null when absent.
-template <class T>
-picojson::value or_null(const std::optional<T>& value) {
-  if (!value) return {};
-  if constexpr (std::is_same_v<T, std::string>) {
-    return picojson::value(*value);
-  } else {
-    return picojson::value(static_cast<double>(*value));
-  }
-}
-
-/// A JSON array of strings.
-inline picojson::value string_array(std::span<const std::string> items) {
-  picojson::array out;
-  for (const auto& item : items) out.emplace_back(item);
-  return picojson::value(std::move(out));
-}
-
-/// The strings of a JSON array, or nothing when it is not one array of strings.
-inline std::optional<std::vector<std::string>> read_string_array(const picojson::value& value) {
-  if (!value.is<picojson::array>()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const auto& item : value.get<picojson::array>()) {
-    if (!item.is<std::string>()) return std::nullopt;
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
-/// The enum value whose to_string() is `name`, among `values`.
-template <class E, std::size_t N>
-std::optional<E> enum_named(std::string_view name, const E (&values)[N]) {
-  for (const E value : values)
-    if (to_string(value) == name) return value;
-  return std::nullopt;
-}
-
-/// A number member, or nothing when it is absent or null.
-inline std::optional<double> optional_number(const picojson::object& object, const char* name) {
-  const auto found = object.find(name);
-  if (found == object.end() || !found->second.is<double>()) return std::nullopt;
-  return found->second.get<double>();
-}
-
-}  // namespace journal_json
-
-/// An outcome as the JSON a journal stores.
-inline std::string outcome_json(const TranslationResult& result) {
-  using journal_json::or_null;
-  picojson::object outputs;
-  outputs["video_url"] = or_null(result.outputs.video_url);
-  outputs["audio_url"] = or_null(result.outputs.audio_url);
-  outputs["caption_urls"] = journal_json::string_array(result.outputs.caption_urls);
-  outputs["output_language"] = or_null(result.outputs.output_language);
-  outputs["duration_seconds"] = or_null(result.outputs.duration_seconds);
-  picojson::object out;
-  out["status"] = picojson::value(std::string(to_string(result.status)));
-  out["cause"] = picojson::value(std::string(to_string(result.cause)));
-  out["error_message"] = or_null(result.error_message);
-  out["http_status"] = picojson::value(static_cast<double>(result.http_status));
-  out["progress"] = or_null(result.progress);
-  out["eta_seconds"] = or_null(result.eta_seconds);
-  out["requests"] = picojson::value(static_cast<double>(result.requests));
-  out["elapsed_ms"] = picojson::value(static_cast<double>(result.elapsed.count()));
-  out["outputs"] = picojson::value(std::move(outputs));
-  return picojson::value(std::move(out)).serialize();
-}
-
-/// The outcome `text` (from outcome_json) holds, or a bad_response Failure saying what is wrong with it.
-inline OrFailure<TranslationResult> read_outcome_json(std::string_view text) {
-  using journal_json::optional_number;
-  const auto bad = [](const std::string& what) {
-    return Failure{FailureCause::bad_response, "journal outcome: " + what};
-  };
-  picojson::value parsed;
-  if (const auto error = json::parse_object(text, parsed)) return bad(*error);
-  const auto& object = parsed.get<picojson::object>();
-  static constexpr TranslationStatus statuses[] = {TranslationStatus::pending, TranslationStatus::completed,
-                                                   TranslationStatus::error, TranslationStatus::timeout};
-  static constexpr FailureCause causes[] = {
-      FailureCause::none,      FailureCause::job_failed,  FailureCause::unknown_job,  FailureCause::unexpected_result,
-      FailureCause::transport, FailureCause::http_status, FailureCause::bad_response, FailureCause::cancelled,
-      FailureCause::deadline};
-  const auto status = journal_json::enum_named(json::string_field(object, "status").value_or(""), statuses);
-  const auto cause = journal_json::enum_named(json::string_field(object, "cause").value_or(""), causes);
-  if (!status || !cause) return bad("no known status and cause");
-  TranslationResult result;
-  result.status = *status;
-  result.cause = *cause;
-  result.error_message = json::string_field(object, "error_message");
-  result.http_status = static_cast<int>(optional_number(object, "http_status").value_or(0));
-  result.progress = optional_number(object, "progress");
-  result.eta_seconds = optional_number(object, "eta_seconds");
-  result.requests = static_cast<int>(optional_number(object, "requests").value_or(0));
-  result.elapsed =
-      std::chrono::milliseconds(static_cast<std::int64_t>(optional_number(object, "elapsed_ms").value_or(0)));
-  const auto outputs = object.find("outputs");
-  if (outputs != object.end() && outputs->second.is<picojson::object>()) {
-    const auto& fields = outputs->second.get<picojson::object>();
-    result.outputs.video_url = json::string_field(fields, "video_url");
-    result.outputs.audio_url = json::string_field(fields, "audio_url");
-    const auto captions = fields.find("caption_urls");
-    if (captions != fields.end())
-      result.outputs.caption_urls =
-          journal_json::read_string_array(captions->second).value_or(std::vector<std::string>{});
-    result.outputs.output_language = json::string_field(fields, "output_language");
-    result.outputs.duration_seconds = optional_number(fields, "duration_seconds");
-  }
-  return result;
-}
-
-// --- Resume tokens -------------------------------------------------------------------------------------------------
-
-/// The version of resume token this library writes and reads.
-inline constexpr int resume_token_version = 1;
-/// The type every resume token of this library names.
-inline constexpr std::string_view resume_token_type = "heygen.video_translation";
-
-/// A job handed from one process to another: enough to watch it again.
-struct ResumeToken {
-  std::string kind{};              ///< The job's kind ("translation", "asset", ...).
-  std::string id{};                ///< The server's job id.
-  std::string key{};               ///< The create it came from; empty when tracked by id alone.
-  std::int64_t created_at_ms = 0;  ///< Unix time (ms) the token was made.
-};
-
-/// The token as a small JSON text:
-/// `{"v":1,"type":"heygen.video_translation","kind":..,"id":..,"key":..,"created_at_ms":..}`.
-inline std::string to_resume_token(const ResumeToken& token) {
-  picojson::object out;
-  out["v"] = picojson::value(static_cast<double>(resume_token_version));
-  out["type"] = picojson::value(std::string(resume_token_type));
-  out["kind"] = picojson::value(token.kind);
-  out["id"] = picojson::value(token.id);
-  out["key"] = picojson::value(token.key);
-  out["created_at_ms"] = picojson::value(static_cast<double>(token.created_at_ms));
-  return picojson::value(std::move(out)).serialize();
-}
-
-/// The token `text` holds, if it is one of this library's, of its version and of `kind`; otherwise a bad_response
-/// Failure saying why it was refused (malformed, empty, another type, another version, another kind, no id).
-inline OrFailure<ResumeToken> read_resume_token(std::string_view text, std::string_view kind) {
-  const auto refused = [](const std::string& why) {
-    return Failure{FailureCause::bad_response, "resume token refused: " + why};
-  };
-  if (text.empty()) return refused("it is empty");
-  picojson::value parsed;
-  if (const auto error = json::parse_object(text, parsed)) return refused("not a JSON object (" + *error + ")");
-  const auto& object = parsed.get<picojson::object>();
-  const auto type = json::string_field(object, "type");
-  if (!type) return refused("it names no type");
-  if (*type != resume_token_type)
-    return refused("of type \"" + *type + "\", not \"" + std::string(resume_token_type) + "\"");
-  const auto version = journal_json::optional_number(object, "v");
-  if (!version || *version != resume_token_version)
-    return refused("of version " + (version ? picojson::value(*version).serialize() : std::string("(none)")) +
-                   ", not " + std::to_string(resume_token_version));
-  ResumeToken token;
-  token.kind = json::string_field(object, "kind").value_or("");
-  if (token.kind != kind) return refused("for a job of kind \"" + token.kind + "\", not \"" + std::string(kind) + "\"");
-  token.id = json::string_field(object, "id").value_or("");
-  if (token.id.empty()) return refused("it names no job id");
-  token.key = json::string_field(object, "key").value_or("");
-  token.created_at_ms = static_cast<std::int64_t>(journal_json::optional_number(object, "created_at_ms").value_or(0));
-  return token;
-}
-
-// --- MemoryJournal -------------------------------------------------------------------------------------------------
-
-/// A Journal in this process's memory: what a restart of the process forgets, but not a restart of the client (for
-/// tests, and as the model the durable journals follow). Copies share one journal; safe from any thread.
-class MemoryJournal {
- public:
-  MemoryJournal() : state_(std::make_shared<State>()) {}
-
-  /// Writes a create's intent; throws JournalError when its key is there already.
-  void intend(const CreateRecord& record) {
-    std::lock_guard lock(state_->mutex);
-    if (!state_->creates.emplace(record.key, record).second)
-      throw JournalError("journal (memory): the key " + record.key + " was used already");
-  }
-  /// Writes a create's ids and watches each; throws JournalError for an unknown key.
-  void answered(std::string_view key, std::span<const std::string> ids) {
-    std::lock_guard lock(state_->mutex);
-    const auto found = state_->creates.find(std::string(key));
-    if (found == state_->creates.end()) throw JournalError("journal (memory): no intent with key " + std::string(key));
-    found->second.ids = std::vector<std::string>(ids.begin(), ids.end());
-    for (const auto& id : ids)
-      state_->jobs.try_emplace({found->second.kind, id}, JobRecord{found->second.kind, id, std::string(key)});
-  }
-  /// Watches a job by id.
-  void watch(std::string_view kind, std::string_view id) {
-    std::lock_guard lock(state_->mutex);
-    state_->jobs.try_emplace({std::string(kind), std::string(id)}, JobRecord{std::string(kind), std::string(id), ""});
-  }
-  /// Writes outcomes; a job's first outcome stands.
-  void settle(std::span<const Settlement> settled) {
-    std::lock_guard lock(state_->mutex);
-    for (const auto& settlement : settled) {
-      auto& job =
-          state_->jobs.try_emplace({settlement.kind, settlement.id}, JobRecord{settlement.kind, settlement.id, ""})
-              .first->second;
-      if (!job.outcome) job.outcome = settlement.outcome;
-    }
-  }
-  /// Marks an outcome handed over.
-  void hand_over(std::string_view kind, std::string_view id) {
-    std::lock_guard lock(state_->mutex);
-    const auto found = state_->jobs.find({std::string(kind), std::string(id)});
-    if (found != state_->jobs.end() && found->second.outcome) found->second.handed_over = true;
-  }
-  /// Marks an intent's outcome unknown.
-  void give_up(std::string_view key) {
-    std::lock_guard lock(state_->mutex);
-    const auto found = state_->creates.find(std::string(key));
-    if (found != state_->creates.end() && !found->second.ids) found->second.unknown_outcome = true;
-  }
-  /// What a restart picks up.
-  [[nodiscard]] JournalBacklog backlog() const {
-    std::lock_guard lock(state_->mutex);
-    JournalBacklog out;
-    for (const auto& [key, create] : state_->creates)
-      if (!create.ids && !create.unknown_outcome) out.unanswered.push_back(create);
-    for (const auto& [key, job] : state_->jobs) {
-      if (!job.outcome)
-        out.watching.push_back(job);
-      else if (!job.handed_over)
-        out.undelivered.push_back(job);
-    }
-    return out;
-  }
-
- private:
-  struct State {
-    std::mutex mutex;
-    std::map<std::string, CreateRecord> creates;
-    std::map<std::pair<std::string, std::string>, JobRecord> jobs;
-  };
-  std::shared_ptr<State> state_;
-};
-
-static_assert(Journal<MemoryJournal>);
-
-}  // namespace heygen
-
-// ---------------------------------------------------------------------------------------------------------------------
-// 15. SqliteJournal: the embedded durable Journal (WAL, synchronous=FULL, one writer).
-// ---------------------------------------------------------------------------------------------------------------------
-
-#ifdef HEYGEN_VT_WITH_SQLITE
-#include <sqlite3.h>
-
-#include <chrono>
-#include <cstdint>
-#include <mutex>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace heygen {
-
-/// How a SqliteJournal opens its file.
-struct SqliteJournalOptions {
-  /// How long a write waits for another process's write to end before it fails with a JournalError ("locked").
-  std::chrono::milliseconds busy_timeout{5000};
-};
-
-/// A Journal in one SQLite file. Every write is one `BEGIN IMMEDIATE` transaction, committed with
-/// `synchronous=FULL` in WAL mode, so it is on disk when the call returns: a lost intent would mean a second paid job,
-/// which is worth an fsync per write. Several processes on one machine may share the file (not over a network file
-/// system: WAL needs shared memory). A file that is not a journal of this library, is corrupt, or was written by a
-/// newer version is refused with a JournalError naming it, and left as it was. Safe from any thread (one connection,
-/// one writer at a time).
-class SqliteJournal {
- public:
-  /// The schema version this library writes (PRAGMA user_version).
-  static constexpr int schema_version = 1;
-  /// This library's mark on its files (PRAGMA application_id, "HGVT").
-  static constexpr std::int32_t application_id = 0x48475654;
-
-  /// Opens (or creates) the journal at `path`; throws JournalError naming it when it cannot be used.
-  explicit SqliteJournal(std::string path, SqliteJournalOptions options = {}) : path_(std::move(path)) {
-    const int opened = sqlite3_open_v2(path_.c_str(), &db_,
-                                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (opened != SQLITE_OK) {
-      const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(opened);
-      sqlite3_close(db_);
-      db_ = nullptr;
-      throw JournalError("journal " + path_ + ": cannot open: " + why);
-    }
-    try {
-      sqlite3_extended_result_codes(db_, 1);
-      sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
-      set_up();
-    } catch (...) {
-      sqlite3_close(db_);
-      db_ = nullptr;
-      throw;
-    }
-  }
-  SqliteJournal(const SqliteJournal&) = delete;
-  SqliteJournal& operator=(const SqliteJournal&) = delete;
-  /// Closes the file (a clean close checkpoints the WAL).
-  ~SqliteJournal() { sqlite3_close(db_); }
-
-  /// The file this journal writes.
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-
-  /// Writes a create's intent; throws JournalError when its key is there already.
-  void intend(const CreateRecord& record) {
-    transaction("write an intent", [&] {
-      Statement insert(*this, "INSERT INTO creates(key, kind, input, intended_at_ms) VALUES (?, ?, ?, ?)");
-      insert.bind(1, record.key).bind(2, record.kind).bind(3, record.input).bind(4, record.intended_at_ms);
-      if (insert.step() == SQLITE_CONSTRAINT_PRIMARYKEY)
-        throw JournalError("journal " + path_ + ": the key " + record.key + " was used already");
-    });
-  }
-
-  /// Writes a create's ids and watches each; throws JournalError for an unknown key.
-  void answered(std::string_view key, std::span<const std::string> ids) {
-    transaction("write a create's ids", [&] {
-      Statement update(*this, "UPDATE creates SET ids = ? WHERE key = ? RETURNING kind");
-      update.bind(1, journal_json::string_array(ids).serialize()).bind(2, key);
-      if (update.step() != SQLITE_ROW)
-        throw JournalError("journal " + path_ + ": no intent with key " + std::string(key));
-      const std::string kind = update.text(0);
-      update.finish();
-      for (const auto& id : ids) add_job(kind, id, key);
-    });
-  }
-
-  /// Watches a job by id.
-  void watch(std::string_view kind, std::string_view id) {
-    transaction("watch a job", [&] { add_job(kind, id, ""); });
-  }
-
-  /// Writes the outcomes of one round in one transaction; a job's first outcome stands.
-  void settle(std::span<const Settlement> settled) {
-    if (settled.empty()) return;
-    transaction("write outcomes", [&] {
-      Statement upsert(*this,
-                       "INSERT INTO jobs(kind, id, key, outcome) VALUES (?, ?, '', ?) "
-                       "ON CONFLICT(kind, id) DO UPDATE SET outcome = excluded.outcome WHERE outcome IS NULL");
-      for (const auto& settlement : settled) {
-        upsert.bind(1, settlement.kind).bind(2, settlement.id).bind(3, outcome_json(settlement.outcome));
-        upsert.step();
-        upsert.reset();
-      }
-    });
-  }
-
-  /// Marks an outcome handed over.
-  void hand_over(std::string_view kind, std::string_view id) {
-    transaction("mark an outcome handed over", [&] {
-      Statement update(*this, "UPDATE jobs SET handed_over = 1 WHERE kind = ? AND id = ? AND outcome IS NOT NULL");
-      update.bind(1, kind).bind(2, id).step();
-    });
-  }
-
-  /// Marks an intent's outcome unknown.
-  void give_up(std::string_view key) {
-    transaction("give up an intent", [&] {
-      Statement update(*this, "UPDATE creates SET unknown_outcome = 1 WHERE key = ? AND ids IS NULL");
-      update.bind(1, key).step();
-    });
-  }
-
-  /// What a restart picks up; throws JournalError when the file cannot be read (or holds rows it cannot read).
-  [[nodiscard]] JournalBacklog backlog() {
-    JournalBacklog out;
-    transaction("read the backlog", [&] {
-      Statement creates(*this,
-                        "SELECT key, kind, input, intended_at_ms FROM creates WHERE ids IS NULL AND unknown_outcome = "
-                        "0 ORDER BY intended_at_ms, key");
-      while (creates.step() == SQLITE_ROW)
-        out.unanswered.push_back(
-            {creates.text(0), creates.text(1), creates.text(2), creates.integer(3), std::nullopt, false});
-      Statement jobs(*this, "SELECT kind, id, key, outcome FROM jobs WHERE handed_over = 0 ORDER BY kind, id");
-      while (jobs.step() == SQLITE_ROW) read_job(jobs, out);
-    });
-    return out;
-  }
-
- private:
-  /// One prepared statement, finalized when it goes out of scope. Every failure is a JournalError naming the file.
-  class Statement {
-   public:
-    Statement(SqliteJournal& journal, const char* sql) : journal_(journal) {
-      if (sqlite3_prepare_v2(journal_.db_, sql, -1, &statement_, nullptr) != SQLITE_OK) journal_.fail("prepare");
-    }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-    ~Statement() { sqlite3_finalize(statement_); }
-
-    Statement& bind(int index, std::string_view text) {
-      check(sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
-      return *this;
-    }
-    Statement& bind(int index, std::int64_t number) {
-      check(sqlite3_bind_int64(statement_, index, number));
-      return *this;
-    }
-    /// Runs one step: SQLITE_ROW, SQLITE_DONE or a primary-key conflict (the caller's to judge); anything else throws.
-    int step() {
-      const int code = sqlite3_step(statement_);
-      if (code == SQLITE_ROW || code == SQLITE_DONE || code == SQLITE_CONSTRAINT_PRIMARYKEY) return code;
-      journal_.fail("run a statement");
-    }
-    /// Makes the statement ready to run again with new values.
-    void reset() {
-      sqlite3_reset(statement_);
-      sqlite3_clear_bindings(statement_);
-    }
-    /// Ends a statement whose remaining rows are not wanted.
-    void finish() { sqlite3_reset(statement_); }
-    [[nodiscard]] std::string text(int column) const {
-      const auto* bytes = sqlite3_column_text(statement_, column);
-      return bytes == nullptr ? std::string()
-                              : std::string(reinterpret_cast<const char*>(bytes),
-                                            static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
-    }
-    [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
-    [[nodiscard]] bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
-
-   private:
-    void check(int code) {
-      if (code != SQLITE_OK) journal_.fail("bind a value");
-    }
-    SqliteJournal& journal_;
-    sqlite3_stmt* statement_ = nullptr;
-  };
-
-  /// Throws a JournalError naming the file, what was being done and SQLite's reason.
-  [[noreturn]] void fail(std::string_view doing) const {
-    const int code = sqlite3_extended_errcode(db_);
-    std::string why = sqlite3_errmsg(db_);
-    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
-      why += " (another process held it longer than the busy timeout)";
-    throw JournalError("journal " + path_ + ": cannot " + std::string(doing) + ": " + why);
-  }
-
-  /// Runs `sql` (no rows wanted); throws JournalError on failure.
-  void execute(const char* sql, std::string_view doing) {
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
-  }
-
-  /// Runs `body` in one BEGIN IMMEDIATE transaction, rolled back when it throws.
-  template <class Body>
-  void transaction(std::string_view doing, Body&& body) {
-    std::lock_guard lock(mutex_);
-    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
-    try {
-      body();
-      if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
-
-  /// Reads one PRAGMA's integer value.
-  std::int64_t pragma_integer(const char* sql) {
-    Statement pragma(*this, sql);
-    return pragma.step() == SQLITE_ROW ? pragma.integer(0) : 0;
-  }
-
-  /// Checks the file is a journal of a version this library reads, makes the tables of a new one, and sets WAL and
-  /// FULL. A file it refuses is left untouched: nothing is written before the checks pass.
-  void set_up() {
-    const auto found_id = pragma_integer("PRAGMA application_id");  // the first read: a corrupt file fails here
-    const auto found_version = pragma_integer("PRAGMA user_version");
-    const bool empty = pragma_integer("SELECT count(*) FROM sqlite_schema") == 0;
-    if (!empty && found_id != application_id)
-      throw JournalError("journal " + path_ + ": not a journal of this library (a database of something else)");
-    if (found_version > schema_version)
-      throw JournalError("journal " + path_ + ": written by a newer version of this library (schema " +
-                         std::to_string(found_version) + "; this one reads up to " + std::to_string(schema_version) +
-                         ")");
-    Statement wal(*this, "PRAGMA journal_mode=WAL");
-    if (wal.step() != SQLITE_ROW || wal.text(0) != "wal")
-      throw JournalError("journal " + path_ + ": cannot use write-ahead logging here (a network file system?)");
-    wal.finish();
-    execute("PRAGMA synchronous=FULL", "set synchronous=FULL");
-    if (empty) create_tables();
-  }
-
-  /// The tables of a new journal, and its marks.
-  void create_tables() {
-    transaction("create its tables", [&] {
-      execute(
-          "CREATE TABLE IF NOT EXISTS creates(key TEXT PRIMARY KEY, kind TEXT NOT NULL, input TEXT NOT NULL, "
-          "intended_at_ms INTEGER NOT NULL, ids TEXT, unknown_outcome INTEGER NOT NULL DEFAULT 0)",
-          "create its tables");
-      execute(
-          "CREATE TABLE IF NOT EXISTS jobs(kind TEXT NOT NULL, id TEXT NOT NULL, key TEXT NOT NULL, outcome TEXT, "
-          "handed_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(kind, id))",
-          "create its tables");
-      const std::string marks = "PRAGMA application_id=" + std::to_string(application_id) +
-                                "; PRAGMA user_version=" + std::to_string(schema_version);
-      execute(marks.c_str(), "mark it");
-    });
-  }
-
-  /// Adds a watched job unless it is there already.
-  void add_job(std::string_view kind, std::string_view id, std::string_view key) {
-    Statement insert(*this, "INSERT INTO jobs(kind, id, key) VALUES (?, ?, ?) ON CONFLICT(kind, id) DO NOTHING");
-    insert.bind(1, kind).bind(2, id).bind(3, key).step();
-  }
-
-  /// One row of jobs (not handed over) into the backlog: watching, or settled and not handed over.
-  void read_job(const Statement& row, JournalBacklog& out) const {
-    JobRecord job{row.text(0), row.text(1), row.text(2), std::nullopt, false};
-    if (row.is_null(3)) {
-      out.watching.push_back(std::move(job));
-      return;
-    }
-    auto outcome = read_outcome_json(row.text(3));
-    if (!outcome) throw JournalError("journal " + path_ + ": job " + job.id + ": " + outcome.failure().message);
-    job.outcome = std::move(outcome).value();
-    out.undelivered.push_back(std::move(job));
-  }
-
-  std::string path_;
-  sqlite3* db_ = nullptr;
-  std::mutex mutex_;
-};
-
-static_assert(Journal<SqliteJournal>);
-
-}  // namespace heygen
-
-#endif  // HEYGEN_VT_WITH_SQLITE
-
 // ---------------------------------------------------------------------------------------------------------------------
 // 16. The Protocol concept: what a wire format builds and reads, in neutral values.
 // ---------------------------------------------------------------------------------------------------------------------
-
-namespace heygen {
 
 /// One job's status as a protocol read it from the server's answer, whatever the wire format.
 struct StatusAnswer {
@@ -4528,6 +4606,16 @@ class Sender {
   /// The clock (read-only).
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
 
+  /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.
+  [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
+    if constexpr (requires {
+                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
+                  })
+      return clock_.system_now();
+    else
+      return std::chrono::system_clock::now();
+  }
+
  private:
   /// True when `a` and `b` hold the same headers in the same order.
   static bool same_headers(const std::vector<HttpHeader>& a, const std::vector<HttpHeader>& b) noexcept {
@@ -4592,16 +4680,6 @@ class Sender {
     } catch (...) {
       return HttpResponse::failure(TransportError::other, "transport threw");
     }
-  }
-
-  /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.
-  [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
-    if constexpr (requires {
-                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
-                  })
-      return clock_.system_now();
-    else
-      return std::chrono::system_clock::now();
   }
 
   /// Sleeps `wait`, but never past the call's deadline.
@@ -7660,9 +7738,129 @@ std::string callback_id_of(const Input& input) {
     return {};
 }
 
+}  // namespace heygen
+
 // ---------------------------------------------------------------------------------------------------------------------
-// 39. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 39. Client journal: a create's intent, and outcomes written before they are handed over.
 // ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen::client_journal {
+
+/// The kind a journal gives translations.
+inline constexpr std::string_view translation_kind = "translation";
+
+/// A create's request as a journal's input: method, URL, target, the headers the protocol added (its
+/// Idempotency-Key among them; never the credentials, which the first `credential_headers` hold) and body. Sent
+/// again as it is, it is the same create.
+inline std::string request_record(const HttpRequest& request, std::size_t credential_headers) {
+  picojson::array headers;
+  for (std::size_t i = credential_headers; i < request.headers.size(); ++i) {
+    picojson::array pair{picojson::value(request.headers[i].name), picojson::value(request.headers[i].value)};
+    headers.emplace_back(std::move(pair));
+  }
+  picojson::object out;
+  out["method"] = picojson::value(request.method);
+  out["url"] = picojson::value(request.url);
+  out["target"] = picojson::value(request.target);
+  out["headers"] = picojson::value(std::move(headers));
+  out["body"] = picojson::value(request.body);
+  return picojson::value(std::move(out)).serialize();
+}
+
+/// Makes `request` (a blank one, with the credentials) the create `input` (from request_record) recorded; false
+/// when `input` is not such a record.
+inline bool restore_request(std::string_view input, HttpRequest& request) {
+  picojson::value parsed;
+  if (json::parse_object(input, parsed)) return false;
+  const auto& object = parsed.get<picojson::object>();
+  const auto method = json::string_field(object, "method");
+  const auto target = json::string_field(object, "target");
+  const auto body = json::string_field(object, "body");
+  const auto headers = object.find("headers");
+  if (!method || !target || !body || headers == object.end() || !headers->second.is<picojson::array>()) return false;
+  for (const auto& pair : headers->second.get<picojson::array>()) {
+    if (!pair.is<picojson::array>()) return false;
+    const auto& items = pair.get<picojson::array>();
+    if (items.size() != 2 || !items[0].is<std::string>() || !items[1].is<std::string>()) return false;
+    request.headers.push_back({items[0].get<std::string>(), items[1].get<std::string>()});
+  }
+  request.method = *method;
+  request.url = json::string_field(object, "url").value_or("");
+  request.target = *target;
+  request.body = *body;
+  return true;
+}
+
+/// True when `result` is the job's outcome as the server gave it (completed, failed, or unknown to it): what a
+/// journal settles. A deadline, a cancel or a network failure ends a wait, not the job: it stays watched.
+inline bool settles(const TranslationResult& result) {
+  return result.job_finished() || result.cause == FailureCause::unknown_job;
+}
+
+/// Writes `result` of job `id` before it is handed over, when it settles the job. A journal that fails is logged
+/// (the outcome is still handed over, and the job stays watched in the journal: a restart looks at it again).
+inline void settle(const AnyJournal& journal, const Logger& log, const std::string& id,
+                   const TranslationResult& result) {
+  if (!journal || !settles(result)) return;
+  try {
+    const Settlement settlement{std::string(translation_kind), id, result};
+    journal.settle({&settlement, 1});
+  } catch (const JournalError& e) {
+    log(LogLevel::error, [&] { return std::string(e.what()) + " (the outcome is handed over all the same)"; });
+  }
+}
+
+/// Marks job `id`'s outcome handed over, after the caller got it; a journal that fails is logged (the outcome comes
+/// back at a restart: at least once).
+inline void hand_over(const AnyJournal& journal, const Logger& log, const std::string& id,
+                      const TranslationResult& result) {
+  if (!journal || !settles(result)) return;
+  try {
+    journal.hand_over(translation_kind, id);
+  } catch (const JournalError& e) {
+    log(LogLevel::error, [&] { return std::string(e.what()) + " (the outcome may be handed over again)"; });
+  }
+}
+
+/// `deliver` wrapped so that each outcome is written before it and marked handed over after it.
+template <class Deliver>
+auto journaled(AnyJournal journal, const Logger& log, Deliver deliver) {
+  return [journal = std::move(journal), &log, deliver = std::move(deliver)](const std::string& id,
+                                                                            TranslationResult result) mutable {
+    settle(journal, log, id, result);
+    deliver(id, result);
+    hand_over(journal, log, id, result);
+  };
+}
+
+/// Watches `ids` in the journal (a wait started on them); a journal that fails is logged.
+inline void watch(const AnyJournal& journal, const Logger& log, const std::vector<std::string>& ids) {
+  if (!journal) return;
+  try {
+    for (const auto& id : ids) journal.watch(translation_kind, id);
+  } catch (const JournalError& e) {
+    log(LogLevel::error, [&] { return std::string(e.what()) + " (the wait goes on, but a restart will not know it)"; });
+  }
+}
+
+/// The result handed over for an intent given up: the create may or may not have made a job.
+inline TranslationResult unknown_outcome(const CreateRecord& intent) {
+  TranslationResult result;
+  result.status = TranslationStatus::error;
+  result.cause = FailureCause::unknown_outcome;
+  result.error_message = "create " + intent.key +
+                         ": its answer was never written and the server's replay window has passed; it may or may "
+                         "not have started a job (creating again could pay for a second one)";
+  return result;
+}
+
+}  // namespace heygen::client_journal
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 40. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// ---------------------------------------------------------------------------------------------------------------------
+
+namespace heygen {
 
 /// Creates jobs and tracks them. Safe to call from many threads at once: every call keeps its own state
 /// (deadline, attempt counts) on its own stack, never on the client. The transport must be thread-safe.
@@ -7860,6 +8058,7 @@ class BasicVideoTranslationClient {
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
   /// Never throws for anything the server or network does: the result names the cause.
   TranslationResult get_translation_status(std::string_view job_id, std::stop_token stop = {}) {
+    client_journal::watch(core_->options.journal, core_->sender.log(), {std::string(job_id)});
     CallState call = core_->sender.begin(job_id, std::move(stop));
     JobPoller poller(core_->rules.first_wait());
     std::optional<Seconds> wait = poller.first_wait();
@@ -7872,7 +8071,12 @@ class BasicVideoTranslationClient {
       const bool held = look.result.status == TranslationStatus::pending &&
                         core_->rules.long_poll_held(hold, Seconds(core_->sender.clock().now() - asked));
       wait = core_->looks.digest(call, poller, look, held);
-      if (!wait) return std::move(look.result);
+      if (!wait) {
+        // Handed over by the return itself: written, then marked, just before it.
+        client_journal::settle(core_->options.journal, core_->sender.log(), std::string(job_id), look.result);
+        client_journal::hand_over(core_->options.journal, core_->sender.log(), std::string(job_id), look.result);
+        return std::move(look.result);
+      }
     }
   }
 
@@ -7900,18 +8104,53 @@ class BasicVideoTranslationClient {
   std::future<TranslationResult> watch(std::string job_id, WatchOptions options = {}) {
     auto promise = std::make_shared<std::promise<TranslationResult>>();
     std::future<TranslationResult> result = promise->get_future();
-    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
-                        [promise](const std::string&, TranslationResult r) { promise->set_value(std::move(r)); });
+    watch(
+        std::move(job_id), [promise](const std::string&, const TranslationResult& r) { promise->set_value(r); },
+        std::move(options));
     return result;
   }
 
   /// Watches a job on the client's poller: `on_result` gets its result once, on a worker of the poller (or on
   /// the thread that cancels the wait). It may watch more jobs; an exception it throws is logged and ignored.
   void watch(std::string job_id, WatchCallback on_result, WatchOptions options = {}) {
-    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
-                        [callback = std::move(on_result)](const std::string& id, const TranslationResult& r) {
-                          if (callback) callback(id, r);
-                        });
+    client_journal::watch(core_->options.journal, core_->sender.log(), {job_id});
+    core_->poller.watch(
+        std::move(job_id), deadline_of(options), std::move(options.stop),
+        client_journal::journaled(core_->options.journal, core_->sender.log(),
+                                  [callback = std::move(on_result)](const std::string& id, const TranslationResult& r) {
+                                    if (callback) callback(id, r);
+                                  }));
+  }
+
+  /// Picks up what the journal (ClientOptions::journal) holds from an earlier run, of this process or another:
+  /// - hands `on_result` every outcome written but not handed over;
+  /// - watches again every job without an outcome (its outcome comes to `on_result`, on the poller);
+  /// - sends again, with its own Idempotency-Key, every create whose answer was lost, while the server still
+  ///   replays that key (HeyGen: 24 h; a 409 while the first is in flight is waited out), and watches its jobs; a
+  ///   create past that window comes to `on_result` under its key as `unknown_outcome`, never created again, and one
+  ///   sent again that fails comes with its failure and stays for the next resume.
+  /// At least once: an outcome handed over just before a crash comes again, so `on_result` must be idempotent, keyed
+  /// by job id. An exception it throws is logged, and that outcome stays not handed over. Throws JournalError when
+  /// the journal cannot be read, std::logic_error when there is none.
+  ResumeReport resume(const WatchCallback& on_result, WatchOptions options = {}) {
+    const AnyJournal& journal = core_->options.journal;
+    if (!journal) throw std::logic_error("heygen: resume() needs ClientOptions::journal");
+    const JournalBacklog backlog = journal.backlog();
+    ResumeReport report;
+    for (const auto& job : backlog.undelivered) {
+      if (job.kind != client_journal::translation_kind) continue;
+      if (!hand_to(on_result, job.id, *job.outcome)) continue;
+      client_journal::hand_over(journal, core_->sender.log(), job.id, *job.outcome);
+      ++report.handed_over;
+    }
+    for (const auto& job : backlog.watching) {
+      if (job.kind != client_journal::translation_kind) continue;
+      watch(job.id, on_result, options);
+      ++report.watching;
+    }
+    for (const auto& intent : backlog.unanswered)
+      if (intent.kind == client_journal::translation_kind) resume_create(intent, on_result, options, report);
+    return report;
   }
 
   /// create_translation_job on another thread. The client must outlive the future.
@@ -7936,9 +8175,13 @@ class BasicVideoTranslationClient {
     auto collect = std::make_shared<BulkCollector>(job_ids.size(), std::move(on_result), core_->sender.log());
     std::future<ResultMap> out = collect->future();
     auto cap = std::make_shared<RequestCap>(RequestCap{concurrent_limit.value_or(0), 0});
-    core_->poller.watch_all(
-        job_ids, deadline_of({}), std::move(stop),
-        [collect](const std::string& job_id, TranslationResult r) { collect->add(job_id, std::move(r)); }, cap);
+    client_journal::watch(core_->options.journal, core_->sender.log(), job_ids);
+    core_->poller.watch_all(job_ids, deadline_of({}), std::move(stop),
+                            client_journal::journaled(core_->options.journal, core_->sender.log(),
+                                                      [collect](const std::string& job_id, const TranslationResult& r) {
+                                                        collect->add(job_id, r);
+                                                      }),
+                            cap);
     return out;
   }
 
@@ -8026,18 +8269,79 @@ class BasicVideoTranslationClient {
     HttpRequest request = core_->sender.blank_request();
     const std::string key = detail::random_key();
     const typename P::create_input sent = with_callback(input, core_->options.webhook_url, key);
+    const std::size_t credentials = request.headers.size();
     core_->protocol.create_request(request, sent, key);
-    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
-    if (!response) return std::move(response).failure();
-    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (const auto& journal = core_->options.journal)  // durable before anything is sent: throws JournalError
+      journal.intend({key, std::string(client_journal::translation_kind),
+                      client_journal::request_record(request, credentials), unix_ms(core_->sender.system_now()),
+                      std::nullopt, false});
+    OrFailure<std::vector<std::string>> ids = send_create(std::move(request), key, call);
     if (!ids) return ids;
-    if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
     for (const auto& id : ids.value()) core_->callbacks.expect(id, callback_id_of(sent));
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
              (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
              std::to_string(call.requests) + " requests)";
     });
+    return ids;
+  }
+
+  /// resume() for one create whose answer was lost: sent again inside the replay window, else given up.
+  void resume_create(const CreateRecord& intent, const WatchCallback& on_result, const WatchOptions& options,
+                     ResumeReport& report) {
+    if (replay_verdict(intent.intended_at_ms, core_->sender.system_now()) == ReplayVerdict::unknown_outcome) {
+      core_->options.journal.give_up(intent.key);
+      hand_to(on_result, intent.key, client_journal::unknown_outcome(intent));
+      ++report.unknown;
+      return;
+    }
+    CallState call = core_->sender.begin({}, options.stop);
+    HttpRequest request = core_->sender.blank_request();
+    OrFailure<std::vector<std::string>> ids =
+        client_journal::restore_request(intent.input, request)
+            ? send_create(std::move(request), intent.key, call)
+            : Failure{FailureCause::bad_response, "the journal's record of it cannot be read"};
+    if (!ids) {
+      TranslationResult failed;
+      failed.status = TranslationStatus::error;
+      failed.cause = ids.failure().cause;
+      failed.error_message = "create " + intent.key + " sent again: " + ids.failure().message;
+      failed.http_status = call.last_http_status;
+      failed.requests = call.requests;
+      hand_to(on_result, intent.key, failed);
+      ++report.failed;
+      return;
+    }
+    for (const auto& id : ids.value()) watch(id, on_result, options);
+    ++report.resent;
+  }
+
+  /// Calls `on_result` (when there is one) with `result`; false, the exception logged, when it throws.
+  bool hand_to(const WatchCallback& on_result, const std::string& id, const TranslationResult& result) {
+    if (!on_result) return true;
+    try {
+      on_result(id, result);
+      return true;
+    } catch (const std::exception& e) {
+      core_->sender.log()(LogLevel::error, [&] { return "resume: the callback for " + id + " threw: " + e.what(); });
+      return false;
+    }
+  }
+
+  /// Sends a create (new, or an intent sent again) and reads its ids; with a journal, writes them down.
+  OrFailure<std::vector<std::string>> send_create(HttpRequest request, const std::string& key, CallState& call) {
+    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
+    if (!response) return std::move(response).failure();
+    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (!ids) return ids;
+    if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
+    if (const auto& journal = core_->options.journal) {
+      try {
+        journal.answered(key, ids.value());
+      } catch (const JournalError& e) {  // the intent stays: a restart sends it again with its key, and gets these ids
+        core_->sender.log()(LogLevel::error, [&] { return std::string(e.what()) + " (the create stands)"; });
+      }
+    }
     return ids;
   }
 
@@ -8060,7 +8364,7 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 40. The bundled cpp-httplib transport and VideoTranslationClient.
+// 41. The bundled cpp-httplib transport and VideoTranslationClient.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
@@ -8827,7 +9131,7 @@ using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 41. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// 42. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.

@@ -48,6 +48,7 @@ commands:
   create              create --count jobs (default 1); prints one job id per line (--wait: then waits)
   status ID...        look once at each job; pending jobs are reported as pending
   wait ID...          wait until every job completed, failed or timed out; prints a table per job
+  resume              with --journal: pick up what an earlier run left (see below); prints what wait prints
 
 options:
   --url URL           server base URL (default $HEYGEN_API_URL, else http://127.0.0.1:5000)
@@ -66,6 +67,12 @@ options:
                       request names many jobs); the table's summary line has the real http_requests.
   --verbose           log retries and failures to stderr
   --api API           tracker (default) or heygen-v3
+  --journal FILE      create, wait, resume: write every job down in FILE (SQLite; made if missing), so a run
+                      that dies loses nothing: a create's intent before it is sent, its ids, each outcome
+                      before it is printed. `resume` then prints the outcomes a dead run never printed, waits
+                      again for its jobs, and sends a create whose answer was lost again with its own
+                      Idempotency-Key (never a second job); past the server's 24 h replay window that create
+                      is reported failed, cause unknown_outcome, for you to decide. Outcomes come at least once.
   --help              this text
 
 pushes (webhooks) instead of polling, with either --api:
@@ -145,7 +152,8 @@ exit status (the first that applies):
   2    a job is still pending: timed out (wait) or pending (status)
   64   usage error (bad command, option or value; --api heygen-v3 without HEYGEN_API_KEY;
        --webhook-listen without HEYGEN_WEBHOOK_SECRET on the tracker)
-  71   system error (no threads, pipes or memory left; --webhook-listen cannot listen there)
+  71   system error (no threads, pipes or memory left; --webhook-listen cannot listen there; the --journal
+       file cannot be used: corrupt, locked too long, another program's, a newer version's, a full disk)
   0    every job completed (create: every job was created)
 )";
 
@@ -183,6 +191,7 @@ struct Args {
   std::string webhook_listen;   ///< --webhook-listen ADDR:PORT
   std::string webhook_url;      ///< --webhook-url URL
   std::string webhook_header;   ///< --webhook-header NAME
+  std::string journal;          ///< --journal FILE
   std::set<std::string> given;  ///< Names of the options on the command line, for the checks per API.
 };
 
@@ -226,6 +235,8 @@ inline bool apply_valued_option(Args& args, const std::string& name, const std::
     args.status_path = value;
   else if (name == "--api")
     args.api = value;
+  else if (name == "--journal")
+    args.journal = value;
   else if (name == "--video-url")
     args.video_url = value;
   else if (name == "--asset-id")
@@ -491,14 +502,38 @@ inline void validate_webhooks(const Args& args) {
     throw UsageError("--webhook-header expects a header name, got '" + args.webhook_header + "'");
 }
 
+/// Checks --journal and resume, which both APIs take.
+inline void validate_journal(const Args& args) {
+  if (args.command == "resume") {
+    if (!args.given.contains("--journal")) throw UsageError("resume needs --journal FILE");
+    if (!args.ids.empty()) throw UsageError("resume takes no arguments");
+    return;
+  }
+  if (!args.given.contains("--journal")) return;
+  if (args.command != "create" && args.command != "wait") throw UsageError("--journal is for create, wait and resume");
+  if (args.journal.empty()) throw UsageError("--journal expects a file name");
+#ifndef HEYGEN_VT_WITH_SQLITE
+  throw UsageError("--journal needs a heygen-vt built with SQLite");
+#endif
+}
+
 /// Checks the command and its arguments (after parsing, so --help always wins).
 inline void validate(const Args& args) {
-  if (args.api == api_heygen_v3)
-    validate_v3(args);
-  else if (args.api == api_tracker)
-    validate_tracker(args);
-  else
+  if (args.api != api_heygen_v3 && args.api != api_tracker)
     throw UsageError("--api expects tracker or heygen-v3, got '" + args.api + "'");
+  validate_journal(args);
+  if (args.command == "resume") {  // it takes only the options every command takes
+    const auto refuse = [&args](const auto& names) {
+      if (auto name = first_given(args, names)) throw UsageError(*name + " is not for resume");
+    };
+    refuse(v3_create_options);
+    refuse(translate_options);
+    refuse(v3_webhooks_options);
+  } else if (args.api == api_heygen_v3) {
+    validate_v3(args);
+  } else {
+    validate_tracker(args);
+  }
   validate_webhooks(args);
 }
 

@@ -85,6 +85,17 @@ inline heygen::ClientOptions v3_client_options(const Args& args) {
   return options;
 }
 
+/// `options` with the journal --journal names (opened here: a JournalError naming the file when it cannot be).
+inline heygen::ClientOptions with_journal(heygen::ClientOptions options, const Args& args) {
+#ifdef HEYGEN_VT_WITH_SQLITE
+  if (!args.journal.empty())
+    options.journal = heygen::AnyJournal(std::make_shared<heygen::SqliteJournal>(args.journal));
+#else
+  (void)args;
+#endif
+  return options;
+}
+
 /// True when the answer came from a readable status endpoint (whatever the job's state).
 inline bool endpoint_answered(const heygen::TranslationResult& result) {
   using heygen::FailureCause;

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdio>
 #include <exception>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -266,10 +268,71 @@ int run_translate(const Args& args, heygen::ClientOptions options, const Interru
   return exit_status(jobs, interrupt.interrupted());
 }
 
+/// The outcomes resume() hands over, in the order they come.
+class Resumed {
+ public:
+  /// The callback resume() hands each outcome to.
+  heygen::WatchCallback callback() {
+    return [this](const std::string& id, const heygen::TranslationResult& result) {
+      {
+        std::lock_guard lock(mutex_);
+        if (std::none_of(jobs_.begin(), jobs_.end(), [&](const JobReport& job) { return job.id == id; }))
+          jobs_.push_back({id, result});
+      }
+      arrived_.notify_all();
+    };
+  }
+  /// The outcomes so far.
+  std::vector<JobReport> so_far() {
+    std::lock_guard lock(mutex_);
+    return jobs_;
+  }
+  /// Waits until every id in `expected` has its outcome (a wait cut by Ctrl-C ends cancelled, so it comes too).
+  std::vector<JobReport> wait_for(const std::set<std::string>& expected) {
+    std::unique_lock lock(mutex_);
+    arrived_.wait(lock, [&] {
+      return std::all_of(expected.begin(), expected.end(), [&](const std::string& id) {
+        return std::any_of(jobs_.begin(), jobs_.end(), [&](const JobReport& job) { return job.id == id; });
+      });
+    });
+    return jobs_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::vector<JobReport> jobs_;
+};
+
+/// `resume --journal FILE`: hands over what the journal holds (see ClientOptions::journal), waits for the jobs it
+/// watches again, and prints them as wait does, with a line on stderr saying what was picked up.
+template <class C>
+int run_resume(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
+  const auto started = std::chrono::steady_clock::now();
+  C client(options, CountingTransport(options));
+  Resumed resumed;
+  const heygen::ResumeReport picked = client.resume(resumed.callback(), {.stop = interrupt.token()});
+  // Every job still owed an outcome is in the journal now (a create sent again has written its ids), unless its
+  // outcome was already handed over: wait for those and for the ones the callback got.
+  std::set<std::string> expected;
+  const heygen::JournalBacklog left = options.journal.backlog();
+  for (const auto* jobs : {&left.watching, &left.undelivered})
+    for (const auto& job : *jobs)
+      if (job.kind == heygen::client_journal::translation_kind) expected.insert(job.id);
+  for (const auto& job : resumed.so_far()) expected.insert(job.id);
+  const std::vector<JobReport> jobs = resumed.wait_for(expected);
+  std::fprintf(stderr,
+               "heygen-vt: resumed: %zu outcomes handed over, %zu jobs watched again, %zu creates sent again, "
+               "%zu past the replay window, %zu failed to send again\n",
+               picked.handed_over, picked.watching, picked.resent, picked.unknown, picked.failed);
+  return report(jobs, args, interrupt.interrupted(), {client.transport().sent(), seconds_since(started)});
+}
+
 /// Runs a command on HeyGen's v3 API.
 int run_v3(const Args& args) {
-  const heygen::ClientOptions options = v3_client_options(args);
+  const heygen::ClientOptions options = with_journal(v3_client_options(args), args);
   InterruptWatcher interrupt;
+  if (args.command == "resume") return run_resume<V3Client>(args, options, interrupt);
   if (args.command == "create") return run_create<V3Client>(args, options, interrupt);
   if (args.command == "languages") return run_languages(args, options, interrupt);
   if (args.command == "webhooks") return run_webhooks(args, options, interrupt);
@@ -282,8 +345,9 @@ int run_v3(const Args& args) {
 int run(const Args& args) {
   validate(args);
   if (args.api == api_heygen_v3) return run_v3(args);
-  heygen::ClientOptions options = client_options(args);
+  heygen::ClientOptions options = with_journal(client_options(args), args);
   InterruptWatcher interrupt;
+  if (args.command == "resume") return run_resume<Client>(args, options, interrupt);
   if (args.command == "create") return run_create<Client>(args, options, interrupt);
   if (args.status_path == auto_status_path) options = detect_status_path(options, args.ids.front(), interrupt.token());
   if (args.command == "status") return run_status<Client>(args, options, interrupt);

@@ -31,7 +31,8 @@ inline Outcome classify(const heygen::TranslationResult& result) {
     case FailureCause::none: return result.ok() ? Outcome::completed : Outcome::unfinished;
     case FailureCause::job_failed:
     case FailureCause::unknown_job:
-    case FailureCause::unexpected_result: return Outcome::failed;
+    case FailureCause::unexpected_result:
+    case FailureCause::unknown_outcome: return Outcome::failed;
     case FailureCause::transport:
     case FailureCause::http_status:
     case FailureCause::bad_response: return Outcome::unavailable;

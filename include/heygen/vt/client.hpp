@@ -5,6 +5,7 @@
 #include "heygen/vt/callbacks.hpp"
 #include "heygen/vt/client_core.hpp"
 #include "heygen/vt/client_files.hpp"
+#include "heygen/vt/client_journal.hpp"
 #include "heygen/vt/client_webhooks.hpp"
 #include "heygen/vt/heygen_v3_protocol.hpp"
 #include "heygen/vt/job_poller.hpp"
@@ -233,6 +234,7 @@ class BasicVideoTranslationClient {
   /// Waits until the job completes or fails, polling as the PollPolicy says; timeout once max_timeout passes.
   /// Never throws for anything the server or network does: the result names the cause.
   TranslationResult get_translation_status(std::string_view job_id, std::stop_token stop = {}) {
+    client_journal::watch(core_->options.journal, core_->sender.log(), {std::string(job_id)});
     CallState call = core_->sender.begin(job_id, std::move(stop));
     JobPoller poller(core_->rules.first_wait());
     std::optional<Seconds> wait = poller.first_wait();
@@ -245,7 +247,12 @@ class BasicVideoTranslationClient {
       const bool held = look.result.status == TranslationStatus::pending &&
                         core_->rules.long_poll_held(hold, Seconds(core_->sender.clock().now() - asked));
       wait = core_->looks.digest(call, poller, look, held);
-      if (!wait) return std::move(look.result);
+      if (!wait) {
+        // Handed over by the return itself: written, then marked, just before it.
+        client_journal::settle(core_->options.journal, core_->sender.log(), std::string(job_id), look.result);
+        client_journal::hand_over(core_->options.journal, core_->sender.log(), std::string(job_id), look.result);
+        return std::move(look.result);
+      }
     }
   }
 
@@ -273,18 +280,53 @@ class BasicVideoTranslationClient {
   std::future<TranslationResult> watch(std::string job_id, WatchOptions options = {}) {
     auto promise = std::make_shared<std::promise<TranslationResult>>();
     std::future<TranslationResult> result = promise->get_future();
-    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
-                        [promise](const std::string&, TranslationResult r) { promise->set_value(std::move(r)); });
+    watch(
+        std::move(job_id), [promise](const std::string&, const TranslationResult& r) { promise->set_value(r); },
+        std::move(options));
     return result;
   }
 
   /// Watches a job on the client's poller: `on_result` gets its result once, on a worker of the poller (or on
   /// the thread that cancels the wait). It may watch more jobs; an exception it throws is logged and ignored.
   void watch(std::string job_id, WatchCallback on_result, WatchOptions options = {}) {
-    core_->poller.watch(std::move(job_id), deadline_of(options), std::move(options.stop),
-                        [callback = std::move(on_result)](const std::string& id, const TranslationResult& r) {
-                          if (callback) callback(id, r);
-                        });
+    client_journal::watch(core_->options.journal, core_->sender.log(), {job_id});
+    core_->poller.watch(
+        std::move(job_id), deadline_of(options), std::move(options.stop),
+        client_journal::journaled(core_->options.journal, core_->sender.log(),
+                                  [callback = std::move(on_result)](const std::string& id, const TranslationResult& r) {
+                                    if (callback) callback(id, r);
+                                  }));
+  }
+
+  /// Picks up what the journal (ClientOptions::journal) holds from an earlier run, of this process or another:
+  /// - hands `on_result` every outcome written but not handed over;
+  /// - watches again every job without an outcome (its outcome comes to `on_result`, on the poller);
+  /// - sends again, with its own Idempotency-Key, every create whose answer was lost, while the server still
+  ///   replays that key (HeyGen: 24 h; a 409 while the first is in flight is waited out), and watches its jobs; a
+  ///   create past that window comes to `on_result` under its key as `unknown_outcome`, never created again, and one
+  ///   sent again that fails comes with its failure and stays for the next resume.
+  /// At least once: an outcome handed over just before a crash comes again, so `on_result` must be idempotent, keyed
+  /// by job id. An exception it throws is logged, and that outcome stays not handed over. Throws JournalError when
+  /// the journal cannot be read, std::logic_error when there is none.
+  ResumeReport resume(const WatchCallback& on_result, WatchOptions options = {}) {
+    const AnyJournal& journal = core_->options.journal;
+    if (!journal) throw std::logic_error("heygen: resume() needs ClientOptions::journal");
+    const JournalBacklog backlog = journal.backlog();
+    ResumeReport report;
+    for (const auto& job : backlog.undelivered) {
+      if (job.kind != client_journal::translation_kind) continue;
+      if (!hand_to(on_result, job.id, *job.outcome)) continue;
+      client_journal::hand_over(journal, core_->sender.log(), job.id, *job.outcome);
+      ++report.handed_over;
+    }
+    for (const auto& job : backlog.watching) {
+      if (job.kind != client_journal::translation_kind) continue;
+      watch(job.id, on_result, options);
+      ++report.watching;
+    }
+    for (const auto& intent : backlog.unanswered)
+      if (intent.kind == client_journal::translation_kind) resume_create(intent, on_result, options, report);
+    return report;
   }
 
   /// create_translation_job on another thread. The client must outlive the future.
@@ -309,9 +351,13 @@ class BasicVideoTranslationClient {
     auto collect = std::make_shared<BulkCollector>(job_ids.size(), std::move(on_result), core_->sender.log());
     std::future<ResultMap> out = collect->future();
     auto cap = std::make_shared<RequestCap>(RequestCap{concurrent_limit.value_or(0), 0});
-    core_->poller.watch_all(
-        job_ids, deadline_of({}), std::move(stop),
-        [collect](const std::string& job_id, TranslationResult r) { collect->add(job_id, std::move(r)); }, cap);
+    client_journal::watch(core_->options.journal, core_->sender.log(), job_ids);
+    core_->poller.watch_all(job_ids, deadline_of({}), std::move(stop),
+                            client_journal::journaled(core_->options.journal, core_->sender.log(),
+                                                      [collect](const std::string& job_id, const TranslationResult& r) {
+                                                        collect->add(job_id, r);
+                                                      }),
+                            cap);
     return out;
   }
 
@@ -399,18 +445,79 @@ class BasicVideoTranslationClient {
     HttpRequest request = core_->sender.blank_request();
     const std::string key = detail::random_key();
     const typename P::create_input sent = with_callback(input, core_->options.webhook_url, key);
+    const std::size_t credentials = request.headers.size();
     core_->protocol.create_request(request, sent, key);
-    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
-    if (!response) return std::move(response).failure();
-    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (const auto& journal = core_->options.journal)  // durable before anything is sent: throws JournalError
+      journal.intend({key, std::string(client_journal::translation_kind),
+                      client_journal::request_record(request, credentials), unix_ms(core_->sender.system_now()),
+                      std::nullopt, false});
+    OrFailure<std::vector<std::string>> ids = send_create(std::move(request), key, call);
     if (!ids) return ids;
-    if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
     for (const auto& id : ids.value()) core_->callbacks.expect(id, callback_id_of(sent));
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
              (ids->size() > 1 ? " and " + std::to_string(ids->size() - 1) + " more" : "") + " (" +
              std::to_string(call.requests) + " requests)";
     });
+    return ids;
+  }
+
+  /// resume() for one create whose answer was lost: sent again inside the replay window, else given up.
+  void resume_create(const CreateRecord& intent, const WatchCallback& on_result, const WatchOptions& options,
+                     ResumeReport& report) {
+    if (replay_verdict(intent.intended_at_ms, core_->sender.system_now()) == ReplayVerdict::unknown_outcome) {
+      core_->options.journal.give_up(intent.key);
+      hand_to(on_result, intent.key, client_journal::unknown_outcome(intent));
+      ++report.unknown;
+      return;
+    }
+    CallState call = core_->sender.begin({}, options.stop);
+    HttpRequest request = core_->sender.blank_request();
+    OrFailure<std::vector<std::string>> ids =
+        client_journal::restore_request(intent.input, request)
+            ? send_create(std::move(request), intent.key, call)
+            : Failure{FailureCause::bad_response, "the journal's record of it cannot be read"};
+    if (!ids) {
+      TranslationResult failed;
+      failed.status = TranslationStatus::error;
+      failed.cause = ids.failure().cause;
+      failed.error_message = "create " + intent.key + " sent again: " + ids.failure().message;
+      failed.http_status = call.last_http_status;
+      failed.requests = call.requests;
+      hand_to(on_result, intent.key, failed);
+      ++report.failed;
+      return;
+    }
+    for (const auto& id : ids.value()) watch(id, on_result, options);
+    ++report.resent;
+  }
+
+  /// Calls `on_result` (when there is one) with `result`; false, the exception logged, when it throws.
+  bool hand_to(const WatchCallback& on_result, const std::string& id, const TranslationResult& result) {
+    if (!on_result) return true;
+    try {
+      on_result(id, result);
+      return true;
+    } catch (const std::exception& e) {
+      core_->sender.log()(LogLevel::error, [&] { return "resume: the callback for " + id + " threw: " + e.what(); });
+      return false;
+    }
+  }
+
+  /// Sends a create (new, or an intent sent again) and reads its ids; with a journal, writes them down.
+  OrFailure<std::vector<std::string>> send_create(HttpRequest request, const std::string& key, CallState& call) {
+    OrFailure<HttpResponse> response = core_->sender.send(std::move(request), call, core_->protocol);
+    if (!response) return std::move(response).failure();
+    OrFailure<std::vector<std::string>> ids = core_->protocol.read_created(response.value());
+    if (!ids) return ids;
+    if (ids->empty()) return Failure{FailureCause::bad_response, "the answer named no job"};
+    if (const auto& journal = core_->options.journal) {
+      try {
+        journal.answered(key, ids.value());
+      } catch (const JournalError& e) {  // the intent stays: a restart sends it again with its key, and gets these ids
+        core_->sender.log()(LogLevel::error, [&] { return std::string(e.what()) + " (the create stands)"; });
+      }
+    }
     return ids;
   }
 

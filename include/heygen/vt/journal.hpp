@@ -55,6 +55,15 @@ struct JournalBacklog {
   std::vector<JobRecord> undelivered{};    ///< Outcomes settled but not handed over: hand over (at least once).
 };
 
+/// What a client's resume() picked up from its journal.
+struct ResumeReport {
+  std::size_t handed_over = 0;  ///< Outcomes written before, handed over now.
+  std::size_t watching = 0;     ///< Jobs without an outcome, watched again.
+  std::size_t resent = 0;       ///< Creates whose answer was lost, sent again with their key (their jobs watched).
+  std::size_t unknown = 0;      ///< Creates past the replay window, handed over as unknown_outcome.
+  std::size_t failed = 0;       ///< Creates sent again that failed: kept for the next resume.
+};
+
 /// A journal that cannot do what it was asked (a corrupt, locked, full, unwritable or newer file): the message names
 /// the file, and nothing in it was overwritten.
 class JournalError : public std::runtime_error {
@@ -193,10 +202,11 @@ inline OrFailure<TranslationResult> read_outcome_json(std::string_view text) {
   const auto& object = parsed.get<picojson::object>();
   static constexpr TranslationStatus statuses[] = {TranslationStatus::pending, TranslationStatus::completed,
                                                    TranslationStatus::error, TranslationStatus::timeout};
-  static constexpr FailureCause causes[] = {
-      FailureCause::none,      FailureCause::job_failed,  FailureCause::unknown_job,  FailureCause::unexpected_result,
-      FailureCause::transport, FailureCause::http_status, FailureCause::bad_response, FailureCause::cancelled,
-      FailureCause::deadline};
+  static constexpr FailureCause causes[] = {FailureCause::none,         FailureCause::job_failed,
+                                            FailureCause::unknown_job,  FailureCause::unexpected_result,
+                                            FailureCause::transport,    FailureCause::http_status,
+                                            FailureCause::bad_response, FailureCause::cancelled,
+                                            FailureCause::deadline,     FailureCause::unknown_outcome};
   const auto status = journal_json::enum_named(json::string_field(object, "status").value_or(""), statuses);
   const auto cause = journal_json::enum_named(json::string_field(object, "cause").value_or(""), causes);
   if (!status || !cause) return bad("no known status and cause");
@@ -356,5 +366,66 @@ class MemoryJournal {
 };
 
 static_assert(Journal<MemoryJournal>);
+
+// --- AnyJournal ----------------------------------------------------------------------------------------------------
+
+/// Any Journal behind one type: what ClientOptions::journal holds. Copies share the journal; empty means none.
+class AnyJournal {
+ public:
+  /// No journal: the client keeps everything in memory.
+  AnyJournal() = default;
+  /// Shares `journal` (a SqliteJournal, a MemoryJournal, or one of the caller's).
+  template <Journal J>
+  explicit AnyJournal(std::shared_ptr<J> journal) : journal_(std::make_shared<Model<J>>(std::move(journal))) {}
+
+  /// True when there is a journal.
+  explicit operator bool() const noexcept { return journal_ != nullptr; }
+  /// See Journal.
+  void intend(const CreateRecord& record) const { journal_->intend(record); }
+  /// See Journal.
+  void answered(std::string_view key, std::span<const std::string> ids) const { journal_->answered(key, ids); }
+  /// See Journal.
+  void watch(std::string_view kind, std::string_view id) const { journal_->watch(kind, id); }
+  /// See Journal.
+  void settle(std::span<const Settlement> settled) const { journal_->settle(settled); }
+  /// See Journal.
+  void hand_over(std::string_view kind, std::string_view id) const { journal_->hand_over(kind, id); }
+  /// See Journal.
+  void give_up(std::string_view key) const { journal_->give_up(key); }
+  /// See Journal.
+  [[nodiscard]] JournalBacklog backlog() const { return journal_->backlog(); }
+
+ private:
+  /// The calls, whatever the journal's type.
+  struct Interface {
+    Interface() = default;
+    Interface(const Interface&) = delete;
+    Interface& operator=(const Interface&) = delete;
+    virtual ~Interface() = default;
+    virtual void intend(const CreateRecord& record) = 0;
+    virtual void answered(std::string_view key, std::span<const std::string> ids) = 0;
+    virtual void watch(std::string_view kind, std::string_view id) = 0;
+    virtual void settle(std::span<const Settlement> settled) = 0;
+    virtual void hand_over(std::string_view kind, std::string_view id) = 0;
+    virtual void give_up(std::string_view key) = 0;
+    virtual JournalBacklog backlog() = 0;
+  };
+  /// The calls of one journal type.
+  template <class J>
+  struct Model final : Interface {
+    explicit Model(std::shared_ptr<J> held) : journal(std::move(held)) {}
+    void intend(const CreateRecord& record) override { journal->intend(record); }
+    void answered(std::string_view key, std::span<const std::string> ids) override { journal->answered(key, ids); }
+    void watch(std::string_view kind, std::string_view id) override { journal->watch(kind, id); }
+    void settle(std::span<const Settlement> settled) override { journal->settle(settled); }
+    void hand_over(std::string_view kind, std::string_view id) override { journal->hand_over(kind, id); }
+    void give_up(std::string_view key) override { journal->give_up(key); }
+    JournalBacklog backlog() override { return journal->backlog(); }
+    std::shared_ptr<J> journal;
+  };
+  std::shared_ptr<Interface> journal_;
+};
+
+static_assert(Journal<AnyJournal>);
 
 }  // namespace heygen

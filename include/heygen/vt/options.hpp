@@ -2,6 +2,7 @@
 #pragma once
 
 #include "heygen/vt/config.hpp"
+#include "heygen/vt/journal.hpp"
 #include "heygen/vt/log.hpp"
 #include "heygen/vt/policies.hpp"
 #include "heygen/vt/version.hpp"
@@ -135,6 +136,9 @@ struct ClientOptions {
   /// Worker threads of the client's poller (started at the first asynchronous or bulk wait), shared by all
   /// its waits; also the most status requests those waits have in flight at once.
   std::size_t poller_threads = HEYGEN_VT_DEFAULT_POLLER_THREADS;
+  /// Where the client writes its jobs down so a restart loses nothing (a create's intent before it is sent, its ids,
+  /// each outcome before it is handed over; see resume()). Empty: everything stays in memory, as without one.
+  AnyJournal journal{};
   LogSink log_sink{};                   ///< Where log messages go; empty means silent.
   LogLevel log_level = LogLevel::info;  ///< Least severe level passed to the sink.
   /// Source of U[0,1) numbers for jitter; empty uses a thread-safe internal generator. Tests pin it.

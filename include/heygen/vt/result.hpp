@@ -31,6 +31,8 @@ enum class FailureCause {
   bad_response,       ///< The server answered, but the body was empty or not the expected JSON.
   cancelled,          ///< The caller cancelled the wait through its stop_token.
   deadline,           ///< max_timeout passed (status is `timeout`).
+  unknown_outcome,    ///< A journaled create whose answer was lost, past the server's replay window: maybe no job,
+                      ///< maybe one; the caller decides (a new create could be a second paid job).
 };
 
 /// The lower-case name of a status: "pending", "completed", "error" or "timeout".
@@ -56,6 +58,7 @@ constexpr std::string_view to_string(FailureCause cause) noexcept {
     case FailureCause::bad_response: return "bad_response";
     case FailureCause::cancelled: return "cancelled";
     case FailureCause::deadline: return "deadline";
+    case FailureCause::unknown_outcome: return "unknown_outcome";
   }
   return "unknown";
 }

@@ -209,6 +209,16 @@ class Sender {
   /// The clock (read-only).
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
 
+  /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.
+  [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
+    if constexpr (requires {
+                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
+                  })
+      return clock_.system_now();
+    else
+      return std::chrono::system_clock::now();
+  }
+
  private:
   /// True when `a` and `b` hold the same headers in the same order.
   static bool same_headers(const std::vector<HttpHeader>& a, const std::vector<HttpHeader>& b) noexcept {
@@ -273,16 +283,6 @@ class Sender {
     } catch (...) {
       return HttpResponse::failure(TransportError::other, "transport threw");
     }
-  }
-
-  /// Wall-clock now: the clock's own when it has one (a fake clock pins it), else the system's.
-  [[nodiscard]] std::chrono::system_clock::time_point system_now() const {
-    if constexpr (requires {
-                    { clock_.system_now() } -> std::same_as<std::chrono::system_clock::time_point>;
-                  })
-      return clock_.system_now();
-    else
-      return std::chrono::system_clock::now();
   }
 
   /// Sleeps `wait`, but never past the call's deadline.
