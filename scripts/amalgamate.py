@@ -17,12 +17,11 @@ OUTPUT = ROOT / "include" / "heygen" / "video_translation.hpp"
 # Dependency order: each part uses only parts before it.
 PARTS = [
     "version", "config", "result", "clock", "detail", "http", "log", "profile", "policies", "json", "journal",
-    "journal_sqlite", "options", "url", "proxy", "protocol", "tracker_protocol", "heygen_v3_protocol", "heygen_v3_assets",
-    "webhook", "callbacks",
-    "sender", "files", "downloads", "uploads", "job_poller", "status_looks", "schedule",
-    "waits", "rounds", "workers", "poller", "asset_ingest", "webhook_endpoints", "client_files", "bulk_collector",
-    "client_core", "client_webhooks", "client_journal",
-    "client", "transport_httplib", "webhook_receiver",
+    "journal_sqlite", "options", "url", "proxy", "protocol", "tracker_scan", "tracker_protocol", "heygen_v3_wire",
+    "heygen_v3_protocol", "heygen_v3_assets", "webhook", "callbacks", "sender", "files", "downloads", "uploads",
+    "job_poller", "status_looks", "schedule", "waits", "rounds", "workers", "poller", "asset_ingest",
+    "webhook_endpoints", "client_files", "bulk_collector", "client_core", "client_webhooks", "client_journal",
+    "client", "request_watchdog", "proxy_tunnel", "transport_httplib", "webhook_receiver",
 ]
 
 BANNER = "// " + "-" * 117

@@ -19,32 +19,36 @@
 //  14. url.hpp                 BaseUrl: a base URL split into parts and checked.
 //  15. proxy.hpp               Proxies: a request's HTTP proxy, from the options or the environment as curl reads it.
 //  16. protocol.hpp            The Protocol concept: what a wire format builds and reads, in neutral values.
-//  17. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
-//  18. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
-//  19. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
-//  20. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
-//  21. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
-//  22. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
-//  23. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
-//  24. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
-//  25. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
-//  26. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
-//  27. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
-//  28. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
-//  29. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
-//  30. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
-//  31. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
-//  32. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
-//  33. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
-//  34. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
-//  35. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
-//  36. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
-//  37. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
-//  38. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
-//  39. client_journal.hpp      Client journal: a create's intent, and outcomes written before they are handed over.
-//  40. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
-//  41. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
-//  42. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+//  17. tracker_scan.hpp        Tracker scan: a status answer's members, read flat or through picojson.
+//  18. tracker_protocol.hpp    TrackerProtocol: the exercise's server and our extensions.
+//  19. heygen_v3_wire.hpp      HeyGen v3 wire: TranslationRequest, and HeyGen's JSON of creates, statuses and pushes.
+//  20. heygen_v3_protocol.hpp  HeyGenV3Protocol: HeyGen's v3 API, and the options that fit it.
+//  21. heygen_v3_assets.hpp    HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
+//  22. webhook.hpp             Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+//  23. callbacks.hpp           Callback ids: the callback_id each create sent, to match unsigned pushes.
+//  24. sender.hpp              The sender: one request with retries, Retry-After, deadline, cancellation.
+//  25. files.hpp               Files: a file read in chunks that notices a change; a download beside its final name.
+//  26. downloads.hpp           Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+//  27. uploads.hpp             Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+//  28. job_poller.hpp          The job poller: one job's polling state machine, no I/O.
+//  29. status_looks.hpp        Status looks: one job or many at once, through protocol and sender.
+//  30. schedule.hpp            The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+//  31. waits.hpp               Waits: who waits for which job and until when, kept pushes, handing results over.
+//  32. rounds.hpp              Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+//  33. workers.hpp             Workers: the poller's threads, the timer, taking due jobs and putting them back.
+//  34. poller.hpp              The poller: one long-lived scheduler and worker pool per client, serving every wait.
+//  35. asset_ingest.hpp        Asset ingest: an uploaded asset watched until processed, on its own protocol.
+//  36. webhook_endpoints.hpp   Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+//  37. client_files.hpp        Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+//  38. bulk_collector.hpp      Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+//  39. client_core.hpp         Client core: the parts one client is made of, built from its checked options.
+//  40. client_webhooks.hpp     Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+//  41. client_journal.hpp      Client journal: a create's intent, and outcomes written before they are handed over.
+//  42. client.hpp              BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+//  43. request_watchdog.hpp    RequestWatchdog: ends a bundled-transport request that outlives its timeout.
+//  44. proxy_tunnel.hpp        TunnelClient: HTTPS through an HTTP proxy's CONNECT tunnel, opened by us.
+//  45. transport_httplib.hpp   The bundled cpp-httplib transport and VideoTranslationClient.
+//  46. webhook_receiver.hpp    Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 //
 // SPDX-License-Identifier: MIT
 #pragma once
@@ -2637,13 +2641,10 @@ inline void append_query(std::string& target, std::string_view name, std::string
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 17. TrackerProtocol: the exercise's server and our extensions.
+// 17. Tracker scan: a status answer's members, read flat or through picojson.
 // ---------------------------------------------------------------------------------------------------------------------
 
-/// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
-/// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
 namespace heygen::tracker {
-
 /// The members of a status object that a reader looks at (null when absent); the rest are not kept. A pushed
 /// status is the same object with the job's id and callback id added, so one parse serves both.
 struct StatusFields {
@@ -2906,6 +2907,16 @@ inline std::optional<double> number_of(const FlatValue& value, double low, doubl
   if (!std::isfinite(value.number) || value.number < low || value.number > high) return std::nullopt;
   return value.number;
 }
+
+}  // namespace heygen::tracker
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 18. TrackerProtocol: the exercise's server and our extensions.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/// The exercise's wire format: `POST /create_job` → `{"job_id"}`, `GET /status/{id}` → `{"result"}`, and our
+/// extensions (`POST /status/batch`, `?wait=`, hints). Every reader is total: bad input gives an error value.
+namespace heygen::tracker {
 
 /// Reads one job's status members `{"result": ..., "error_message"?, "progress"?, "eta_seconds"?}` from
 /// StatusFields or a StatusView.
@@ -3218,7 +3229,7 @@ class TrackerProtocol {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 18. HeyGenV3Protocol: HeyGen's v3 API; TranslationRequest, what a create takes.
+// 19. HeyGen v3 wire: TranslationRequest, and HeyGen's JSON of creates, statuses and pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// One translation to create on HeyGen: a source video (a URL or an uploaded asset's id) and the languages to
@@ -3573,6 +3584,10 @@ inline OrFailure<WebhookEndpoint> read_endpoint(const picojson::value& value) {
 
 }  // namespace v3
 
+// ---------------------------------------------------------------------------------------------------------------------
+// 20. HeyGenV3Protocol: HeyGen's v3 API, and the options that fit it.
+// ---------------------------------------------------------------------------------------------------------------------
+
 /// The Protocol of HeyGen's v3 video-translation API: `POST /v3/video-translations` (one id per output
 /// language), `GET /v3/video-translations/{id}`, `GET /v3/video-translations/statuses` (up to 100 ids a request,
 /// paged), the languages list and the error envelope. Authenticate with ClientOptions::api_key (X-Api-Key) or
@@ -3806,7 +3821,7 @@ inline ClientOptions heygen_v3_options(std::string api_key, std::string base_url
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 19. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
+// 21. HeyGen v3 assets: a direct upload opened and completed; the ingest protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A direct upload HeyGen opened: the asset it will be and where its bytes go.
@@ -3967,7 +3982,7 @@ class HeyGenV3AssetProtocol {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 20. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
+// 22. Webhooks: WebhookVerifier checks a pushed status (size, HMAC, freshness) and reads it.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_OPENSSL
@@ -4345,7 +4360,7 @@ class WebhookVerifier {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 21. Callback ids: the callback_id each create sent, to match unsigned pushes.
+// 23. Callback ids: the callback_id each create sent, to match unsigned pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What an unsigned push's callback_id says of it.
@@ -4418,7 +4433,7 @@ class CallbackBook {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 22. The sender: one request with retries, Retry-After, deadline, cancellation.
+// 24. The sender: one request with retries, Retry-After, deadline, cancellation.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The state of one call (a create, a check, a wait, one job of a bulk wait): its deadline, its stop token and
@@ -4726,7 +4741,7 @@ auto checked_call(S& sender, const P& protocol, std::string_view what, std::stop
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 23. Files: a file read in chunks that notices a change; a download beside its final name.
+// 25. Files: a file read in chunks that notices a change; a download beside its final name.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A file could not be read, written or placed; the message names the file and says why.
@@ -4986,7 +5001,7 @@ inline bool exists(const std::string& path) noexcept {
 }  // namespace files
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 24. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
+// 26. Downloads: one URL to one file, checked, resumed after a cut, placed only once complete.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How a download (or upload) is getting on: bytes done of the total (0 while the total is unknown).
@@ -5239,7 +5254,7 @@ Downloaded fetch(S& sender, std::string url, const std::string& final_path, cons
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 25. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
+// 27. Uploads: a file's type and checksum; its bytes PUT to a presigned URL, retried.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // With HEYGEN_VT_WITH_OPENSSL, webhook.hpp has brought in <openssl/evp.h>.
@@ -5424,7 +5439,7 @@ int put(S& sender, files::SourceFile& file, const std::function<UploadTarget(boo
 }  // namespace uploads
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 26. The job poller: one job's polling state machine, no I/O.
+// 28. The job poller: one job's polling state machine, no I/O.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every job of one client polls by: the policy, what was learnt about the server (updated as answers
@@ -5583,7 +5598,7 @@ class JobPoller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 27. Status looks: one job or many at once, through protocol and sender.
+// 29. Status looks: one job or many at once, through protocol and sender.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A status answer turned into a result, with the server's Retry-After when the job is still pending.
@@ -5757,7 +5772,7 @@ class StatusLooks {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 28. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
+// 30. The poll schedule: due queue, take rule, coalescing. Pure: no threads.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Slots ordered by due time (ties by slot number): a binary min-heap that knows where each slot sits, so the
@@ -5992,7 +6007,7 @@ class BulkSchedule {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 29. Waits: who waits for which job and until when, kept pushes, handing results over.
+// 31. Waits: who waits for which job and until when, kept pushes, handing results over.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The map bulk calls return: job id → result.
@@ -6274,7 +6289,7 @@ struct PollerShared {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 30. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
+// 32. Rounds: the take rules, and serving a take: per-job looks, many-status rounds.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How often a job is looked at while its outcome is expected as a push (webhook): rarely, as a safety net.
@@ -6608,7 +6623,7 @@ class Rounds {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 31. Workers: the poller's threads, the timer, taking due jobs and putting them back.
+// 33. Workers: the poller's threads, the timer, taking due jobs and putting them back.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A fixed pool of worker threads, started at the first wait: each takes what is due, serves it through the
@@ -6807,7 +6822,7 @@ class Workers {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 32. The poller: one long-lived scheduler and worker pool per client, serving every wait.
+// 34. The poller: one long-lived scheduler and worker pool per client, serving every wait.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What a poller is doing, for monitoring and benchmarks.
@@ -7059,7 +7074,7 @@ class Poller {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 33. Asset ingest: an uploaded asset watched until processed, on its own protocol.
+// 35. Asset ingest: an uploaded asset watched until processed, on its own protocol.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// How an ingest is polled: small files ingest within seconds, so looks start after 0.25 s and grow to 5 s apart;
@@ -7125,7 +7140,7 @@ class AssetIngest {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 34. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
+// 36. Webhook endpoints: register, list, change and delete them, and rotate their secrets.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// A protocol that manages registered webhook endpoints (HeyGenV3Protocol does): the client's
@@ -7220,7 +7235,7 @@ void remove(S& sender, const P& protocol, std::string_view endpoint_id, std::sto
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 35. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
+// 37. Files in, files out: a video uploaded as an asset; a finished job's outputs downloaded.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// The client's upload_asset and download_outputs, as free functions over its sender and protocol.
@@ -7433,7 +7448,7 @@ using client_files::TranslatedOutput;
 using client_files::TranslateOptions;
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 36. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
+// 38. Bulk collector: a bulk call's results in one map, each told to the caller as it comes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Collects a bulk call's results into its map, passing each to the caller's callback (serialized); the last
@@ -7491,7 +7506,7 @@ class BulkCollector {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 37. Client core: the parts one client is made of, built from its checked options.
+// 39. Client core: the parts one client is made of, built from its checked options.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// `options` when every field is usable; else throws std::invalid_argument naming the first that is not.
@@ -7619,7 +7634,7 @@ struct ClientCore {
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 38. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
+// 40. Client webhooks: pushes taken as the client's trust says; creates that ask for pushes.
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Takes pushes for one client's core: a signed push is verified and settles its job's waits at once; an unsigned
@@ -7741,7 +7756,7 @@ std::string callback_id_of(const Input& input) {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 39. Client journal: a create's intent, and outcomes written before they are handed over.
+// 41. Client journal: a create's intent, and outcomes written before they are handed over.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen::client_journal {
@@ -7857,7 +7872,7 @@ inline TranslationResult unknown_outcome(const CreateRecord& intent) {
 }  // namespace heygen::client_journal
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 40. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
+// 42. BasicVideoTranslationClient: the seed's API, a thin facade over the parts.
 // ---------------------------------------------------------------------------------------------------------------------
 
 namespace heygen {
@@ -8364,22 +8379,17 @@ class BasicVideoTranslationClient {
 }  // namespace heygen
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 41. The bundled cpp-httplib transport and VideoTranslationClient.
+// 43. RequestWatchdog: ends a bundled-transport request that outlives its timeout.
 // ---------------------------------------------------------------------------------------------------------------------
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 #include <httplib.h>
 #include <poll.h>
-#include <signal.h>
-
-#include <csignal>
 #endif
-
-namespace heygen {
 
 #ifdef HEYGEN_VT_WITH_HTTPLIB
 
-namespace detail {
+namespace heygen::detail {
 
 /// Ends requests that outlive their timeout. cpp-httplib's read timeout applies to each read, so a server
 /// trickling a byte at a time could hold a request forever; one thread (started on first use) stops any
@@ -8500,6 +8510,18 @@ class RequestWatchdog {
   std::jthread thread_;                              // last: it uses the members above
 };
 
+}  // namespace heygen::detail
+
+#endif  // HEYGEN_VT_WITH_HTTPLIB
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 44. TunnelClient: HTTPS through an HTTP proxy's CONNECT tunnel, opened by us.
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+
+namespace heygen::detail {
+
 /// Sends all of `bytes` on the blocking socket `sock` by `deadline`.
 inline bool send_all(socket_t sock, std::string_view bytes, std::chrono::steady_clock::time_point deadline) {
   while (!bytes.empty()) {
@@ -8612,7 +8634,25 @@ class TunnelClient final : public httplib::SSLClient {
 };
 #endif
 
-}  // namespace detail
+}  // namespace heygen::detail
+
+#endif  // HEYGEN_VT_WITH_HTTPLIB
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 45. The bundled cpp-httplib transport and VideoTranslationClient.
+// ---------------------------------------------------------------------------------------------------------------------
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+#include <signal.h>
+
+#include <csignal>
+#endif
+
+namespace heygen {
+
+#ifdef HEYGEN_VT_WITH_HTTPLIB
+
+namespace detail {}  // namespace detail
 
 /// The bundled transport on cpp-httplib: a pool of keep-alive connections (one httplib::Client serves one
 /// request at a time), connect and read timeouts, a body-size cap, HTTPS with verification on by default, the
@@ -9131,7 +9171,7 @@ using HeyGenClient = BasicVideoTranslationClient<HttplibTransport, SteadyClock, 
 #endif  // HEYGEN_VT_WITH_HTTPLIB
 
 // ---------------------------------------------------------------------------------------------------------------------
-// 42. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
+// 46. Webhook receiver: a small cpp-httplib server taking pushes, for callers without one.
 // ---------------------------------------------------------------------------------------------------------------------
 
 // cpp-httplib comes (when enabled) through transport_httplib, so the shipped header includes it once.
