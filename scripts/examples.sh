@@ -174,7 +174,7 @@ except sqlite3.Error:
 sys.exit(0 if rows >= 1 else 1)' "$work/lost.journal" 2>/dev/null
 }
 # While waiting: the three jobs were created and printed, the run dies before any ends; resume waits for them.
-start_server journal_wait "$status_server" --duration fixed:2
+start_server journal_wait "$status_server" --duration fixed:5
 vt_killed three_ids_printed --url "$url" --journal "$work/wait.journal" create --count 3 --wait
 killed_ids=$(sort <<<"$out" | tr '\n' ' ')
 check "journal: killed while waiting, its three ids printed" test "$(wc -w <<<"$killed_ids")" -eq 3
@@ -187,7 +187,7 @@ vt --url "$url" --journal "$work/wait.journal" --json resume
 check "journal: a second resume: 0, nothing left" json "jobs == []"
 # After the create reached the server, before its answer: the intent is on disk, the id is not; resume sends the
 # create again with the same Idempotency-Key, and the server answers with the job it made.
-start_server journal_lost "$status_server" --duration fixed:0.5 --latency-ms 2500
+start_server journal_lost "$status_server" --duration fixed:0.5 --latency-ms 4000
 vt_killed intent_written --url "$url" --journal "$work/lost.journal" create --wait
 check "journal: killed before the create's answer: no id printed" test -z "$out"
 vt --url "$url" --journal "$work/lost.journal" --json resume
@@ -204,6 +204,8 @@ vt --url "$url" resume
 check "journal: resume without --journal: 64" test "$rc" -eq 64
 vt --url "$url" --journal "$work/x.journal" status job-1
 check "journal: --journal with status: 64" test "$rc" -eq 64
+vt --url "$url" --journal "" resume
+check "journal: resume with an empty --journal: 64" test "$rc" -eq 64
 
 echo "--- long jobs: timeout and Ctrl-C"
 start_server slow "$status_server" --duration fixed:60

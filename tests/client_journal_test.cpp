@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -82,10 +83,11 @@ struct Outcomes {
       arrived.notify_all();
     };
   }
-  /// Waits until `count` jobs have an outcome (no timeout: a test that hangs here is a failing test).
+  /// Waits until `count` jobs have an outcome; fails the test after a minute (of real time: the poller's workers
+  /// run on their own threads, though on the fake clock).
   void wait_for(std::size_t count) {
     std::unique_lock lock(mutex);
-    arrived.wait(lock, [&] { return by_id.size() >= count; });
+    REQUIRE(arrived.wait_for(lock, std::chrono::minutes(1), [&] { return by_id.size() >= count; }));
   }
 };
 
@@ -147,14 +149,14 @@ TEST_CASE("client journal: a journal that cannot write the intent stops the crea
 TEST_CASE("client journal: an outcome is written before it is handed over and marked handed over after") {
   ReplayingServer server;
   auto journal = std::make_shared<MemoryJournal>();
-  Journaled h(server, AnyJournal(journal));
   JournalBacklog seen_in_callback;
   std::promise<void> called;
+  Journaled h(server, AnyJournal(journal));
   h.client.watch("job-1", [&](const std::string&, const TranslationResult&) {
     seen_in_callback = journal->backlog();
     called.set_value();
   });
-  called.get_future().get();
+  REQUIRE(called.get_future().wait_for(std::chrono::minutes(1)) == std::future_status::ready);
   h.client.shutdown();  // joins the poller's workers: the mark after the callback is written
   REQUIRE(seen_in_callback.undelivered.size() == 1);
   CHECK(seen_in_callback.undelivered[0].outcome->status == TranslationStatus::completed);
@@ -162,9 +164,57 @@ TEST_CASE("client journal: an outcome is written before it is handed over and ma
   CHECK(after.undelivered.empty());
   CHECK(after.watching.empty());
 
-  // A synchronous wait hands over by returning; bulk waits by their callback.
+  // A synchronous wait hands over by returning.
   CHECK(h.client.get_translation_status("job-2").ok());
   CHECK(journal->backlog().undelivered.empty());
+}
+
+TEST_CASE("client journal: a bulk wait's outcomes are written as they come and handed over with the whole map") {
+  ReplayingServer server;
+  auto journal = std::make_shared<MemoryJournal>();
+  std::vector<JournalBacklog> seen;  // in each callback
+  Journaled h(server, AnyJournal(journal));
+  const auto results = h.client.get_bulk_translation_statuses(
+      {"job-a", "job-b", "job-c"}, std::nullopt, {},
+      [&](const std::string&, const TranslationResult&, BulkProgress) { seen.push_back(journal->backlog()); });
+  CHECK(results.size() == 3);
+  h.client.shutdown();  // joins the worker that completed the map and then marked the outcomes
+  REQUIRE(seen.size() == 3);
+  for (std::size_t i = 0; i < seen.size(); ++i) CHECK(seen[i].undelivered.size() >= i + 1);  // none marked early
+  CHECK(journal->backlog().undelivered.empty());
+  CHECK(journal->backlog().watching.empty());
+}
+
+TEST_CASE("client journal: a journal that throws anything still lets every outcome through") {
+  /// A journal whose settle throws what no journal should (a caller's bug): the outcome must still come.
+  struct Throwing : MemoryJournal {
+    void settle(std::span<const Settlement>) { throw std::runtime_error("not a JournalError"); }
+  };
+  static_assert(Journal<Throwing>);
+  ReplayingServer server;
+  auto journal = std::make_shared<Throwing>();
+  Journaled h(server, AnyJournal(journal));
+  REQUIRE(h.client.watch("job-1").wait_for(std::chrono::minutes(1)) == std::future_status::ready);
+  CHECK(h.client.get_bulk_translation_statuses({"job-2", "job-3"}).size() == 2);
+  CHECK(h.client.get_translation_status("job-4").ok());
+}
+
+TEST_CASE(
+    "client journal: a create the server refuses outright closes its intent; one that may have made a job keeps it") {
+  ReplayingServer server;
+  auto journal = std::make_shared<MemoryJournal>();
+  Journaled h(server, AnyJournal(journal));
+  h.transport.then(answer(400, R"({"error": "bad request"})"));
+  CHECK_THROWS_AS(h.client.create_translation_job(), TranslationError);
+  CHECK(journal->backlog().unanswered.empty());  // no job was made: nothing for a resume to send
+  h.transport.then(answer(503, R"({"error": "overloaded"})"));
+  try {
+    (void)h.client.create_translation_job();
+    FAIL("the create should have failed");
+  } catch (const TranslationError& e) {
+    CHECK(std::string(e.what()).find("resume() sends it again") != std::string::npos);
+  }
+  CHECK(journal->backlog().unanswered.size() == 1);  // a 503 may come after the job was made
 }
 
 TEST_CASE("client journal: a wait that ends by its deadline or a failure to reach the server leaves the job watched") {
@@ -197,13 +247,14 @@ TEST_CASE("client journal: resume hands over what was not, watches what had no o
   journal->settle(settled);
   clock.advance(std::chrono::hours(20));  // a restart the next day, inside HeyGen's replay window
 
+  Outcomes outcomes;  // before the client: the client's end cancels its waits into it
   Journaled second(server, AnyJournal(journal), clock);
-  Outcomes outcomes;
   const ResumeReport report = second.client.resume(outcomes.callback());
   CHECK(report.handed_over == 1);
   CHECK(report.watching == 1);
   CHECK(report.resent == 1);
   CHECK(report.unknown == 0);
+  CHECK(report.ids.size() == 3);
   outcomes.wait_for(3);
   second.client.shutdown();
   CHECK(server.jobs() == 1);  // sent again with its key: the server's first job, not a second
@@ -233,8 +284,8 @@ TEST_CASE("client journal: past the replay window a lost create is an unknown_ou
     CHECK_THROWS_AS(first.client.create_translation_job(), TranslationError);
   }
   clock.advance(std::chrono::hours(24));
+  Outcomes outcomes;  // before the client: the client's end cancels its waits into it
   Journaled second(server, AnyJournal(journal), clock);
-  Outcomes outcomes;
   const ResumeReport report = second.client.resume(outcomes.callback());
   CHECK(report.unknown == 1);
   CHECK(second.transport.request_count() == 0);
@@ -246,7 +297,27 @@ TEST_CASE("client journal: past the replay window a lost create is an unknown_ou
   CHECK(second.client.resume(outcomes.callback()).unknown == 0);  // handed over once
 }
 
-TEST_CASE("client journal: a lost create the server refuses when sent again comes with its failure and stays") {
+TEST_CASE("client journal: an outcome whose hand-over throws stays in the journal for the next resume") {
+  ReplayingServer server;
+  auto journal = std::make_shared<MemoryJournal>();
+  const std::vector<Settlement> settled{{"translation", "job-settled", completed_result()}};
+  journal->settle(settled);
+  journal->intend({"old-key", "translation", "{}", 0, std::nullopt, false});  // far past the window
+  Outcomes outcomes;
+  Journaled h(server, AnyJournal(journal));
+  const auto throwing = [](const std::string&, const TranslationResult&) { throw std::runtime_error("callback"); };
+  const ResumeReport report = h.client.resume(throwing);
+  CHECK(report.ids.size() == 2);
+  const auto backlog = journal->backlog();
+  CHECK(backlog.undelivered.size() == 1);
+  CHECK(backlog.unanswered.size() == 1);
+  CHECK(h.client.resume(outcomes.callback()).ids.size() == 2);
+  CHECK(outcomes.by_id.size() == 2);
+  CHECK(journal->backlog().undelivered.empty());
+  CHECK(journal->backlog().unanswered.empty());
+}
+
+TEST_CASE("client journal: a lost create the server refuses when sent again comes with its failure, then is closed") {
   ReplayingServer server;
   server.lose_answers = 1;
   auto journal = std::make_shared<MemoryJournal>();
@@ -254,15 +325,16 @@ TEST_CASE("client journal: a lost create the server refuses when sent again come
     Journaled first(server, AnyJournal(journal));
     CHECK_THROWS_AS(first.client.create_translation_job(), TranslationError);
   }
+  Outcomes outcomes;
   Journaled second(server, AnyJournal(journal));
   second.transport.then(answer(400, R"({"error": "bad request"})"));
-  Outcomes outcomes;
   const ResumeReport report = second.client.resume(outcomes.callback());
   CHECK(report.failed == 1);
   REQUIRE(outcomes.by_id.size() == 1);
   CHECK(outcomes.by_id.begin()->second.at(0).cause == FailureCause::http_status);
   CHECK(outcomes.by_id.begin()->second.at(0).error_message->find("sent again") != std::string::npos);
-  CHECK(journal->backlog().unanswered.size() == 1);
+  CHECK(report.ids == std::vector<std::string>{outcomes.by_id.begin()->first});
+  CHECK(journal->backlog().unanswered.empty());  // refused outright: it made no job
 
   Journaled no_journal(server, AnyJournal{});
   CHECK_THROWS_AS(no_journal.client.resume(outcomes.callback()), std::logic_error);
@@ -280,8 +352,8 @@ TEST_CASE("client journal: a SqliteJournal carries a lost create and a wait acro
     CHECK(first.client.get_translation_status("job-waited").status == TranslationStatus::timeout);
   }
   server.word = "completed";
-  Journaled second(server, AnyJournal(std::make_shared<SqliteJournal>(path)));
   Outcomes outcomes;
+  Journaled second(server, AnyJournal(std::make_shared<SqliteJournal>(path)));
   const ResumeReport report = second.client.resume(outcomes.callback());
   CHECK(report.resent == 1);
   CHECK(report.watching == 1);

@@ -1350,7 +1350,10 @@ struct ResumeReport {
   std::size_t watching = 0;     ///< Jobs without an outcome, watched again.
   std::size_t resent = 0;       ///< Creates whose answer was lost, sent again with their key (their jobs watched).
   std::size_t unknown = 0;      ///< Creates past the replay window, handed over as unknown_outcome.
-  std::size_t failed = 0;       ///< Creates sent again that failed: kept for the next resume.
+  std::size_t failed = 0;       ///< Creates sent again that failed: kept for the next resume unless refused.
+  /// Every id `on_result` gets an outcome for, now or from the poller: job ids, and the keys of creates given up
+  /// or failed (so a caller knows when resume()'s work is all handed over).
+  std::vector<std::string> ids{};
 };
 
 /// A journal that cannot do what it was asked (a corrupt, locked, full, unwritable or newer file): the message names
@@ -1367,7 +1370,7 @@ class JournalError : public std::runtime_error {
 /// - `watch(kind, id)`: a job tracked by id alone (a second call changes nothing).
 /// - `settle(settlements)`: the outcomes of one round, together; a job's first outcome stands.
 /// - `hand_over(kind, id)`: the caller got the outcome.
-/// - `give_up(key)`: the intent is past its replay window: its outcome is unknown.
+/// - `give_up(key)`: the intent needs nothing more: past its replay window (its outcome is unknown), or refused.
 /// - `backlog()`: what a restart must pick up.
 template <class J>
 concept Journal = requires(J& journal, const CreateRecord& record, std::string_view text,
@@ -7464,23 +7467,24 @@ class BulkCollector {
   /// The map of every result, once all are in (call once).
   std::future<ResultMap> future() { return promise_.get_future(); }
 
-  /// Records one job's result and tells the caller's callback; the last one fulfils the future. The callback
-  /// runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
+  /// Records one job's result and tells the caller's callback; the last one fulfils the future (true then). The
+  /// callback runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
   /// re-enters here on its own thread, through the poller, to record the cancelled jobs). A second result for a
   /// job is dropped.
-  void add(const std::string& job_id, TranslationResult result) {
+  bool add(const std::string& job_id, TranslationResult result) {
     std::lock_guard tell_lock(tell_mutex_);
     const TranslationResult told = result;
     std::size_t done = 0;
     {
       std::lock_guard lock(mutex_);
-      if (!results_.emplace(job_id, std::move(result)).second) return;
+      if (!results_.emplace(job_id, std::move(result)).second) return false;
       done = results_.size();
     }
     tell(job_id, told, done);
-    if (done < total_) return;
+    if (done < total_) return false;
     std::lock_guard lock(mutex_);
     promise_.set_value(std::move(results_));
+    return true;
   }
 
  private:
@@ -7806,6 +7810,17 @@ inline bool restore_request(std::string_view input, HttpRequest& request) {
   return true;
 }
 
+/// What the exception being handled says (call only inside a catch block).
+inline std::string failure_text() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "the journal threw";
+  }
+}
+
 /// True when `result` is the job's outcome as the server gave it (completed, failed, or unknown to it): what a
 /// journal settles. A deadline, a cancel or a network failure ends a wait, not the job: it stays watched.
 inline bool settles(const TranslationResult& result) {
@@ -7820,21 +7835,26 @@ inline void settle(const AnyJournal& journal, const Logger& log, const std::stri
   try {
     const Settlement settlement{std::string(translation_kind), id, result};
     journal.settle({&settlement, 1});
-  } catch (const JournalError& e) {
-    log(LogLevel::error, [&] { return std::string(e.what()) + " (the outcome is handed over all the same)"; });
+  } catch (...) {  // a journal of the caller's may throw anything: the outcome must still reach the caller
+    log(LogLevel::error, [why = failure_text()] { return why + " (the outcome is handed over all the same)"; });
   }
 }
 
 /// Marks job `id`'s outcome handed over, after the caller got it; a journal that fails is logged (the outcome comes
 /// back at a restart: at least once).
-inline void hand_over(const AnyJournal& journal, const Logger& log, const std::string& id,
-                      const TranslationResult& result) {
-  if (!journal || !settles(result)) return;
+inline void mark_handed_over(const AnyJournal& journal, const Logger& log, const std::string& id) {
+  if (!journal) return;
   try {
     journal.hand_over(translation_kind, id);
-  } catch (const JournalError& e) {
-    log(LogLevel::error, [&] { return std::string(e.what()) + " (the outcome may be handed over again)"; });
+  } catch (...) {
+    log(LogLevel::error, [why = failure_text()] { return why + " (the outcome may be handed over again)"; });
   }
+}
+
+/// mark_handed_over() for an outcome that was settled (a wait that merely ended has nothing to mark).
+inline void hand_over(const AnyJournal& journal, const Logger& log, const std::string& id,
+                      const TranslationResult& result) {
+  if (journal && settles(result)) mark_handed_over(journal, log, id);
 }
 
 /// `deliver` wrapped so that each outcome is written before it and marked handed over after it.
@@ -7848,13 +7868,39 @@ auto journaled(AnyJournal journal, const Logger& log, Deliver deliver) {
   };
 }
 
+/// The jobs of one bulk wait whose outcomes were settled: marked handed over together once the wait's map is
+/// complete (the future has them), from whichever worker completes it.
+class SettledJobs {
+ public:
+  /// Notes a job whose outcome was settled in `journal` (none: nothing to note).
+  void add(const AnyJournal& journal, const std::string& id, const TranslationResult& result) {
+    if (!journal || !settles(result)) return;
+    std::lock_guard lock(mutex_);
+    ids_.push_back(id);
+  }
+  /// Marks every noted job handed over.
+  void hand_over(const AnyJournal& journal, const Logger& log) {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard lock(mutex_);
+      ids.swap(ids_);
+    }
+    for (const auto& id : ids) mark_handed_over(journal, log, id);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> ids_;
+};
+
 /// Watches `ids` in the journal (a wait started on them); a journal that fails is logged.
 inline void watch(const AnyJournal& journal, const Logger& log, const std::vector<std::string>& ids) {
   if (!journal) return;
   try {
     for (const auto& id : ids) journal.watch(translation_kind, id);
-  } catch (const JournalError& e) {
-    log(LogLevel::error, [&] { return std::string(e.what()) + " (the wait goes on, but a restart will not know it)"; });
+  } catch (...) {
+    log(LogLevel::error,
+        [why = failure_text()] { return why + " (the wait goes on, but a restart will not know it)"; });
   }
 }
 
@@ -7926,7 +7972,14 @@ class BasicVideoTranslationClient {
   std::vector<std::string> create_translation_jobs(const typename P::create_input& input, std::stop_token stop = {}) {
     CallState call = core_->sender.begin({}, std::move(stop));
     OrFailure<std::vector<std::string>> ids = create(input, call);
-    if (!ids) throw call_error("create_translation_job", call, ids.failure());
+    if (!ids) {
+      Failure failure = std::move(ids).failure();
+      if (core_->options.journal && !refused(failure, call))
+        failure.message +=
+            " (the journal keeps its intent: resume() sends it again with its key, and gets the job "
+            "it may have made)";
+      throw call_error("create_translation_job", call, failure);
+    }
     return std::move(ids).value();
   }
 
@@ -8143,7 +8196,9 @@ class BasicVideoTranslationClient {
   /// - sends again, with its own Idempotency-Key, every create whose answer was lost, while the server still
   ///   replays that key (HeyGen: 24 h; a 409 while the first is in flight is waited out), and watches its jobs; a
   ///   create past that window comes to `on_result` under its key as `unknown_outcome`, never created again, and one
-  ///   sent again that fails comes with its failure and stays for the next resume.
+  ///   sent again that fails comes with its failure and stays for the next resume (unless the server refused it
+  ///   outright: a create refused with a 4xx made no job, so its intent is closed, then and at the first create).
+  /// `ResumeReport::ids` names every id `on_result` gets an outcome for, so a caller knows when all have come.
   /// At least once: an outcome handed over just before a crash comes again, so `on_result` must be idempotent, keyed
   /// by job id. An exception it throws is logged, and that outcome stays not handed over. Throws JournalError when
   /// the journal cannot be read, std::logic_error when there is none.
@@ -8154,14 +8209,16 @@ class BasicVideoTranslationClient {
     ResumeReport report;
     for (const auto& job : backlog.undelivered) {
       if (job.kind != client_journal::translation_kind) continue;
-      if (!hand_to(on_result, job.id, *job.outcome)) continue;
-      client_journal::hand_over(journal, core_->sender.log(), job.id, *job.outcome);
+      report.ids.push_back(job.id);
       ++report.handed_over;
+      if (hand_to(on_result, job.id, *job.outcome))
+        client_journal::mark_handed_over(journal, core_->sender.log(), job.id);
     }
     for (const auto& job : backlog.watching) {
       if (job.kind != client_journal::translation_kind) continue;
-      watch(job.id, on_result, options);
+      report.ids.push_back(job.id);
       ++report.watching;
+      watch(job.id, on_result, options);
     }
     for (const auto& intent : backlog.unanswered)
       if (intent.kind == client_journal::translation_kind) resume_create(intent, on_result, options, report);
@@ -8191,12 +8248,17 @@ class BasicVideoTranslationClient {
     std::future<ResultMap> out = collect->future();
     auto cap = std::make_shared<RequestCap>(RequestCap{concurrent_limit.value_or(0), 0});
     client_journal::watch(core_->options.journal, core_->sender.log(), job_ids);
-    core_->poller.watch_all(job_ids, deadline_of({}), std::move(stop),
-                            client_journal::journaled(core_->options.journal, core_->sender.log(),
-                                                      [collect](const std::string& job_id, const TranslationResult& r) {
-                                                        collect->add(job_id, r);
-                                                      }),
-                            cap);
+    // Each outcome is settled as it comes; they are handed over when the map is complete (the future has them).
+    auto settled = std::make_shared<client_journal::SettledJobs>();
+    core_->poller.watch_all(
+        job_ids, deadline_of({}), std::move(stop),
+        [collect, settled, journal = core_->options.journal, &log = core_->sender.log()](const std::string& job_id,
+                                                                                         TranslationResult r) {
+          client_journal::settle(journal, log, job_id, r);
+          settled->add(journal, job_id, r);
+          if (collect->add(job_id, std::move(r))) settled->hand_over(journal, log);
+        },
+        cap);
     return out;
   }
 
@@ -8291,7 +8353,10 @@ class BasicVideoTranslationClient {
                       client_journal::request_record(request, credentials), unix_ms(core_->sender.system_now()),
                       std::nullopt, false});
     OrFailure<std::vector<std::string>> ids = send_create(std::move(request), key, call);
-    if (!ids) return ids;
+    if (!ids) {
+      close_refused(key, ids.failure(), call);
+      return ids;
+    }
     for (const auto& id : ids.value()) core_->callbacks.expect(id, callback_id_of(sent));
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
@@ -8305,9 +8370,11 @@ class BasicVideoTranslationClient {
   void resume_create(const CreateRecord& intent, const WatchCallback& on_result, const WatchOptions& options,
                      ResumeReport& report) {
     if (replay_verdict(intent.intended_at_ms, core_->sender.system_now()) == ReplayVerdict::unknown_outcome) {
-      core_->options.journal.give_up(intent.key);
-      hand_to(on_result, intent.key, client_journal::unknown_outcome(intent));
+      report.ids.push_back(intent.key);
       ++report.unknown;
+      // Handed over first: a crash between the two hands it over again rather than never.
+      if (hand_to(on_result, intent.key, client_journal::unknown_outcome(intent)))
+        core_->options.journal.give_up(intent.key);
       return;
     }
     CallState call = core_->sender.begin({}, options.stop);
@@ -8323,11 +8390,16 @@ class BasicVideoTranslationClient {
       failed.error_message = "create " + intent.key + " sent again: " + ids.failure().message;
       failed.http_status = call.last_http_status;
       failed.requests = call.requests;
-      hand_to(on_result, intent.key, failed);
+      report.ids.push_back(intent.key);
       ++report.failed;
+      if (hand_to(on_result, intent.key, failed) && refused(ids.failure(), call))
+        core_->options.journal.give_up(intent.key);  // it made no job: nothing to resume
       return;
     }
-    for (const auto& id : ids.value()) watch(id, on_result, options);
+    for (const auto& id : ids.value()) {
+      report.ids.push_back(id);
+      watch(id, on_result, options);
+    }
     ++report.resent;
   }
 
@@ -8340,6 +8412,28 @@ class BasicVideoTranslationClient {
     } catch (const std::exception& e) {
       core_->sender.log()(LogLevel::error, [&] { return "resume: the callback for " + id + " threw: " + e.what(); });
       return false;
+    }
+  }
+
+  /// True when the server refused a create outright (a 4xx but 408 and 409): it made no job, so its intent needs
+  /// nothing more. Anything else (no answer, a timeout, a 5xx, a 409 still in flight) may have made one.
+  static bool refused(const Failure& failure, const CallState& call) {
+    const int status = call.last_http_status;
+    return failure.cause == FailureCause::http_status && status >= 400 && status < 500 && status != 408 &&
+           status != 409;
+  }
+
+  /// With a journal, closes the intent of a create the server refused, so that no resume sends it again; an intent
+  /// whose create may have made a job stays for resume(). A journal that fails here is logged.
+  void close_refused(const std::string& key, const Failure& failure, const CallState& call) {
+    const AnyJournal& journal = core_->options.journal;
+    if (!journal || !refused(failure, call)) return;
+    try {
+      journal.give_up(key);
+    } catch (...) {
+      core_->sender.log()(LogLevel::error, [why = client_journal::failure_text()] {
+        return why + " (a resume will send the refused create again, and be refused again)";
+      });
     }
   }
 

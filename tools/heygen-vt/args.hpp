@@ -507,10 +507,10 @@ inline void validate_journal(const Args& args) {
   if (args.command == "resume") {
     if (!args.given.contains("--journal")) throw UsageError("resume needs --journal FILE");
     if (!args.ids.empty()) throw UsageError("resume takes no arguments");
-    return;
   }
   if (!args.given.contains("--journal")) return;
-  if (args.command != "create" && args.command != "wait") throw UsageError("--journal is for create, wait and resume");
+  if (args.command != "create" && args.command != "wait" && args.command != "resume")
+    throw UsageError("--journal is for create, wait and resume");
   if (args.journal.empty()) throw UsageError("--journal expects a file name");
 #ifndef HEYGEN_VT_WITH_SQLITE
   throw UsageError("--journal needs a heygen-vt built with SQLite");

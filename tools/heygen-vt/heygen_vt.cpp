@@ -282,11 +282,6 @@ class Resumed {
       arrived_.notify_all();
     };
   }
-  /// The outcomes so far.
-  std::vector<JobReport> so_far() {
-    std::lock_guard lock(mutex_);
-    return jobs_;
-  }
   /// Waits until every id in `expected` has its outcome (a wait cut by Ctrl-C ends cancelled, so it comes too).
   std::vector<JobReport> wait_for(const std::set<std::string>& expected) {
     std::unique_lock lock(mutex_);
@@ -309,18 +304,11 @@ class Resumed {
 template <class C>
 int run_resume(const Args& args, const heygen::ClientOptions& options, const InterruptWatcher& interrupt) {
   const auto started = std::chrono::steady_clock::now();
+  Resumed resumed;  // before the client: the client's end cancels its waits into it
   C client(options, CountingTransport(options));
-  Resumed resumed;
   const heygen::ResumeReport picked = client.resume(resumed.callback(), {.stop = interrupt.token()});
-  // Every job still owed an outcome is in the journal now (a create sent again has written its ids), unless its
-  // outcome was already handed over: wait for those and for the ones the callback got.
-  std::set<std::string> expected;
-  const heygen::JournalBacklog left = options.journal.backlog();
-  for (const auto* jobs : {&left.watching, &left.undelivered})
-    for (const auto& job : *jobs)
-      if (job.kind == heygen::client_journal::translation_kind) expected.insert(job.id);
-  for (const auto& job : resumed.so_far()) expected.insert(job.id);
-  const std::vector<JobReport> jobs = resumed.wait_for(expected);
+  // Every id resume() took up gets its outcome; Ctrl-C cancels the waits, which hands over "cancelled".
+  const std::vector<JobReport> jobs = resumed.wait_for({picked.ids.begin(), picked.ids.end()});
   std::fprintf(stderr,
                "heygen-vt: resumed: %zu outcomes handed over, %zu jobs watched again, %zu creates sent again, "
                "%zu past the replay window, %zu failed to send again\n",

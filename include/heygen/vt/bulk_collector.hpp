@@ -28,23 +28,24 @@ class BulkCollector {
   /// The map of every result, once all are in (call once).
   std::future<ResultMap> future() { return promise_.get_future(); }
 
-  /// Records one job's result and tells the caller's callback; the last one fulfils the future. The callback
-  /// runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
+  /// Records one job's result and tells the caller's callback; the last one fulfils the future (true then). The
+  /// callback runs outside the results' lock, one call at a time (a recursive lock: a callback that cancels the call
   /// re-enters here on its own thread, through the poller, to record the cancelled jobs). A second result for a
   /// job is dropped.
-  void add(const std::string& job_id, TranslationResult result) {
+  bool add(const std::string& job_id, TranslationResult result) {
     std::lock_guard tell_lock(tell_mutex_);
     const TranslationResult told = result;
     std::size_t done = 0;
     {
       std::lock_guard lock(mutex_);
-      if (!results_.emplace(job_id, std::move(result)).second) return;
+      if (!results_.emplace(job_id, std::move(result)).second) return false;
       done = results_.size();
     }
     tell(job_id, told, done);
-    if (done < total_) return;
+    if (done < total_) return false;
     std::lock_guard lock(mutex_);
     promise_.set_value(std::move(results_));
+    return true;
   }
 
  private:

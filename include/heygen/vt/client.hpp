@@ -87,7 +87,14 @@ class BasicVideoTranslationClient {
   std::vector<std::string> create_translation_jobs(const typename P::create_input& input, std::stop_token stop = {}) {
     CallState call = core_->sender.begin({}, std::move(stop));
     OrFailure<std::vector<std::string>> ids = create(input, call);
-    if (!ids) throw call_error("create_translation_job", call, ids.failure());
+    if (!ids) {
+      Failure failure = std::move(ids).failure();
+      if (core_->options.journal && !refused(failure, call))
+        failure.message +=
+            " (the journal keeps its intent: resume() sends it again with its key, and gets the job "
+            "it may have made)";
+      throw call_error("create_translation_job", call, failure);
+    }
     return std::move(ids).value();
   }
 
@@ -304,7 +311,9 @@ class BasicVideoTranslationClient {
   /// - sends again, with its own Idempotency-Key, every create whose answer was lost, while the server still
   ///   replays that key (HeyGen: 24 h; a 409 while the first is in flight is waited out), and watches its jobs; a
   ///   create past that window comes to `on_result` under its key as `unknown_outcome`, never created again, and one
-  ///   sent again that fails comes with its failure and stays for the next resume.
+  ///   sent again that fails comes with its failure and stays for the next resume (unless the server refused it
+  ///   outright: a create refused with a 4xx made no job, so its intent is closed, then and at the first create).
+  /// `ResumeReport::ids` names every id `on_result` gets an outcome for, so a caller knows when all have come.
   /// At least once: an outcome handed over just before a crash comes again, so `on_result` must be idempotent, keyed
   /// by job id. An exception it throws is logged, and that outcome stays not handed over. Throws JournalError when
   /// the journal cannot be read, std::logic_error when there is none.
@@ -315,14 +324,16 @@ class BasicVideoTranslationClient {
     ResumeReport report;
     for (const auto& job : backlog.undelivered) {
       if (job.kind != client_journal::translation_kind) continue;
-      if (!hand_to(on_result, job.id, *job.outcome)) continue;
-      client_journal::hand_over(journal, core_->sender.log(), job.id, *job.outcome);
+      report.ids.push_back(job.id);
       ++report.handed_over;
+      if (hand_to(on_result, job.id, *job.outcome))
+        client_journal::mark_handed_over(journal, core_->sender.log(), job.id);
     }
     for (const auto& job : backlog.watching) {
       if (job.kind != client_journal::translation_kind) continue;
-      watch(job.id, on_result, options);
+      report.ids.push_back(job.id);
       ++report.watching;
+      watch(job.id, on_result, options);
     }
     for (const auto& intent : backlog.unanswered)
       if (intent.kind == client_journal::translation_kind) resume_create(intent, on_result, options, report);
@@ -352,12 +363,17 @@ class BasicVideoTranslationClient {
     std::future<ResultMap> out = collect->future();
     auto cap = std::make_shared<RequestCap>(RequestCap{concurrent_limit.value_or(0), 0});
     client_journal::watch(core_->options.journal, core_->sender.log(), job_ids);
-    core_->poller.watch_all(job_ids, deadline_of({}), std::move(stop),
-                            client_journal::journaled(core_->options.journal, core_->sender.log(),
-                                                      [collect](const std::string& job_id, const TranslationResult& r) {
-                                                        collect->add(job_id, r);
-                                                      }),
-                            cap);
+    // Each outcome is settled as it comes; they are handed over when the map is complete (the future has them).
+    auto settled = std::make_shared<client_journal::SettledJobs>();
+    core_->poller.watch_all(
+        job_ids, deadline_of({}), std::move(stop),
+        [collect, settled, journal = core_->options.journal, &log = core_->sender.log()](const std::string& job_id,
+                                                                                         TranslationResult r) {
+          client_journal::settle(journal, log, job_id, r);
+          settled->add(journal, job_id, r);
+          if (collect->add(job_id, std::move(r))) settled->hand_over(journal, log);
+        },
+        cap);
     return out;
   }
 
@@ -452,7 +468,10 @@ class BasicVideoTranslationClient {
                       client_journal::request_record(request, credentials), unix_ms(core_->sender.system_now()),
                       std::nullopt, false});
     OrFailure<std::vector<std::string>> ids = send_create(std::move(request), key, call);
-    if (!ids) return ids;
+    if (!ids) {
+      close_refused(key, ids.failure(), call);
+      return ids;
+    }
     for (const auto& id : ids.value()) core_->callbacks.expect(id, callback_id_of(sent));
     core_->sender.log()(LogLevel::info, [&] {
       return "created job " + ids->front() +
@@ -466,9 +485,11 @@ class BasicVideoTranslationClient {
   void resume_create(const CreateRecord& intent, const WatchCallback& on_result, const WatchOptions& options,
                      ResumeReport& report) {
     if (replay_verdict(intent.intended_at_ms, core_->sender.system_now()) == ReplayVerdict::unknown_outcome) {
-      core_->options.journal.give_up(intent.key);
-      hand_to(on_result, intent.key, client_journal::unknown_outcome(intent));
+      report.ids.push_back(intent.key);
       ++report.unknown;
+      // Handed over first: a crash between the two hands it over again rather than never.
+      if (hand_to(on_result, intent.key, client_journal::unknown_outcome(intent)))
+        core_->options.journal.give_up(intent.key);
       return;
     }
     CallState call = core_->sender.begin({}, options.stop);
@@ -484,11 +505,16 @@ class BasicVideoTranslationClient {
       failed.error_message = "create " + intent.key + " sent again: " + ids.failure().message;
       failed.http_status = call.last_http_status;
       failed.requests = call.requests;
-      hand_to(on_result, intent.key, failed);
+      report.ids.push_back(intent.key);
       ++report.failed;
+      if (hand_to(on_result, intent.key, failed) && refused(ids.failure(), call))
+        core_->options.journal.give_up(intent.key);  // it made no job: nothing to resume
       return;
     }
-    for (const auto& id : ids.value()) watch(id, on_result, options);
+    for (const auto& id : ids.value()) {
+      report.ids.push_back(id);
+      watch(id, on_result, options);
+    }
     ++report.resent;
   }
 
@@ -501,6 +527,28 @@ class BasicVideoTranslationClient {
     } catch (const std::exception& e) {
       core_->sender.log()(LogLevel::error, [&] { return "resume: the callback for " + id + " threw: " + e.what(); });
       return false;
+    }
+  }
+
+  /// True when the server refused a create outright (a 4xx but 408 and 409): it made no job, so its intent needs
+  /// nothing more. Anything else (no answer, a timeout, a 5xx, a 409 still in flight) may have made one.
+  static bool refused(const Failure& failure, const CallState& call) {
+    const int status = call.last_http_status;
+    return failure.cause == FailureCause::http_status && status >= 400 && status < 500 && status != 408 &&
+           status != 409;
+  }
+
+  /// With a journal, closes the intent of a create the server refused, so that no resume sends it again; an intent
+  /// whose create may have made a job stays for resume(). A journal that fails here is logged.
+  void close_refused(const std::string& key, const Failure& failure, const CallState& call) {
+    const AnyJournal& journal = core_->options.journal;
+    if (!journal || !refused(failure, call)) return;
+    try {
+      journal.give_up(key);
+    } catch (...) {
+      core_->sender.log()(LogLevel::error, [why = client_journal::failure_text()] {
+        return why + " (a resume will send the refused create again, and be refused again)";
+      });
     }
   }
 

@@ -7,7 +7,9 @@
 #include "heygen/vt/log.hpp"
 #include "heygen/vt/result.hpp"
 
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +62,17 @@ inline bool restore_request(std::string_view input, HttpRequest& request) {
   return true;
 }
 
+/// What the exception being handled says (call only inside a catch block).
+inline std::string failure_text() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "the journal threw";
+  }
+}
+
 /// True when `result` is the job's outcome as the server gave it (completed, failed, or unknown to it): what a
 /// journal settles. A deadline, a cancel or a network failure ends a wait, not the job: it stays watched.
 inline bool settles(const TranslationResult& result) {
@@ -74,21 +87,26 @@ inline void settle(const AnyJournal& journal, const Logger& log, const std::stri
   try {
     const Settlement settlement{std::string(translation_kind), id, result};
     journal.settle({&settlement, 1});
-  } catch (const JournalError& e) {
-    log(LogLevel::error, [&] { return std::string(e.what()) + " (the outcome is handed over all the same)"; });
+  } catch (...) {  // a journal of the caller's may throw anything: the outcome must still reach the caller
+    log(LogLevel::error, [why = failure_text()] { return why + " (the outcome is handed over all the same)"; });
   }
 }
 
 /// Marks job `id`'s outcome handed over, after the caller got it; a journal that fails is logged (the outcome comes
 /// back at a restart: at least once).
-inline void hand_over(const AnyJournal& journal, const Logger& log, const std::string& id,
-                      const TranslationResult& result) {
-  if (!journal || !settles(result)) return;
+inline void mark_handed_over(const AnyJournal& journal, const Logger& log, const std::string& id) {
+  if (!journal) return;
   try {
     journal.hand_over(translation_kind, id);
-  } catch (const JournalError& e) {
-    log(LogLevel::error, [&] { return std::string(e.what()) + " (the outcome may be handed over again)"; });
+  } catch (...) {
+    log(LogLevel::error, [why = failure_text()] { return why + " (the outcome may be handed over again)"; });
   }
+}
+
+/// mark_handed_over() for an outcome that was settled (a wait that merely ended has nothing to mark).
+inline void hand_over(const AnyJournal& journal, const Logger& log, const std::string& id,
+                      const TranslationResult& result) {
+  if (journal && settles(result)) mark_handed_over(journal, log, id);
 }
 
 /// `deliver` wrapped so that each outcome is written before it and marked handed over after it.
@@ -102,13 +120,39 @@ auto journaled(AnyJournal journal, const Logger& log, Deliver deliver) {
   };
 }
 
+/// The jobs of one bulk wait whose outcomes were settled: marked handed over together once the wait's map is
+/// complete (the future has them), from whichever worker completes it.
+class SettledJobs {
+ public:
+  /// Notes a job whose outcome was settled in `journal` (none: nothing to note).
+  void add(const AnyJournal& journal, const std::string& id, const TranslationResult& result) {
+    if (!journal || !settles(result)) return;
+    std::lock_guard lock(mutex_);
+    ids_.push_back(id);
+  }
+  /// Marks every noted job handed over.
+  void hand_over(const AnyJournal& journal, const Logger& log) {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard lock(mutex_);
+      ids.swap(ids_);
+    }
+    for (const auto& id : ids) mark_handed_over(journal, log, id);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> ids_;
+};
+
 /// Watches `ids` in the journal (a wait started on them); a journal that fails is logged.
 inline void watch(const AnyJournal& journal, const Logger& log, const std::vector<std::string>& ids) {
   if (!journal) return;
   try {
     for (const auto& id : ids) journal.watch(translation_kind, id);
-  } catch (const JournalError& e) {
-    log(LogLevel::error, [&] { return std::string(e.what()) + " (the wait goes on, but a restart will not know it)"; });
+  } catch (...) {
+    log(LogLevel::error,
+        [why = failure_text()] { return why + " (the wait goes on, but a restart will not know it)"; });
   }
 }
 

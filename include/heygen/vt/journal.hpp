@@ -61,7 +61,10 @@ struct ResumeReport {
   std::size_t watching = 0;     ///< Jobs without an outcome, watched again.
   std::size_t resent = 0;       ///< Creates whose answer was lost, sent again with their key (their jobs watched).
   std::size_t unknown = 0;      ///< Creates past the replay window, handed over as unknown_outcome.
-  std::size_t failed = 0;       ///< Creates sent again that failed: kept for the next resume.
+  std::size_t failed = 0;       ///< Creates sent again that failed: kept for the next resume unless refused.
+  /// Every id `on_result` gets an outcome for, now or from the poller: job ids, and the keys of creates given up
+  /// or failed (so a caller knows when resume()'s work is all handed over).
+  std::vector<std::string> ids{};
 };
 
 /// A journal that cannot do what it was asked (a corrupt, locked, full, unwritable or newer file): the message names
@@ -78,7 +81,7 @@ class JournalError : public std::runtime_error {
 /// - `watch(kind, id)`: a job tracked by id alone (a second call changes nothing).
 /// - `settle(settlements)`: the outcomes of one round, together; a job's first outcome stands.
 /// - `hand_over(kind, id)`: the caller got the outcome.
-/// - `give_up(key)`: the intent is past its replay window: its outcome is unknown.
+/// - `give_up(key)`: the intent needs nothing more: past its replay window (its outcome is unknown), or refused.
 /// - `backlog()`: what a restart must pick up.
 template <class J>
 concept Journal = requires(J& journal, const CreateRecord& record, std::string_view text,
